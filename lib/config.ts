@@ -1,0 +1,230 @@
+// The only reader of process.env and of the apps config file. Everything is validated here, once;
+// an invalid start lists every problem at the same time, with what was expected.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { registerSecretValues } from './redact.js';
+import { commitSha, duration, flyAppName, gitRef, resourceName } from './validate.js';
+
+export class ConfigError extends Error {
+  constructor(readonly source: string, readonly problems: string[]) {
+    super(`Invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function problemsOf(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+}
+
+// ---------------------------------------------------------------- environment
+
+const optionalText = z.string().trim().min(1).optional();
+const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'host:port, e.g. localhost:7233').default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('flightdeck'),
+  TEMPORAL_TLS: booleanFlag.default(false),
+  TEMPORAL_TLS_CERT_PATH: optionalText,
+  TEMPORAL_TLS_KEY_PATH: optionalText,
+  TEMPORAL_API_KEY: optionalText,
+  TEMPORAL_UI_URL: z.url('a URL such as http://localhost:8233').optional(),
+  FLIGHTDECK_CONFIG: z.string().min(1).default('flightdeck.yaml'),
+  FLIGHTDECK_WORK_DIR: z.string().min(1).default('data/work'),
+  FLYCTL_PATH: z.string().min(1).default('flyctl'),
+  FLY_API_TOKEN: optionalText,
+  FLY_ACCESS_TOKEN: optionalText,
+  SLACK_BOT_TOKEN: optionalText,
+  SLACK_SIGNING_SECRET: optionalText,
+  SLACK_API_URL: z.url('the Slack Web API base URL, e.g. https://slack.com/api/').optional(),
+  SLACK_CHANNEL: z.string().min(1).default('#deploys'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export type EnvConfig = z.infer<typeof envSchema> & {
+  /** The Fly token flyctl will use: FLY_ACCESS_TOKEN wins over FLY_API_TOKEN, as in flyctl. */
+  flyToken?: string;
+};
+
+/** Variables whose values are secrets: registered for redaction as soon as they are read. */
+const SECRET_VARIABLES = ['FLY_API_TOKEN', 'FLY_ACCESS_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'TEMPORAL_API_KEY',
+  'FLIGHTDECK_API_TOKEN', 'GITHUB_WEBHOOK_SECRET', 'GITHUB_WEBHOOK_SECRET_PREVIOUS', 'CI_WEBHOOK_SECRET'] as const;
+
+export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
+  registerSecretValues(SECRET_VARIABLES.map((name) => env[name]));
+  const blankAsMissing = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(blankAsMissing);
+  if (!parsed.success) throw new ConfigError('the environment', problemsOf(parsed.error));
+  return { ...parsed.data, flyToken: parsed.data.FLY_ACCESS_TOKEN ?? parsed.data.FLY_API_TOKEN };
+}
+
+/**
+ * Reads a secret by name (e.g. DATABASE_URL of an app) at the moment it is needed.
+ * Only activities call this; the value never leaves the activity.
+ */
+export function readSecret(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env[name];
+  if (value) registerSecretValues([value]);
+  return value || undefined;
+}
+
+/** The environment for child processes, with secrets stripped unless explicitly passed. */
+export function childProcessEnv(extra: Record<string, string | undefined> = {}, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || (SECRET_VARIABLES as readonly string[]).includes(key)) continue;
+    base[key] = value;
+  }
+  for (const [key, value] of Object.entries(extra)) if (value !== undefined) base[key] = value;
+  return base;
+}
+
+// ---------------------------------------------------------------- apps config file
+
+const command = z.union([
+  z.array(z.string().min(1)).min(1),
+  z.string().min(1).transform((s) => s.trim().split(/\s+/)),
+]).describe('a command as an argument list, e.g. ["npm", "test"] (no shell)');
+
+const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+const smokeCheckSchema = z.object({
+  name: z.string().min(1),
+  method: httpMethod.default('GET'),
+  path: z.string().startsWith('/', 'a path starting with /'),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  bodyContains: z.string().optional(),
+  json: z.object({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).optional(),
+  headers: z.record(z.string(), z.string()).optional().describe('response headers that must be present, with a value the response must contain'),
+  requestHeaders: z.record(z.string(), z.string()).optional(),
+  body: z.string().optional(),
+  timeout: duration.default('10s'),
+}).strict();
+
+const healthSchema = z.object({
+  path: z.string().startsWith('/', 'a path starting with /').default('/health'),
+  url: z.url('an absolute URL').optional().describe('overrides the app URL reported by flyctl status'),
+  consecutiveSuccesses: z.number().int().min(1).max(100).default(3),
+  interval: duration.default('2s'),
+  deadline: duration.default('2m'),
+  requestTimeout: duration.default('5s'),
+}).strict();
+
+const approvalSchema = z.object({
+  required: z.boolean().default(false),
+  approvers: z.array(z.string().min(1)).default([]),
+  timeout: duration.default('30m'),
+}).strict();
+
+const permissionsSchema = z.object({
+  deploy: z.array(z.string().min(1)).optional(),
+  rollback: z.array(z.string().min(1)).optional(),
+  approve: z.array(z.string().min(1)).optional(),
+  restore: z.array(z.string().min(1)).optional(),
+}).strict();
+
+const strategy = z.enum(['rolling', 'immediate', 'canary', 'bluegreen']);
+
+const environmentSchema = z.object({
+  flyApp: flyAppName,
+  branch: gitRef.optional().describe('pushes to this branch deploy to this environment'),
+  strategy: strategy.default('rolling'),
+  rollbackStrategy: strategy.default('immediate'),
+  waitTimeout: duration.default('5m'),
+  health: healthSchema.prefault({}),
+  bake: duration.optional().describe('keep probing for this long after smoke passes'),
+  onFailure: z.enum(['rollback', 'pause']).default('rollback'),
+  pauseTimeout: duration.default('15m').describe('with onFailure: pause, roll back when nobody answers within this'),
+  approval: approvalSchema.prefault({}),
+  permissions: permissionsSchema.prefault({}),
+  slackChannel: z.string().min(1).optional(),
+  lockAfterRollback: z.boolean().default(true),
+}).strict();
+
+const appSchema = z.object({
+  repository: z.string().min(1).describe('a git URL or a local path'),
+  github: z.object({ repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name'), workflow: z.string().min(1).optional() }).strict().optional(),
+  testCommand: command.optional(),
+  testTimeout: duration.default('15m'),
+  smokeCommand: command.optional(),
+  smokeChecks: z.array(smokeCheckSchema).default([]),
+  requiredSecrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')).default([]),
+  database: z.object({
+    secret: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of the environment variable holding the connection string'),
+    migrations: z.string().min(1).optional(),
+    migrateCommand: command.optional(),
+  }).strict().optional(),
+  slackChannel: z.string().min(1).optional(),
+  environments: z.record(resourceName, environmentSchema).refine((envs) => Object.keys(envs).length > 0, 'at least one environment'),
+}).strict();
+
+const databaseSchema = z.object({
+  app: resourceName.optional(),
+  secret: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of the environment variable holding the connection string'),
+  schedule: z.string().min(1).default('0 2 * * *'),
+  timezone: z.string().min(1).default('UTC'),
+  compressionLevel: z.number().int().min(0).max(9).default(6),
+  retention: z.object({
+    maxAge: duration.default('30d'),
+    maxCount: z.number().int().min(1).default(30),
+    minVerified: z.number().int().min(1).default(3),
+  }).strict().prefault({}),
+  flyProxy: z.object({ app: flyAppName, remotePort: z.number().int().default(5432) }).strict().optional(),
+}).strict();
+
+const appsFileSchema = z.object({
+  apps: z.record(resourceName, appSchema).default({}),
+  databases: z.record(resourceName, databaseSchema).default({}),
+  slack: z.object({ defaultChannel: z.string().min(1).optional() }).strict().prefault({}),
+  storage: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('local'), dir: z.string().min(1).default('data/backups') }).strict(),
+    z.object({ type: z.literal('s3'), bucket: z.string().min(1), prefix: z.string().default(''), endpoint: z.url().optional(), region: z.string().default('auto') }).strict(),
+  ]).default({ type: 'local', dir: 'data/backups' }),
+}).strict();
+
+export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
+export type HealthConfig = z.infer<typeof healthSchema>;
+export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+export type AppConfig = z.infer<typeof appSchema>;
+export type DatabaseConfig = z.infer<typeof databaseSchema>;
+export type AppsConfig = z.infer<typeof appsFileSchema>;
+
+export function parseAppsConfig(raw: unknown, source = 'the apps config'): AppsConfig {
+  const parsed = appsFileSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(source, problemsOf(parsed.error));
+  return parsed.data;
+}
+
+/** Reads flightdeck.yaml (YAML; JSON is valid YAML too). A missing file is an empty config. */
+export function loadAppsConfig(file: string): AppsConfig {
+  const resolved = path.resolve(file);
+  if (!fs.existsSync(resolved)) return parseAppsConfig({}, resolved);
+  let raw: unknown;
+  try {
+    raw = parseYaml(fs.readFileSync(resolved, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(resolved, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  return parseAppsConfig(raw, resolved);
+}
+
+export interface ResolvedTarget {
+  appName: string;
+  environment: string;
+  app: AppConfig;
+  env: EnvironmentConfig;
+}
+
+/** Looks up an app and environment, with an error that lists what exists. */
+export function resolveTarget(config: AppsConfig, appName: string, environment: string): ResolvedTarget {
+  const app = config.apps[appName];
+  if (!app) throw new ConfigError('the request', [`unknown app "${appName}"; configured apps: ${Object.keys(config.apps).join(', ') || '(none)'}`]);
+  const env = app.environments[environment];
+  if (!env) throw new ConfigError('the request', [`app "${appName}" has no environment "${environment}"; it has: ${Object.keys(app.environments).join(', ')}`]);
+  return { appName, environment, app, env };
+}
+
+export const requestFields = { resourceName, gitRef, commitSha, flyAppName };

@@ -1,0 +1,69 @@
+// One error model for activities: transient failures retry with backoff, permanent ones stop at once.
+// Workflows decide by the failure's `type`, so every permanent cause has a name here.
+import { ApplicationFailure } from '@temporalio/common';
+
+export const PermanentError = {
+  InvalidInput: 'InvalidInput',
+  ConfigInvalid: 'ConfigInvalid',
+  FlyAuthMissing: 'FlyAuthMissing',
+  FlyAuthRejected: 'FlyAuthRejected',
+  FlyAppNotFound: 'FlyAppNotFound',
+  FlyConfigInvalid: 'FlyConfigInvalid',
+  FlyCommandFailed: 'FlyCommandFailed',
+  ReleaseCommandFailed: 'ReleaseCommandFailed',
+  DeployHealthTimeout: 'DeployHealthTimeout',
+  DeployCrashLoop: 'DeployCrashLoop',
+  HealthCheckFailed: 'HealthCheckFailed',
+  SmokeCheckFailed: 'SmokeCheckFailed',
+  SecretsMissing: 'SecretsMissing',
+  TestsFailed: 'TestsFailed',
+  BuildFailed: 'BuildFailed',
+  CheckoutFailed: 'CheckoutFailed',
+  CommandTimedOut: 'CommandTimedOut',
+  DatabaseUnreachable: 'DatabaseUnreachable',
+  NoRollbackTarget: 'NoRollbackTarget',
+  MigrationFailed: 'MigrationFailed',
+  MigrationDrift: 'MigrationDrift',
+  MigrationDirty: 'MigrationDirty',
+  MigrationLockTimeout: 'MigrationLockTimeout',
+  BackupChecksumMismatch: 'BackupChecksumMismatch',
+  BackupVerificationFailed: 'BackupVerificationFailed',
+} as const;
+export type PermanentErrorType = (typeof PermanentError)[keyof typeof PermanentError];
+
+export const TransientError = {
+  FlyTransient: 'FlyTransient',
+  NetworkError: 'NetworkError',
+} as const;
+export type TransientErrorType = (typeof TransientError)[keyof typeof TransientError];
+
+/** Fails the activity without retries; the workflow sees `type` on the failure's cause. */
+export function permanentFailure(type: PermanentErrorType, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? undefined : [details] });
+}
+
+/** Fails the activity attempt; Temporal retries it per the activity's retry policy. */
+export function transientFailure(type: TransientErrorType, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: false });
+}
+
+/** The failure type carried by an error, looking through ActivityFailure / ChildWorkflowFailure causes. */
+export function failureType(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof ApplicationFailure && current.type) return current.type;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The innermost human-readable message of a failure chain. */
+export function rootMessage(err: unknown): string {
+  let current: unknown = err;
+  let message = err instanceof Error ? err.message : String(err);
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof Error && current.message) message = current.message;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return message;
+}

@@ -1,0 +1,108 @@
+// Running an external command the way every activity needs it: an argument array (never a shell),
+// a timeout, cancellation that kills the whole process group, live progress, redacted output.
+import { execa } from 'execa';
+import { redactText } from './redact.js';
+
+export interface RunOptions {
+  cwd?: string;
+  /** The complete environment of the child (no inheritance): build it with childProcessEnv(). */
+  env: Record<string, string>;
+  timeoutMs: number;
+  /** Aborting kills the process group (SIGTERM, then SIGKILL after killGraceMs). */
+  signal?: AbortSignal;
+  killGraceMs?: number;
+  /** Called with each output line, already redacted. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  stdin?: string;
+  maxStdoutBytes?: number;
+}
+
+export interface RunResult {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  /** Full stdout, redacted (up to maxStdoutBytes). */
+  stdout: string;
+  /** Last 64 KiB of stderr, redacted. */
+  stderr: string;
+  isTimedOut: boolean;
+  isCancelled: boolean;
+  durationMs: number;
+}
+
+const STDERR_TAIL_BYTES = 64 * 1024;
+
+export async function runCommand(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const startedAt = Date.now();
+  let stdout = '';
+  let stderr = '';
+  let isTimedOut = false;
+  let isCancelled = false;
+  const maxStdout = options.maxStdoutBytes ?? 16 * 1024 * 1024;
+  const child = execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: false,
+    // Its own process group, so a kill reaches grandchildren too (npm → node → tests, flyctl → builders).
+    detached: true,
+    buffer: false,
+    reject: false,
+    input: options.stdin,
+    stdin: options.stdin === undefined ? 'ignore' : undefined,
+    stripFinalNewline: false,
+  });
+
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try { process.kill(-child.pid, signal); } catch { /* already gone */ }
+  };
+  const terminate = () => {
+    killGroup('SIGTERM');
+    setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 5000).unref();
+  };
+  const timeout = setTimeout(() => { isTimedOut = true; terminate(); }, options.timeoutMs);
+  const onAbort = () => { isCancelled = true; terminate(); };
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const lineSplitter = (stream: 'stdout' | 'stderr') => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      if (stream === 'stdout') {
+        if (stdout.length < maxStdout) stdout += text;
+      } else {
+        stderr = (stderr + text).slice(-STDERR_TAIL_BYTES);
+      }
+      if (!options.onLine) return;
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) options.onLine(redactText(line), stream);
+    };
+  };
+  child.stdout?.on('data', lineSplitter('stdout'));
+  child.stderr?.on('data', lineSplitter('stderr'));
+
+  try {
+    const result = await child;
+    return {
+      exitCode: result.exitCode,
+      signal: result.signal ?? undefined,
+      stdout: redactText(stdout),
+      stderr: redactText(stderr),
+      isTimedOut,
+      isCancelled,
+      durationMs: Date.now() - startedAt,
+    };
+  } finally {
+    clearTimeout(timeout);
+    options.signal?.removeEventListener('abort', onAbort);
+    // Leave nothing behind: a command's stray children die with it.
+    killGroup('SIGKILL');
+  }
+}
+
+/** The last non-empty line of some output, for progress and error messages. */
+export function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.at(-1) ?? '';
+}

@@ -1,0 +1,33 @@
+// One Temporal dev server and one PostgreSQL for the whole test run, shared by every test file.
+import type { TestProject } from 'vitest/node';
+import { startTemporalDevServer, type TemporalDevServer } from '../scripts/localTemporal.js';
+import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    temporalNamespace: string;
+    postgresUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started: Array<TemporalDevServer | LocalPostgres> = [];
+  const stopAll = async () => { await Promise.allSettled(started.map((s) => s.stop())); };
+  try {
+    const [temporal, postgresUrl] = await Promise.all([
+      startTemporalDevServer().then((server) => { started.push(server); return server; }),
+      process.env.TEST_DATABASE_URL
+        ? Promise.resolve(process.env.TEST_DATABASE_URL)
+        : startLocalPostgres().then((server) => { started.push(server); return server.url; }),
+    ]);
+    project.provide('temporalAddress', temporal.address);
+    project.provide('temporalNamespace', temporal.namespace);
+    project.provide('postgresUrl', postgresUrl);
+    console.log(`test servers: Temporal ${temporal.address}, PostgreSQL ${new URL(postgresUrl).host}`);
+  } catch (err) {
+    await stopAll();
+    throw new Error(`Test setup failed. ${(err as Error).message}`);
+  }
+  return stopAll;
+}

@@ -1,0 +1,70 @@
+// Shared Temporal test kit: connects to the run's dev server, bundles workflow code once per file,
+// and runs a real worker per test on its own task queue.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { TestWorkflowEnvironment, workflowInterceptorModules } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+
+let isRuntimeInstalled = false;
+
+function installQuietRuntime(): void {
+  if (isRuntimeInstalled) return;
+  // Runtime.install may run once per process; vitest forks give each test file its own process.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  isRuntimeInstalled = true;
+}
+
+export interface WorkflowTestKit {
+  readonly env: TestWorkflowEnvironment;
+  readonly client: Client;
+  /** A fresh id with a readable prefix, unique across the run. */
+  uniqueId(prefix: string): string;
+  /** Runs a worker on a new task queue while fn runs, then shuts it down. */
+  withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>, options?: Partial<WorkerOptions>): Promise<T>;
+  /** Creates (but does not run) a worker on the given task queue. */
+  createWorker(taskQueue: string, activities: object, options?: Partial<WorkerOptions>): Promise<Worker>;
+}
+
+/** Call at the top level of a test file. */
+export function useWorkflowTestKit(workflowsPath: string): WorkflowTestKit {
+  let env: TestWorkflowEnvironment | undefined;
+  let bundle: WorkflowBundle | undefined;
+
+  beforeAll(async () => {
+    installQuietRuntime();
+    env = await TestWorkflowEnvironment.createFromExistingServer({
+      address: inject('temporalAddress'),
+      namespace: inject('temporalNamespace'),
+    });
+    bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  const kit: WorkflowTestKit = {
+    get env() {
+      if (!env) throw new Error('the workflow test kit is used before beforeAll ran');
+      return env;
+    },
+    get client() {
+      return kit.env.client;
+    },
+    uniqueId: (prefix) => `${prefix}-${randomUUID().slice(0, 8)}`,
+    createWorker: async (taskQueue, activities, options) => Worker.create({
+      connection: kit.env.nativeConnection,
+      namespace: inject('temporalNamespace'),
+      taskQueue,
+      workflowBundle: bundle!,
+      activities,
+      ...options,
+    }),
+    withWorker: async (activities, fn, options) => {
+      const taskQueue = kit.uniqueId('tq');
+      const worker = await kit.createWorker(taskQueue, activities, options);
+      return worker.runUntil(fn(taskQueue));
+    },
+  };
+  return kit;
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadEnvConfig, parseAppsConfig, resolveTarget } from '../../lib/config.js';
+import { isValidGitRef } from '../../lib/validate.js';
+
+const validApps = {
+  apps: {
+    shop: {
+      repository: 'https://github.com/acme/shop.git',
+      testCommand: ['npm', 'test'],
+      smokeChecks: [{ name: 'home', path: '/' }],
+      environments: { staging: { flyApp: 'shop-staging' }, production: { flyApp: 'shop', approval: { required: true, approvers: ['U1'] } } },
+    },
+  },
+};
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('environment config', () => {
+  it('applies sane defaults when nothing is set', () => {
+    const env = loadEnvConfig({});
+    expect(env).toMatchObject({ TEMPORAL_ADDRESS: 'localhost:7233', TEMPORAL_NAMESPACE: 'default', FLYCTL_PATH: 'flyctl', LOG_LEVEL: 'info' });
+  });
+
+  it('lists every bad variable at once, saying what is expected', () => {
+    const found = problems(() => loadEnvConfig({ TEMPORAL_ADDRESS: 'no-port', LOG_LEVEL: 'loud', TEMPORAL_TLS: 'maybe' }));
+    expect(found).toHaveLength(3);
+    expect(found.join('\n')).toMatch(/TEMPORAL_ADDRESS: host:port/);
+    expect(found.join('\n')).toMatch(/LOG_LEVEL/);
+    expect(found.join('\n')).toMatch(/TEMPORAL_TLS/);
+  });
+
+  it('prefers FLY_ACCESS_TOKEN over FLY_API_TOKEN, as flyctl does', () => {
+    expect(loadEnvConfig({ FLY_API_TOKEN: 'api-token-1', FLY_ACCESS_TOKEN: 'access-token-2' }).flyToken).toBe('access-token-2');
+  });
+});
+
+describe('apps config file', () => {
+  it('fills defaults for health, strategy and failure policy', () => {
+    const config = parseAppsConfig(validApps);
+    const { env } = resolveTarget(config, 'shop', 'staging');
+    expect(env).toMatchObject({ strategy: 'rolling', onFailure: 'rollback', rollbackStrategy: 'immediate', health: { path: '/health', consecutiveSuccesses: 3 } });
+    expect(config.apps.shop!.smokeChecks[0]).toMatchObject({ method: 'GET', expectStatus: 200 });
+  });
+
+  it('rejects a bad Fly app name and an unknown key, naming the path of each', () => {
+    const bad = structuredClone(validApps);
+    bad.apps.shop.environments.staging.flyApp = 'Shop_Staging';
+    Object.assign(bad.apps.shop.environments.production, { stratgy: 'rolling' });
+    const found = problems(() => parseAppsConfig(bad));
+    expect(found.some((p) => p.startsWith('apps.shop.environments.staging.flyApp: a Fly app name'))).toBe(true);
+    expect(found.some((p) => p.includes('apps.shop.environments.production') && p.includes('stratgy'))).toBe(true);
+  });
+
+  it('explains an unknown app or environment with what exists', () => {
+    const config = parseAppsConfig(validApps);
+    expect(problems(() => resolveTarget(config, 'shopp', 'staging'))[0]).toMatch(/unknown app "shopp"; configured apps: shop/);
+    expect(problems(() => resolveTarget(config, 'shop', 'prod'))[0]).toMatch(/has no environment "prod"; it has: staging, production/);
+  });
+});
+
+describe('git refs', () => {
+  it('accepts branches and tags and refuses option-like or malformed refs', () => {
+    for (const ok of ['main', 'release/1.2', 'refs/heads/feature-x', 'v1.0.0']) expect(isValidGitRef(ok)).toBe(true);
+    for (const bad of ['--upload-pack=x', 'a..b', 'has space', 'x~1', 'end.lock', '']) expect(isValidGitRef(bad)).toBe(false);
+  });
+});
