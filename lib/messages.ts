@@ -1,0 +1,112 @@
+// Messages (queries, updates, signals) and the shapes they carry, shared by workflows and clients.
+// Workflow-safe: imports only @temporalio/workflow definitions and pure types.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export type RunKind = 'deploy' | 'rollback' | 'backup' | 'restore' | 'migrate';
+export type RunState = 'queued' | 'running' | 'waiting-for-approval' | 'waiting-for-decision' | 'succeeded' | 'failed' | 'rolled-back' | 'cancelled' | 'superseded';
+export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+export interface StageStatus {
+  name: string;
+  state: StageState;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  /** One line a human reads: "image registry.fly.io/shop:abc123", "3/3 probes ok". */
+  detail?: string;
+}
+
+export interface Trigger {
+  source: 'github' | 'ci' | 'slack' | 'api' | 'cli' | 'schedule' | 'pipeline';
+  actor: string;
+  /** The webhook delivery id (or idempotency key) the run was started for. */
+  deliveryId?: string;
+}
+
+/** What every workflow's `status` query answers. Kind-specific facts go in `facts`. */
+export interface RunStatus {
+  kind: RunKind;
+  workflowId: string;
+  state: RunState;
+  app?: string;
+  environment?: string;
+  database?: string;
+  trigger: Trigger;
+  startedAt: string;
+  finishedAt?: string;
+  currentStage?: string;
+  stages: StageStatus[];
+  /** Why it failed or was rolled back, in one sentence. */
+  outcome?: string;
+  facts: Record<string, string | number | boolean | undefined>;
+  /** Per-check results (smoke checks, verification steps). */
+  checks?: Array<{ name: string; isPassed: boolean; detail: string }>;
+}
+
+export const statusQuery = defineQuery<RunStatus>('status');
+
+// ---------------------------------------------------------------- deploy pipeline
+
+export interface DeployRequest {
+  app: string;
+  environment: string;
+  /** The git ref to check out (branch or tag); defaults to the sha. */
+  ref?: string;
+  sha?: string;
+  /** A prebuilt image: skips test and build. */
+  image?: string;
+  trigger: Trigger;
+}
+
+export interface ApprovalDecision {
+  isApproved: boolean;
+  actor: string;
+  comment?: string;
+}
+/** Approve or reject a deploy waiting for approval. The validator refuses non-approvers. */
+export const approvalUpdate = defineUpdate<{ state: RunState }, [ApprovalDecision]>('approval');
+
+export interface FailureDecision {
+  decision: 'rollback' | 'keep';
+  actor: string;
+}
+/** With onFailure: pause, a person chooses between rolling back and keeping the new release. */
+export const failureDecisionUpdate = defineUpdate<{ state: RunState }, [FailureDecision]>('failureDecision');
+
+export interface RollbackRequest {
+  app: string;
+  environment: string;
+  /** An image, or a release version to take the image from; absent: the last known good image. */
+  target?: { image?: string; releaseVersion?: number };
+  /** Known from the pipeline's preflight; absent when started by hand. */
+  lastKnownGoodImage?: string;
+  reason: string;
+  trigger: Trigger;
+}
+
+export interface RollbackResult {
+  image: string;
+  releaseVersion?: number;
+  isHealthy: boolean;
+}
+
+// ---------------------------------------------------------------- deploy queue (one at a time per app+environment)
+
+export interface EnqueueResult {
+  /** The pipeline's workflow id: the run a caller can follow. */
+  workflowId: string;
+  disposition: 'queued' | 'started' | 'duplicate';
+  /** A waiting request this one replaced (newest commit wins). */
+  supersededWorkflowId?: string;
+}
+export const enqueueDeployUpdate = defineUpdate<EnqueueResult, [DeployRequest]>('enqueueDeploy');
+
+export interface QueueStatus {
+  running?: { workflowId: string; request: DeployRequest };
+  waiting?: { workflowId: string; request: DeployRequest };
+  superseded: string[];
+}
+export const queueStatusQuery = defineQuery<QueueStatus>('queueStatus');
+
+/** Asks a running pipeline to stop; it rolls back if its deploy step had started. */
+export const cancelSignal = defineSignal<[{ actor: string; reason: string }]>('cancel');

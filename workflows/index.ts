@@ -1,0 +1,2 @@
+// Every workflow the worker registers (the worker's workflowsPath points here).
+export {};
