@@ -29,16 +29,19 @@ const HOW_TO_INSTALL = 'Install PostgreSQL 15 (Debian: apt-get install -y postgr
 /** The directory holding initdb, postgres, pg_dump and pg_restore. */
 export function locatePostgresBinDir(): string {
   const candidates: string[] = [];
-  if (process.env.PG_BIN_DIR) candidates.push(process.env.PG_BIN_DIR);
   const debianRoot = '/usr/lib/postgresql';
-  if (fs.existsSync(debianRoot)) {
+  // PG_BIN_DIR, when set, is the only place looked at: it pins a version.
+  if (process.env.PG_BIN_DIR) candidates.push(process.env.PG_BIN_DIR);
+  else if (fs.existsSync(debianRoot)) {
     const versions = fs.readdirSync(debianRoot).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
     candidates.push(...versions.map((v) => path.join(debianRoot, v, 'bin')));
   }
-  try {
-    candidates.push(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim());
-  } catch {
-    // pg_config is optional; the Debian layout above is the usual place.
+  if (!process.env.PG_BIN_DIR) {
+    try {
+      candidates.push(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim());
+    } catch {
+      // pg_config is optional; the Debian layout above is the usual place.
+    }
   }
   const binDir = candidates.find((dir) => fs.existsSync(path.join(dir, 'initdb')) && fs.existsSync(path.join(dir, 'postgres')));
   if (!binDir) throw new Error(`Cannot start PostgreSQL: initdb and postgres were not found (looked in ${candidates.join(', ') || debianRoot}). ${HOW_TO_INSTALL}`);
