@@ -17,11 +17,11 @@ export default tseslint.config(
     // Workflow code must stay deterministic: no Node built-ins, no I/O modules.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
+      '@typescript-eslint/no-restricted-imports': ['error', {
         patterns: [
           { group: ['node:*', 'fs', 'path', 'child_process', 'http', 'https', 'crypto', 'os'], message: 'Workflow code is deterministic: do I/O in activities.' },
           { group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', 'execa', 'pg', 'pino', '@slack/*'], message: 'Workflow code may import only @temporalio/workflow and pure code.' },
-          { group: ['../activities/*', '!../activities/index.js'], message: 'Import activities as types through proxyActivities.' },
+          { group: ['../activities/*'], message: 'Workflows use activities through proxyActivities; import their types only.', allowTypeImports: true },
         ],
       }],
     },

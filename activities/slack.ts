@@ -4,6 +4,8 @@ import { WebClient, type KnownBlock } from '@slack/web-api';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../lib/log.js';
 import { redactText, redactValue } from '../lib/redact.js';
+import type { RunStatus } from '../lib/messages.js';
+import { renderRunBlocks, renderRunText } from '../lib/runReport.js';
 
 export interface SlackDeps {
   /** Absent when no bot token is configured: messages then go to the log. */
@@ -46,22 +48,32 @@ export function createSlackActivities({ client, logger }: SlackDeps) {
     }
   }
 
+  async function syncRunMessage(message: RunMessage): Promise<{ ts?: string }> {
+    const text = redactText(message.text);
+    const blocks = message.blocks ? redactValue(message.blocks) : undefined;
+    if (!client) {
+      logger.info({ slack: { channel: message.channel, runKey: message.runKey } }, text);
+      return {};
+    }
+    const ts = message.ts ?? postedByRunKey.get(message.runKey);
+    if (ts) {
+      await call('chat.update', (c) => c.chat.update({ channel: message.channel, ts, text, blocks }));
+      return { ts };
+    }
+    const posted = await call('chat.postMessage', (c) => c.chat.postMessage({ channel: message.channel, text, blocks, unfurl_links: false }));
+    if (posted?.ts) postedByRunKey.set(message.runKey, posted.ts);
+    return { ts: posted?.ts };
+  }
+
   return {
-    async syncRunMessage(message: RunMessage): Promise<{ ts?: string }> {
-      const text = redactText(message.text);
-      const blocks = message.blocks ? redactValue(message.blocks) : undefined;
-      if (!client) {
-        logger.info({ slack: { channel: message.channel, runKey: message.runKey } }, text);
-        return {};
-      }
-      const ts = message.ts ?? postedByRunKey.get(message.runKey);
-      if (ts) {
-        await call('chat.update', (c) => c.chat.update({ channel: message.channel, ts, text, blocks }));
-        return { ts };
-      }
-      const posted = await call('chat.postMessage', (c) => c.chat.postMessage({ channel: message.channel, text, blocks, unfurl_links: false }));
-      if (posted?.ts) postedByRunKey.set(message.runKey, posted.ts);
-      return { ts: posted?.ts };
+    syncRunMessage,
+
+    /** Renders a run's status and posts or updates its one message. */
+    async reportRunStatus(input: { status: RunStatus; channel: string; ts?: string; runUrl?: string }): Promise<{ ts?: string }> {
+      return syncRunMessage({
+        runKey: input.status.workflowId, channel: input.channel, ts: input.ts,
+        text: renderRunText(input.status), blocks: renderRunBlocks(input.status, input.runUrl),
+      });
     },
 
     async postThreadReply(reply: ThreadReply): Promise<void> {

@@ -25,9 +25,4 @@ export function isValidGitRef(ref: string): boolean {
   return !/[\x00-\x20\x7f~^:?*[\\]/.test(ref);
 }
 
-export function durationToMs(value: string): number {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  let total = 0;
-  for (const [, amount, unit] of value.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(amount) * units[unit!]!;
-  return total;
-}
+export { durationToMs } from './duration.js';

@@ -1,0 +1,98 @@
+// Resolves "app + environment" into everything a deploy needs, from the config file at the start of
+// a run. The result is recorded in history, so the run keeps one consistent view of its config.
+import pg from 'pg';
+import { ConfigError, readSecret, resolveTarget, type AppsConfig, type EnvConfig, type SmokeCheck } from '../lib/config.js';
+import { PermanentError, permanentFailure, TransientError, transientFailure } from '../lib/errors.js';
+import { redactText } from '../lib/redact.js';
+import { durationToMs } from '../lib/validate.js';
+
+export interface DeployTarget {
+  app: string;
+  environment: string;
+  flyApp: string;
+  repository: string;
+  testCommand?: string[];
+  testTimeoutMs: number;
+  smokeCommand?: string[];
+  smokeChecks: SmokeCheck[];
+  requiredSecrets: string[];
+  /** The NAME of the variable holding the database URL; never its value. */
+  databaseSecret?: string;
+  hasMigrations: boolean;
+  strategy: string;
+  rollbackStrategy: string;
+  waitTimeout: string;
+  health: { path: string; url?: string; consecutiveSuccesses: number; intervalMs: number; deadlineMs: number; requestTimeoutMs: number };
+  bakeMs: number;
+  onFailure: 'rollback' | 'pause';
+  pauseTimeout: string;
+  approval: { isRequired: boolean; approvers: string[]; timeout: string };
+  slackChannel: string;
+  /** Link to the run in the Temporal UI, when a UI URL is configured. */
+  temporalUiBase?: string;
+  lockAfterRollback: boolean;
+}
+
+export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsConfig: () => AppsConfig }) {
+  return {
+    async resolveDeployTarget(input: { app: string; environment: string }): Promise<DeployTarget> {
+      let resolved;
+      try {
+        resolved = resolveTarget(deps.loadAppsConfig(), input.app, input.environment);
+      } catch (err) {
+        if (err instanceof ConfigError) throw permanentFailure(PermanentError.ConfigInvalid, err.message);
+        throw err;
+      }
+      const { app, env } = resolved;
+      return {
+        app: input.app,
+        environment: input.environment,
+        flyApp: env.flyApp,
+        repository: app.repository,
+        testCommand: app.testCommand,
+        testTimeoutMs: durationToMs(app.testTimeout),
+        smokeCommand: app.smokeCommand,
+        smokeChecks: app.smokeChecks,
+        requiredSecrets: app.requiredSecrets,
+        databaseSecret: app.database?.secret,
+        hasMigrations: Boolean(app.database?.migrations || app.database?.migrateCommand),
+        strategy: env.strategy,
+        rollbackStrategy: env.rollbackStrategy,
+        waitTimeout: env.waitTimeout,
+        health: {
+          path: env.health.path,
+          url: env.health.url,
+          consecutiveSuccesses: env.health.consecutiveSuccesses,
+          intervalMs: durationToMs(env.health.interval),
+          deadlineMs: durationToMs(env.health.deadline),
+          requestTimeoutMs: durationToMs(env.health.requestTimeout),
+        },
+        bakeMs: env.bake ? durationToMs(env.bake) : 0,
+        onFailure: env.onFailure,
+        pauseTimeout: env.pauseTimeout,
+        approval: { isRequired: env.approval.required, approvers: env.approval.approvers, timeout: env.approval.timeout },
+        slackChannel: env.slackChannel ?? app.slackChannel ?? deps.env.SLACK_CHANNEL,
+        temporalUiBase: deps.env.TEMPORAL_UI_URL ? `${deps.env.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${deps.env.TEMPORAL_NAMESPACE}/workflows/` : undefined,
+        lockAfterRollback: env.lockAfterRollback,
+      };
+    },
+
+    /** Connects and runs `select 1`. The URL is read here by name and never leaves this function. */
+    async checkDatabaseReachable(input: { secretName: string }): Promise<void> {
+      const url = readSecret(input.secretName);
+      if (!url) throw permanentFailure(PermanentError.DatabaseUnreachable, `The worker has no ${input.secretName} in its environment; set it to the database URL`);
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+      try {
+        await client.connect();
+        await client.query('select 1');
+      } catch (err) {
+        // A network blip is worth a retry; the workflow bounds the attempts.
+        throw transientFailure(TransientError.NetworkError, `Database ${input.secretName} is not reachable: ${redactText((err as Error).message)}`);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  };
+}
+
+export type DeployTargetActivities = ReturnType<typeof createDeployTargetActivities>;

@@ -1,0 +1,78 @@
+// Checking out the commit to deploy into a per-run workspace, and running the app's own commands there.
+import fs from 'node:fs';
+import path from 'node:path';
+import { childProcessEnv } from '../lib/config.js';
+import { PermanentError, permanentFailure, type PermanentErrorType } from '../lib/errors.js';
+import { lastLine, runCommand } from '../lib/process.js';
+import { commitSha, gitRef } from '../lib/validate.js';
+import { withHeartbeat } from './heartbeat.js';
+
+export interface CheckoutInput {
+  repository: string;
+  ref?: string;
+  sha?: string;
+  /** Unique per run: the workflow id, made path-safe. */
+  runKey: string;
+}
+
+export interface CommandInput {
+  workspace: string;
+  command: string[];
+  timeoutMs: number;
+  /** Names the failure so the workflow can tell tests from smoke commands. */
+  failureType: PermanentErrorType;
+  label: string;
+}
+
+export function createGitActivities(deps: { workDir: string }) {
+  async function git(args: string[], cwd: string | undefined, timeoutMs = 300_000): Promise<string> {
+    const result = await withHeartbeat('git', (progress) => runCommand('git', args, {
+      cwd, timeoutMs, signal: progress.signal, onLine: progress.report,
+      env: childProcessEnv({ GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' }),
+    }));
+    if (result.exitCode !== 0) {
+      throw permanentFailure(PermanentError.CheckoutFailed, `git ${args[0]} failed: ${lastLine(result.stderr) || `exit ${result.exitCode}`}`);
+    }
+    return result.stdout.trim();
+  }
+
+  return {
+    /** A fresh clone of the repository at the requested commit; returns the workspace and the exact sha. */
+    async checkoutCommit(input: CheckoutInput): Promise<{ workspace: string; sha: string }> {
+      const ref = input.ref === undefined ? undefined : gitRef.parse(input.ref);
+      const sha = input.sha === undefined ? undefined : commitSha.parse(input.sha);
+      const workspace = path.resolve(deps.workDir, input.runKey.replace(/[^A-Za-z0-9._-]/g, '_'));
+      // A retried attempt starts over: a half-made clone is worth less than a clean one.
+      fs.rmSync(workspace, { recursive: true, force: true });
+      fs.mkdirSync(path.dirname(workspace), { recursive: true });
+      await git(['clone', '--quiet', '--no-hardlinks', '--', input.repository, workspace], undefined);
+      const target = sha ?? ref ?? 'HEAD';
+      await git(['checkout', '--quiet', '--detach', target, '--'], workspace);
+      return { workspace, sha: await git(['rev-parse', 'HEAD'], workspace) };
+    },
+
+    /** Runs an app command (tests, smoke command) in the workspace; a non-zero exit is permanent. */
+    async runWorkspaceCommand(input: CommandInput): Promise<{ durationMs: number; lastLine: string }> {
+      const [file, ...args] = input.command;
+      const result = await withHeartbeat(input.label, (progress) => runCommand(file!, args, {
+        cwd: input.workspace, timeoutMs: input.timeoutMs, signal: progress.signal, onLine: progress.report,
+        env: childProcessEnv({ CI: '1' }),
+      }));
+      if (result.isCancelled) throw new Error(`${input.label} cancelled`);
+      const tail = lastLine(result.stderr) || lastLine(result.stdout);
+      if (result.isTimedOut) throw permanentFailure(PermanentError.CommandTimedOut, `${input.label} (${input.command.join(' ')}) did not finish within ${Math.round(input.timeoutMs / 1000)}s`);
+      if (result.exitCode !== 0) throw permanentFailure(input.failureType, `${input.label} (${input.command.join(' ')}) failed with exit code ${result.exitCode}: ${tail}`);
+      return { durationMs: result.durationMs, lastLine: tail };
+    },
+
+    async removeWorkspace(workspace: string): Promise<void> {
+      // Only ever below our own work dir: a bad argument must not delete anything else.
+      const root = path.resolve(deps.workDir);
+      if (!path.resolve(workspace).startsWith(root + path.sep)) return;
+      fs.rmSync(workspace, { recursive: true, force: true });
+    },
+
+  };
+}
+
+export type GitActivities = ReturnType<typeof createGitActivities>;

@@ -1,0 +1,131 @@
+// Flightdeck's own HTTP probes: the health verdict and smoke checks come from here, not from
+// flyctl's exit code (a deploy can "succeed" while the app serves errors).
+import type { SmokeCheck } from '../lib/config.js';
+import { PermanentError, permanentFailure } from '../lib/errors.js';
+import { durationToMs } from '../lib/validate.js';
+import { withHeartbeat } from './heartbeat.js';
+
+export interface HealthProbeInput {
+  url: string;
+  consecutiveSuccesses: number;
+  intervalMs: number;
+  deadlineMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface HealthProbeResult {
+  attempts: number;
+  elapsedMs: number;
+}
+
+export interface BakeInput {
+  url: string;
+  durationMs: number;
+  intervalMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface CheckResult {
+  name: string;
+  isPassed: boolean;
+  detail: string;
+}
+
+interface ProbeOutcome { isOk: boolean; detail: string }
+
+async function probeOnce(url: string, timeoutMs: number): Promise<ProbeOutcome> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    await response.body?.cancel();
+    return { isOk: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    return { isOk: false, detail: cause ?? (err as Error).name };
+  }
+}
+
+const pause = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  const timer = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+});
+
+export function createHttpActivities() {
+  return {
+    /** N consecutive 2xx answers within the deadline, or a HealthCheckFailed naming the last answer. */
+    async probeHealth(input: HealthProbeInput): Promise<HealthProbeResult> {
+      return withHeartbeat('health probe', async (progress) => {
+        const startedAt = Date.now();
+        let streak = 0;
+        let attempts = 0;
+        let last: ProbeOutcome = { isOk: false, detail: 'no answer yet' };
+        while (Date.now() - startedAt < input.deadlineMs && !progress.signal.aborted) {
+          attempts++;
+          last = await probeOnce(input.url, input.requestTimeoutMs);
+          streak = last.isOk ? streak + 1 : 0;
+          progress.report(`${input.url}: ${last.detail} (${streak}/${input.consecutiveSuccesses})`);
+          if (streak >= input.consecutiveSuccesses) return { attempts, elapsedMs: Date.now() - startedAt };
+          await pause(input.intervalMs, progress.signal);
+        }
+        throw permanentFailure(PermanentError.HealthCheckFailed,
+          `${input.url} did not answer 2xx ${input.consecutiveSuccesses} times in a row within ${Math.round(input.deadlineMs / 1000)}s (last: ${last.detail}, ${attempts} probes)`);
+      });
+    },
+
+    /** Keeps probing for the bake window; the first failure ends it. */
+    async bakeProbe(input: BakeInput): Promise<{ probes: number }> {
+      return withHeartbeat('bake', async (progress) => {
+        const startedAt = Date.now();
+        let probes = 0;
+        while (Date.now() - startedAt < input.durationMs && !progress.signal.aborted) {
+          probes++;
+          const outcome = await probeOnce(input.url, input.requestTimeoutMs);
+          progress.report(`bake probe ${probes}: ${outcome.detail}`);
+          if (!outcome.isOk) {
+            throw permanentFailure(PermanentError.HealthCheckFailed, `health failed during bake after ${Math.round((Date.now() - startedAt) / 1000)}s: ${input.url} answered ${outcome.detail}`);
+          }
+          await pause(input.intervalMs, progress.signal);
+        }
+        return { probes };
+      });
+    },
+
+    /** Runs every declared smoke check and returns each result; the workflow decides. */
+    async runSmokeChecks(input: { baseUrl: string; checks: SmokeCheck[] }): Promise<CheckResult[]> {
+      const results: CheckResult[] = [];
+      for (const check of input.checks) results.push(await runSmokeCheck(input.baseUrl, check));
+      return results;
+    },
+  };
+}
+
+export type HttpActivities = ReturnType<typeof createHttpActivities>;
+
+async function runSmokeCheck(baseUrl: string, check: SmokeCheck): Promise<CheckResult> {
+  const url = new URL(check.path, baseUrl).toString();
+  const fail = (detail: string): CheckResult => ({ name: check.name, isPassed: false, detail: `${check.method} ${check.path}: ${detail}` });
+  let response: Response;
+  let body: string;
+  try {
+    response = await fetch(url, { method: check.method, headers: check.requestHeaders, body: check.body, signal: AbortSignal.timeout(durationToMs(check.timeout)), redirect: 'manual' });
+    body = await response.text();
+  } catch (err) {
+    return fail(`no answer (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name})`);
+  }
+  if (response.status !== check.expectStatus) return fail(`expected HTTP ${check.expectStatus}, got ${response.status}`);
+  for (const [header, expected] of Object.entries(check.headers ?? {})) {
+    const actual = response.headers.get(header);
+    if (actual === null) return fail(`header ${header} missing`);
+    if (!actual.includes(expected)) return fail(`header ${header} is "${actual}", expected it to contain "${expected}"`);
+  }
+  if (check.bodyContains !== undefined && !body.includes(check.bodyContains)) return fail(`body does not contain "${check.bodyContains}"`);
+  if (check.json) {
+    let actual: unknown;
+    try {
+      actual = check.json.path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], JSON.parse(body));
+    } catch {
+      return fail('body is not JSON');
+    }
+    if (actual !== check.json.equals) return fail(`JSON ${check.json.path} is ${JSON.stringify(actual)}, expected ${JSON.stringify(check.json.equals)}`);
+  }
+  return { name: check.name, isPassed: true, detail: `${check.method} ${check.path}: HTTP ${response.status}` };
+}

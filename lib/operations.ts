@@ -1,0 +1,42 @@
+// The operations people and systems start: the API, the CLI and Slack all call these, so a deploy
+// started from any of them takes the same path. Workflows are named by type, not imported.
+import { randomUUID } from 'node:crypto';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import {
+  approvalUpdate, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
+  type ApprovalDecision, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
+} from './messages.js';
+
+export function deployQueueId(app: string, environment: string): string {
+  return `deploy-queue/${app}/${environment}`;
+}
+
+/** Queues a deploy (starting the app's queue if needed) and returns the pipeline's workflow id. */
+export async function requestDeploy(client: Client, taskQueue: string, request: DeployRequest): Promise<EnqueueResult> {
+  const startWorkflowOperation = new WithStartWorkflowOperation('deployQueue', {
+    workflowId: deployQueueId(request.app, request.environment),
+    taskQueue,
+    args: [],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  return client.workflow.executeUpdateWithStart(enqueueDeployUpdate, { args: [request], startWorkflowOperation });
+}
+
+/** Starts a rollback; one per app and environment at a time. */
+export async function requestRollback(client: Client, taskQueue: string, request: RollbackRequest): Promise<string> {
+  const workflowId = `rollback/${request.app}/${request.environment}/${randomUUID().slice(0, 8)}`;
+  await client.workflow.start('rollback', { workflowId, taskQueue, args: [request] });
+  return workflowId;
+}
+
+export async function runStatus(client: Client, workflowId: string): Promise<RunStatus> {
+  return client.workflow.getHandle(workflowId).query(statusQuery);
+}
+
+export async function decideApproval(client: Client, workflowId: string, decision: ApprovalDecision): Promise<void> {
+  await client.workflow.getHandle(workflowId).executeUpdate(approvalUpdate, { args: [decision] });
+}
+
+export async function decideOnFailure(client: Client, workflowId: string, decision: FailureDecision): Promise<void> {
+  await client.workflow.getHandle(workflowId).executeUpdate(failureDecisionUpdate, { args: [decision] });
+}

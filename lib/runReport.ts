@@ -1,0 +1,52 @@
+// Renders a run's status as one Slack message: outcome on top, a stage checklist, who and what,
+// a link to the run, and buttons while a person's decision is awaited. Pure: no I/O.
+import type { KnownBlock } from '@slack/web-api';
+import type { RunStatus, StageStatus } from './messages.js';
+
+const STAGE_ICON: Record<StageStatus['state'], string> = {
+  pending: '◻️', running: '⏳', succeeded: '✅', failed: '❌', skipped: '➖',
+};
+
+const HEADLINE: Record<RunStatus['state'], string> = {
+  queued: 'queued', running: 'in progress', 'waiting-for-approval': 'waiting for approval', 'waiting-for-decision': 'failed: roll back or keep?',
+  succeeded: 'succeeded', failed: 'FAILED', 'rolled-back': 'ROLLED BACK', cancelled: 'cancelled', superseded: 'superseded by a newer request',
+};
+
+export const SLACK_ACTIONS = { approve: 'flightdeck_approve', reject: 'flightdeck_reject', rollback: 'flightdeck_rollback', keep: 'flightdeck_keep' } as const;
+
+function formatDuration(ms: number | undefined): string {
+  if (ms === undefined) return '';
+  return ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+export function runSubject(status: RunStatus): string {
+  const target = [status.app ?? status.database, status.environment].filter(Boolean).join(' / ');
+  return `${status.kind} ${target}`.trim();
+}
+
+export function renderRunText(status: RunStatus): string {
+  const lines = [`*${runSubject(status)}: ${HEADLINE[status.state]}*`];
+  if (status.outcome) lines.push(status.outcome);
+  const facts = Object.entries(status.facts).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}: ${v}`);
+  if (facts.length) lines.push(facts.join(' · '));
+  lines.push(`by ${status.trigger.actor} via ${status.trigger.source}`);
+  for (const stage of status.stages) {
+    const extra = [formatDuration(stage.durationMs), stage.detail].filter(Boolean).join(', ');
+    lines.push(`${STAGE_ICON[stage.state]} ${stage.name}${extra ? ` (${extra})` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+export function renderRunBlocks(status: RunStatus, runUrl?: string): KnownBlock[] {
+  const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: renderRunText(status) } }];
+  if (runUrl) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${runUrl}|Open in Temporal> · ${status.workflowId}` }] });
+  const button = (text: string, actionId: string, style?: 'primary' | 'danger') =>
+    ({ type: 'button' as const, text: { type: 'plain_text' as const, text }, action_id: actionId, value: status.workflowId, ...(style ? { style } : {}) });
+  if (status.state === 'waiting-for-approval') {
+    blocks.push({ type: 'actions', elements: [button('Approve', SLACK_ACTIONS.approve, 'primary'), button('Reject', SLACK_ACTIONS.reject, 'danger')] });
+  }
+  if (status.state === 'waiting-for-decision') {
+    blocks.push({ type: 'actions', elements: [button('Roll back', SLACK_ACTIONS.rollback, 'danger'), button('Keep', SLACK_ACTIONS.keep)] });
+  }
+  return blocks;
+}

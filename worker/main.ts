@@ -1,0 +1,49 @@
+// The worker process: connects to Temporal, registers every workflow and activity, installs the
+// backup schedules, and shuts down gracefully on SIGINT/SIGTERM.
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createSlackClient } from '../activities/slack.js';
+import { ConfigError, loadAppsConfig, loadEnvConfig } from '../lib/config.js';
+import { createLogger } from '../lib/log.js';
+import { temporalConnectionOptions } from '../lib/temporalConnection.js';
+
+/** Compiled JS when running from dist/, the TypeScript source under tsx. */
+function workflowsPath(): string {
+  const js = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+  return fs.existsSync(js) ? js : fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+}
+
+async function main(): Promise<void> {
+  const env = loadEnvConfig();
+  const logger = createLogger({ level: env.LOG_LEVEL, name: 'flightdeck-worker' });
+  const loadApps = () => loadAppsConfig(env.FLIGHTDECK_CONFIG);
+  const apps = loadApps();
+  logger.info({ apps: Object.keys(apps.apps), databases: Object.keys(apps.databases), temporal: env.TEMPORAL_ADDRESS, taskQueue: env.TEMPORAL_TASK_QUEUE }, 'starting worker');
+
+  const connection = await NativeConnection.connect(temporalConnectionOptions(env));
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    workflowsPath: workflowsPath(),
+    activities: createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps }),
+    // A deploy in flight gets time to finish its current step before the worker exits.
+    shutdownGraceTime: '30s',
+    maxConcurrentActivityTaskExecutions: 20,
+  });
+  logger.info('worker running; Ctrl-C to stop');
+  await worker.run();
+  await connection.close();
+  logger.info('worker stopped');
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error(err);
+  process.exit(1);
+});

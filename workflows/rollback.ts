@@ -1,0 +1,61 @@
+// The manual rollback runbook ("fly releases, pick an older image, fly deploy --image"), made
+// durable: resolve the target image, deploy it, verify health, report.
+import { ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { DeployTarget } from '../activities/deployTarget.js';
+import type { FlyRelease } from '../activities/fly.js';
+import { durationToMs } from '../lib/duration.js';
+import { PermanentError } from '../lib/errors.js';
+import { statusQuery, type RollbackRequest, type RollbackResult } from '../lib/messages.js';
+import { flyDeployOptions, flyReadOptions, localOptions } from './activityOptions.js';
+import { verifyHealth } from './health.js';
+import { RunTracker } from './runTracker.js';
+
+const local = proxyActivities<Activities>(localOptions);
+const fly = proxyActivities<Activities>(flyReadOptions);
+
+export async function rollback(request: RollbackRequest): Promise<RollbackResult> {
+  const run = new RunTracker({ kind: 'rollback', app: request.app, environment: request.environment, trigger: request.trigger }, ['resolve', 'deploy', 'health']);
+  setHandler(statusQuery, () => run.status);
+  run.fact('reason', request.reason);
+  try {
+    const target = await local.resolveDeployTarget({ app: request.app, environment: request.environment });
+    // As the pipeline's child, the pipeline's message already tells the story.
+    if (request.trigger.source !== 'pipeline') run.reportTo(target.slackChannel, target.temporalUiBase);
+    const image = await run.stage('resolve', () => resolveRollbackImage(request, target), (i) => i);
+    run.fact('image', image);
+    const waitTimeoutMs = durationToMs(target.waitTimeout);
+    const release = await run.stage('deploy', () => proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
+      flyApp: target.flyApp, image, strategy: target.rollbackStrategy, waitTimeout: target.waitTimeout,
+      workDir: `deploys/${run.status.workflowId}`, timeoutMs: waitTimeoutMs + 5 * 60_000,
+    }), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
+    await run.stage('health', () => verifyHealth(target), (r) => r.detail);
+    run.setState('succeeded', `Rolled back ${target.flyApp} to ${image}; it is healthy. The database schema was not rolled back.`);
+    return { image, releaseVersion: release.releaseVersion, isHealthy: true };
+  } catch (err) {
+    if (run.status.state === 'running') run.setState('failed', `Rollback failed: ${(err as Error).message}`);
+    throw err;
+  } finally {
+    await run.flush();
+  }
+}
+
+/** The image to go back to: the one named, the one a release version ran, or the last known good. */
+async function resolveRollbackImage(request: RollbackRequest, target: DeployTarget): Promise<string> {
+  if (request.target?.image) return request.target.image;
+  if (request.lastKnownGoodImage && request.target?.releaseVersion === undefined) return request.lastKnownGoodImage;
+  const releases = await fly.flyReleases(target.flyApp);
+  if (request.target?.releaseVersion !== undefined) {
+    const release = releases.find((r) => r.version === request.target!.releaseVersion);
+    if (!release) throw ApplicationFailure.nonRetryable(`${target.flyApp} has no release v${request.target.releaseVersion} among its 25 newest`, PermanentError.NoRollbackTarget);
+    return release.imageRef;
+  }
+  return previousGoodImage(releases, (await fly.flyAppStatus(target.flyApp)).servingImage, target.flyApp);
+}
+
+/** Newest complete release with a different image: secret changes make releases that reuse the image. */
+export function previousGoodImage(releases: FlyRelease[], servingImage: string | undefined, flyApp: string): string {
+  const candidate = releases.filter((r) => r.status === 'complete' && r.imageRef && r.imageRef !== servingImage).sort((a, b) => b.version - a.version)[0];
+  if (!candidate) throw ApplicationFailure.nonRetryable(`${flyApp} has no earlier complete release with a different image to roll back to`, PermanentError.NoRollbackTarget);
+  return candidate.imageRef;
+}
