@@ -1,7 +1,12 @@
 // All activities, assembled with their dependencies. Workflows import only the type.
+import path from 'node:path';
 import type { WebClient } from '@slack/web-api';
 import type { AppsConfig, EnvConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
+import { createDeployTargetActivities } from './deployTarget.js';
+import { createFlyActivities } from './fly.js';
+import { createGitActivities } from './git.js';
+import { createHttpActivities } from './http.js';
 import { createSlackActivities } from './slack.js';
 
 export interface ActivityDeps {
@@ -13,8 +18,13 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const workDir = path.resolve(deps.env.FLIGHTDECK_WORK_DIR);
   return {
     ...createSlackActivities({ client: deps.slack, logger: deps.logger }),
+    ...createDeployTargetActivities(deps),
+    ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
+    ...createGitActivities({ workDir }),
+    ...createHttpActivities(),
   };
 }
 
