@@ -110,3 +110,73 @@ export const queueStatusQuery = defineQuery<QueueStatus>('queueStatus');
 
 /** Asks a running pipeline to stop; it rolls back if its deploy step had started. */
 export const cancelSignal = defineSignal<[{ actor: string; reason: string }]>('cancel');
+
+// ---------------------------------------------------------------- database migrations
+
+export type MigrationAction = 'status' | 'plan' | 'apply' | 'rollback' | 'force';
+
+export interface MigrateRequest {
+  /** The app's name in the config; its `database` section names the secret and the migrations. */
+  app: string;
+  action: MigrationAction;
+  environment?: string;
+  isProduction?: boolean;
+  /** Take a backup (child workflow backupDatabase) before changing the schema. Defaults to isProduction. */
+  backupFirst?: boolean;
+  /** Absolute path of the app's checkout; a relative migrations folder is resolved against it. */
+  workspace?: string;
+  /** apply: stop after this version. rollback: undo down to this version (kept); 0 undoes everything. */
+  toVersion?: number;
+  /** rollback: how many applied migrations to undo. */
+  steps?: number;
+  /** force: record this version as applied and clean without running anything (0: none applied). */
+  forceVersion?: number;
+  /** How long to wait for another migrator to finish, e.g. '2m'. */
+  lockTimeout?: string;
+  /** The release this schema change ships with, recorded in the history. */
+  releaseVersion?: string;
+  trigger: Trigger;
+}
+
+export interface MigrationRef {
+  version: number;
+  name: string;
+}
+
+export interface MigrationDrift extends MigrationRef {
+  problem: 'changed' | 'missing';
+  detail: string;
+}
+
+export interface MigrationStatusReport {
+  /** The version recorded in schema_migrations; 0 when nothing is applied. */
+  currentVersion: number;
+  isDirty: boolean;
+  applied: MigrationRef[];
+  pending: MigrationRef[];
+  drift: MigrationDrift[];
+  /** When dirty: which migration failed and how to recover. */
+  recovery?: string;
+}
+
+export interface PlannedMigration extends MigrationRef {
+  direction: 'up' | 'down';
+  isTransactional: boolean;
+  sql: string;
+}
+
+export interface MigrateResult {
+  app: string;
+  action: MigrationAction;
+  /** 'command': the app runs its own migration command, so versions are unknown to Flightdeck. */
+  mode: 'files' | 'command';
+  /** The state after the run (absent in command mode). */
+  status?: MigrationStatusReport;
+  /** What would run (plan) or ran (apply, rollback), in order. */
+  plan: PlannedMigration[];
+  appliedVersions: number[];
+  rolledBackVersions: number[];
+  forcedVersion?: number;
+  backupId?: string;
+  summary: string;
+}

@@ -1,0 +1,225 @@
+// Migration activities: thin wrappers that resolve the app's config, its migrations folder and its
+// database secret (by name, here, never in the workflow), call the migrator, and turn its errors
+// into Temporal failures. Connection strings stay inside this process; every message is redacted.
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { AppConfig, AppsConfig, EnvConfig } from '../../lib/config.js';
+import { readSecret } from '../../lib/config.js';
+import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { MigrationAction, MigrationStatusReport, PlannedMigration } from '../../lib/messages.js';
+import { registerSecretValues, redactText, redactValue } from '../../lib/redact.js';
+import { duration, durationToMs } from '../../lib/validate.js';
+import { MigrationError, type MigrationErrorKind } from './errors.js';
+import { readMigrationsFolder } from './files.js';
+import { runMigrateCommand, type MigrateCommandOutcome } from './migrateCommand.js';
+import {
+  applyPending, forceVersion, inspectDatabase, rollBack, stateOf, type MigrationRunOutcome, type MigratorOptions, type RunRecord,
+} from './migrator.js';
+import { planApply, planRollback, toPlannedMigration, type RollbackTarget } from './plan.js';
+
+export interface MigrationDeps {
+  env: EnvConfig;
+  logger: Logger;
+  loadAppsConfig: () => AppsConfig;
+}
+
+export interface MigrationTargetRequest {
+  app: string;
+  environment?: string;
+  /** Absolute path of the app's checkout, for a relative migrations folder and the command's cwd. */
+  workspace?: string;
+}
+
+export interface MigrationTarget {
+  mode: 'files' | 'command';
+  slackChannel: string;
+  /** The `databases:` entry of this app's database, for a backup before migrating. */
+  backupDatabase?: string;
+}
+
+export interface MigrationRunRequest extends MigrationTargetRequest {
+  /** A duration such as '2m': how long to wait for another migrator. */
+  lockTimeout?: string;
+  record: RunRecord;
+}
+
+/** What a long-running activity hands the migrator: cancellation in, progress out. */
+interface RunControl {
+  signal: AbortSignal;
+  report(line: string): void;
+}
+
+const DEFAULT_LOCK_TIMEOUT = '2m';
+const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 60_000;
+const HEARTBEAT_INTERVAL_MS = 5_000;
+
+export function createMigrationActivities(deps: MigrationDeps) {
+  /** Everything a run needs from the config and the secret store, resolved at the moment of use. */
+  async function prepare(request: MigrationRunRequest | MigrationTargetRequest, control?: RunControl) {
+    const app = databaseAppOf(deps.loadAppsConfig(), request.app);
+    const database = app.database!;
+    const connectionString = readSecret(database.secret);
+    if (!connectionString) {
+      throw permanentFailure(PermanentError.SecretsMissing, `The database secret ${database.secret} of app "${request.app}" is not set in the worker's environment.`);
+    }
+    // The password alone can surface in an error (e.g. a libpq keyword string): redact it too.
+    registerSecretValues([passwordOf(connectionString)]);
+    const lockTimeout = 'lockTimeout' in request ? request.lockTimeout : undefined;
+    const options: Omit<MigratorOptions, 'migrations'> = {
+      connectionString,
+      lockTimeoutMs: lockTimeoutMsOf(lockTimeout),
+      signal: control?.signal,
+      onProgress: (line) => {
+        deps.logger.info({ app: request.app, migration: line }, 'migration progress');
+        control?.report(line);
+      },
+    };
+    return { app, database, options };
+  }
+
+  async function migratorOptions(request: MigrationRunRequest | MigrationTargetRequest, control?: RunControl): Promise<MigratorOptions> {
+    const { app, options } = await prepare(request, control);
+    if (!app.database!.migrations) throw new MigrationError('invalid', `App "${request.app}" migrates with its own command (database.migrateCommand): only apply is possible.`);
+    return { ...options, migrations: await readMigrationsFolder(migrationsFolderOf(app, request.workspace)) };
+  }
+
+  return {
+    async resolveMigrationTarget(request: MigrationTargetRequest): Promise<MigrationTarget> {
+      return reportingFailures(async () => {
+        const config = deps.loadAppsConfig();
+        const app = databaseAppOf(config, request.app);
+        const environmentChannel = request.environment ? app.environments[request.environment]?.slackChannel : undefined;
+        const backupDatabase = Object.entries(config.databases)
+          .find(([, db]) => db.app === request.app || db.secret === app.database!.secret)?.[0];
+        return {
+          mode: app.database!.migrations ? 'files' : 'command',
+          slackChannel: environmentChannel ?? app.slackChannel ?? config.slack.defaultChannel ?? deps.env.SLACK_CHANNEL,
+          backupDatabase,
+        };
+      });
+    },
+
+    /** Status, and the plan an action would run (the dry run). Takes no lock and changes nothing. */
+    async inspectMigrations(request: MigrationTargetRequest & { action: MigrationAction } & RollbackTarget):
+      Promise<{ status: MigrationStatusReport; plan: PlannedMigration[] }> {
+      return reportingFailures(async () => {
+        const options = await migratorOptions(request);
+        const status = await inspectDatabase(options);
+        const state = stateOf(status);
+        if (request.action === 'apply') return { status, plan: planApply(options.migrations, state, request.toVersion).map(toPlannedMigration) };
+        if (request.action === 'rollback') return { status, plan: planRollback(options.migrations, state, request).map(toPlannedMigration) };
+        return { status, plan: [] };
+      });
+    },
+
+    async applyMigrations(request: MigrationRunRequest & { toVersion?: number }): Promise<MigrationRunOutcome> {
+      return heartbeating('apply', async (control) => applyPending(await migratorOptions(request, control), request.toVersion, request.record));
+    },
+
+    async rollbackMigrations(request: MigrationRunRequest & RollbackTarget): Promise<MigrationRunOutcome> {
+      return heartbeating('rollback', async (control) => rollBack(await migratorOptions(request, control), request, request.record));
+    },
+
+    async forceMigrationVersion(request: MigrationRunRequest & { version: number }): Promise<MigrationStatusReport> {
+      return heartbeating('force', async (control) => forceVersion(await migratorOptions(request, control), request.version, request.record));
+    },
+
+    async runAppMigrateCommand(request: MigrationRunRequest): Promise<MigrateCommandOutcome> {
+      return heartbeating('command', async (control) => {
+        const { app, options } = await prepare(request, control);
+        const command = app.database!.migrateCommand;
+        if (!command) throw new MigrationError('invalid', `App "${request.app}" has no database.migrateCommand.`);
+        return runMigrateCommand({ ...options, command, cwd: request.workspace, timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS }, request.record);
+      });
+    },
+  };
+}
+
+export type MigrationActivities = ReturnType<typeof createMigrationActivities>;
+
+// ---------------------------------------------------------------- resolving
+
+function databaseAppOf(config: AppsConfig, appName: string): AppConfig {
+  const app = config.apps[appName];
+  if (!app) throw new MigrationError('invalid', `Unknown app "${appName}"; configured apps: ${Object.keys(config.apps).join(', ') || '(none)'}.`);
+  if (!app.database) throw new MigrationError('invalid', `App "${appName}" has no database section in the config.`);
+  if (!app.database.migrations && !app.database.migrateCommand) {
+    throw new MigrationError('invalid', `App "${appName}" has neither database.migrations (a folder) nor database.migrateCommand.`);
+  }
+  return app;
+}
+
+function migrationsFolderOf(app: AppConfig, workspace: string | undefined): string {
+  const folder = app.database!.migrations!;
+  if (path.isAbsolute(folder)) return folder;
+  if (!workspace || !path.isAbsolute(workspace)) {
+    throw new MigrationError('invalid', `The migrations folder "${folder}" is relative to the app's checkout: pass the checkout's absolute path as workspace.`);
+  }
+  return path.resolve(workspace, folder);
+}
+
+function lockTimeoutMsOf(lockTimeout: string | undefined): number {
+  const parsed = duration.safeParse(lockTimeout ?? DEFAULT_LOCK_TIMEOUT);
+  if (!parsed.success) throw new MigrationError('invalid', `lockTimeout "${lockTimeout}" is not a duration like 30s or 2m.`);
+  return durationToMs(parsed.data);
+}
+
+function passwordOf(connectionString: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(connectionString).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- failures
+
+const FAILURE_TYPE: Record<MigrationErrorKind, PermanentErrorType> = {
+  invalid: PermanentError.InvalidInput,
+  drift: PermanentError.MigrationDrift,
+  dirty: PermanentError.MigrationDirty,
+  'lock-timeout': PermanentError.MigrationLockTimeout,
+  failed: PermanentError.MigrationFailed,
+};
+
+// Node socket errors and PostgreSQL's "try again" classes: worth a retry.
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', '57P01', '57P03', '53300', '08006', '08001']);
+// Wrong password, no such role or database: retrying will not help.
+const UNREACHABLE_CODES = new Set(['28P01', '28000', '3D000']);
+
+function toFailure(err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const message = redactText((err as Error)?.message ?? String(err));
+  if (err instanceof MigrationError) return permanentFailure(FAILURE_TYPE[err.kind], message, redactValue(err.details));
+  const code = (err as { code?: string }).code ?? '';
+  if (TRANSIENT_CODES.has(code)) return transientFailure(TransientError.NetworkError, `Cannot reach the database (${code}): ${message}`);
+  if (UNREACHABLE_CODES.has(code)) return permanentFailure(PermanentError.DatabaseUnreachable, `The database refused the connection (${code}): ${message}`);
+  return permanentFailure(PermanentError.MigrationFailed, message);
+}
+
+async function reportingFailures<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err);
+  }
+}
+
+/**
+ * Runs a long migration while heartbeating: Temporal delivers cancellation only to an activity that
+ * heartbeats, and the abort then cancels the running statement. Details carry no secrets.
+ */
+async function heartbeating<T>(phase: string, fn: (control: RunControl) => Promise<T>): Promise<T> {
+  const context = Context.current();
+  let step = '';
+  const beat = () => context.heartbeat({ phase, step: redactText(step).slice(0, 200) });
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+  try {
+    return await reportingFailures(() => fn({ signal: context.cancellationSignal, report: (line) => { step = line; } }));
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,76 @@
+// Shared set-up for the migration tests: scratch migration folders, fresh databases, and the
+// sample migrations of a small shop app.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, inject } from 'vitest';
+import pg from 'pg';
+import { readMigrationsFolder } from '../../activities/migrations/files.js';
+import type { MigratorOptions } from '../../activities/migrations/migrator.js';
+import { createDatabase, dropDatabase } from '../helpers/postgres.js';
+
+export const SHOP_MIGRATIONS: Record<string, string> = {
+  '0001_create_users.up.sql': 'create table users (id serial primary key, email text not null);\n',
+  '0001_create_users.down.sql': 'drop table users;\n',
+  '0002_create_orders.up.sql': 'create table orders (id serial primary key, user_id int not null references users (id), total numeric not null);\n',
+  '0002_create_orders.down.sql': 'drop table orders;\n',
+  '0003_add_user_name.up.sql': 'alter table users add column name text;\n',
+  '0003_add_user_name.down.sql': 'alter table users drop column name;\n',
+  '0004_index_orders_by_user.up.sql': '-- flightdeck:no-transaction\ncreate index concurrently orders_user_id_idx on orders (user_id);\n',
+  '0004_index_orders_by_user.down.sql': '-- flightdeck:no-transaction\ndrop index concurrently orders_user_id_idx;\n',
+};
+
+export const RECORD = { ranBy: 'cli:test', releaseVersion: 'v42' };
+
+/** Call at the top level of a test file: scratch folders and databases, removed after the file. */
+export function useMigrationScratch() {
+  const folders: string[] = [];
+  const databases: string[] = [];
+  const pools: pg.Pool[] = [];
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.end()));
+    await Promise.all(databases.map((url) => dropDatabase(url)));
+    await Promise.all(folders.map((dir) => fs.rm(dir, { recursive: true, force: true })));
+  });
+
+  return {
+    async folder(files: Record<string, string>): Promise<string> {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'flightdeck-migrations-'));
+      folders.push(dir);
+      await writeFiles(dir, files);
+      return dir;
+    },
+
+    /** An empty database and a pool to look at it with. */
+    async database(): Promise<{ url: string; query: <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]> }> {
+      const url = await createDatabase(inject('postgresUrl'), 'mig');
+      databases.push(url);
+      const pool = new pg.Pool({ connectionString: url, max: 2 });
+      pools.push(pool);
+      return { url, query: async (sql, params) => (await pool.query(sql, params)).rows };
+    },
+  };
+}
+
+export async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  await Promise.all(Object.entries(files).map(([name, sql]) => fs.writeFile(path.join(dir, name), sql)));
+}
+
+export async function optionsFor(url: string, dir: string, extra: Partial<MigratorOptions> = {}): Promise<MigratorOptions> {
+  return { connectionString: url, migrations: await readMigrationsFolder(dir), lockTimeoutMs: 10_000, ...extra };
+}
+
+/** The tables of the public schema, sorted. */
+export async function tablesOf(query: (sql: string) => Promise<Array<{ table_name: string }>>): Promise<string[]> {
+  const rows = await query(`select table_name from information_schema.tables where table_schema = 'public' order by table_name`);
+  return rows.map((row) => row.table_name);
+}
+
+/** Resolves once `probe` returns true, checking every 20 ms; fails after timeoutMs. */
+export async function eventually(probe: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
