@@ -1,5 +1,6 @@
 // One migrator at a time per database: a session-level PostgreSQL advisory lock, held on the
 // connection that runs the migrations, so it is released if the worker dies mid-run.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import type pg from 'pg';
 import { MigrationError } from './errors.js';
@@ -30,29 +31,41 @@ export async function lockKeyFor(db: pg.ClientBase, keyOf: (databaseName: string
   return keyOf(rows[0]!.database, rows[0]!.schema);
 }
 
-const LOCK_NOT_AVAILABLE = '55P03';
+export interface LockWaitOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called once, when the lock is found taken and the wait begins. */
+  onWaiting?: (holder: string) => void;
+}
+
+const FIRST_RETRY_DELAY_MS = 25;
+const MAX_RETRY_DELAY_MS = 500;
 
 /**
  * Takes the lock, waiting up to timeoutMs for another migrator to finish. Returns the release.
- * lock_timeout is set LOCAL to a transaction that only takes the lock: the session lock outlives it,
- * and the migrations themselves run without that timeout.
+ * It polls pg_try_advisory_lock rather than blocking in pg_advisory_lock: a blocked statement keeps a
+ * snapshot open, and CREATE INDEX CONCURRENTLY in the lock holder's migration waits for every older
+ * snapshot in the database, so holder and waiter would deadlock.
  */
-export async function acquireMigrationLock(db: pg.ClientBase, key: string, timeoutMs: number): Promise<() => Promise<void>> {
-  await db.query('begin');
-  try {
-    await db.query(`select set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(timeoutMs))}ms`]);
-    await db.query('select pg_advisory_lock($1)', [key]);
-    await db.query('commit');
-  } catch (err) {
-    await db.query('rollback').catch(() => undefined);
-    if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
-    const holder = await describeLockHolder(db, key);
-    throw new MigrationError('lock-timeout', `Another migration is running on this database${holder} and still held the migration lock after ${Math.round(timeoutMs / 1000)} s of waiting. `
-      + 'Nothing was changed. Run again once it has finished.');
+export async function acquireMigrationLock(db: pg.ClientBase, key: string, { timeoutMs, signal, onWaiting }: LockWaitOptions): Promise<() => Promise<void>> {
+  const deadline = Date.now() + timeoutMs;
+  let retryDelayMs = FIRST_RETRY_DELAY_MS;
+  for (let attempt = 0; ; attempt++) {
+    const { rows } = await db.query<{ isLocked: boolean }>('select pg_try_advisory_lock($1) as "isLocked"', [key]);
+    if (rows[0]!.isLocked) return async () => { await db.query('select pg_advisory_unlock($1)', [key]); };
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0) {
+      throw new MigrationError('lock-timeout', `Another migration is running on this database${await describeLockHolder(db, key)} and still held the migration lock after ${formatWait(timeoutMs)} of waiting. `
+        + 'Nothing was changed. Run again once it has finished.');
+    }
+    if (attempt === 0) onWaiting?.(await describeLockHolder(db, key));
+    await sleep(Math.min(retryDelayMs, remainingMs), undefined, { signal });
+    retryDelayMs = Math.min(retryDelayMs * 2, MAX_RETRY_DELAY_MS);
   }
-  return async () => {
-    await db.query('select pg_advisory_unlock($1)', [key]);
-  };
+}
+
+function formatWait(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
 async function describeLockHolder(db: pg.ClientBase, key: string): Promise<string> {

@@ -88,8 +88,11 @@ export async function withMigrationLock<T>(
 ): Promise<T> {
   const session = await openSession(options.connectionString, options.signal);
   try {
-    options.onProgress?.('waiting for the migration lock');
-    const release = await acquireMigrationLock(session.db, await lockKeyFor(session.db, lockKeyOf), options.lockTimeoutMs);
+    const release = await acquireMigrationLock(session.db, await lockKeyFor(session.db, lockKeyOf), {
+      timeoutMs: options.lockTimeoutMs,
+      signal: options.signal,
+      onWaiting: (holder) => options.onProgress?.(`waiting for the migration lock: another migration is running${holder}`),
+    });
     options.onProgress?.('holding the migration lock');
     try {
       await ensureStateTables(session.db);
