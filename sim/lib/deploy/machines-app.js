@@ -1,0 +1,113 @@
+// @ts-check
+// One deployment of an app's machines, shared by `deploy` and by the restart that `secrets set`
+// triggers (DeployMachinesApp in flyctl): take the app's lease, create a "running" release, run
+// the release_command, update machines per strategy, then mark the release complete, failed or
+// interrupted. With FLY_EMIT_RELEASE_JSON set, a success prints the release as one JSON line.
+import { isInterrupted } from '../errors.js';
+import { marshalJson } from '../json-output.js';
+import { withAppLease } from '../leases.js';
+import { machineConfigFor, machinesById } from '../machines.js';
+import { addRelease, finishRelease } from '../releases.js';
+import { runReleaseCommand } from './release-command.js';
+import { deployCanaryMachine, launchFirstMachines, updateExistingMachines, updateRolling } from './strategies.js';
+
+/**
+ * @typedef {{
+ *   appName: string, appConfig: import('../state.js').AppConfig, imageRef: string,
+ *   manifest: import('../manifest.js').Manifest, strategy: string, waitTimeoutMs: number,
+ *   releaseCommandTimeoutMs: number, skipHealthChecks: boolean, skipSmokeChecks: boolean,
+ *   skipReleaseCommand: boolean, maxUnavailable: number, isRestartOnly: boolean,
+ *   increasedAvailability: boolean
+ * }} Deployment
+ */
+
+/**
+ * @param {import('../context.js').CommandContext} ctx
+ * @param {Deployment} deployment
+ * @returns {Promise<import('../state.js').ReleaseRecord>}
+ */
+export async function deployMachinesApp(ctx, deployment) {
+  const { appName } = deployment;
+  return withAppLease(ctx, appName, async () => {
+    const release = await ctx.updateState((state) => {
+      const app = state.apps[appName];
+      if (!deployment.isRestartOnly) app.config = deployment.appConfig;
+      return addRelease(app, deployment.imageRef);
+    });
+    Object.assign(ctx.callRecord, { app: appName, deployedImage: deployment.imageRef, releaseVersion: release.version });
+    try {
+      await (deployment.isRestartOnly ? restartMachines(ctx, deployment, release) : deployNewRelease(ctx, deployment, release));
+    } catch (err) {
+      await finishRelease(ctx, appName, release.id, isInterrupted(err) ? 'interrupted' : 'failed', /** @type {Error} */ (err).message);
+      throw err;
+    }
+    await finishRelease(ctx, appName, release.id, 'complete');
+    if (ctx.env.FLY_EMIT_RELEASE_JSON) ctx.out(`${marshalJson({ id: release.id, version: release.version, image_ref: deployment.imageRef })}\n`);
+    return release;
+  });
+}
+
+/**
+ * @param {import('../context.js').CommandContext} ctx
+ * @param {Deployment} deployment
+ * @param {import('../state.js').ReleaseRecord} release
+ */
+async function deployNewRelease(ctx, deployment, release) {
+  const state = ctx.readState();
+  const region = deployment.appConfig.primaryRegion || state.settings.region;
+  if (deployment.appConfig.releaseCommand && !deployment.skipReleaseCommand) {
+    await runReleaseCommand(ctx, { appName: deployment.appName, command: deployment.appConfig.releaseCommand, region, timeoutMs: deployment.releaseCommandTimeoutMs, manifest: deployment.manifest });
+  }
+  const rollout = rolloutFor(deployment, release, (machine) => {
+    machine.imageRef = deployment.imageRef;
+    machine.config = machineConfigFor({ appConfig: deployment.appConfig, region: machine.region, releaseId: release.id, releaseVersion: release.version });
+  });
+  const existingIds = machinesById(state.apps[deployment.appName]).map((machine) => machine.id);
+  if (existingIds.length === 0) {
+    const newIds = await launchFirstMachines(ctx, rollout, { region, increasedAvailability: deployment.increasedAvailability });
+    ctx.out(`Updating existing machines in '${deployment.appName}' with ${deployment.strategy} strategy\n`);
+    return updateRolling(ctx, rollout, newIds, { isAlreadyUpdated: true });
+  }
+  if (deployment.strategy === 'canary') await deployCanaryMachine(ctx, rollout, region);
+  await updateExistingMachines(ctx, rollout, existingIds);
+}
+
+/**
+ * Secrets changes restart every machine on its own image with the new release's metadata.
+ * @param {import('../context.js').CommandContext} ctx
+ * @param {Deployment} deployment
+ * @param {import('../state.js').ReleaseRecord} release
+ */
+async function restartMachines(ctx, deployment, release) {
+  const rollout = rolloutFor(deployment, release, (machine) => {
+    machine.config.metadata = { ...machine.config.metadata, fly_release_id: release.id, fly_release_version: String(release.version) };
+  });
+  const machineIds = machinesById(ctx.readState().apps[deployment.appName]).map((machine) => machine.id);
+  await updateExistingMachines(ctx, rollout, machineIds);
+}
+
+/**
+ * @param {Deployment} deployment
+ * @param {import('../state.js').ReleaseRecord} release
+ * @param {(machine: import('../state.js').MachineRecord) => void} applyRelease
+ * @returns {import('./strategies.js').Rollout}
+ */
+function rolloutFor(deployment, release, applyRelease) {
+  return {
+    appName: deployment.appName,
+    strategy: deployment.strategy,
+    maxUnavailable: deployment.maxUnavailable,
+    checks: {
+      appName: deployment.appName,
+      waitTimeoutMs: deployment.waitTimeoutMs,
+      skipHealthChecks: deployment.skipHealthChecks,
+      skipSmokeChecks: deployment.skipSmokeChecks,
+    },
+    applyRelease,
+    newMachineSpec: (region, extraMetadata = {}) => ({
+      region,
+      imageRef: deployment.imageRef,
+      config: machineConfigFor({ appConfig: deployment.appConfig, region, releaseId: release.id, releaseVersion: release.version, extraMetadata }),
+    }),
+  };
+}

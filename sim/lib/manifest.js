@@ -1,0 +1,69 @@
+// @ts-check
+// An image's behaviour, read at build time from sim-app.json in the source directory (it stands in
+// for the Dockerfile): what the app serves, how its health check behaves, whether it crashes, and
+// how its release_command and build end.
+import fs from 'node:fs';
+import path from 'node:path';
+import { FlyError } from './errors.js';
+
+export const MANIFEST_FILE_NAME = 'sim-app.json';
+
+/**
+ * @typedef {{ status?: number, body?: string, json?: unknown, headers?: Record<string, string> }} RouteBehaviour
+ * @typedef {{
+ *   version: string, healthPath: string, health: 'pass' | 'fail', healthyAfterMs: number,
+ *   failHealthAfterRequests: number | null, failHealthAfterMs: number | null,
+ *   crashOnStart: boolean, startDelayMs: number, routes: Record<string, RouteBehaviour>,
+ *   releaseCommand: { exitCode: number, output: string[], durationMs: number },
+ *   build: { fails: boolean, error: string, durationMs: number }
+ * }} Manifest
+ */
+
+const DEFAULT_BUILD_ERROR = 'failed to solve: process "/bin/sh -c npm run build" did not complete successfully: exit code: 1';
+
+/**
+ * @param {Record<string, any>} raw
+ * @returns {Manifest}
+ */
+export function normalizeManifest(raw) {
+  const known = ['version', 'healthPath', 'health', 'healthyAfterMs', 'failHealthAfterRequests', 'failHealthAfterMs', 'crashOnStart', 'startDelayMs', 'routes', 'releaseCommand', 'build'];
+  const unknown = Object.keys(raw).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw new FlyError(`${MANIFEST_FILE_NAME}: unknown field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  return {
+    version: String(raw.version ?? 'v1'),
+    healthPath: String(raw.healthPath ?? '/health'),
+    health: raw.health === 'fail' ? 'fail' : 'pass',
+    healthyAfterMs: Number(raw.healthyAfterMs ?? 0),
+    failHealthAfterRequests: raw.failHealthAfterRequests == null ? null : Number(raw.failHealthAfterRequests),
+    failHealthAfterMs: raw.failHealthAfterMs == null ? null : Number(raw.failHealthAfterMs),
+    crashOnStart: Boolean(raw.crashOnStart),
+    startDelayMs: Number(raw.startDelayMs ?? 0),
+    routes: raw.routes ?? {},
+    releaseCommand: {
+      exitCode: Number(raw.releaseCommand?.exitCode ?? 0),
+      output: (raw.releaseCommand?.output ?? []).map(String),
+      durationMs: Number(raw.releaseCommand?.durationMs ?? 0),
+    },
+    build: {
+      fails: Boolean(raw.build?.fails),
+      error: String(raw.build?.error ?? DEFAULT_BUILD_ERROR),
+      durationMs: Number(raw.build?.durationMs ?? 0),
+    },
+  };
+}
+
+/**
+ * The manifest in a source directory, or null when the directory has none.
+ * @param {string} sourceDir
+ * @returns {Manifest | null}
+ */
+export function readManifest(sourceDir) {
+  const manifestPath = path.join(sourceDir, MANIFEST_FILE_NAME);
+  if (!fs.existsSync(manifestPath)) return null;
+  try {
+    return normalizeManifest(JSON.parse(fs.readFileSync(manifestPath, 'utf8')));
+  } catch (err) {
+    if (err instanceof FlyError) throw err;
+    throw new FlyError(`${manifestPath}: ${/** @type {Error} */ (err).message}`);
+  }
+}

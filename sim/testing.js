@@ -1,0 +1,195 @@
+// @ts-check
+/* global structuredClone */
+// Helpers for tests and sandbox mode around the flyctl simulator: a state directory, apps with a
+// deployed image and running machines, source directories with chosen behaviour, fault injection,
+// the call log, and teardown that leaves no process behind. Types: sim/testing.d.ts.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readCallRecords } from './lib/call-log.js';
+import { addFault } from './lib/faults.js';
+import { MANIFEST_FILE_NAME } from './lib/manifest.js';
+import { killAllSimProcesses, listSimProcesses } from './lib/teardown.js';
+import { readState, simPaths, updateState } from './lib/state.js';
+
+export { killAllSimProcesses } from './lib/teardown.js';
+
+export const FLYCTL_PATH = fileURLToPath(new URL('./bin/flyctl', import.meta.url));
+const SIM_TOKEN = 'fo1_flightdeck_simulator_token';
+
+/** Ready-made behaviours for makeSourceDir / createApp. */
+export const BEHAVIOURS = Object.freeze({
+  healthy: {},
+  unhealthy: { health: 'fail' },
+  'smoke-fails': { routes: { '/': { status: 500, body: 'Internal Server Error\n' } } },
+  crash: { crashOnStart: true },
+  'slow-start': { healthyAfterMs: 1500 },
+  'release-fails': { releaseCommand: { exitCode: 1, output: ['Running migrations...', 'Error: migration 0042_add_index failed: relation "orders" does not exist'] } },
+  'build-fails': { build: { fails: true } },
+  degrades: { failHealthAfterRequests: 3 },
+});
+
+let sourceDirCount = 0;
+
+/**
+ * @param {import('./testing.js').CreateSimOptions} [options]
+ * @returns {Promise<import('./testing.js').Sim>}
+ */
+export async function createSim(options = {}) {
+  const isOwnDir = !options.dir;
+  const dir = path.resolve(options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fly-sim-')));
+  fs.mkdirSync(dir, { recursive: true });
+  const ownerPid = options.ownerPid === undefined ? process.pid : options.ownerPid;
+  await updateState(dir, (state) => {
+    state.settings = { ...state.settings, ...options.settings, ownerPid };
+  });
+  const env = { FLY_SIM_DIR: dir, FLYCTL_PATH, FLY_API_TOKEN: SIM_TOKEN };
+
+  /** @type {import('./testing.js').Sim['run']} */
+  const run = (args, runOptions = {}) => runFlyctl(args, { cwd: runOptions.cwd ?? dir, env: { ...process.env, ...env, ...runOptions.env }, input: runOptions.input, timeoutMs: runOptions.timeoutMs });
+
+  /** @type {import('./testing.js').Sim['runOrThrow']} */
+  const runOrThrow = async (args, runOptions) => {
+    const result = await run(args, runOptions);
+    if (result.exitCode !== 0) throw new Error(`flyctl ${args.join(' ')} exited ${result.exitCode}: ${result.stderr.trim() || result.stdout.trim()}`);
+    return result;
+  };
+
+  /** @type {import('./testing.js').Sim['makeSourceDir']} */
+  const makeSourceDir = (behaviour = 'healthy', sourceOptions = {}) => {
+    sourceDirCount += 1;
+    const manifest = { version: `v${sourceDirCount}`, ...resolveBehaviour(behaviour) };
+    const sourceDir = path.join(simPaths(dir).sourcesDir, `src-${process.pid}-${sourceDirCount}`);
+    fs.mkdirSync(sourceDir, { recursive: true });
+    fs.writeFileSync(path.join(sourceDir, MANIFEST_FILE_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
+    fs.writeFileSync(path.join(sourceDir, 'fly.toml'), flyToml(manifest, sourceOptions));
+    return sourceDir;
+  };
+
+  /** @type {import('./testing.js').Sim} */
+  const sim = {
+    dir,
+    env,
+    flyctlPath: FLYCTL_PATH,
+    run,
+    runOrThrow,
+    async runJson(args, runOptions) {
+      const { stdout } = await runOrThrow([...args, '--json'], runOptions);
+      return JSON.parse(stdout);
+    },
+    makeSourceDir,
+    async createApp(name, appOptions = {}) {
+      const machines = appOptions.machines ?? 1;
+      await runOrThrow(['apps', 'create', name]);
+      const sourceDir = typeof appOptions.image === 'string' && fs.existsSync(appOptions.image)
+        ? appOptions.image
+        : makeSourceDir(appOptions.image ?? 'healthy', { app: name, releaseCommand: appOptions.releaseCommand, strategy: appOptions.strategy });
+      if (machines > 0) {
+        await runOrThrow(['deploy', sourceDir, '-a', name, '--yes', `--ha=${machines > 1}`]);
+        if (machines > 2) await runOrThrow(['scale', 'count', String(machines), '--yes', '-a', name]);
+      }
+      const app = readState(dir).apps[name];
+      const latest = [...app.releases].sort((a, b) => b.version - a.version)[0];
+      return { name, sourceDir, imageRef: latest?.imageRef ?? '', appUrl: sim.appUrl(name) };
+    },
+    appUrl(appName) {
+      const port = readState(dir).apps[appName]?.router?.port;
+      if (!port) throw new Error(`the simulator has no app ${appName}`);
+      return `http://127.0.0.1:${port}`;
+    },
+    async injectFault(command, fault) {
+      await updateState(dir, (state) => addFault(state, command, fault));
+    },
+    async clearFaults() {
+      await updateState(dir, (state) => {
+        state.faults = [];
+      });
+    },
+    async configure(settings) {
+      await updateState(dir, (state) => {
+        state.settings = { ...state.settings, ...settings };
+      });
+    },
+    async setProxyTarget(appName, host, port) {
+      await updateState(dir, (state) => {
+        const app = state.apps[appName];
+        if (!app) throw new Error(`the simulator has no app ${appName}`);
+        app.proxyTarget = { host, port };
+      });
+    },
+    callLog: () => readCallRecords(dir),
+    callCount: (command) => readCallRecords(dir).filter((record) => record.command === command).length,
+    deployCount: (imageRef) => readCallRecords(dir).filter((record) => record.command === 'deploy' && record.deployedImage === imageRef).length,
+    processIds: () => listSimProcesses(dir).map(({ pid }) => pid),
+    readState: () => readState(dir),
+    async teardown() {
+      await killAllSimProcesses(dir);
+      if (isOwnDir) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return sim;
+}
+
+/**
+ * @param {import('./testing.js').SimBehaviour} behaviour
+ * @returns {import('./testing.js').SimAppManifest}
+ */
+function resolveBehaviour(behaviour) {
+  if (typeof behaviour !== 'string') return behaviour;
+  const preset = BEHAVIOURS[/** @type {keyof typeof BEHAVIOURS} */ (behaviour)];
+  if (!preset) throw new Error(`unknown simulator behaviour "${behaviour}" (known: ${Object.keys(BEHAVIOURS).join(', ')})`);
+  return structuredClone(preset);
+}
+
+/**
+ * @param {import('./testing.js').SimAppManifest} manifest
+ * @param {import('./testing.js').SourceDirOptions} options
+ */
+function flyToml(manifest, options) {
+  const releaseCommand = options.releaseCommand ?? (manifest.releaseCommand ? 'bin/migrate' : undefined);
+  const checkPath = options.checkPath ?? manifest.healthPath ?? '/health';
+  const lines = [
+    ...(options.app ? [`app = ${JSON.stringify(options.app)}`] : []),
+    'primary_region = "iad"',
+    '',
+    ...(releaseCommand || options.strategy ? ['[deploy]'] : []),
+    ...(releaseCommand ? [`  release_command = ${JSON.stringify(releaseCommand)}`] : []),
+    ...(options.strategy ? [`  strategy = ${JSON.stringify(options.strategy)}`] : []),
+    '',
+    '[http_service]',
+    '  internal_port = 8080',
+    '',
+    '  [[http_service.checks]]',
+    '    interval = "15s"',
+    '    timeout = "2s"',
+    '    grace_period = "1s"',
+    '    method = "GET"',
+    `    path = ${JSON.stringify(checkPath)}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Runs the simulator with an argument array (never a shell).
+ * @param {string[]} args
+ * @param {{ cwd: string, env: NodeJS.ProcessEnv, input?: string, timeoutMs?: number }} options
+ * @returns {Promise<import('./testing.js').RunResult>}
+ */
+function runFlyctl(args, { cwd, env, input, timeoutMs }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(FLYCTL_PATH, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+    const timer = timeoutMs ? setTimeout(() => child.kill('SIGTERM'), timeoutMs) : undefined;
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ exitCode: code ?? -1, signal, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
