@@ -140,6 +140,16 @@ export interface CallRecord {
   [key: string]: unknown;
 }
 
+/** A flyctl call that keeps running (proxy, logs without --no-tail). */
+export interface RunningCommand {
+  readonly pid: number;
+  /** Resolves with the first match of the pattern in stdout (or stderr). */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Signals it (default SIGTERM; flyctl then exits 127) and resolves when it has exited. */
+  stop(signal?: NodeJS.Signals): Promise<RunResult>;
+  readonly exited: Promise<RunResult>;
+}
+
 export interface Sim {
   /** The state directory. */
   readonly dir: string;
@@ -150,6 +160,8 @@ export interface Sim {
   run(args: string[], options?: RunOptions): Promise<RunResult>;
   /** Like run, but rejects unless the exit code is 0. */
   runOrThrow(args: string[], options?: RunOptions): Promise<RunResult>;
+  /** Starts a long-running `flyctl ...args` (e.g. proxy). */
+  start(args: string[], options?: Omit<RunOptions, 'input' | 'timeoutMs'>): RunningCommand;
   /** Runs `flyctl ...args --json` and parses stdout. */
   runJson<T = unknown>(args: string[], options?: RunOptions): Promise<T>;
   /** Creates the app, deploys an image of the given behaviour and scales it to N running machines. */
@@ -178,6 +190,9 @@ export interface Sim {
 
 /** Prepares a state directory (created in the OS temp dir unless given). */
 export function createSim(options?: CreateSimOptions): Promise<Sim>;
+
+/** True while the process runs (a zombie counts as gone). */
+export function isProcessRunning(pid: number): boolean;
 
 /** Stops every machine, router and proxy process of a state directory; resolves with their pids. */
 export function killAllSimProcesses(dir: string): Promise<number[]>;

@@ -15,6 +15,7 @@ import { killAllSimProcesses, listSimProcesses } from './lib/teardown.js';
 import { readState, simPaths, updateState } from './lib/state.js';
 
 export { killAllSimProcesses } from './lib/teardown.js';
+export { isProcessAlive as isProcessRunning } from './lib/processes.js';
 
 export const FLYCTL_PATH = fileURLToPath(new URL('./bin/flyctl', import.meta.url));
 const SIM_TOKEN = 'fo1_flightdeck_simulator_token';
@@ -80,6 +81,7 @@ export async function createSim(options = {}) {
       return JSON.parse(stdout);
     },
     makeSourceDir,
+    start: (args, runOptions = {}) => startFlyctl(args, { cwd: runOptions.cwd ?? dir, env: { ...process.env, ...env, ...runOptions.env } }),
     async createApp(name, appOptions = {}) {
       const machines = appOptions.machines ?? 1;
       await runOrThrow(['apps', 'create', name]);
@@ -192,4 +194,56 @@ function runFlyctl(args, { cwd, env, input, timeoutMs }) {
     });
     child.stdin.end(input ?? '');
   });
+}
+
+/**
+ * Starts a long-running flyctl call (proxy, logs) and lets the caller wait for its output.
+ * @param {string[]} args
+ * @param {{ cwd: string, env: NodeJS.ProcessEnv }} options
+ * @returns {import('./testing.js').RunningCommand}
+ */
+function startFlyctl(args, { cwd, env }) {
+  const child = spawn(FLYCTL_PATH, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  /** @type {Array<() => void>} */
+  const listeners = [];
+  const notify = () => listeners.splice(0).forEach((listener) => listener());
+  child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; notify(); });
+  child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; notify(); });
+  /** @type {Promise<import('./testing.js').RunResult>} */
+  const exited = new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      resolve({ exitCode: code ?? -1, signal, stdout, stderr });
+      notify();
+    });
+  });
+  let hasExited = false;
+  void exited.then(() => { hasExited = true; });
+  return {
+    pid: /** @type {number} */ (child.pid),
+    waitForOutput(pattern, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`flyctl ${args.join(' ')} printed no ${pattern} within ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`)), timeoutMs);
+        const check = () => {
+          const match = pattern.exec(stdout) ?? pattern.exec(stderr);
+          if (match) {
+            clearTimeout(timer);
+            return resolve(match);
+          }
+          if (hasExited) {
+            clearTimeout(timer);
+            return reject(new Error(`flyctl ${args.join(' ')} exited before printing ${pattern}; stdout: ${stdout} stderr: ${stderr}`));
+          }
+          listeners.push(check);
+        };
+        check();
+      });
+    },
+    stop(signal = 'SIGTERM') {
+      if (!hasExited) child.kill(signal);
+      return exited;
+    },
+    exited,
+  };
 }
