@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { WebClient } from '@slack/web-api';
 import type { AppsConfig, EnvConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
+import { createBackupActivities } from './backup/index.js';
 import { createDeployTargetActivities } from './deployTarget.js';
 import { createFlyActivities } from './fly.js';
 import { createGitActivities } from './git.js';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
     ...createGitActivities({ workDir }),
     ...createHttpActivities(),
+    ...createBackupActivities(deps),
   };
 }
 

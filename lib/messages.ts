@@ -180,3 +180,59 @@ export interface MigrateResult {
   backupId?: string;
   summary: string;
 }
+
+// ---------------------------------------------------------------- database backups and restores
+
+/** One named check with its result, as shown in RunStatus.checks and in backup manifests. */
+export interface CheckResult {
+  name: string;
+  isPassed: boolean;
+  detail: string;
+}
+
+export interface BackupRequest {
+  /** A name from the config file's `databases`: whose secret, storage series and retention apply. */
+  database: string;
+  trigger: Trigger;
+  /**
+   * Another Postgres database on the same server to dump instead of the configured one (a restore's
+   * safety backup of the database it is about to overwrite). It gets its own catalog series.
+   */
+  pgDatabase?: string;
+}
+
+export interface BackupResult {
+  backupId: string;
+  /** False when the dump could not be proven restorable: never rely on such a backup. */
+  isVerified: boolean;
+  /** Where the dump is stored: a path or s3:// URL. */
+  location: string;
+  sizeBytes: number;
+  sha256: string;
+  dumpDurationMs: number;
+  throughputBytesPerSecond: number;
+  releaseVersion: string;
+  checks: CheckResult[];
+  /** Backups deleted by retention after this one was recorded. */
+  prunedBackupIds: string[];
+}
+
+export interface RestoreRequest {
+  /** The configured database whose catalog holds the backup and whose server receives the restore. */
+  database: string;
+  backupId: string;
+  /** A Postgres database name on that server; absent: a new database named after the backup. */
+  targetDatabase?: string;
+  /** Overwriting an existing database must be asked for explicitly. */
+  isOverwriteConfirmed?: boolean;
+  trigger: Trigger;
+}
+
+export interface RestoreResult {
+  targetDatabase: string;
+  /** Row counts and schema of the restored database match the backup's source. */
+  isVerified: boolean;
+  /** Taken just before an existing database was overwritten. */
+  safetyBackupId?: string;
+  checks: CheckResult[];
+}

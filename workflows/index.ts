@@ -1,4 +1,6 @@
 // Every workflow the worker registers (the worker's workflowsPath points here).
+export { backupDatabase } from './backupDatabase.js';
 export { deployPipeline } from './deployPipeline.js';
 export { deployQueue } from './deployQueue.js';
+export { restoreDatabase } from './restoreDatabase.js';
 export { rollback } from './rollback.js';

@@ -1,0 +1,101 @@
+// The backup catalog is the manifests stored beside the dumps: one JSON file per backup, in the same
+// storage, so the catalog survives restarts, moves with the backups and needs no other database.
+//   <app>/<database>/<backupId>.manifest.json
+//   <app>/<database>/<backupId>_release-<version>.dump
+import { z } from 'zod';
+import { PermanentError, permanentFailure } from '../../lib/errors.js';
+import { readText, StorageObjectMissing, writeText, type BackupStorage } from './storage.js';
+
+const checkSchema = z.object({ name: z.string(), isPassed: z.boolean(), detail: z.string() });
+
+const inventorySchema = z.object({
+  tables: z.array(z.string()),
+  indexes: z.array(z.string()),
+  sequences: z.array(z.string()),
+  rowCounts: z.record(z.string(), z.number()),
+});
+
+export const manifestSchema = z.object({
+  formatVersion: z.literal(1),
+  backupId: z.string(),
+  app: z.string(),
+  /** The configured database (config name). */
+  database: z.string(),
+  /** The Postgres database that was dumped. */
+  pgDatabase: z.string(),
+  series: z.string(),
+  dumpKey: z.string(),
+  location: z.string(),
+  createdAt: z.iso.datetime(),
+  releaseVersion: z.string(),
+  trigger: z.object({ source: z.string(), actor: z.string() }),
+  compressionLevel: z.number().int(),
+  sizeBytes: z.number().int(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  dumpDurationMs: z.number(),
+  throughputBytesPerSecond: z.number(),
+  /** unverified: dumped, verification not recorded (yet). Only `verified` counts for retention. */
+  status: z.enum(['unverified', 'verified', 'failed']),
+  verification: z.object({
+    verifiedAt: z.iso.datetime(),
+    durationMs: z.number(),
+    checks: z.array(checkSchema),
+    failureType: z.string().optional(),
+  }).optional(),
+  /** The source's inventory, taken inside the dump's snapshot: what a restore must bring back. */
+  source: inventorySchema,
+});
+
+export type BackupManifest = z.infer<typeof manifestSchema>;
+export type BackupStatus = BackupManifest['status'];
+
+/** A database's backups form a series; a restore's safety backup of another database, its own. */
+export function seriesOf(app: string, database: string, pgDatabase?: string): string {
+  return pgDatabase ? `${app}/${database}.${pgDatabase}/` : `${app}/${database}/`;
+}
+
+export function manifestKey(series: string, backupId: string): string {
+  return `${series}${backupId}.manifest.json`;
+}
+
+export function dumpKey(series: string, backupId: string, releaseVersion: string): string {
+  return `${series}${backupId}_release-${releaseVersion}.dump`;
+}
+
+export async function writeManifest(storage: BackupStorage, manifest: BackupManifest): Promise<void> {
+  await writeText(storage, manifestKey(manifest.series, manifest.backupId), `${JSON.stringify(manifestSchema.parse(manifest), null, 2)}\n`);
+}
+
+export async function readManifest(storage: BackupStorage, series: string, backupId: string): Promise<BackupManifest> {
+  const key = manifestKey(series, backupId);
+  let text: string;
+  try {
+    text = await readText(storage, key);
+  } catch (err) {
+    if (err instanceof StorageObjectMissing) throw permanentFailure(PermanentError.InvalidInput, `no backup ${backupId} in ${storage.locationOf(series)}`);
+    throw err;
+  }
+  return manifestSchema.parse(JSON.parse(text));
+}
+
+export interface Catalog {
+  /** Newest first. */
+  manifests: BackupManifest[];
+  /** Manifests that could not be read: reported, never deleted, never counted. */
+  unreadable: string[];
+}
+
+export async function listCatalog(storage: BackupStorage, series: string): Promise<Catalog> {
+  const keys = (await storage.list(series)).filter((key) => key.endsWith('.manifest.json') && !key.slice(series.length).includes('/'));
+  const manifests: BackupManifest[] = [];
+  const unreadable: string[] = [];
+  for (const key of keys) {
+    try {
+      manifests.push(manifestSchema.parse(JSON.parse(await readText(storage, key))));
+    } catch {
+      unreadable.push(key);
+    }
+  }
+  manifests.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.backupId.localeCompare(a.backupId));
+  return { manifests, unreadable };
+}

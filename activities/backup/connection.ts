@@ -1,0 +1,84 @@
+// A Postgres connection string, taken apart so that its password never becomes an argument or an
+// environment variable: pg_dump and pg_restore read it from a 0600 passfile, the pg client from memory.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type pg from 'pg';
+import { PermanentError, permanentFailure } from '../../lib/errors.js';
+import { registerSecretValues } from '../../lib/redact.js';
+
+export interface PgEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+  sslMode?: string;
+}
+
+/** Postgres identifiers we create or name in commands: no quoting surprises, within NAMEDATALEN. */
+export const PG_DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Parses a postgres:// URL. Errors name the secret, never its value. */
+export function parseConnectionString(value: string, secretName: string): PgEndpoint {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw permanentFailure(PermanentError.ConfigInvalid, `secret ${secretName} is not a postgres:// URL`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw permanentFailure(PermanentError.ConfigInvalid, `secret ${secretName} is not a postgres:// URL (scheme ${url.protocol})`);
+  }
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  registerSecretValues([password]);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres';
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost',
+    port: url.port ? Number(url.port) : 5432,
+    user: decodeURIComponent(url.username) || 'postgres',
+    password,
+    database,
+    sslMode: url.searchParams.get('sslmode') ?? undefined,
+  };
+}
+
+/** libpq's environment for pg_dump/pg_restore: the password stays in the passfile. */
+export function libpqEnvironment(endpoint: PgEndpoint, database: string, passfile: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {
+    PGHOST: endpoint.host,
+    PGPORT: String(endpoint.port),
+    PGUSER: endpoint.user,
+    PGDATABASE: database,
+    PGAPPNAME: 'flightdeck-backup',
+    PGCONNECT_TIMEOUT: '20',
+  };
+  if (passfile) env.PGPASSFILE = passfile;
+  if (endpoint.sslMode) env.PGSSLMODE = endpoint.sslMode;
+  return env;
+}
+
+export function pgClientConfig(endpoint: PgEndpoint, database: string): pg.ClientConfig {
+  const isTls = endpoint.sslMode !== undefined && ['require', 'verify-ca', 'verify-full'].includes(endpoint.sslMode);
+  return {
+    host: endpoint.host,
+    port: endpoint.port,
+    user: endpoint.user,
+    password: endpoint.password,
+    database,
+    application_name: 'flightdeck-backup',
+    connectionTimeoutMillis: 20_000,
+    // sslmode=require encrypts without checking the certificate, as libpq does.
+    ssl: isTls ? { rejectUnauthorized: endpoint.sslMode !== 'require' } : undefined,
+  };
+}
+
+/** Writes a passfile (mode 0600, in a fresh 0700 directory) and returns it with its remover. */
+export async function createPassfile(password: string): Promise<{ file: string; remove(): Promise<void> }> {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'flightdeck-pgpass-'));
+  const file = path.join(dir, 'pgpass');
+  // Any host, port, database and user: the file exists only for this one activity's connections.
+  const escaped = password.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+  await fs.promises.writeFile(file, `*:*:*:*:${escaped}\n`, { mode: 0o600 });
+  return { file, remove: () => fs.promises.rm(dir, { recursive: true, force: true }) };
+}

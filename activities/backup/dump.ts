@@ -1,0 +1,125 @@
+// Step 1 of a backup: pg_dump --format=custom streamed straight into storage, checksummed and counted
+// on the way, inside an exported snapshot in which the source's inventory is also taken. The dump's
+// manifest is written right away as `unverified`, so even an interrupted run leaves a true catalog.
+import type pg from 'pg';
+import type { Trigger } from '../../lib/messages.js';
+import { createChecksumStream } from './checksumStream.js';
+import { dumpKey, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
+import type { DatabaseSession } from './databaseSession.js';
+import { takeInventory, type DatabaseInventory } from './inventory.js';
+import { BackupFailure, pgDumpArgs, pgToolFailure, type PgTools } from './pgTools.js';
+import type { Progress } from './progress.js';
+import type { BackupStorage } from './storage.js';
+import { isSuccessful, startStreamingCommand } from './streamingCommand.js';
+
+export interface DumpRequest {
+  backupId: string;
+  /** The configured database (config name). */
+  database: string;
+  /** Another database on the same server; absent: the one in the connection string. */
+  pgDatabase?: string;
+  app: string;
+  releaseVersion: string;
+  compressionLevel: number;
+  trigger: Trigger;
+}
+
+export interface DumpResult {
+  backupId: string;
+  series: string;
+  location: string;
+  sizeBytes: number;
+  sha256: string;
+  dumpDurationMs: number;
+  throughputBytesPerSecond: number;
+  tableCount: number;
+  totalRows: number;
+}
+
+/** Generous: a dump that takes longer than this is stuck, not big. */
+const DUMP_TIMEOUT_MS = 12 * 3_600_000;
+
+export async function dumpToStorage(request: DumpRequest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress): Promise<DumpResult> {
+  const pgDatabase = request.pgDatabase ?? session.defaultDatabase;
+  const series = seriesOf(request.app, request.database, request.pgDatabase);
+  const key = dumpKey(series, request.backupId, request.releaseVersion);
+  const createdAt = new Date();
+  const snapshotHolder = await session.connect(pgDatabase);
+  try {
+    const snapshot = await exportSnapshot(snapshotHolder);
+    progress.setPhase('dump');
+    const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot }), session.commandEnv(pgDatabase), storage, key, progress);
+    const dumpDurationMs = Date.now() - createdAt.getTime();
+    progress.setPhase('inventory');
+    const source = await takeInventory(snapshotHolder);
+    await snapshotHolder.query('commit');
+    const manifest: BackupManifest = {
+      formatVersion: 1,
+      backupId: request.backupId,
+      app: request.app,
+      database: request.database,
+      pgDatabase,
+      series,
+      dumpKey: key,
+      location: storage.locationOf(key),
+      createdAt: createdAt.toISOString(),
+      releaseVersion: request.releaseVersion,
+      trigger: { source: request.trigger.source, actor: request.trigger.actor },
+      compressionLevel: request.compressionLevel,
+      sizeBytes,
+      sha256,
+      dumpDurationMs,
+      throughputBytesPerSecond: Math.round(sizeBytes / Math.max(dumpDurationMs / 1000, 0.001)),
+      status: 'unverified',
+      source,
+    };
+    await writeManifest(storage, manifest);
+    return summarize(manifest, source);
+  } finally {
+    await snapshotHolder.end().catch(() => undefined);
+  }
+}
+
+/** A read-only repeatable-read transaction whose snapshot pg_dump shares (--snapshot). */
+async function exportSnapshot(client: pg.Client): Promise<string> {
+  await client.query('begin isolation level repeatable read read only');
+  const { rows: [row] } = await client.query<{ snapshot: string }>('select pg_export_snapshot() as snapshot');
+  return row!.snapshot;
+}
+
+async function streamDump(tools: PgTools, args: string[], env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress) {
+  const dump = startStreamingCommand(tools.pgDump, args, { env, timeoutMs: DUMP_TIMEOUT_MS, signal: progress.signal });
+  const checksum = createChecksumStream({
+    onBytes: progress.addBytes,
+    // The object is completed only if pg_dump exits cleanly; a failed dump leaves nothing stored.
+    beforeEnd: async () => {
+      const outcome = await dump.finished;
+      if (!isSuccessful(outcome)) throw pgToolFailure('pg_dump', outcome, BackupFailure.DumpFailed);
+    },
+  });
+  dump.stdout.pipe(checksum.stream);
+  try {
+    await storage.write(key, checksum.stream, progress.signal);
+  } catch (err) {
+    dump.stop();
+    const outcome = await dump.finished.catch(() => undefined);
+    progress.throwIfCancelled();
+    // The dump's own failure explains more than the storage write it broke.
+    throw outcome && !isSuccessful(outcome) ? pgToolFailure('pg_dump', outcome, BackupFailure.DumpFailed) : err;
+  }
+  return checksum.result();
+}
+
+function summarize(manifest: BackupManifest, source: DatabaseInventory): DumpResult {
+  return {
+    backupId: manifest.backupId,
+    series: manifest.series,
+    location: manifest.location,
+    sizeBytes: manifest.sizeBytes,
+    sha256: manifest.sha256,
+    dumpDurationMs: manifest.dumpDurationMs,
+    throughputBytesPerSecond: manifest.throughputBytesPerSecond,
+    tableCount: source.tables.length,
+    totalRows: Object.values(source.rowCounts).reduce((sum, rows) => sum + rows, 0),
+  };
+}

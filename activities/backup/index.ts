@@ -1,0 +1,225 @@
+// The backup and restore activities: dump, verify, record, prune, restore. Each reads the config
+// anew (a changed config applies to the next run) and reaches storage and Postgres through the
+// helpers beside this file. Arguments and results carry names, sizes and checks, never secrets.
+import { randomBytes } from 'node:crypto';
+import type { AppsConfig, DatabaseConfig, EnvConfig } from '../../lib/config.js';
+import { PermanentError, permanentFailure } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { CheckResult } from '../../lib/messages.js';
+import { listCatalog, manifestKey, readManifest, seriesOf, writeManifest } from './catalog.js';
+import { PG_DATABASE_NAME } from './connection.js';
+import { databaseConfigOf, withDatabaseSession } from './databaseSession.js';
+import { dumpToStorage, type DumpRequest, type DumpResult } from './dump.js';
+import { pgTools } from './pgTools.js';
+import { withProgress } from './progress.js';
+import { databaseExists, restoreIntoDatabase, withMaintenanceClient, type RestoreOutcome } from './restore.js';
+import { planRetention, type RetentionPlan } from './retention.js';
+import { createBackupStorage } from './storage.js';
+import { checkStoredChecksum, verifyStoredBackup, type VerificationResult } from './verify.js';
+
+export interface BackupActivityDeps {
+  env: EnvConfig;
+  logger: Logger;
+  loadAppsConfig: () => AppsConfig;
+  /** Where pg_dump and pg_restore are; absent: PATH. */
+  pgBinDir?: string;
+}
+
+/** What a backup run needs to know about its database, resolved once at its start. */
+export interface BackupTarget {
+  database: string;
+  app: string;
+  series: string;
+  slackChannel: string;
+  compressionLevel: number;
+  retention: DatabaseConfig['retention'];
+  /** The Fly app whose current release is recorded with the backup, when the config links one. */
+  releaseFlyApp?: string;
+}
+
+export interface RestorePlan {
+  series: string;
+  backupId: string;
+  backupStatus: 'unverified' | 'verified' | 'failed';
+  backupCreatedAt: string;
+  sizeBytes: number;
+  targetDatabase: string;
+  isTargetExisting: boolean;
+  /** The target is the configured (live) database itself. */
+  isProductionTarget: boolean;
+  approvers: string[];
+  slackChannel: string;
+}
+
+export interface BackupRef {
+  database: string;
+  series: string;
+  backupId: string;
+}
+
+export function createBackupActivities(deps: BackupActivityDeps) {
+  const tools = pgTools(deps.pgBinDir);
+  const context = () => {
+    const config = deps.loadAppsConfig();
+    return { config, storage: createBackupStorage(config.storage) };
+  };
+  const session = <T>(config: AppsConfig, database: string, signal: AbortSignal, fn: Parameters<typeof withDatabaseSession<T>>[1]) =>
+    withDatabaseSession({ config, database, env: deps.env, signal }, fn);
+
+  return {
+    async prepareBackup(input: { database: string; pgDatabase?: string }): Promise<BackupTarget> {
+      const { config } = context();
+      const dbConfig = databaseConfigOf(config, input.database);
+      if (input.pgDatabase !== undefined) assertDatabaseName(input.pgDatabase);
+      const app = appOf(dbConfig);
+      return {
+        database: input.database,
+        app,
+        series: seriesOf(app, input.database, input.pgDatabase),
+        slackChannel: slackChannelOf(config, dbConfig, deps.env),
+        compressionLevel: dbConfig.compressionLevel,
+        retention: dbConfig.retention,
+        releaseFlyApp: releaseFlyAppOf(config, dbConfig),
+      };
+    },
+
+    async dumpDatabase(request: DumpRequest): Promise<DumpResult> {
+      const { config, storage } = context();
+      return withProgress('connect', (progress) => session(config, request.database, progress.signal, (db) =>
+        dumpToStorage(request, db, storage, tools, progress)));
+    },
+
+    async verifyBackup(ref: BackupRef): Promise<VerificationResult> {
+      const { config, storage } = context();
+      const manifest = await readManifest(storage, ref.series, ref.backupId);
+      return withProgress('connect', (progress) => session(config, ref.database, progress.signal, (db) =>
+        verifyStoredBackup(manifest, db, storage, tools, progress)));
+    },
+
+    /** Records the verification in the manifest: from here on, the catalog says what it proved. */
+    async recordVerification(input: BackupRef & { verification: VerificationResult }): Promise<{ location: string }> {
+      const { storage } = context();
+      const manifest = await readManifest(storage, input.series, input.backupId);
+      const { verification } = input;
+      await writeManifest(storage, {
+        ...manifest,
+        status: verification.isVerified ? 'verified' : 'failed',
+        verification: { verifiedAt: new Date().toISOString(), durationMs: verification.durationMs, checks: verification.checks, failureType: verification.failureType },
+      });
+      return { location: storage.locationOf(manifestKey(input.series, input.backupId)) };
+    },
+
+    async planBackupRetention(input: { database: string; series: string }): Promise<RetentionPlan & { unreadable: string[] }> {
+      const { config, storage } = context();
+      const dbConfig = databaseConfigOf(config, input.database);
+      const catalog = await listCatalog(storage, input.series);
+      const plan = planRetention(catalog.manifests, dbConfig.retention, new Date());
+      return { ...plan, unreadable: catalog.unreadable };
+    },
+
+    /** Deletes each backup's dump, then its manifest: an interrupted deletion is finished by the retry. */
+    async deleteBackups(input: { series: string; backupIds: string[] }): Promise<string[]> {
+      const { storage } = context();
+      for (const backupId of input.backupIds) {
+        const manifest = await readManifest(storage, input.series, backupId).catch(() => undefined);
+        if (manifest) await storage.delete(manifest.dumpKey);
+        await storage.delete(manifestKey(input.series, backupId));
+      }
+      return input.backupIds;
+    },
+
+    async prepareRestore(input: { database: string; backupId: string; targetDatabase?: string }): Promise<RestorePlan> {
+      const { config } = context();
+      const dbConfig = databaseConfigOf(config, input.database);
+      if (input.targetDatabase !== undefined) assertDatabaseName(input.targetDatabase);
+      const manifest = await findManifest(config, input.database, input.backupId);
+      return withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) => {
+        const { targetDatabase, isTargetExisting } = await withMaintenanceClient(db, input.targetDatabase ?? db.defaultDatabase, async (client) => {
+          if (input.targetDatabase) return { targetDatabase: input.targetDatabase, isTargetExisting: await databaseExists(client, input.targetDatabase) };
+          return { targetDatabase: await freeRestoreName(client, manifest.pgDatabase, manifest.createdAt), isTargetExisting: false };
+        });
+        return {
+          series: manifest.series,
+          backupId: manifest.backupId,
+          backupStatus: manifest.status,
+          backupCreatedAt: manifest.createdAt,
+          sizeBytes: manifest.sizeBytes,
+          targetDatabase,
+          isTargetExisting,
+          isProductionTarget: targetDatabase === db.defaultDatabase,
+          approvers: restoreApproversOf(config, dbConfig),
+          slackChannel: slackChannelOf(config, dbConfig, deps.env),
+        };
+      }));
+    },
+
+    async verifyBackupChecksum(ref: BackupRef): Promise<CheckResult> {
+      const { storage } = context();
+      const manifest = await readManifest(storage, ref.series, ref.backupId);
+      return withProgress('checksum', (progress) => checkStoredChecksum(manifest, storage, progress));
+    },
+
+    async restoreBackup(input: BackupRef & { targetDatabase: string; isOverwrite: boolean }): Promise<RestoreOutcome> {
+      const { config, storage } = context();
+      assertDatabaseName(input.targetDatabase);
+      const manifest = await readManifest(storage, input.series, input.backupId);
+      return withProgress('connect', (progress) => session(config, input.database, progress.signal, (db) =>
+        restoreIntoDatabase(manifest, input.targetDatabase, input.isOverwrite, db, storage, tools, progress)));
+    },
+  };
+
+  /** A backup id names its configured database, so its manifest is in that database's series or a safety series. */
+  async function findManifest(config: AppsConfig, database: string, backupId: string) {
+    const { storage } = context();
+    const app = appOf(databaseConfigOf(config, database));
+    const direct = await readManifest(storage, seriesOf(app, database), backupId).catch(() => undefined);
+    if (direct) return direct;
+    const key = (await storage.list(`${app}/${database}.`)).find((k) => k.endsWith(`/${backupId}.manifest.json`));
+    if (!key) throw permanentFailure(PermanentError.InvalidInput, `no backup ${backupId} of database ${database}`);
+    return readManifest(storage, key.slice(0, key.lastIndexOf('/') + 1), backupId);
+  }
+}
+
+export type BackupActivities = ReturnType<typeof createBackupActivities>;
+
+function assertDatabaseName(name: string): void {
+  if (!PG_DATABASE_NAME.test(name)) throw permanentFailure(PermanentError.InvalidInput, `"${name}" is not a database name we create or overwrite (lowercase letters, digits, underscores)`);
+}
+
+/** Object names carry the app; a database not linked to an app says so. */
+function appOf(dbConfig: DatabaseConfig): string {
+  return dbConfig.app ?? dbConfig.flyProxy?.app ?? 'unknown';
+}
+
+function slackChannelOf(config: AppsConfig, dbConfig: DatabaseConfig, env: EnvConfig): string {
+  const app = dbConfig.app ? config.apps[dbConfig.app] : undefined;
+  return app?.slackChannel ?? config.slack.defaultChannel ?? env.SLACK_CHANNEL;
+}
+
+/** The app's production Fly app (or its only one): its current release is what the data belongs to. */
+function releaseFlyAppOf(config: AppsConfig, dbConfig: DatabaseConfig): string | undefined {
+  const app = dbConfig.app ? config.apps[dbConfig.app] : undefined;
+  if (!app) return undefined;
+  const environments = Object.entries(app.environments);
+  const production = environments.find(([name]) => name === 'production') ?? (environments.length === 1 ? environments[0] : undefined);
+  return production?.[1].flyApp;
+}
+
+/** Who may approve overwriting the live database: the app's restore permissions, else its deploy approvers. */
+function restoreApproversOf(config: AppsConfig, dbConfig: DatabaseConfig): string[] {
+  const app = dbConfig.app ? config.apps[dbConfig.app] : undefined;
+  const approvers = Object.values(app?.environments ?? {}).flatMap((env) => env.permissions.restore ?? env.approval.approvers);
+  return [...new Set(approvers)];
+}
+
+/** `<db>_restored_<yyyymmddhhmm>`, with a suffix when a restore of the same backup already exists. */
+async function freeRestoreName(client: Parameters<typeof databaseExists>[0], pgDatabase: string, createdAt: string): Promise<string> {
+  const stamp = createdAt.replace(/\D/g, '').slice(0, 12);
+  const source = pgDatabase.toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_').slice(0, 30);
+  const base = `${source}_restored_${stamp}`;
+  for (let attempt = 1; attempt < 100; attempt++) {
+    const name = attempt === 1 ? base : `${base}_${attempt}`;
+    if (!(await databaseExists(client, name))) return name;
+  }
+  return `${base}_${randomBytes(3).toString('hex')}`;
+}

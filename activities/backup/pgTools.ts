@@ -1,0 +1,58 @@
+// pg_dump and pg_restore: where they are, the flags we always use, and what their failures mean.
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError, permanentFailure, transientFailure } from '../../lib/errors.js';
+import { lastLine } from '../../lib/process.js';
+import type { CommandOutcome } from './streamingCommand.js';
+
+export interface PgTools {
+  pgDump: string;
+  pgRestore: string;
+}
+
+/** From a bin dir (it pins a version), else whatever PATH has (Debian's wrapper picks the newest). */
+export function pgTools(binDir?: string): PgTools {
+  const tool = (name: string) => (binDir ? path.join(binDir, name) : name);
+  return { pgDump: tool('pg_dump'), pgRestore: tool('pg_restore') };
+}
+
+export function pgDumpArgs(options: { compressionLevel: number; snapshot: string }): string[] {
+  return [
+    '--format=custom',
+    `--compress=${options.compressionLevel}`,
+    // The snapshot our inventory is taken in: row counts and dump agree exactly.
+    `--snapshot=${options.snapshot}`,
+    // Never wait for a password prompt: the passfile has it, or the connection fails.
+    '--no-password',
+  ];
+}
+
+export function pgRestoreArgs(options: { database: string; isScratch: boolean }): string[] {
+  const args = ['--dbname', options.database, '--exit-on-error', '--no-password'];
+  // A scratch copy proves the data restores; its objects need not belong to the original roles.
+  if (options.isScratch) args.push('--no-owner', '--no-acl');
+  return args;
+}
+
+const UNREACHABLE_PATTERN = /password authentication failed|no pg_hba\.conf entry|role ".*" does not exist|database ".*" does not exist/i;
+/** Failures that another attempt cannot fix: a pg_dump older than the server, missing privileges. */
+const HOPELESS_PATTERN = /server version mismatch|unsupported version|permission denied|must be owner/i;
+const TRANSIENT_PATTERN = /could not connect|connection refused|timeout expired|server closed the connection|connection to server .* failed|could not translate host name/i;
+
+/** Failure types of the backup activities beyond lib/errors.ts (named for their cause). */
+export const BackupFailure = { DumpFailed: 'BackupDumpFailed', RestoreFailed: 'BackupRestoreFailed' } as const;
+
+/**
+ * Why pg_dump/pg_restore failed, as a failure the workflow can act on (stderr is already redacted).
+ * hopelessType names the permanent failure for this tool.
+ */
+export function pgToolFailure(tool: string, outcome: CommandOutcome, hopelessType: string): Error {
+  const reason = lastLine(outcome.stderrTail) || (outcome.signal ? `killed by ${outcome.signal}` : `exit code ${outcome.exitCode}`);
+  const message = `${tool} failed: ${reason}`;
+  if (outcome.isTimedOut) return transientFailure('NetworkError', `${tool} did not finish in time`);
+  if (UNREACHABLE_PATTERN.test(outcome.stderrTail)) return permanentFailure(PermanentError.DatabaseUnreachable, message);
+  if (HOPELESS_PATTERN.test(outcome.stderrTail)) return ApplicationFailure.create({ type: hopelessType, message, nonRetryable: true });
+  if (TRANSIENT_PATTERN.test(outcome.stderrTail)) return transientFailure('NetworkError', message);
+  // Anything else may be passing (a killed connection, a full disk): let the retry policy decide.
+  return new Error(message);
+}

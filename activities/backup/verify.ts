@@ -1,0 +1,129 @@
+// Proving a stored dump restores: its checksum read back from storage, pg_restore --list, a real
+// restore into a scratch database compared with the source's inventory, and the scratch dropped.
+// Restores into a target database reuse the same restore-and-compare step.
+import { randomBytes } from 'node:crypto';
+import { PermanentError } from '../../lib/errors.js';
+import { lastLine } from '../../lib/process.js';
+import type { CheckResult } from '../../lib/messages.js';
+import { restoreArchive } from './archiveRestore.js';
+import type { BackupManifest } from './catalog.js';
+import { checksumOf } from './checksumStream.js';
+import type { DatabaseSession } from './databaseSession.js';
+import { compareInventories, takeInventory } from './inventory.js';
+import { pgRestoreArgs, type PgTools } from './pgTools.js';
+import type { Progress } from './progress.js';
+import { StorageObjectMissing, type BackupStorage } from './storage.js';
+import { isSuccessful } from './streamingCommand.js';
+
+export interface VerificationResult {
+  isVerified: boolean;
+  checks: CheckResult[];
+  durationMs: number;
+  /** Why it failed, as an error type: BackupChecksumMismatch or BackupVerificationFailed. */
+  failureType?: string;
+}
+
+const RESTORE_TIMEOUT_MS = 12 * 3_600_000;
+const LIST_TIMEOUT_MS = 10 * 60_000;
+
+export async function verifyStoredBackup(manifest: BackupManifest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress): Promise<VerificationResult> {
+  const startedAt = Date.now();
+  const checks: CheckResult[] = [];
+  const finish = (failureType?: string): VerificationResult => ({
+    isVerified: failureType === undefined, checks, durationMs: Date.now() - startedAt, failureType,
+  });
+
+  progress.setPhase('checksum');
+  checks.push(await checkStoredChecksum(manifest, storage, progress));
+  if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupChecksumMismatch);
+
+  progress.setPhase('list');
+  checks.push(await checkArchiveContents(manifest, session, storage, tools, progress));
+  if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupVerificationFailed);
+
+  checks.push(...await withScratchDatabase(session, manifest.pgDatabase, (scratch) =>
+    restoreAndCompare(manifest, { session, storage, tools, progress, database: scratch, isScratch: true })));
+  return finish(checks.every((check) => check.isPassed) ? undefined : PermanentError.BackupVerificationFailed);
+}
+
+/** Reads the stored object back in full and compares it with what was written. */
+export async function checkStoredChecksum(manifest: BackupManifest, storage: BackupStorage, progress: Progress): Promise<CheckResult> {
+  const name = 'checksum';
+  let stored: { sha256: string; sizeBytes: number };
+  try {
+    stored = await checksumOf(await storage.read(manifest.dumpKey), progress.addBytes);
+  } catch (err) {
+    if (err instanceof StorageObjectMissing) return { name, isPassed: false, detail: `the stored dump is missing (${err.location})` };
+    throw err;
+  }
+  if (stored.sha256 === manifest.sha256 && stored.sizeBytes === manifest.sizeBytes) {
+    return { name, isPassed: true, detail: `sha256 ${manifest.sha256.slice(0, 12)}… over ${manifest.sizeBytes} bytes` };
+  }
+  return {
+    name, isPassed: false,
+    detail: `the stored dump reads back as sha256 ${stored.sha256.slice(0, 12)}… (${stored.sizeBytes} bytes); it was written as ${manifest.sha256.slice(0, 12)}… (${manifest.sizeBytes} bytes)`,
+  };
+}
+
+async function checkArchiveContents(manifest: BackupManifest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress): Promise<CheckResult> {
+  const listed = await restoreArchive({
+    pgRestore: tools.pgRestore, args: ['--list'], env: session.commandEnv(), storage, key: manifest.dumpKey, progress, timeoutMs: LIST_TIMEOUT_MS,
+  });
+  const entries = listed.stdout.split('\n').filter((line) => line.trim() && !line.startsWith(';')).length;
+  if (isSuccessful(listed.outcome) && entries > 0) return { name: 'archive contents', isPassed: true, detail: `pg_restore --list: ${entries} entries` };
+  return { name: 'archive contents', isPassed: false, detail: `pg_restore --list failed: ${lastLine(listed.outcome.stderrTail) || `exit code ${listed.outcome.exitCode}`}` };
+}
+
+export interface RestoreTarget {
+  session: DatabaseSession;
+  storage: BackupStorage;
+  tools: PgTools;
+  progress: Progress;
+  /** An existing, empty database. */
+  database: string;
+  isScratch: boolean;
+}
+
+/** Restores the dump into target.database, then compares its inventory with the source's. */
+export async function restoreAndCompare(manifest: BackupManifest, target: RestoreTarget): Promise<CheckResult[]> {
+  target.progress.setPhase('restore');
+  const restored = await restoreArchive({
+    pgRestore: target.tools.pgRestore,
+    args: pgRestoreArgs({ database: target.database, isScratch: target.isScratch }),
+    env: target.session.commandEnv(target.database),
+    storage: target.storage, key: manifest.dumpKey, progress: target.progress, timeoutMs: RESTORE_TIMEOUT_MS,
+  });
+  target.progress.throwIfCancelled();
+  const restoreCheck = ((): CheckResult => {
+    const name = target.isScratch ? 'scratch restore' : 'restore';
+    if (restored.readError) return { name, isPassed: false, detail: `reading the stored dump failed: ${restored.readError.message}` };
+    if (!isSuccessful(restored.outcome)) return { name, isPassed: false, detail: `pg_restore failed: ${lastLine(restored.outcome.stderrTail) || `exit code ${restored.outcome.exitCode}`}` };
+    if (restored.sha256 !== manifest.sha256) return { name, isPassed: false, detail: 'the dump changed while it was being restored (checksum differs)' };
+    return { name, isPassed: true, detail: `pg_restore into ${target.database}: ${restored.sizeBytes} bytes` };
+  })();
+  if (!restoreCheck.isPassed) return [restoreCheck];
+
+  target.progress.setPhase('inventory');
+  const client = await target.session.connect(target.database);
+  try {
+    return [restoreCheck, ...compareInventories(manifest.source, await takeInventory(client))];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** A throwaway database on the source's server, dropped whatever happens. */
+async function withScratchDatabase<T>(session: DatabaseSession, sourceDatabase: string, fn: (scratch: string) => Promise<T>): Promise<T> {
+  const scratch = `flightdeck_verify_${randomBytes(6).toString('hex')}`;
+  const admin = await session.connect(sourceDatabase);
+  try {
+    await admin.query(`create database ${admin.escapeIdentifier(scratch)} template template0`);
+    try {
+      return await fn(scratch);
+    } finally {
+      await admin.query(`drop database if exists ${admin.escapeIdentifier(scratch)} with (force)`);
+    }
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}

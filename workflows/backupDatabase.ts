@@ -1,0 +1,180 @@
+// The nightly backup runbook (pg_dump, copy it somewhere, hope it restores), made provable:
+// dump straight into storage, verify by restoring into a scratch database, record the result in
+// the catalog, prune what retention allows, report. A backup that is not verified is not a backup.
+import { ApplicationFailure, isCancellation, proxyActivities, setHandler, uuid4, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { BackupTarget } from '../activities/backup/index.js';
+import type { DumpResult } from '../activities/backup/dump.js';
+import type { RetentionPlan } from '../activities/backup/retention.js';
+import type { VerificationResult } from '../activities/backup/verify.js';
+import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
+import { statusQuery, type BackupRequest, type BackupResult } from '../lib/messages.js';
+import { flyReadOptions, localOptions } from './activityOptions.js';
+import { RunTracker } from './runTracker.js';
+
+/** pg_dump and pg_restore: long, heartbeating ({phase, bytes}); a retry starts the step over. */
+export const postgresOptions: ActivityOptions = {
+  startToCloseTimeout: '12h',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '30s', backoffCoefficient: 2, maximumAttempts: 3 },
+};
+/** Manifests and deletions: small storage calls, retried through blips. */
+const catalogOptions: ActivityOptions = { startToCloseTimeout: '5m', retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5 } };
+
+const local = proxyActivities<Activities>(localOptions);
+const postgres = proxyActivities<Activities>(postgresOptions);
+const catalog = proxyActivities<Activities>(catalogOptions);
+// The release is context for the catalog, not a reason to fail a backup: one quick try.
+const fly = proxyActivities<Activities>({ ...flyReadOptions, retry: { maximumAttempts: 2 } });
+
+export async function backupDatabase(request: BackupRequest): Promise<BackupResult> {
+  const run = new RunTracker({ kind: 'backup', database: request.database, trigger: request.trigger }, ['dump', 'verify', 'record', 'prune']);
+  setHandler(statusQuery, () => run.status);
+  try {
+    const target = await local.prepareBackup({ database: request.database, pgDatabase: request.pgDatabase });
+    run.reportTo(target.slackChannel);
+    const releaseVersion = await currentReleaseVersion(target);
+    const backupId = newBackupId(request);
+    run.fact('backup', backupId);
+    run.fact('release', releaseVersion);
+
+    const dump = await run.stage('dump', () => postgres.dumpDatabase({
+      backupId, database: request.database, pgDatabase: request.pgDatabase, app: target.app,
+      releaseVersion, compressionLevel: target.compressionLevel, trigger: request.trigger,
+    }), describeDump);
+    recordDumpFacts(run, dump);
+
+    const ref = { database: request.database, series: target.series, backupId };
+    const verification = await verify(run, ref);
+    const { location } = await run.stage('record', () => catalog.recordVerification({ ...ref, verification }),
+      () => (verification.isVerified ? 'catalogued as verified' : 'catalogued as FAILED: never counted as a backup'));
+    run.fact('manifest', location);
+
+    const prunedBackupIds = await prune(run, target);
+    reportOutcome(run, backupId, dump, verification, prunedBackupIds);
+    return {
+      backupId, isVerified: verification.isVerified, location: dump.location, sizeBytes: dump.sizeBytes, sha256: dump.sha256,
+      dumpDurationMs: dump.dumpDurationMs, throughputBytesPerSecond: dump.throughputBytesPerSecond, releaseVersion,
+      checks: verification.checks, prunedBackupIds,
+    };
+  } catch (err) {
+    if (isCancellation(err)) {
+      run.setState('cancelled', `Backup of ${request.database} was cancelled.`);
+      throw err;
+    }
+    const reason = rootMessage(err);
+    run.setState('failed', `Backup of ${request.database} FAILED: ${reason}`);
+    run.thread(`:rotating_light: <!here> Backup of *${request.database}* FAILED: ${reason}. No new backup was made.`);
+    throw ApplicationFailure.nonRetryable(`Backup of ${request.database} failed: ${reason}`, failureType(err) ?? 'BackupFailed');
+  } finally {
+    await run.flush();
+  }
+}
+
+/** Sortable and unique: the database, the UTC time to the second, and a short random suffix. */
+function newBackupId(request: BackupRequest): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const subject = request.pgDatabase ? `${request.database}.${request.pgDatabase}` : request.database;
+  return `${subject}-${stamp}-${uuid4().slice(0, 6)}`;
+}
+
+async function currentReleaseVersion(target: BackupTarget): Promise<string> {
+  if (!target.releaseFlyApp) return 'unknown';
+  try {
+    const status = await fly.flyAppStatus(target.releaseFlyApp);
+    return status.releaseVersion === undefined ? 'unknown' : `v${status.releaseVersion}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Verification never fails the run by itself: a dump that does not verify is recorded as failed,
+ * alerted, and kept out of retention's count. A verification that cannot run counts as failed too.
+ */
+async function verify(run: RunTracker, ref: { database: string; series: string; backupId: string }): Promise<VerificationResult> {
+  try {
+    return await run.stage('verify', async () => {
+      const verification = await postgres.verifyBackup(ref);
+      if (!verification.isVerified) throw ApplicationFailure.nonRetryable(failedChecksText(verification), verification.failureType, verification);
+      return verification;
+    }, (v) => `${v.checks.length} checks passed in ${formatDuration(v.durationMs)}`);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    if (err instanceof ApplicationFailure && err.details?.[0]) return err.details[0] as VerificationResult;
+    return {
+      isVerified: false, durationMs: 0, failureType: failureType(err) ?? PermanentError.BackupVerificationFailed,
+      checks: [{ name: 'verification', isPassed: false, detail: `could not run: ${rootMessage(err)}` }],
+    };
+  }
+}
+
+/** The plan is reported before anything is deleted. Pruning trouble never fails a backup. */
+async function prune(run: RunTracker, target: BackupTarget): Promise<string[]> {
+  try {
+    return await run.stage('prune', async () => {
+      const plan = await catalog.planBackupRetention({ database: target.database, series: target.series });
+      run.thread(retentionPlanText(plan, target));
+      if (plan.delete.length === 0) return [];
+      return catalog.deleteBackups({ series: target.series, backupIds: plan.delete.map((d) => d.backupId) });
+    }, (deleted) => (deleted.length ? `deleted ${deleted.length}` : 'nothing to delete'));
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    run.thread(`:warning: Pruning old backups of ${target.database} failed (${rootMessage(err)}); nothing else is affected.`);
+    return [];
+  }
+}
+
+function reportOutcome(run: RunTracker, backupId: string, dump: DumpResult, verification: VerificationResult, pruned: string[]): void {
+  run.status.checks = verification.checks;
+  run.fact('verified', verification.isVerified ? 'yes' : 'NO');
+  run.fact('pruned', pruned.length);
+  const figures = `${formatBytes(dump.sizeBytes)} in ${formatDuration(dump.dumpDurationMs)} (${formatBytes(dump.throughputBytesPerSecond)}/s)`;
+  if (verification.isVerified) {
+    run.setState('succeeded', `Backup ${backupId} is verified: ${figures}, restored and compared in ${formatDuration(verification.durationMs)}.`);
+    return;
+  }
+  const reason = failedChecksText(verification);
+  run.setState('failed', `Backup ${backupId} FAILED verification (${verification.failureType}): ${reason}. It does not count as a backup.`);
+  run.thread(`:rotating_light: <!here> Backup ${backupId} FAILED verification: ${reason}. It is kept for inspection but never counted by retention.`);
+}
+
+function recordDumpFacts(run: RunTracker, dump: DumpResult): void {
+  run.fact('size', formatBytes(dump.sizeBytes));
+  run.fact('duration', formatDuration(dump.dumpDurationMs));
+  run.fact('throughput', `${formatBytes(dump.throughputBytesPerSecond)}/s`);
+  run.fact('sha256', dump.sha256.slice(0, 12));
+  run.fact('location', dump.location);
+}
+
+function describeDump(dump: DumpResult): string {
+  return `${formatBytes(dump.sizeBytes)}, ${dump.tableCount} tables, ${dump.totalRows} rows`;
+}
+
+function failedChecksText(verification: VerificationResult): string {
+  return verification.checks.filter((c) => !c.isPassed).map((c) => `${c.name}: ${c.detail}`).join('; ') || 'no check passed';
+}
+
+export function retentionPlanText(plan: RetentionPlan, target: BackupTarget): string {
+  const policy = `keep ${target.retention.maxAge} / at most ${target.retention.maxCount}, never fewer than ${target.retention.minVerified} verified`;
+  const lines = [`Retention (${policy}): keeping ${plan.keep.length} (${plan.verifiedKept} verified), deleting ${plan.delete.length}.`];
+  for (const decision of plan.delete) lines.push(`• delete ${decision.backupId} (${decision.status}): ${decision.reason}`);
+  return lines.join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.round(ms / 60_000)} min`;
+}
