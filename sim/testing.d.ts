@@ -51,7 +51,7 @@ export interface SimSettings {
   org: { id: string; internalNumericId: string; name: string; slug: string };
   /** Region of new machines when fly.toml names none (default "iad"). */
   region: string;
-  /** How long a new machine is watched for crashing (flyctl: ~10 s; simulator default 250 ms). */
+  /** How long a new machine is watched for crashing (flyctl: ~10 s; simulator default 100 ms). */
   smokeCheckMs: number;
   /** Interval of health polling during deploys (default 50 ms). */
   healthPollMs: number;

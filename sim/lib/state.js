@@ -63,7 +63,7 @@ export function defaultSettings() {
     org: { id: 'sim-org-1', internalNumericId: '1001', name: 'Personal', slug: 'personal' },
     region: 'iad',
     // Real flyctl watches a new machine for up to 10 s for crash loops; the simulator is quicker.
-    smokeCheckMs: 250,
+    smokeCheckMs: 100,
     healthPollMs: 50,
   };
 }
