@@ -35,7 +35,7 @@ export async function runCli(argv) {
   let exitCode = EXIT_OK;
   try {
     const found = findCommand(argv);
-    command = found.path.join(' ');
+    command = found.node.sameAs ?? found.path.join(' ');
     const parsed = parseFlags(found.rest, [...GLOBAL_FLAGS, ...(found.node.flags ?? [])]);
     const isHelp = parsed.flags.help || command.endsWith('help');
     const dir = COMMANDS_WITHOUT_STATE.has(command) || isHelp ? simDir ?? '' : requireSimDir(process.env);

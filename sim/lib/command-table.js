@@ -7,7 +7,7 @@ import { FlyError } from './errors.js';
 /** @typedef {import('./args.js').FlagSpec} FlagSpec */
 /**
  * @typedef {{
- *   name: string, aliases?: string[], flags?: FlagSpec[], needsAuth?: boolean,
+ *   name: string, aliases?: string[], flags?: FlagSpec[], needsAuth?: boolean, sameAs?: string,
  *   load?: () => Promise<{ run: (ctx: import('./context.js').CommandContext) => Promise<void> }>,
  *   subcommands?: CommandNode[]
  * }} CommandNode
@@ -58,7 +58,7 @@ export const COMMANDS = [
       { name: 'create', flags: [...JSON_OUTPUT, stringFlag('org', 'o'), stringFlag('name'), stringFlag('network'), boolFlag('generate-name'), boolFlag('save'), ...YES], needsAuth: true, load: () => import('./commands/apps-create.js') },
       { name: 'list', aliases: ['ls'], flags: [...JSON_OUTPUT, stringFlag('org', 'o'), boolFlag('quiet', 'q')], needsAuth: true, load: () => import('./commands/apps-list.js') },
       { name: 'destroy', aliases: ['delete', 'remove', 'rm'], flags: YES, needsAuth: true, load: () => import('./commands/apps-destroy.js') },
-      { name: 'releases', flags: [...APP, ...JSON_OUTPUT, boolFlag('image')], needsAuth: true, load: () => import('./commands/releases.js') },
+      { name: 'releases', sameAs: 'releases', flags: [...APP, ...JSON_OUTPUT, boolFlag('image')], needsAuth: true, load: () => import('./commands/releases.js') },
     ],
   },
   { name: 'status', flags: [...APP, ...JSON_OUTPUT, boolFlag('all'), boolFlag('watch'), stringFlag('rate')], needsAuth: true, load: () => import('./commands/status.js') },
@@ -118,7 +118,8 @@ function allFlags(nodes) {
 const ANY_VALUE_FLAG_TOKENS = valueTakingFlagTokens([...GLOBAL_FLAGS, ...allFlags(COMMANDS)]);
 
 /**
- * Finds the command named by argv (cobra's Find: subcommand names may sit among flags).
+ * Finds the command named by argv (cobra's Find: subcommand names may sit among flags). Its
+ * canonical name (for faults and the call log) is the path, or sameAs for a second spelling.
  * @param {string[]} argv
  * @returns {{ node: CommandNode, path: string[], rest: string[] }}
  */
