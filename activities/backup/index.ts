@@ -85,15 +85,21 @@ export function createBackupActivities(deps: BackupActivityDeps) {
 
     async dumpDatabase(request: DumpRequest): Promise<DumpResult> {
       const { config, storage } = context();
-      return withProgress('connect', (progress) => session(config, request.database, progress.signal, (db) =>
+      const dump = await withProgress('connect', (progress) => session(config, request.database, progress.signal, (db) =>
         dumpToStorage(request, db, storage, tools, progress)));
+      deps.logger.info({ backup: { ...dump, database: request.database } }, `backup ${dump.backupId} dumped to ${dump.location}`);
+      return dump;
     },
 
     async verifyBackup(ref: BackupRef): Promise<VerificationResult> {
       const { config, storage } = context();
       const manifest = await readManifest(storage, ref.series, ref.backupId);
-      return withProgress('connect', (progress) => session(config, ref.database, progress.signal, (db) =>
+      const verification = await withProgress('connect', (progress) => session(config, ref.database, progress.signal, (db) =>
         verifyStoredBackup(manifest, db, storage, tools, progress)));
+      const failed = verification.checks.filter((check) => !check.isPassed);
+      if (verification.isVerified) deps.logger.info({ backupId: ref.backupId, durationMs: verification.durationMs }, `backup ${ref.backupId} verified`);
+      else deps.logger.warn({ backupId: ref.backupId, failureType: verification.failureType, failed }, `backup ${ref.backupId} FAILED verification`);
+      return verification;
     },
 
     /** Records the verification in the manifest: from here on, the catalog says what it proved. */
@@ -124,6 +130,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         const manifest = await readManifest(storage, input.series, backupId).catch(() => undefined);
         if (manifest) await storage.delete(manifest.dumpKey);
         await storage.delete(manifestKey(input.series, backupId));
+        deps.logger.info({ backupId, series: input.series }, `backup ${backupId} deleted by retention`);
       }
       return input.backupIds;
     },
@@ -163,8 +170,10 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const { config, storage } = context();
       assertDatabaseName(input.targetDatabase);
       const manifest = await readManifest(storage, input.series, input.backupId);
-      return withProgress('connect', (progress) => session(config, input.database, progress.signal, (db) =>
+      const outcome = await withProgress('connect', (progress) => session(config, input.database, progress.signal, (db) =>
         restoreIntoDatabase(manifest, input.targetDatabase, input.isOverwrite, db, storage, tools, progress)));
+      deps.logger.info({ backupId: input.backupId, targetDatabase: input.targetDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.targetDatabase}`);
+      return outcome;
     },
   };
 

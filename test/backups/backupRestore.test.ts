@@ -1,0 +1,151 @@
+// Backups and restores end to end: real Temporal, real PostgreSQL, real pg_dump/pg_restore, local storage.
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { listCatalog, manifestKey, seriesOf } from '../../activities/backup/catalog.js';
+import { createLocalStorage } from '../../activities/backup/localStorage.js';
+import { failureType, rootMessage } from '../../lib/errors.js';
+import { approvalUpdate, type BackupRequest, type RestoreRequest } from '../../lib/messages.js';
+import { backupDatabase } from '../../workflows/backupDatabase.js';
+import { restoreDatabase } from '../../workflows/restoreDatabase.js';
+import { databaseUrl } from '../helpers/postgres.js';
+import { useBackupTestEnvironment, waitFor } from './helpers/backupTestEnvironment.js';
+import { createSampleDatabase, describeDatabase, withClient } from './helpers/sampleDatabase.js';
+
+const harness = useBackupTestEnvironment();
+const SECRET = 'SHOP_DATABASE_URL';
+const trigger = { source: 'api', actor: 'alice' } as const;
+let sourceUrl = '';
+
+beforeAll(async () => {
+  sourceUrl = await createSampleDatabase(harness.serverUrl, 'shop');
+  harness.setSecret(SECRET, sourceUrl);
+  harness.setConfig({
+    apps: {
+      shop: {
+        repository: '.',
+        environments: { production: { flyApp: 'shop-prod', permissions: { restore: ['alice'] } } },
+      },
+    },
+    databases: { shop: { app: 'shop', secret: SECRET } },
+  });
+});
+
+const backupRequest: BackupRequest = { database: 'shop', trigger };
+
+describe('backupDatabase and restoreDatabase', () => {
+  it('makes a verified backup that restores into a new database with the same rows and schema', async () => {
+    const backupId = harness.kit.uniqueId('backup');
+    const restoreId = harness.kit.uniqueId('restore');
+    const { backup, restored } = await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
+      const backup = await harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId: backupId, args: [backupRequest] });
+      const restored = await harness.kit.client.workflow.execute(restoreDatabase, {
+        taskQueue, workflowId: restoreId, args: [{ database: 'shop', backupId: backup.backupId, trigger }],
+      });
+      return { backup, restored };
+    });
+
+    expect(backup.isVerified).toBe(true);
+    expect(backup.checks.map((c) => c.name)).toEqual(['checksum', 'archive contents', 'scratch restore', 'tables', 'indexes', 'sequences', 'row counts']);
+    expect(backup.releaseVersion).toBe('v42');
+    expect(path.basename(backup.location)).toMatch(/^shop-\d{8}T\d{6}Z-\w{6}_release-v42\.dump$/);
+    expect(backup.location.startsWith(path.join(harness.storageDir, 'shop', 'shop'))).toBe(true);
+    expect(fs.statSync(backup.location).size).toBe(backup.sizeBytes);
+    const manifest = JSON.parse(fs.readFileSync(path.join(harness.storageDir, manifestKey(seriesOf('shop', 'shop'), backup.backupId)), 'utf8'));
+    expect(manifest).toMatchObject({ status: 'verified', sha256: backup.sha256, releaseVersion: 'v42', app: 'shop', database: 'shop' });
+
+    expect(restored.isVerified).toBe(true);
+    expect(restored.safetyBackupId).toBeUndefined();
+    const source = await describeDatabase(sourceUrl);
+    expect(source.rowCounts).toMatchObject({ pgbench_accounts: 100_000, customers: 2000, invoices: 3000 });
+    expect(await describeDatabase(databaseUrl(harness.serverUrl, restored.targetDatabase))).toEqual(source);
+
+    const report = harness.slack.messages.find((m) => m.history.some((t) => t.includes(backup.backupId)) && !m.threadTs)!;
+    expect(report.text).toMatch(/backup shop: succeeded/);
+    expect(report.text).toMatch(/size: [\d.]+ (KiB|MiB)/);
+    expect(report.text).toMatch(/throughput: [\d.]+ (KiB|MiB)\/s/);
+    expect(report.text).toContain('verified: yes');
+    await harness.expectNoSecretLeaked([backupId, restoreId]);
+  });
+
+  it('catches a corrupted stored dump: the backup is failed, alerted, and never counted by retention', async () => {
+    const activities = harness.activities();
+    const corruptingActivities = harness.activities({
+      // A byte flips on disk after the dump was written and checksummed.
+      dumpDatabase: async (request) => {
+        const dump = await activities.dumpDatabase(request);
+        const file = fs.openSync(dump.location, 'r+');
+        const position = Math.floor(dump.sizeBytes / 2);
+        const byte = Buffer.alloc(1);
+        fs.readSync(file, byte, 0, 1, position);
+        fs.writeSync(file, Buffer.from([byte[0]! ^ 0xff]), 0, 1, position);
+        fs.closeSync(file);
+        return dump;
+      },
+    });
+    const result = await harness.kit.withWorker(corruptingActivities, (taskQueue) =>
+      harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId: harness.kit.uniqueId('backup-corrupt'), args: [backupRequest] }));
+
+    expect(result.isVerified).toBe(false);
+    expect(result.checks).toEqual([expect.objectContaining({ name: 'checksum', isPassed: false })]);
+    const alert = harness.slack.messages.find((m) => m.threadTs && m.text.includes(result.backupId) && m.text.includes('FAILED'));
+    expect(alert?.text).toContain('<!here>');
+    expect(alert?.text).toMatch(/checksum: the stored dump reads back as sha256/);
+    expect(harness.slack.allText()).toMatch(new RegExp(`backup shop: FAILED[^]*${result.backupId}`));
+
+    const catalog = await listCatalog(createLocalStorage(harness.storageDir), seriesOf('shop', 'shop'));
+    const entry = catalog.manifests.find((m) => m.backupId === result.backupId)!;
+    expect(entry.status).toBe('failed');
+    expect(entry.verification?.failureType).toBe('BackupChecksumMismatch');
+    const plan = await activities.planBackupRetention({ database: 'shop', series: seriesOf('shop', 'shop') });
+    expect(plan.verifiedKept).toBe(catalog.manifests.filter((m) => m.status === 'verified').length);
+    expect(plan.keep.find((d) => d.backupId === result.backupId)?.status).toBe('failed');
+  });
+
+  it('refuses to overwrite an existing database without confirmation', async () => {
+    const existing = new URL(sourceUrl).pathname.slice(1);
+    const backup = await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
+      const made = await harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId: harness.kit.uniqueId('backup'), args: [backupRequest] });
+      const refusal = harness.kit.client.workflow.execute(restoreDatabase, {
+        taskQueue, workflowId: harness.kit.uniqueId('restore'), args: [{ database: 'shop', backupId: made.backupId, targetDatabase: existing, trigger }],
+      });
+      await expect(refusal).rejects.toThrow(WorkflowFailedError);
+      await refusal.catch((err) => expect(failureType(err)).toBe('InvalidInput'));
+      return made;
+    });
+    expect(backup.isVerified).toBe(true);
+    expect((await describeDatabase(sourceUrl)).rowCounts.pgbench_accounts).toBe(100_000);
+  });
+
+  it('overwrites the live database only after approval, with a safety backup of what it replaces', async () => {
+    const restoreId = harness.kit.uniqueId('restore-live');
+    const live = new URL(sourceUrl).pathname.slice(1);
+    await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
+      const backup = await harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId: harness.kit.uniqueId('backup'), args: [backupRequest] });
+      const before = await describeDatabase(sourceUrl);
+      // Damage after the backup: the restore must bring the backed-up state back.
+      await withClient(sourceUrl, async (c) => {
+        await c.query('delete from invoices where number % 2 = 0');
+        await c.query('create table scratch_notes (note text)');
+      });
+      const request: RestoreRequest = { database: 'shop', backupId: backup.backupId, targetDatabase: live, isOverwriteConfirmed: true, trigger };
+      const handle = await harness.kit.client.workflow.start(restoreDatabase, { taskQueue, workflowId: restoreId, args: [request] });
+      await waitFor(async () => ((await handle.query('status') as { state: string }).state === 'waiting-for-approval' ? true : undefined), 'the approval request');
+      const refused = await handle.executeUpdate(approvalUpdate, { args: [{ isApproved: true, actor: 'mallory' }] }).catch((err: unknown) => err);
+      expect(rootMessage(refused)).toMatch(/mallory may not approve restores of shop/);
+      await handle.executeUpdate(approvalUpdate, { args: [{ isApproved: true, actor: 'alice' }] });
+      const restored = await handle.result();
+
+      expect(restored).toMatchObject({ targetDatabase: live, isVerified: true });
+      expect(await describeDatabase(sourceUrl)).toEqual(before);
+      const catalog = await listCatalog(createLocalStorage(harness.storageDir), seriesOf('shop', 'shop'));
+      const safety = catalog.manifests.find((m) => m.backupId === restored.safetyBackupId)!;
+      expect(safety.status).toBe('verified');
+      expect(safety.source.tables).toContain('public.scratch_notes');
+      expect(safety.source.rowCounts['public.invoices']).toBe(1500);
+    });
+    expect(harness.slack.allText()).toContain('needs approval from alice');
+    await harness.expectNoSecretLeaked([restoreId, `${restoreId}/safety-backup`]);
+  });
+});

@@ -1,0 +1,116 @@
+// Shared set-up of the backup suites: the real Temporal dev server and PostgreSQL of the run, a fake
+// Slack, a storage directory, captured logs, a flyctl stand-in, and the worker's activities built as
+// the worker builds them. It also scans everything persisted or printed for leaked secrets.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
+import { createActivities, type Activities } from '../../../activities/index.js';
+import { createBackupActivities } from '../../../activities/backup/index.js';
+import { createSlackClient } from '../../../activities/slack.js';
+import { loadEnvConfig, parseAppsConfig, type AppsConfig, type EnvConfig } from '../../../lib/config.js';
+import { createLogger } from '../../../lib/log.js';
+import { locatePostgresBinDir } from '../../../scripts/localPostgres.js';
+import { startFakeSlack, type FakeSlack } from '../../helpers/fakeSlack.js';
+import { useWorkflowTestKit, type WorkflowTestKit } from '../../helpers/temporal.js';
+
+export const FAKE_FLYCTL = fileURLToPath(new URL('../fixtures/fake-flyctl.mjs', import.meta.url));
+const WORKFLOWS = fileURLToPath(new URL('../fixtures/workflows.ts', import.meta.url));
+
+export interface BackupTestEnvironment {
+  readonly kit: WorkflowTestKit;
+  readonly slack: FakeSlack;
+  readonly logs: string[];
+  /** The local storage directory of this file's config. */
+  readonly storageDir: string;
+  /** The test server's superuser URL (with its real password). */
+  readonly serverUrl: string;
+  /** Replaces the config the activities read, parsed as flightdeck.yaml would be. */
+  setConfig(raw: Record<string, unknown>): AppsConfig;
+  /** Puts a connection string into the worker's environment; leak scans look for it. */
+  setSecret(name: string, connectionString: string): void;
+  /** The worker's activities (all of them, as createActivities builds them), with overrides. */
+  activities(overrides?: Partial<Activities>): Activities;
+  /** Fails if a secret appears in these workflows' histories, the logs or anything sent to Slack. */
+  expectNoSecretLeaked(workflowIds: string[]): Promise<void>;
+}
+
+export function useBackupTestEnvironment(): BackupTestEnvironment {
+  const kit = useWorkflowTestKit(WORKFLOWS);
+  const logs: string[] = [];
+  const secrets = new Set<string>();
+  let slack: FakeSlack | undefined;
+  let env: EnvConfig | undefined;
+  let config: AppsConfig = parseAppsConfig({});
+  const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-backups-'));
+  const logger = createLogger({ level: 'debug', name: 'backup-test', destination: { write: (line: string) => { logs.push(line); } } });
+
+  beforeAll(async () => {
+    slack = await startFakeSlack();
+    env = loadEnvConfig({
+      FLYCTL_PATH: FAKE_FLYCTL,
+      FLY_API_TOKEN: 'fly-test-token-0123456789',
+      SLACK_BOT_TOKEN: 'xoxb-test-token-0123456789',
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_CHANNEL: '#backups',
+      FLIGHTDECK_WORK_DIR: path.join(storageDir, 'work'),
+    });
+  });
+  afterAll(async () => {
+    await slack?.close();
+    for (const name of secretNames) delete process.env[name];
+    fs.rmSync(storageDir, { recursive: true, force: true });
+  });
+  const secretNames: string[] = [];
+
+  return {
+    kit,
+    logs,
+    storageDir,
+    get slack() { return slack!; },
+    get serverUrl() { return inject('postgresUrl'); },
+    setConfig(raw) {
+      config = parseAppsConfig({ storage: { type: 'local', dir: storageDir }, ...raw });
+      return config;
+    },
+    setSecret(name, connectionString) {
+      process.env[name] = connectionString;
+      secretNames.push(name);
+      secrets.add(connectionString);
+      const password = decodeURIComponent(new URL(connectionString).password);
+      if (password) {
+        secrets.add(password);
+        secrets.add(encodeURIComponent(password));
+      }
+    },
+    activities(overrides = {}) {
+      const deps = { env: env!, logger, slack: createSlackClient(env!.SLACK_BOT_TOKEN, env!.SLACK_API_URL), loadAppsConfig: () => config };
+      // As the worker builds them, with pg_dump/pg_restore pinned to the test server's version.
+      return { ...createActivities(deps), ...createBackupActivities({ ...deps, pgBinDir: locatePostgresBinDir() }), ...overrides };
+    },
+    async expectNoSecretLeaked(workflowIds) {
+      const persisted: string[] = [];
+      for (const workflowId of workflowIds) {
+        const history = await kit.client.workflow.getHandle(workflowId).fetchHistory();
+        persisted.push(JSON.stringify(history, (_key, value) => (value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value)));
+      }
+      const places = { histories: persisted.join('\n'), logs: logs.join('\n'), slack: JSON.stringify(slack!.calls) };
+      for (const [place, text] of Object.entries(places)) {
+        expect(text.length, `${place} were captured`).toBeGreaterThan(0);
+        for (const secret of secrets) expect(text.includes(secret), `a secret appears in the ${place}`).toBe(false);
+      }
+    },
+  };
+}
+
+/** Polls until fn returns a value other than undefined (no fixed sleeps). */
+export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
