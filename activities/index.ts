@@ -8,6 +8,7 @@ import { createDeployTargetActivities } from './deployTarget.js';
 import { createFlyActivities } from './fly.js';
 import { createGitActivities } from './git.js';
 import { createHttpActivities } from './http.js';
+import { createMigrationActivities } from './migrations/index.js';
 import { createSlackActivities } from './slack.js';
 
 export interface ActivityDeps {
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGitActivities({ workDir }),
     ...createHttpActivities(),
     ...createBackupActivities(deps),
+    ...createMigrationActivities(deps),
   };
 }
 

@@ -125,9 +125,12 @@ export interface MigrateRequest {
   backupFirst?: boolean;
   /** Absolute path of the app's checkout; a relative migrations folder is resolved against it. */
   workspace?: string;
-  /** apply: stop after this version. rollback: undo down to this version (kept); 0 undoes everything. */
+  /**
+   * apply: stop after this version. rollback: undo down to this version (kept); 0 undoes everything.
+   * plan dry-runs apply, or rollback when steps is given or toVersion is below the current version.
+   */
   toVersion?: number;
-  /** rollback: how many applied migrations to undo. */
+  /** rollback (or plan): how many applied migrations to undo. */
   steps?: number;
   /** force: record this version as applied and clean without running anything (0: none applied). */
   forceVersion?: number;

@@ -2,5 +2,6 @@
 export { backupDatabase } from './backupDatabase.js';
 export { deployPipeline } from './deployPipeline.js';
 export { deployQueue } from './deployQueue.js';
+export { migrateDatabase } from './migrateDatabase.js';
 export { restoreDatabase } from './restoreDatabase.js';
 export { rollback } from './rollback.js';

@@ -2,7 +2,6 @@
 // database secret (by name, here, never in the workflow), call the migrator, and turn its errors
 // into Temporal failures. Connection strings stay inside this process; every message is redacted.
 import path from 'node:path';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { AppConfig, AppsConfig, EnvConfig } from '../../lib/config.js';
 import { readSecret } from '../../lib/config.js';
@@ -11,13 +10,14 @@ import type { Logger } from '../../lib/log.js';
 import type { MigrationAction, MigrationStatusReport, PlannedMigration } from '../../lib/messages.js';
 import { registerSecretValues, redactText, redactValue } from '../../lib/redact.js';
 import { duration, durationToMs } from '../../lib/validate.js';
+import { withHeartbeat, type Progress } from '../heartbeat.js';
 import { MigrationError, type MigrationErrorKind } from './errors.js';
 import { readMigrationsFolder } from './files.js';
 import { runMigrateCommand, type MigrateCommandOutcome } from './migrateCommand.js';
 import {
   applyPending, forceVersion, inspectDatabase, rollBack, stateOf, type MigrationRunOutcome, type MigratorOptions, type RunRecord,
 } from './migrator.js';
-import { planApply, planRollback, toPlannedMigration, type RollbackTarget } from './plan.js';
+import { assertSafeToMigrate, planApply, planRollback, toPlannedMigration, type RollbackTarget, type SchemaState } from './plan.js';
 
 export interface MigrationDeps {
   env: EnvConfig;
@@ -45,19 +45,12 @@ export interface MigrationRunRequest extends MigrationTargetRequest {
   record: RunRecord;
 }
 
-/** What a long-running activity hands the migrator: cancellation in, progress out. */
-interface RunControl {
-  signal: AbortSignal;
-  report(line: string): void;
-}
-
 const DEFAULT_LOCK_TIMEOUT = '2m';
 const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 60_000;
-const HEARTBEAT_INTERVAL_MS = 5_000;
 
 export function createMigrationActivities(deps: MigrationDeps) {
   /** Everything a run needs from the config and the secret store, resolved at the moment of use. */
-  async function prepare(request: MigrationRunRequest | MigrationTargetRequest, control?: RunControl) {
+  async function prepare(request: MigrationRunRequest | MigrationTargetRequest, control?: Progress) {
     const app = databaseAppOf(deps.loadAppsConfig(), request.app);
     const database = app.database!;
     const connectionString = readSecret(database.secret);
@@ -79,7 +72,7 @@ export function createMigrationActivities(deps: MigrationDeps) {
     return { app, database, options };
   }
 
-  async function migratorOptions(request: MigrationRunRequest | MigrationTargetRequest, control?: RunControl): Promise<MigratorOptions> {
+  async function migratorOptions(request: MigrationRunRequest | MigrationTargetRequest, control?: Progress): Promise<MigratorOptions> {
     const { app, options } = await prepare(request, control);
     if (!app.database!.migrations) throw new MigrationError('invalid', `App "${request.app}" migrates with its own command (database.migrateCommand): only apply is possible.`);
     return { ...options, migrations: await readMigrationsFolder(migrationsFolderOf(app, request.workspace)) };
@@ -108,8 +101,11 @@ export function createMigrationActivities(deps: MigrationDeps) {
         const options = await migratorOptions(request);
         const status = await inspectDatabase(options);
         const state = stateOf(status);
-        if (request.action === 'apply') return { status, plan: planApply(options.migrations, state, request.toVersion).map(toPlannedMigration) };
-        if (request.action === 'rollback') return { status, plan: planRollback(options.migrations, state, request).map(toPlannedMigration) };
+        // Refuse early, before a backup is taken; the run itself checks again under the lock.
+        if (request.action === 'apply' || request.action === 'rollback') assertSafeToMigrate(status);
+        const direction = request.action === 'plan' ? planDirection(request, state) : request.action;
+        if (direction === 'apply') return { status, plan: planApply(options.migrations, state, request.toVersion).map(toPlannedMigration) };
+        if (direction === 'rollback') return { status, plan: planRollback(options.migrations, state, request).map(toPlannedMigration) };
         return { status, plan: [] };
       });
     },
@@ -160,6 +156,12 @@ function migrationsFolderOf(app: AppConfig, workspace: string | undefined): stri
   return path.resolve(workspace, folder);
 }
 
+/** The plan action dry-runs a rollback when asked for steps or a version below the current one. */
+function planDirection(target: RollbackTarget, state: SchemaState): 'apply' | 'rollback' {
+  const isBackwards = target.steps !== undefined || (target.toVersion !== undefined && target.toVersion < state.version);
+  return isBackwards ? 'rollback' : 'apply';
+}
+
 function lockTimeoutMsOf(lockTimeout: string | undefined): number {
   const parsed = duration.safeParse(lockTimeout ?? DEFAULT_LOCK_TIMEOUT);
   if (!parsed.success) throw new MigrationError('invalid', `lockTimeout "${lockTimeout}" is not a duration like 30s or 2m.`);
@@ -207,19 +209,7 @@ async function reportingFailures<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * Runs a long migration while heartbeating: Temporal delivers cancellation only to an activity that
- * heartbeats, and the abort then cancels the running statement. Details carry no secrets.
- */
-async function heartbeating<T>(phase: string, fn: (control: RunControl) => Promise<T>): Promise<T> {
-  const context = Context.current();
-  let step = '';
-  const beat = () => context.heartbeat({ phase, step: redactText(step).slice(0, 200) });
-  beat();
-  const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
-  try {
-    return await reportingFailures(() => fn({ signal: context.cancellationSignal, report: (line) => { step = line; } }));
-  } finally {
-    clearInterval(timer);
-  }
+/** A long run heartbeats (Temporal delivers cancellation only then); the abort cancels the running statement. */
+async function heartbeating<T>(phase: string, fn: (control: Progress) => Promise<T>): Promise<T> {
+  return withHeartbeat(phase, (progress) => reportingFailures(() => fn(progress)));
 }

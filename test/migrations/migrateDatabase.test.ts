@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { createActivities } from '../../activities/index.js';
+import { createBackupActivities } from '../../activities/backup/index.js';
+import { createSlackClient } from '../../activities/slack.js';
+import { loadEnvConfig, parseAppsConfig } from '../../lib/config.js';
+import { createLogger } from '../../lib/log.js';
+import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
+import { statusQuery, type MigrateRequest } from '../../lib/messages.js';
+import { startFakeSlack, type FakeSlack } from '../helpers/fakeSlack.js';
+import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { migrateDatabase } from './fixtures/migrateWorkflows.js';
+import { SHOP_MIGRATIONS, useMigrationScratch, writeFiles } from './helpers.js';
+
+const kit = useWorkflowTestKit(fileURLToPath(new URL('./fixtures/migrateWorkflows.ts', import.meta.url)));
+const scratch = useMigrationScratch();
+
+// The worker reads the secret by this name from its environment, as in production.
+const SECRET_NAME = `SHOP_DATABASE_URL_${randomBytes(4).toString('hex').toUpperCase()}`;
+const trigger = { source: 'slack' as const, actor: 'alice' };
+
+let slack: FakeSlack;
+beforeAll(async () => { slack = await startFakeSlack(); });
+afterAll(async () => {
+  delete process.env[SECRET_NAME];
+  await slack?.close();
+});
+
+/**
+ * A shop app checkout with the sample migrations, a fresh database behind SECRET_NAME, and the
+ * worker's activities as the worker builds them (backups stored in a scratch folder).
+ */
+async function shopWorld(extraMigrations: Record<string, string> = {}) {
+  const db = await scratch.database();
+  process.env[SECRET_NAME] = db.url;
+  const workspace = await scratch.folder({});
+  const backupDir = await scratch.folder({});
+  await fs.mkdir(path.join(workspace, 'db/migrations'), { recursive: true });
+  await writeFiles(path.join(workspace, 'db/migrations'), { ...SHOP_MIGRATIONS, ...extraMigrations });
+  const config = parseAppsConfig({
+    apps: { shop: { repository: workspace, database: { secret: SECRET_NAME, migrations: 'db/migrations' }, environments: { production: { flyApp: 'shop' } } } },
+    // Found by its secret; without `app`, the backup does not ask Fly for the release.
+    databases: { 'shop-db': { secret: SECRET_NAME } },
+    storage: { type: 'local', dir: backupDir },
+  });
+  const deps = {
+    env: loadEnvConfig({ SLACK_CHANNEL: '#db', FLIGHTDECK_WORK_DIR: path.join(workspace, '.work') }),
+    logger: createLogger({ level: 'silent' }),
+    slack: createSlackClient('xoxb-test-token', slack.apiUrl),
+    loadAppsConfig: () => config,
+  };
+  const activities = { ...createActivities(deps), ...createBackupActivities({ ...deps, pgBinDir: locatePostgresBinDir() }) };
+  const request = (overrides: Partial<MigrateRequest>): MigrateRequest => ({ app: 'shop', environment: 'production', action: 'apply', workspace, trigger, ...overrides });
+  return { db, workspace, backupDir, activities, request };
+}
+
+/** Everything the run's history holds, payloads decoded to text, as anyone with UI access would see it. */
+async function historyText(handle: WorkflowHandle): Promise<string> {
+  const history = await handle.fetchHistory();
+  return JSON.stringify(history, (key, value: unknown) => {
+    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+    // Payload data arrives base64-encoded.
+    if (key === 'data' && typeof value === 'string') return Buffer.from(value, 'base64').toString('utf8');
+    return value;
+  });
+}
+
+/** Asserted as booleans, so a failure does not print the history (or the secret) into the test log. */
+function expectNoSecretIn(text: string, url: string): void {
+  expect(text.includes(passwordOf(url)), 'the database password is in the workflow history').toBe(false);
+  expect(text.includes(encodeURIComponent(passwordOf(url))), 'the encoded database password is in the workflow history').toBe(false);
+}
+
+function passwordOf(url: string): string {
+  const password = decodeURIComponent(new URL(url).password);
+  expect(password.length).toBeGreaterThan(5);
+  return password;
+}
+
+/** The runs' own messages (the backup child posts its own). */
+function migrationMessages() {
+  return slack.messages.filter((m) => !m.threadTs && m.text.includes('migrate shop'));
+}
+
+describe('migrateDatabase workflow', () => {
+  it('takes a verified backup, applies the pending migrations, records release and backup, and reports in one Slack message', async () => {
+    const world = await shopWorld();
+    const messagesBefore = migrationMessages().length;
+
+    const { result, handle, status } = await kit.withWorker(world.activities, async (taskQueue) => {
+      const handle = await kit.client.workflow.start(migrateDatabase, {
+        taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({ backupFirst: true, releaseVersion: 'v7' })],
+      });
+      const result = await handle.result();
+      // A closed run still answers queries, through a worker.
+      return { result, handle, status: await handle.query(statusQuery) };
+    });
+
+    const backupId = result.backupId!;
+    expect(result).toMatchObject({ mode: 'files', appliedVersions: [1, 2, 3, 4], status: { currentVersion: 4, pending: [] } });
+    expect(result.summary).toBe(`Applied 4 migrations (1_create_users, 2_create_orders, 3_add_user_name, 4_index_orders_by_user); at version 4, none pending. Backup ${backupId} was taken first.`);
+    expect(JSON.stringify(await fs.readdir(world.backupDir, { recursive: true }))).toContain(backupId);
+    expect(await world.db.query('select distinct ran_by, workflow_id, release_version, backup_id from flightdeck_migration_history'))
+      .toEqual([{ ran_by: 'slack:alice', workflow_id: handle.workflowId, release_version: 'v7', backup_id: backupId }]);
+
+    expect(status).toMatchObject({ kind: 'migrate', state: 'succeeded', app: 'shop', facts: { version: 4, pending: 0, backup: backupId } });
+    expect(status.stages.map((s) => [s.name, s.state])).toEqual([['inspect', 'succeeded'], ['backup', 'succeeded'], ['migrate', 'succeeded']]);
+
+    const messages = migrationMessages().slice(messagesBefore);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.channel).toBe('#db');
+    expect(messages[0]!.text).toMatch(/migrate shop \/ production: succeeded/);
+    expect(messages[0]!.text).toMatch(/Applied 4 migrations/);
+    expect(messages[0]!.text).toMatch(/an image rollback never rolls the schema back/);
+
+    const history = await historyText(handle);
+    expect(history.includes(world.workspace), 'payloads were decoded').toBe(true);
+    expectNoSecretIn(history, world.db.url);
+    expectNoSecretIn(await historyText(kit.client.workflow.getHandle(`${handle.workflowId}/backup`)), world.db.url);
+  });
+
+  it('fails loudly on a failing migration, leaves the database as it was before it, and keeps the password out of history', async () => {
+    const world = await shopWorld({ '0005_add_audit.up.sql': 'create table audit (id int);\ninsert into no_such_table values (1);\n' });
+    const messagesBefore = migrationMessages().length;
+
+    const { failure, handle } = await kit.withWorker(world.activities, async (taskQueue) => {
+      const handle = await kit.client.workflow.start(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({})] });
+      return { failure: await handle.result().then(() => undefined, (e: unknown) => e), handle };
+    });
+
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const cause = (failure as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('MigrationFailed');
+    expect(cause.message).toMatch(/5_add_audit \(up\) failed and was rolled back: relation "no_such_table" does not exist.*\(applied before the failure: 1, 2, 3, 4\)/);
+    expect(await world.db.query('select version, dirty from schema_migrations')).toEqual([{ version: '4', dirty: false }]);
+    expect(await world.db.query(`select to_regclass('audit') as audit`)).toEqual([{ audit: null }]);
+
+    const [message] = migrationMessages().slice(messagesBefore);
+    expect(message!.text).toMatch(/FAILED/);
+    expect(message!.text).toMatch(/:rotating_light: Migration apply failed/);
+    expectNoSecretIn(await historyText(handle), world.db.url);
+  });
+
+  it('dry-runs a rollback: the SQL that would run, newest first, and nothing changed', async () => {
+    const world = await shopWorld();
+    const result = await kit.withWorker(world.activities, async (taskQueue) => {
+      await kit.client.workflow.execute(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({})] });
+      return kit.client.workflow.execute(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({ action: 'plan', steps: 2 })] });
+    });
+
+    expect(result.plan.map((m) => [m.version, m.direction, m.sql])).toEqual([
+      [4, 'down', SHOP_MIGRATIONS['0004_index_orders_by_user.down.sql']],
+      [3, 'down', SHOP_MIGRATIONS['0003_add_user_name.down.sql']],
+    ]);
+    expect(result.summary).toBe('Dry run: would roll back 2 migrations (4_index_orders_by_user, 3_add_user_name), in this order. Nothing was changed.');
+    expect(await world.db.query('select version from schema_migrations')).toEqual([{ version: '4' }]);
+  });
+});

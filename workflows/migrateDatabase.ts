@@ -1,0 +1,217 @@
+// migrate.sh, made durable: inspect → back up → apply, roll back or force under the migration lock →
+// report. The connection string never appears here: activities resolve the app's secret by name.
+// An image rollback never rolls the schema back; rolling a database back is this workflow's explicit
+// `rollback` action.
+import { ApplicationFailure, executeChild, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { MigrationTarget } from '../activities/migrations/index.js';
+import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
+import {
+  statusQuery, type MigrateRequest, type MigrateResult, type MigrationAction, type MigrationRef, type MigrationStatusReport, type PlannedMigration,
+} from '../lib/messages.js';
+import { localOptions } from './activityOptions.js';
+import { RunTracker } from './runTracker.js';
+
+export const SCHEMA_ROLLBACK_NOTE = 'an image rollback never rolls the schema back; rolling back the database is a separate, explicit migrate rollback';
+
+const STAGES: Record<MigrationAction, string[]> = {
+  status: ['inspect'],
+  plan: ['inspect'],
+  apply: ['inspect', 'backup', 'migrate'],
+  rollback: ['inspect', 'backup', 'migrate'],
+  force: ['inspect', 'migrate'],
+};
+
+/** Long migrations (CREATE INDEX CONCURRENTLY on a big table) heartbeat; a lost worker is retried, and
+ * a retry is safe: each migration is atomic, or leaves the database dirty and the retry refuses. */
+const migrationOptions: ActivityOptions = {
+  startToCloseTimeout: '6h',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
+};
+
+const local = proxyActivities<Activities>(localOptions);
+const migrator = proxyActivities<Activities>(migrationOptions);
+
+export async function migrateDatabase(request: MigrateRequest): Promise<MigrateResult> {
+  const run = new RunTracker({ kind: 'migrate', app: request.app, environment: request.environment, trigger: request.trigger }, STAGES[request.action] ?? []);
+  setHandler(statusQuery, () => run.status);
+  run.fact('action', request.action);
+  run.fact('note', SCHEMA_ROLLBACK_NOTE);
+  try {
+    assertValidRequest(request);
+    const target = await local.resolveMigrationTarget({ app: request.app, environment: request.environment, workspace: request.workspace });
+    // As the pipeline's child, the pipeline's message already tells the story.
+    if (request.trigger.source !== 'pipeline') run.reportTo(target.slackChannel);
+    const result = target.mode === 'command' ? await runAppCommand(run, request, target) : await runMigrationFiles(run, request, target);
+    run.setState('succeeded', result.summary);
+    return result;
+  } catch (err) {
+    const outcome = reportFailure(run, err);
+    throw ApplicationFailure.nonRetryable(outcome, failureType(err) ?? PermanentError.MigrationFailed);
+  } finally {
+    await run.flush();
+  }
+}
+
+async function runMigrationFiles(run: RunTracker, request: MigrateRequest, target: MigrationTarget): Promise<MigrateResult> {
+  const inspection = await run.stage('inspect', () => local.inspectMigrations({ ...where(request), action: request.action, steps: request.steps, toVersion: request.toVersion }),
+    (i) => describeState(i.status));
+  noteStatus(run, inspection.status);
+  const result = { app: request.app, action: request.action, mode: 'files' as const, status: inspection.status, plan: inspection.plan, appliedVersions: [], rolledBackVersions: [] };
+
+  if (request.action === 'status') return { ...result, summary: describeStatus(inspection.status) };
+  if (request.action === 'plan') {
+    run.thread(describePlanSql(inspection.plan));
+    return { ...result, summary: describePlan(inspection.plan, inspection.status) };
+  }
+  if (request.action === 'force') {
+    const status = await run.stage('migrate', () => migrator.forceMigrationVersion({ ...runRequest(request, run), version: request.forceVersion! }), describeState);
+    noteStatus(run, status);
+    return { ...result, status, plan: [], forcedVersion: request.forceVersion, summary: `Forced version ${request.forceVersion}: recorded as applied and clean; nothing was run. ${describeState(status)}.` };
+  }
+  if (inspection.plan.length === 0) {
+    run.skip('backup', 'nothing to change');
+    run.skip('migrate', 'nothing to change');
+    return { ...result, summary: `Nothing to ${request.action}: ${describeState(inspection.status)}.` };
+  }
+
+  const backupId = await backUpFirst(run, request, target);
+  const outcome = await run.stage('migrate', () => (request.action === 'apply'
+    ? migrator.applyMigrations({ ...runRequest(request, run, backupId), toVersion: request.toVersion })
+    : migrator.rollbackMigrations({ ...runRequest(request, run, backupId), steps: request.steps, toVersion: request.toVersion })),
+  (o) => describeChange(o.ran));
+  noteStatus(run, outcome.status);
+  const summary = `${describeChange(outcome.ran)}; ${describeState(outcome.status)}.${backupId ? ` Backup ${backupId} was taken first.` : ''}`;
+  return { ...result, status: outcome.status, plan: outcome.ran, appliedVersions: outcome.appliedVersions, rolledBackVersions: outcome.rolledBackVersions, backupId, summary };
+}
+
+/** An app with its own migration tool: Flightdeck runs it (locked, recorded), but sees no versions. */
+async function runAppCommand(run: RunTracker, request: MigrateRequest, target: MigrationTarget): Promise<MigrateResult> {
+  run.skip('inspect', 'the app migrates with its own command');
+  if (request.action !== 'apply') {
+    throw ApplicationFailure.nonRetryable(`App ${request.app} migrates with its own command (database.migrateCommand): Flightdeck can only run it (apply), not ${request.action}.`, PermanentError.InvalidInput);
+  }
+  const backupId = await backUpFirst(run, request, target);
+  const outcome = await run.stage('migrate', () => migrator.runAppMigrateCommand(runRequest(request, run, backupId)), (o) => o.lastOutputLine || undefined);
+  const summary = `Ran the app's migration command${outcome.lastOutputLine ? ` (${outcome.lastOutputLine})` : ''}.${backupId ? ` Backup ${backupId} was taken first.` : ''}`;
+  return { app: request.app, action: request.action, mode: 'command', plan: [], appliedVersions: [], rolledBackVersions: [], backupId, summary };
+}
+
+/** Production schema changes start from a fresh backup (the backupDatabase workflow, as a child). */
+async function backUpFirst(run: RunTracker, request: MigrateRequest, target: MigrationTarget): Promise<string | undefined> {
+  if (!(request.backupFirst ?? request.isProduction ?? false)) {
+    run.skip('backup', 'not requested');
+    return undefined;
+  }
+  const database = target.backupDatabase;
+  if (!database) {
+    throw ApplicationFailure.nonRetryable(`A backup was requested before migrating, but no entry under "databases" in the config belongs to app ${request.app} `
+      + '(same app or same secret). Add one, so the database can be backed up first.', PermanentError.ConfigInvalid);
+  }
+  const { backupId } = await run.stage('backup', () => executeChild<(input: { database: string; trigger: MigrateRequest['trigger'] }) => Promise<{ backupId: string }>>(
+    'backupDatabase', { workflowId: `${run.status.workflowId}/backup`, args: [{ database, trigger: request.trigger }] },
+  ), (b) => b.backupId);
+  run.fact('backup', backupId);
+  return backupId;
+}
+
+// ---------------------------------------------------------------- requests
+
+function assertValidRequest(request: MigrateRequest): void {
+  if (!STAGES[request.action]) {
+    throw ApplicationFailure.nonRetryable(`Unknown action "${request.action}": one of ${Object.keys(STAGES).join(', ')}.`, PermanentError.InvalidInput);
+  }
+  if (request.action === 'force' && !(Number.isSafeInteger(request.forceVersion) && request.forceVersion! >= 0)) {
+    throw ApplicationFailure.nonRetryable('The force action needs forceVersion: the version to record (0 for none applied).', PermanentError.InvalidInput);
+  }
+}
+
+function where(request: MigrateRequest) {
+  return { app: request.app, environment: request.environment, workspace: request.workspace };
+}
+
+function runRequest(request: MigrateRequest, run: RunTracker, backupId?: string) {
+  return {
+    ...where(request),
+    lockTimeout: request.lockTimeout,
+    record: { ranBy: `${request.trigger.source}:${request.trigger.actor}`, workflowId: run.status.workflowId, releaseVersion: request.releaseVersion, backupId },
+  };
+}
+
+// ---------------------------------------------------------------- reporting
+
+function noteStatus(run: RunTracker, status: MigrationStatusReport): void {
+  run.fact('version', status.currentVersion);
+  run.fact('pending', status.pending.length);
+  if (status.isDirty) run.fact('dirty', true);
+  if (status.drift.length) run.fact('drift', status.drift.map((d) => d.detail).join('; '));
+}
+
+function labels(migrations: readonly MigrationRef[]): string {
+  return migrations.map((m) => `${m.version}_${m.name}`).join(', ');
+}
+
+function describeState(status: MigrationStatusReport): string {
+  const pending = status.pending.length ? `${status.pending.length} pending (${labels(status.pending)})` : 'none pending';
+  return `at version ${status.currentVersion}${status.isDirty ? ' (DIRTY)' : ''}, ${pending}`;
+}
+
+function describeStatus(status: MigrationStatusReport): string {
+  const lines = [`The database is ${describeState(status)}.`];
+  if (status.drift.length) lines.push(`Drift: ${status.drift.map((d) => d.detail).join('; ')}.`);
+  if (status.recovery) lines.push(status.recovery);
+  return lines.join(' ');
+}
+
+function describeChange(ran: readonly PlannedMigration[]): string {
+  const [first] = ran;
+  if (!first) return 'nothing ran';
+  return `${first.direction === 'up' ? 'Applied' : 'Rolled back'} ${ran.length} migration${ran.length === 1 ? '' : 's'} (${labels(ran)})`;
+}
+
+function describePlan(plan: readonly PlannedMigration[], status: MigrationStatusReport): string {
+  if (plan.length === 0) return `Nothing would run: the database is ${describeState(status)}.`;
+  const verb = plan[0]!.direction === 'up' ? 'apply' : 'roll back';
+  return `Dry run: would ${verb} ${plan.length} migration${plan.length === 1 ? '' : 's'} (${labels(plan)}), in this order. Nothing was changed.`;
+}
+
+const MAX_SQL_CHARS_PER_FILE = 2500;
+
+function describePlanSql(plan: readonly PlannedMigration[]): string {
+  if (plan.length === 0) return 'Nothing would run.';
+  return plan.map((m) => {
+    const sql = m.sql.length > MAX_SQL_CHARS_PER_FILE ? `${m.sql.slice(0, MAX_SQL_CHARS_PER_FILE)}\n… (${m.sql.length - MAX_SQL_CHARS_PER_FILE} more characters)` : m.sql;
+    return `*${m.version}_${m.name}* (${m.direction}${m.isTransactional ? '' : ', no transaction'})\n\`\`\`${sql.trimEnd()}\`\`\``;
+  }).join('\n');
+}
+
+/** Failures are loud: the outcome on top of the message, and what to do next in its thread. */
+function reportFailure(run: RunTracker, err: unknown): string {
+  const details = failureDetails(err);
+  const done = [
+    details?.appliedVersions?.length ? `applied before the failure: ${details.appliedVersions.join(', ')}` : '',
+    details?.rolledBackVersions?.length ? `rolled back before the failure: ${details.rolledBackVersions.join(', ')}` : '',
+  ].filter(Boolean).join('; ');
+  if (details?.isDirty) run.fact('dirty', true);
+  const outcome = `Migration ${run.status.facts.action} failed: ${rootMessage(err)}${done ? ` (${done})` : ''}`;
+  run.setState('failed', `:rotating_light: ${outcome}`);
+  if (details?.recovery) run.thread(`How to recover:\n${details.recovery}`);
+  return outcome;
+}
+
+interface FailureDetails {
+  appliedVersions?: number[];
+  rolledBackVersions?: number[];
+  isDirty?: boolean;
+  recovery?: string;
+}
+
+function failureDetails(err: unknown): FailureDetails | undefined {
+  let current: unknown = err;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof ApplicationFailure && current.details?.length) return current.details[0] as FailureDetails;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
