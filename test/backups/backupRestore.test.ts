@@ -1,9 +1,10 @@
 // Backups and restores end to end: real Temporal, real PostgreSQL, real pg_dump/pg_restore, local storage.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { WorkflowFailedError } from '@temporalio/client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { listCatalog, manifestKey, seriesOf } from '../../activities/backup/catalog.js';
+import { dumpKey, listCatalog, manifestKey, seriesOf, writeManifest, type BackupManifest } from '../../activities/backup/catalog.js';
 import { createLocalStorage } from '../../activities/backup/localStorage.js';
 import { failureType, rootMessage } from '../../lib/errors.js';
 import { approvalUpdate, type BackupRequest, type RestoreRequest } from '../../lib/messages.js';
@@ -17,6 +18,8 @@ const harness = useBackupTestEnvironment();
 const SECRET = 'SHOP_DATABASE_URL';
 const trigger = { source: 'api', actor: 'alice' } as const;
 let sourceUrl = '';
+/** The first test's verified backup, reused by tests that only need some backup to exist. */
+let verifiedBackupId = '';
 
 beforeAll(async () => {
   sourceUrl = await createSampleDatabase(harness.serverUrl, 'shop');
@@ -28,7 +31,11 @@ beforeAll(async () => {
         environments: { production: { flyApp: 'shop-prod', permissions: { restore: ['alice'] } } },
       },
     },
-    databases: { shop: { app: 'shop', secret: SECRET } },
+    databases: {
+      shop: { app: 'shop', secret: SECRET },
+      // The same data under a second name: its own catalog series, with a tight retention policy.
+      ledger: { app: 'shop', secret: SECRET, retention: { maxAge: '30d', maxCount: 4, minVerified: 3 } },
+    },
   });
 });
 
@@ -47,6 +54,7 @@ describe('backupDatabase and restoreDatabase', () => {
     });
 
     expect(backup.isVerified).toBe(true);
+    verifiedBackupId = backup.backupId;
     expect(backup.checks.map((c) => c.name)).toEqual(['checksum', 'archive contents', 'scratch restore', 'tables', 'indexes', 'sequences', 'row counts']);
     expect(backup.releaseVersion).toBe('v42');
     expect(path.basename(backup.location)).toMatch(/^shop-\d{8}T\d{6}Z-\w{6}_release-v42\.dump$/);
@@ -105,16 +113,12 @@ describe('backupDatabase and restoreDatabase', () => {
 
   it('refuses to overwrite an existing database without confirmation', async () => {
     const existing = new URL(sourceUrl).pathname.slice(1);
-    const backup = await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
-      const made = await harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId: harness.kit.uniqueId('backup'), args: [backupRequest] });
-      const refusal = harness.kit.client.workflow.execute(restoreDatabase, {
-        taskQueue, workflowId: harness.kit.uniqueId('restore'), args: [{ database: 'shop', backupId: made.backupId, targetDatabase: existing, trigger }],
-      });
-      await expect(refusal).rejects.toThrow(WorkflowFailedError);
-      await refusal.catch((err) => expect(failureType(err)).toBe('InvalidInput'));
-      return made;
-    });
-    expect(backup.isVerified).toBe(true);
+    const refusal = await harness.kit.withWorker(harness.activities(), (taskQueue) => harness.kit.client.workflow.execute(restoreDatabase, {
+      taskQueue, workflowId: harness.kit.uniqueId('restore'), args: [{ database: 'shop', backupId: verifiedBackupId, targetDatabase: existing, trigger }],
+    }).catch((err: unknown) => err));
+    expect(refusal).toBeInstanceOf(WorkflowFailedError);
+    expect(failureType(refusal)).toBe('InvalidInput');
+    expect(rootMessage(refusal)).toMatch(/exists; overwriting it needs isOverwriteConfirmed/);
     expect((await describeDatabase(sourceUrl)).rowCounts.pgbench_accounts).toBe(100_000);
   });
 
@@ -148,4 +152,40 @@ describe('backupDatabase and restoreDatabase', () => {
     expect(harness.slack.allText()).toContain('needs approval from alice');
     await harness.expectNoSecretLeaked([restoreId, `${restoreId}/safety-backup`]);
   });
+
+  it('prunes by age and count in real storage, keeping K verified backups and the in-progress grace', async () => {
+    const storage = createLocalStorage(harness.storageDir);
+    const series = seriesOf('shop', 'ledger');
+    const existing = [
+      ...[31, 32, 33, 34].map((days, i) => olderBackup(`ledger-verified-${i + 1}`, days, 'verified')),
+      olderBackup('ledger-failed-1', 1, 'failed'),
+      olderBackup('ledger-unverified-1', 40, 'unverified'),
+    ];
+    for (const manifest of existing) {
+      await storage.write(manifest.dumpKey, Readable.from([Buffer.from('not really a dump')]));
+      await writeManifest(storage, manifest);
+    }
+    const result = await harness.kit.withWorker(harness.activities(), (taskQueue) =>
+      harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId: harness.kit.uniqueId('backup-ledger'), args: [{ database: 'ledger', trigger }] }));
+
+    expect(result.isVerified).toBe(true);
+    expect(result.prunedBackupIds).toEqual(['ledger-verified-3', 'ledger-verified-4', 'ledger-unverified-1']);
+    const remaining = (await listCatalog(storage, series)).manifests.map((m) => m.backupId);
+    expect(remaining).toEqual([result.backupId, 'ledger-failed-1', 'ledger-verified-1', 'ledger-verified-2']);
+    const files = fs.readdirSync(path.join(harness.storageDir, series));
+    expect(files.filter((f) => f.includes('verified-3') || f.includes('unverified-1'))).toEqual([]);
+    expect(harness.slack.allText()).toMatch(/Retention \(keep 30d \/ at most 4, never fewer than 3 verified\): keeping 4 \(3 verified\), deleting 3/);
+    expect(harness.slack.allText()).toContain('delete ledger-unverified-1 (unverified): older than 30d');
+  });
 });
+
+function olderBackup(backupId: string, ageDays: number, status: BackupManifest['status']): BackupManifest {
+  const series = seriesOf('shop', 'ledger');
+  return {
+    formatVersion: 1, backupId, app: 'shop', database: 'ledger', pgDatabase: 'ledger', series,
+    dumpKey: dumpKey(series, backupId, 'unknown'), location: 'n/a',
+    createdAt: new Date(Date.now() - ageDays * 86_400_000).toISOString(), releaseVersion: 'unknown',
+    trigger: { source: 'schedule', actor: 'schedule' }, compressionLevel: 6, sizeBytes: 17, sha256: '0'.repeat(64),
+    dumpDurationMs: 1, throughputBytesPerSecond: 17, status, source: { tables: [], indexes: [], sequences: [], rowCounts: {} },
+  };
+}
