@@ -7,7 +7,7 @@ import type { Activities } from '../activities/index.js';
 import type { MigrationTarget } from '../activities/migrations/index.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import {
-  statusQuery, type MigrateRequest, type MigrateResult, type MigrationAction, type MigrationRef, type MigrationStatusReport, type PlannedMigration,
+  statusQuery, type BackupRequest, type BackupResult, type MigrateRequest, type MigrateResult, type MigrationAction, type MigrationRef, type MigrationStatusReport, type PlannedMigration,
 } from '../lib/messages.js';
 import { localOptions } from './activityOptions.js';
 import { RunTracker } from './runTracker.js';
@@ -109,11 +109,16 @@ async function backUpFirst(run: RunTracker, request: MigrateRequest, target: Mig
     throw ApplicationFailure.nonRetryable(`A backup was requested before migrating, but no entry under "databases" in the config belongs to app ${request.app} `
       + '(same app or same secret). Add one, so the database can be backed up first.', PermanentError.ConfigInvalid);
   }
-  const { backupId } = await run.stage('backup', () => executeChild<(input: { database: string; trigger: MigrateRequest['trigger'] }) => Promise<{ backupId: string }>>(
+  const backup = await run.stage('backup', () => executeChild<(input: BackupRequest) => Promise<BackupResult>>(
     'backupDatabase', { workflowId: `${run.status.workflowId}/backup`, args: [{ database, trigger: request.trigger }] },
   ), (b) => b.backupId);
-  run.fact('backup', backupId);
-  return backupId;
+  run.fact('backup', backup.backupId);
+  // A backup that did not restore in verification is no way back: do not change the schema on it.
+  if (backup.isVerified === false) {
+    throw ApplicationFailure.nonRetryable(`The backup taken first (${backup.backupId}) failed verification, so the schema was not changed. `
+      + 'Fix the backup, then migrate again.', PermanentError.BackupVerificationFailed);
+  }
+  return backup.backupId;
 }
 
 // ---------------------------------------------------------------- requests

@@ -33,6 +33,7 @@ export interface MigrationTargetRequest {
 }
 
 export interface MigrationTarget {
+  /** 'files' when the app has a migrations folder (it wins over a migrateCommand), else 'command'. */
   mode: 'files' | 'command';
   slackChannel: string;
   /** The `databases:` entry of this app's database, for a backup before migrating. */
@@ -50,7 +51,7 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 60_000;
 
 export function createMigrationActivities(deps: MigrationDeps) {
   /** Everything a run needs from the config and the secret store, resolved at the moment of use. */
-  async function prepare(request: MigrationRunRequest | MigrationTargetRequest, control?: Progress) {
+  async function prepare(request: MigrationTargetRequest & { lockTimeout?: string }, control?: Progress) {
     const app = databaseAppOf(deps.loadAppsConfig(), request.app);
     const database = app.database!;
     const connectionString = readSecret(database.secret);
@@ -59,20 +60,19 @@ export function createMigrationActivities(deps: MigrationDeps) {
     }
     // The password alone can surface in an error (e.g. a libpq keyword string): redact it too.
     registerSecretValues([passwordOf(connectionString)]);
-    const lockTimeout = 'lockTimeout' in request ? request.lockTimeout : undefined;
     const options: Omit<MigratorOptions, 'migrations'> = {
       connectionString,
-      lockTimeoutMs: lockTimeoutMsOf(lockTimeout),
+      lockTimeoutMs: lockTimeoutMsOf(request.lockTimeout),
       signal: control?.signal,
       onProgress: (line) => {
         deps.logger.info({ app: request.app, migration: line }, 'migration progress');
         control?.report(line);
       },
     };
-    return { app, database, options };
+    return { app, options };
   }
 
-  async function migratorOptions(request: MigrationRunRequest | MigrationTargetRequest, control?: Progress): Promise<MigratorOptions> {
+  async function migratorOptions(request: MigrationTargetRequest & { lockTimeout?: string }, control?: Progress): Promise<MigratorOptions> {
     const { app, options } = await prepare(request, control);
     if (!app.database!.migrations) throw new MigrationError('invalid', `App "${request.app}" migrates with its own command (database.migrateCommand): only apply is possible.`);
     return { ...options, migrations: await readMigrationsFolder(migrationsFolderOf(app, request.workspace)) };

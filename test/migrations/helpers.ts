@@ -1,8 +1,10 @@
 // Shared set-up for the migration tests: scratch migration folders, fresh databases, and the
 // sample migrations of a small shop app.
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, inject } from 'vitest';
 import pg from 'pg';
 import { readMigrationsFolder } from '../../activities/migrations/files.js';
@@ -73,4 +75,22 @@ export async function eventually(probe: () => Promise<boolean>, what: string, ti
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * An app's own migration tool, as a script in its checkout: it connects with DATABASE_URL from its
+ * environment and records the arguments it was given. With `failWith`, it prints that and exits 3.
+ */
+export function appMigrationTool(options: { failWith?: string } = {}): string {
+  const pgUrl = pathToFileURL(createRequire(import.meta.url).resolve('pg')).href;
+  if (options.failWith !== undefined) return `console.error(${JSON.stringify(options.failWith)}.replace('$DATABASE_URL', process.env.DATABASE_URL));\nprocess.exit(3);\n`;
+  return [
+    `const { default: pg } = await import(${JSON.stringify(pgUrl)});`,
+    'const client = new pg.Client({ connectionString: process.env.DATABASE_URL });',
+    'await client.connect();',
+    "await client.query('create table made_by_app_tool (args text)');",
+    "await client.query('insert into made_by_app_tool values ($1)', [JSON.stringify(process.argv.slice(2))]);",
+    'await client.end();',
+    "console.log('2 migrations applied by the app tool');",
+  ].join('\n');
 }

@@ -15,7 +15,7 @@ import { statusQuery, type MigrateRequest } from '../../lib/messages.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fakeSlack.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { migrateDatabase } from './fixtures/migrateWorkflows.js';
-import { SHOP_MIGRATIONS, useMigrationScratch, writeFiles } from './helpers.js';
+import { SHOP_MIGRATIONS, appMigrationTool, useMigrationScratch, writeFiles } from './helpers.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('./fixtures/migrateWorkflows.ts', import.meta.url)));
 const scratch = useMigrationScratch();
@@ -35,15 +35,18 @@ afterAll(async () => {
  * A shop app checkout with the sample migrations, a fresh database behind SECRET_NAME, and the
  * worker's activities as the worker builds them (backups stored in a scratch folder).
  */
-async function shopWorld(extraMigrations: Record<string, string> = {}) {
+async function shopWorld(extraMigrations: Record<string, string> = {}, database: Record<string, unknown> = { migrations: 'db/migrations' }) {
   const db = await scratch.database();
+  // A live app's database has data (a backup of an empty one has nothing to verify).
+  await db.query('create table signups (email text primary key)');
+  await db.query(`insert into signups values ('ada@example.com')`);
   process.env[SECRET_NAME] = db.url;
-  const workspace = await scratch.folder({});
+  const workspace = await scratch.folder({ 'migrate.mjs': appMigrationTool() });
   const backupDir = await scratch.folder({});
   await fs.mkdir(path.join(workspace, 'db/migrations'), { recursive: true });
   await writeFiles(path.join(workspace, 'db/migrations'), { ...SHOP_MIGRATIONS, ...extraMigrations });
   const config = parseAppsConfig({
-    apps: { shop: { repository: workspace, database: { secret: SECRET_NAME, migrations: 'db/migrations' }, environments: { production: { flyApp: 'shop' } } } },
+    apps: { shop: { repository: workspace, database: { secret: SECRET_NAME, ...database }, environments: { production: { flyApp: 'shop' } } } },
     // Found by its secret; without `app`, the backup does not ask Fly for the release.
     databases: { 'shop-db': { secret: SECRET_NAME } },
     storage: { type: 'local', dir: backupDir },
@@ -159,5 +162,20 @@ describe('migrateDatabase workflow', () => {
     ]);
     expect(result.summary).toBe('Dry run: would roll back 2 migrations (4_index_orders_by_user, 3_add_user_name), in this order. Nothing was changed.');
     expect(await world.db.query('select version from schema_migrations')).toEqual([{ version: '4' }]);
+  });
+
+  it("runs the app's own migration command instead when it declares one, and refuses what only files allow", async () => {
+    const world = await shopWorld({}, { migrateCommand: [process.execPath, 'migrate.mjs'] });
+
+    const { applied, refusal } = await kit.withWorker(world.activities, async (taskQueue) => ({
+      applied: await kit.client.workflow.execute(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({})] }),
+      refusal: await kit.client.workflow.execute(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({ action: 'rollback', steps: 1 })] })
+        .catch((e: unknown) => e),
+    }));
+
+    expect(applied).toMatchObject({ mode: 'command', summary: "Ran the app's migration command (2 migrations applied by the app tool)." });
+    expect(await world.db.query('select args from made_by_app_tool')).toEqual([{ args: '[]' }]);
+    expect(((refusal as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidInput');
+    expect((refusal as WorkflowFailedError).cause!.message).toMatch(/migrates with its own command .* can only run it \(apply\), not rollback/);
   });
 });
