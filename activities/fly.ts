@@ -182,7 +182,11 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
      * mid-deploy does not kill the rollout with it; the retry then finds that release (newer than
      * the baseline, same image) and waits for it instead of deploying the image a second time.
      */
-    async flyDeployImage(input: { flyApp: string; image: string; strategy: string; waitTimeout: string; baselineReleaseVersion?: number; workDir: string; timeoutMs: number }): Promise<DeployOutcome> {
+    async flyDeployImage(input: {
+      flyApp: string; image: string; strategy: string; waitTimeout: string; baselineReleaseVersion?: number; workDir: string; timeoutMs: number;
+      /** The checkout's fly.toml, so its release_command and checks apply, as with a local `fly deploy`. */
+      configPath?: string;
+    }): Promise<DeployOutcome> {
       requireToken();
       const { attempt } = Context.current().info;
       if (attempt > 1) {
@@ -194,6 +198,7 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
       }
       const args = ['deploy', ...app(input.flyApp), '--image', imageRef.parse(input.image), '--strategy', input.strategy,
         '--wait-timeout', input.waitTimeout, '--yes'];
+      if (input.configPath && fs.existsSync(input.configPath)) args.push('--config', input.configPath);
       return runDetachedDeploy(input, args);
     },
   };

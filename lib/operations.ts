@@ -1,7 +1,7 @@
 // The operations people and systems start: the API, the CLI and Slack all call these, so a deploy
 // started from any of them takes the same path. Workflows are named by type, not imported.
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import {
   approvalUpdate, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
   type ApprovalDecision, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
@@ -34,9 +34,15 @@ export async function runStatus(client: Client, workflowId: string): Promise<Run
 }
 
 export async function decideApproval(client: Client, workflowId: string, decision: ApprovalDecision): Promise<void> {
-  await client.workflow.getHandle(workflowId).executeUpdate(approvalUpdate, { args: [decision] });
+  await client.workflow.getHandle(workflowId).executeUpdate(approvalUpdate, { args: [decision] }).catch(explainRefusal);
 }
 
 export async function decideOnFailure(client: Client, workflowId: string, decision: FailureDecision): Promise<void> {
-  await client.workflow.getHandle(workflowId).executeUpdate(failureDecisionUpdate, { args: [decision] });
+  await client.workflow.getHandle(workflowId).executeUpdate(failureDecisionUpdate, { args: [decision] }).catch(explainRefusal);
+}
+
+/** A refused update carries the workflow's reason ("U1 is not an approver…") in its cause. */
+function explainRefusal(err: unknown): never {
+  if (err instanceof WorkflowUpdateFailedError && err.cause?.message) throw new Error(err.cause.message);
+  throw err;
 }

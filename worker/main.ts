@@ -2,12 +2,14 @@
 // backup schedules, and shuts down gracefully on SIGINT/SIGTERM.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createSlackClient } from '../activities/slack.js';
 import { ConfigError, loadAppsConfig, loadEnvConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
+import { syncBackupSchedules } from './schedules.js';
 
 /** Compiled JS when running from dist/, the TypeScript source under tsx. */
 function workflowsPath(): string {
@@ -23,6 +25,10 @@ async function main(): Promise<void> {
   logger.info({ apps: Object.keys(apps.apps), databases: Object.keys(apps.databases), temporal: env.TEMPORAL_ADDRESS, taskQueue: env.TEMPORAL_TASK_QUEUE }, 'starting worker');
 
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
+  const clientConnection = await Connection.connect(temporalConnectionOptions(env));
+  const schedules = await syncBackupSchedules(new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE }), apps, env.TEMPORAL_TASK_QUEUE);
+  logger.info({ schedules }, 'backup schedules in sync with the config');
+  await clientConnection.close();
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,

@@ -60,7 +60,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
 
     try {
       hasDeployStarted = true;
-      const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
+      const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       run.fact('release', release.releaseVersion);
       const appUrl = await run.stage('health', () => verifyHealth(target!), (r) => r.detail);
       await run.stage('smoke', () => smoke(target!, appUrl.appUrl, run, workspace), (n) => `${n} checks passed`);
@@ -167,11 +167,12 @@ async function migrate(target: DeployTarget, request: DeployRequest, workspace: 
   });
 }
 
-async function deploy(target: DeployTarget, image: string, baselineReleaseVersion: number | undefined) {
+async function deploy(target: DeployTarget, image: string, baselineReleaseVersion: number | undefined, workspace: string | undefined) {
   const waitTimeoutMs = durationToMs(target.waitTimeout);
   return proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
     flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout,
     baselineReleaseVersion, workDir: `deploys/${workflowInfo().workflowId}`, timeoutMs: waitTimeoutMs + 5 * 60_000,
+    configPath: workspace ? `${workspace}/fly.toml` : undefined,
   });
 }
 

@@ -2,7 +2,7 @@
 // runs one pipeline, keeps only the newest waiting request (newest commit wins), and answers a
 // re-delivered webhook with the run it already started.
 import {
-  allHandlersFinished, condition, continueAsNew, executeChild, ParentClosePolicy, setHandler, uuid4, workflowInfo,
+  allHandlersFinished, condition, continueAsNew, ParentClosePolicy, setHandler, startChild, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import { enqueueDeployUpdate, queueStatusQuery, type DeployRequest, type EnqueueResult, type QueueStatus } from '../lib/messages.js';
 import { deployPipeline } from './deployPipeline.js';
@@ -26,7 +26,8 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
   const superseded = state.superseded.slice(-50);
 
   setHandler(queueStatusQuery, (): QueueStatus => ({ running, waiting, superseded }));
-  setHandler(enqueueDeployUpdate, (request): EnqueueResult => {
+  const recentlyStarted: string[] = [];
+  setHandler(enqueueDeployUpdate, async (request): Promise<EnqueueResult> => {
     const deliveryKey = request.trigger.deliveryId ? `${request.trigger.source}:${request.trigger.deliveryId}` : undefined;
     const known = deliveryKey ? seen.get(deliveryKey) : undefined;
     if (known) return { workflowId: known, disposition: 'duplicate' };
@@ -35,7 +36,10 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     const replaced = waiting?.workflowId;
     if (replaced) superseded.push(replaced);
     waiting = { workflowId, request };
-    return { workflowId, disposition: running ? 'queued' : 'started', supersededWorkflowId: replaced };
+    if (running) return { workflowId, disposition: 'queued', supersededWorkflowId: replaced };
+    // Answer once the pipeline exists, so the caller can follow the id it gets back at once.
+    await condition(() => recentlyStarted.includes(workflowId) || superseded.includes(workflowId));
+    return { workflowId, disposition: recentlyStarted.includes(workflowId) ? 'started' : 'queued', supersededWorkflowId: replaced };
   });
 
   for (;;) {
@@ -49,12 +53,15 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     running = waiting!;
     waiting = undefined;
     try {
-      await executeChild(deployPipeline, {
+      const pipeline = await startChild(deployPipeline, {
         workflowId: running.workflowId,
         args: [running.request],
         // The queue may end or be reset; a deploy that has started must finish either way.
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });
+      recentlyStarted.push(running.workflowId);
+      if (recentlyStarted.length > 20) recentlyStarted.shift();
+      await pipeline.result();
     } catch {
       // The pipeline reports its own failure; the queue only moves on.
     }

@@ -1,0 +1,179 @@
+import { fileURLToPath } from 'node:url';
+import { WorkflowFailedError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import type { DeployRequest, RunStatus } from '../../lib/messages.js';
+import { decideApproval, requestDeploy, runStatus } from '../../lib/operations.js';
+import { FLY_TOKEN, SLACK_TOKEN, useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
+import { useWorkflowTestKit } from '../helpers/temporal.js';
+
+const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
+const world = useDeployWorld();
+
+function deployRequest(app: TestApp, sha: string, deliveryId?: string): DeployRequest {
+  return { app: app.name, environment: 'staging', sha, trigger: { source: 'ci', actor: 'ci-bot', deliveryId } };
+}
+
+/** Queues a deploy on a fresh worker and waits for the pipeline's outcome and final status. */
+async function deployAndWait(app: TestApp, sha: string): Promise<{ status: RunStatus; error?: unknown; workflowId: string }> {
+  return kit.withWorker(world.activities(), async (taskQueue) => {
+    const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
+    let error: unknown;
+    await kit.client.workflow.getHandle(workflowId).result().catch((err) => { error = err; });
+    return { status: await runStatus(kit.client, workflowId), error, workflowId };
+  });
+}
+
+describe('deploy pipeline', () => {
+  it('tests, builds, deploys and verifies a healthy commit, and reports it in one Slack message', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { status, error } = await deployAndWait(app, sha);
+    expect(error).toBeUndefined();
+    expect(status.state).toBe('succeeded');
+    expect(status.stages.map((s) => `${s.name}:${s.state}`)).toEqual([
+      'preflight:succeeded', 'test:succeeded', 'build:succeeded', 'approval:skipped', 'migrate:skipped',
+      'deploy:succeeded', 'health:succeeded', 'smoke:succeeded', 'bake:skipped',
+    ]);
+    expect(await world.servedBody(app)).toContain('v2');
+    const message = world.slack.messages.find((m) => m.text.includes(app.name) && !m.threadTs);
+    expect(message?.text).toContain('succeeded');
+    expect(message?.history.length).toBeGreaterThan(1);
+  });
+
+  it('rolls back to the last known good image when health fails after the rollout', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2', health: 'fail' } });
+    const { status, error } = await deployAndWait(app, sha);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(status.state).toBe('rolled-back');
+    expect(status.facts['rolled back to']).toBe(app.initialImage);
+    expect(status.outcome).toMatch(/Rolled back to .*healthy/);
+    expect(await world.servedBody(app)).toContain('v1');
+    const machines = await world.sim.runJson<Array<{ config: { image: string } }>>(['machine', 'list', '-a', app.name]);
+    expect(machines.every((m) => m.config.image === app.initialImage)).toBe(true);
+  });
+
+  it('rolls back when the smoke checks fail even though health passes', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2', routes: { '/': { status: 500 } } } });
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('rolled-back');
+    expect(status.checks?.[0]).toMatchObject({ name: 'home', isPassed: false });
+    expect(status.outcome).toMatch(/smoke checks failed: home \(GET \/: expected HTTP 200, got 500\)/);
+    expect(await world.servedBody(app)).toContain('v1');
+  });
+
+  it('rolls back a crash-looping release', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2', crashOnStart: true } });
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('rolled-back');
+    expect(await world.servedBody(app)).toContain('v1');
+  });
+
+  it('deploys nothing when the tests fail', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' }, testExitCode: 3 });
+    const deploysBefore = world.sim.callCount('deploy');
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('failed');
+    expect(status.outcome).toMatch(/test failed: tests \(node test.js\) failed with exit code 3.*Nothing was deployed/);
+    expect(world.sim.callCount('deploy')).toBe(deploysBefore);
+  });
+
+  it('rolls nothing out when the release_command fails, and says so', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2', releaseCommand: { exitCode: 1, output: ['migration failed'] } }, flyToml: { releaseCommand: 'bin/migrate' } });
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('failed');
+    expect(status.outcome).toMatch(/release_command failed, so nothing was rolled out/);
+    expect(status.stages.find((s) => s.name === 'rollback')).toBeUndefined();
+    expect(await world.servedBody(app)).toContain('v1');
+  });
+
+  it('retries transient flyctl errors and still deploys', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    await world.sim.injectFault('status', { kind: 'rate-limited', times: 2 });
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('succeeded');
+    expect(world.sim.callLog().filter((c) => c.fault).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('fails fast without retries on a permanent flyctl error', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    await world.sim.injectFault('secrets list', { kind: 'fail', message: 'failed to get app: Could not find App "x"', times: 1 });
+    const before = world.sim.callCount('secrets list');
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('failed');
+    expect(status.outcome).toMatch(/preflight failed: flyctl secrets list failed: failed to get app: Could not find App/);
+    expect(world.sim.callCount('secrets list')).toBe(before + 1);
+  });
+
+  it('gives a re-delivered trigger the run it already started', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    await kit.withWorker(world.activities(), async (taskQueue) => {
+      const first = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha, 'delivery-1'));
+      const second = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha, 'delivery-1'));
+      expect(second).toMatchObject({ workflowId: first.workflowId, disposition: 'duplicate' });
+      await kit.client.workflow.getHandle(first.workflowId).result();
+    });
+  });
+
+  it('waits for an approver, refuses anyone else, and records who approved', async () => {
+    const app = await world.createApp({ environment: { approval: { required: true, approvers: ['U_ALICE'], timeout: '1m' } } });
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    await kit.withWorker(world.activities(), async (taskQueue) => {
+      const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
+      await waitForState(workflowId, 'waiting-for-approval');
+      await expect(decideApproval(kit.client, workflowId, { isApproved: true, actor: 'U_MALLORY' })).rejects.toThrow(/U_MALLORY is not an approver/);
+      await decideApproval(kit.client, workflowId, { isApproved: true, actor: 'U_ALICE' });
+      await kit.client.workflow.getHandle(workflowId).result();
+      const status = await runStatus(kit.client, workflowId);
+      expect(status.state).toBe('succeeded');
+      expect(status.facts['approved by']).toBe('U_ALICE');
+    });
+  });
+
+  it('abandons a deploy nobody approves in time, changing nothing', async () => {
+    const app = await world.createApp({ environment: { approval: { required: true, approvers: ['U_ALICE'], timeout: '2s' } } });
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('failed');
+    expect(status.outcome).toMatch(/Nobody approved within 2s/);
+    expect(await world.servedBody(app)).toContain('v1');
+  });
+
+  it('keeps Slack failures out of the outcome and brings the message up to date once Slack recovers', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    world.slack.failNext(3, { status: 500 });
+    world.slack.failNext(1, { status: 429, retryAfterSeconds: 1 });
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('succeeded');
+    const messages = world.slack.messages.filter((m) => m.text.includes(app.name) && !m.threadTs);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.text).toContain('succeeded');
+  });
+
+  it('never writes the Fly token or the Slack token into workflow history', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { workflowId } = await deployAndWait(app, sha);
+    const history = JSON.stringify(await kit.client.workflow.getHandle(workflowId).fetchHistory());
+    expect(history.length).toBeGreaterThan(1000);
+    expect(history).not.toContain(FLY_TOKEN);
+    expect(history).not.toContain(SLACK_TOKEN);
+  });
+});
+
+async function waitForState(workflowId: string, state: RunStatus['state']): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const status = await runStatus(kit.client, workflowId).catch(() => undefined);
+    if (status?.state === state) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${workflowId} never reached ${state}`);
+}
