@@ -14,7 +14,7 @@ type S3StorageConfig = Extract<StorageConfig, { type: 's3' }>;
 const PART_SIZE_BYTES = 16 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 2;
 
-export function createS3Storage(config: S3StorageConfig): BackupStorage {
+export function createS3Storage(config: S3StorageConfig, options: { partSizeBytes?: number } = {}): BackupStorage {
   const client = new S3Client({
     region: config.region,
     endpoint: config.endpoint,
@@ -40,7 +40,7 @@ export function createS3Storage(config: S3StorageConfig): BackupStorage {
         const upload = new Upload({
           client,
           params: { Bucket: config.bucket, Key: objectKey(key), Body: source },
-          partSize: PART_SIZE_BYTES,
+          partSize: options.partSizeBytes ?? PART_SIZE_BYTES,
           queueSize: PARTS_IN_FLIGHT,
           // An aborted or failed upload removes its parts: nothing half-written stays billable.
           leavePartsOnError: false,

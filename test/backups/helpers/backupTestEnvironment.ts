@@ -36,8 +36,9 @@ export interface BackupTestEnvironment {
   expectNoSecretLeaked(workflowIds: string[]): Promise<void>;
 }
 
-export function useBackupTestEnvironment(): BackupTestEnvironment {
-  const kit = useWorkflowTestKit(WORKFLOWS);
+/** Call at the top level of a test file; hasWorkflows: false skips bundling for activity-only suites. */
+export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {}): BackupTestEnvironment {
+  const kit = options.hasWorkflows === false ? undefined : useWorkflowTestKit(WORKFLOWS);
   const logs: string[] = [];
   const secrets = new Set<string>();
   let slack: FakeSlack | undefined;
@@ -65,7 +66,10 @@ export function useBackupTestEnvironment(): BackupTestEnvironment {
   const secretNames: string[] = [];
 
   return {
-    kit,
+    get kit() {
+      if (!kit) throw new Error('this suite was set up without workflows');
+      return kit;
+    },
     logs,
     storageDir,
     get slack() { return slack!; },
@@ -92,7 +96,7 @@ export function useBackupTestEnvironment(): BackupTestEnvironment {
     async expectNoSecretLeaked(workflowIds) {
       const persisted: string[] = [];
       for (const workflowId of workflowIds) {
-        const history = await kit.client.workflow.getHandle(workflowId).fetchHistory();
+        const history = await kit!.client.workflow.getHandle(workflowId).fetchHistory();
         persisted.push(JSON.stringify(history, (_key, value) => (value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value)));
       }
       const places = { histories: persisted.join('\n'), logs: logs.join('\n'), slack: JSON.stringify(slack!.calls) };
