@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { executableStatements, buildMigrations, isNonTransactional } from '../../activities/migrations/plan.js';
+import { buildMigrations, executableStatements, isNonTransactional } from '../../activities/migrations/plan.js';
 import { splitSqlSegments, sqlStatements } from '../../activities/migrations/sqlStatements.js';
 
 const texts = (sql: string) => sqlStatements(sql).map((s) => s.text.trim());
@@ -38,25 +38,5 @@ describe('splitting migration files into statements', () => {
   it('refuses a COMMIT in the middle of a transactional migration, naming the way out', () => {
     const [migration] = buildMigrations([{ fileName: '1_split.up.sql', sql: 'create table a (id int);\ncommit;\ncreate table b (id int);\n' }]);
     expect(() => executableStatements(migration!.up)).toThrow(/1_split.up.sql: "COMMIT" inside the migration .* "-- flightdeck:no-transaction" the file.s first line/);
-  });
-});
-
-describe('reading a migrations folder', () => {
-  it('pairs up and down files by version, sorts numerically and ignores other files', () => {
-    const migrations = buildMigrations([
-      { fileName: '20240102120000_b.up.sql', sql: 'select 2;' },
-      { fileName: '10_a.up.sql', sql: 'select 1;' },
-      { fileName: '10_a.down.sql', sql: 'select -1;' },
-      { fileName: 'README.md', sql: '' },
-    ]);
-    expect(migrations.map((m) => [m.version, m.name, Boolean(m.down)])).toEqual([[10, 'a', true], [20240102120000, 'b', false]]);
-  });
-
-  it('lists every problem of a broken folder at once', () => {
-    expect(() => buildMigrations([
-      { fileName: '1_a.up.sql', sql: '' },
-      { fileName: '01_again.up.sql', sql: '' },
-      { fileName: '2_orphan.down.sql', sql: '' },
-    ])).toThrow(/version 1 has two up files[\s\S]*version 2 has a down file \(2_orphan.down.sql\) but no up file/);
   });
 });
