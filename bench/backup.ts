@@ -1,0 +1,156 @@
+// Backup benchmark: `npx tsx bench/backup.ts` (about 10 minutes on 2 cores; needs ~4 GB of disk).
+// On a throwaway PostgreSQL with a ≥ 1 GB pgbench database (scale 70, BENCH_SCALE to change it), it
+// compares the backup activity's dump (streamed to storage with SHA-256) with a plain
+// `pg_dump -Fc > file`, samples the peak RSS of the process doing the dump, and times restore-verify.
+// Prints figures; it passes or fails nothing.
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import pg from 'pg';
+import { createBackupActivities } from '../activities/backup/index.js';
+import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
+import { createLogger } from '../lib/log.js';
+import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 70);
+const ROUNDS = 2;
+const COMPRESSION_LEVEL = 6;
+const SECRET = 'BENCH_DATABASE_URL';
+
+interface Sample { durationMs: number; sizeBytes: number }
+
+async function main(): Promise<void> {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-bench-'));
+  const server = await startLocalPostgres();
+  try {
+    await runBenchmark(server, workDir);
+  } finally {
+    await server.stop();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+async function runBenchmark(server: LocalPostgres, workDir: string): Promise<void> {
+  const url = new URL(server.url);
+  url.pathname = '/bench';
+  await withClient(server.url, (c) => c.query('create database bench'));
+  const libpqEnv = { PATH: process.env.PATH ?? '', PGHOST: url.hostname, PGPORT: url.port, PGUSER: 'postgres', PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: 'bench' };
+  log(`pgbench -i -s ${SCALE} …`);
+  const initStartedAt = Date.now();
+  await promisify(execFile)(path.join(server.binDir, 'pgbench'), ['-i', '-s', String(SCALE), '-q'], { env: libpqEnv, maxBuffer: 64 * 1024 * 1024 });
+  const databaseBytes = await withClient(url.toString(), async (c) => Number((await c.query<{ size: string }>('select pg_database_size(current_database()) as size')).rows[0]!.size));
+  log(`database: ${formatBytes(databaseBytes)} (initialised in ${seconds(Date.now() - initStartedAt)})`);
+
+  process.env[SECRET] = url.toString();
+  const storageDir = path.join(workDir, 'backups');
+  const config = parseAppsConfig({ databases: { bench: { secret: SECRET, compressionLevel: COMPRESSION_LEVEL } }, storage: { type: 'local', dir: storageDir } });
+  const activities = createBackupActivities({
+    env: loadEnvConfig({}), logger: createLogger({ level: 'warn' }), loadAppsConfig: () => config, pgBinDir: server.binDir,
+  });
+
+  const plain: Sample[] = [];
+  const ours: Array<Sample & { activityMs: number; rssBeforeBytes: number; peakRssBytes: number; pgDumpPeakRssBytes: number; backupId: string }> = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    plain.push(await plainDump(server.binDir, libpqEnv, path.join(workDir, `plain-${round}.dump`)));
+    log(`round ${round}: plain pg_dump -Fc > file: ${describe(plain.at(-1)!)}`);
+    const backupId = `bench-round-${round}`;
+    const rssBeforeBytes = process.memoryUsage().rss;
+    const rss = sampleRss();
+    const startedAt = Date.now();
+    const dump = await new MockActivityEnvironment().run(activities.dumpDatabase, {
+      backupId, database: 'bench', app: 'bench', releaseVersion: 'unknown', compressionLevel: COMPRESSION_LEVEL, trigger: { source: 'cli', actor: 'bench' },
+    });
+    const activityMs = Date.now() - startedAt;
+    const peaks = rss.stop();
+    ours.push({ durationMs: dump.dumpDurationMs, sizeBytes: dump.sizeBytes, activityMs, backupId, rssBeforeBytes, ...peaks });
+    log(`round ${round}: backup activity dump: ${describe(ours.at(-1)!)} (whole activity with inventory and manifest: ${seconds(activityMs)}); `
+      + `RSS: this process ${formatBytes(rssBeforeBytes)} before, peak ${formatBytes(peaks.peakRssBytes)}; pg_dump peak ${formatBytes(peaks.pgDumpPeakRssBytes)}`);
+    fs.rmSync(path.join(workDir, `plain-${round}.dump`));
+  }
+
+  const best = <T extends Sample>(samples: T[]) => samples.reduce((a, b) => (throughput(b) > throughput(a) ? b : a));
+  const bestOurs = best(ours);
+  const rssBefore = process.memoryUsage().rss;
+  const rss = sampleRss();
+  const verifyStartedAt = Date.now();
+  const verification = await new MockActivityEnvironment().run(activities.verifyBackup, { database: 'bench', series: 'bench/bench/', backupId: bestOurs.backupId });
+  const verifyMs = Date.now() - verifyStartedAt;
+  const verifyPeaks = rss.stop();
+
+  console.log('\n=== backup benchmark ===');
+  console.log(`database                      ${formatBytes(databaseBytes)} (pgbench scale ${SCALE}), dump ${formatBytes(bestOurs.sizeBytes)} at compression ${COMPRESSION_LEVEL}`);
+  console.log(`plain pg_dump -Fc > file      ${describe(best(plain))}   (best of ${ROUNDS})`);
+  console.log(`backup activity (dump)        ${describe(bestOurs)}   (best of ${ROUNDS}; streamed to storage with SHA-256)`);
+  console.log(`throughput ratio              ${(throughput(bestOurs) / throughput(best(plain))).toFixed(3)} (goal ≥ 0.95); whole activity incl. inventory + manifest: ${(throughput({ ...bestOurs, durationMs: bestOurs.activityMs }) / throughput(best(plain))).toFixed(3)}`);
+  console.log(`peak RSS while dumping        ${ours.map((o) => `${formatBytes(o.peakRssBytes)} (from ${formatBytes(o.rssBeforeBytes)})`).join(', ')} in the activity process (goal flat < 200 MB); pg_dump itself ${ours.map((o) => formatBytes(o.pgDumpPeakRssBytes)).join(', ')}`);
+  console.log(`restore-verify                ${seconds(verifyMs)} (${verification.isVerified ? 'verified' : 'NOT verified'}: ${verification.checks.map((c) => `${c.name} ${c.isPassed ? 'ok' : 'FAILED'}`).join(', ')})`);
+  console.log(`peak RSS while verifying      ${formatBytes(verifyPeaks.peakRssBytes)} (was ${formatBytes(rssBefore)} before)`);
+}
+
+async function plainDump(binDir: string, env: Record<string, string>, file: string): Promise<Sample> {
+  const startedAt = Date.now();
+  const output = fs.openSync(file, 'w');
+  const dump = spawn(path.join(binDir, 'pg_dump'), ['--format=custom', `--compress=${COMPRESSION_LEVEL}`], { env, stdio: ['ignore', output, 'inherit'] });
+  const exitCode = await new Promise<number | null>((resolve) => dump.once('close', resolve));
+  fs.closeSync(output);
+  if (exitCode !== 0) throw new Error(`plain pg_dump failed with exit code ${exitCode}`);
+  return { durationMs: Date.now() - startedAt, sizeBytes: fs.statSync(file).size };
+}
+
+/** Samples this process's RSS, and the high-water mark of any pg_dump child, every 100 ms. */
+function sampleRss(): { stop(): { peakRssBytes: number; pgDumpPeakRssBytes: number } } {
+  let peakRssBytes = process.memoryUsage().rss;
+  let pgDumpPeakRssBytes = 0;
+  const timer = setInterval(() => {
+    peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
+    for (const pid of childPgDumps()) pgDumpPeakRssBytes = Math.max(pgDumpPeakRssBytes, highWaterMark(pid));
+  }, 100);
+  return { stop: () => { clearInterval(timer); return { peakRssBytes, pgDumpPeakRssBytes }; } };
+}
+
+function childPgDumps(): number[] {
+  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.includes('(pg_dump)') && Number(stat.split(') ')[1]!.split(' ')[1]) === process.pid;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function highWaterMark(pid: number): number {
+  try {
+    const kib = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib ? Number(kib) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const throughput = (sample: Sample) => sample.sizeBytes / (sample.durationMs / 1000);
+const describe = (sample: Sample) => `${formatBytes(sample.sizeBytes)} in ${seconds(sample.durationMs)} = ${formatBytes(throughput(sample))}/s`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
