@@ -61,7 +61,7 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
     const rss = sampleRss();
     const startedAt = Date.now();
     const dump = await new MockActivityEnvironment().run(activities.dumpDatabase, {
-      backupId, database: 'bench', app: 'bench', releaseVersion: 'unknown', compressionLevel: COMPRESSION_LEVEL, trigger: { source: 'cli', actor: 'bench' },
+      backupId, database: 'bench', app: 'bench', releaseVersion: 'unknown', compressionLevel: COMPRESSION_LEVEL, trigger: { source: 'cli' as const, actor: 'bench' },
     });
     const activityMs = Date.now() - startedAt;
     const peaks = rss.stop();
