@@ -60,7 +60,7 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
     const rssBeforeBytes = process.memoryUsage().rss;
     const rss = sampleRss();
     const startedAt = Date.now();
-    const dump = await new MockActivityEnvironment().run(activities.dumpDatabase, {
+    const dump = await runActivity(activities.dumpDatabase, {
       backupId, database: 'bench', app: 'bench', releaseVersion: 'unknown', compressionLevel: COMPRESSION_LEVEL, trigger: { source: 'cli' as const, actor: 'bench' },
     });
     const activityMs = Date.now() - startedAt;
@@ -76,7 +76,7 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
   const rssBefore = process.memoryUsage().rss;
   const rss = sampleRss();
   const verifyStartedAt = Date.now();
-  const verification = await new MockActivityEnvironment().run(activities.verifyBackup, { database: 'bench', series: 'bench/bench/', backupId: bestOurs.backupId });
+  const verification = await runActivity(activities.verifyBackup, { database: 'bench', series: 'bench/bench/', backupId: bestOurs.backupId });
   const verifyMs = Date.now() - verifyStartedAt;
   const verifyPeaks = rss.stop();
 
@@ -88,6 +88,11 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
   console.log(`peak RSS while dumping        ${ours.map((o) => `${formatBytes(o.peakRssBytes)} (from ${formatBytes(o.rssBeforeBytes)})`).join(', ')} in the activity process (goal flat < 200 MB); pg_dump itself ${ours.map((o) => formatBytes(o.pgDumpPeakRssBytes)).join(', ')}`);
   console.log(`restore-verify                ${seconds(verifyMs)} (${verification.isVerified ? 'verified' : 'NOT verified'}: ${verification.checks.map((c) => `${c.name} ${c.isPassed ? 'ok' : 'FAILED'}`).join(', ')})`);
   console.log(`peak RSS while verifying      ${formatBytes(verifyPeaks.peakRssBytes)} (was ${formatBytes(rssBefore)} before)`);
+}
+
+/** Runs an activity with a heartbeat and cancellation context, outside any worker. */
+function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
 }
 
 async function plainDump(binDir: string, env: Record<string, string>, file: string): Promise<Sample> {
