@@ -172,6 +172,8 @@ export interface Sim {
   appUrl(appName: string): string;
   /** Makes calls of a command ("deploy", "secrets set", "status", "*" for any) fail or hang. */
   injectFault(command: string, fault: FaultSpec): Promise<void>;
+  /** Faults not yet used up (remaining null: every call). */
+  pendingFaults(): Array<{ command: string; kind: FaultSpec['kind']; remaining: number | null }>;
   clearFaults(): Promise<void>;
   configure(settings: Partial<SimSettings>): Promise<void>;
   /** Where `flyctl proxy` for this app forwards to (e.g. a local PostgreSQL). */
@@ -188,7 +190,10 @@ export interface Sim {
   teardown(): Promise<void>;
 }
 
-/** Prepares a state directory (created in the OS temp dir unless given). */
+/**
+ * Prepares a state directory (created in the OS temp dir unless given). Given a directory an earlier
+ * run left behind, it restarts its routers and the machines that were running (sandbox restarts).
+ */
 export function createSim(options?: CreateSimOptions): Promise<Sim>;
 
 /** True while the process runs (a zombie counts as gone). */

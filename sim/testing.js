@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { readCallRecords } from './lib/call-log.js';
 import { addFault } from './lib/faults.js';
 import { MANIFEST_FILE_NAME } from './lib/manifest.js';
+import { resumeSimProcesses } from './lib/resume.js';
 import { killAllSimProcesses, listSimProcesses } from './lib/teardown.js';
 import { readState, simPaths, updateState } from './lib/state.js';
 
@@ -43,9 +44,12 @@ export async function createSim(options = {}) {
   const dir = path.resolve(options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fly-sim-')));
   fs.mkdirSync(dir, { recursive: true });
   const ownerPid = options.ownerPid === undefined ? process.pid : options.ownerPid;
+  const hasState = fs.existsSync(simPaths(dir).stateFile);
   await updateState(dir, (state) => {
     state.settings = { ...state.settings, ...options.settings, ownerPid };
   });
+  // A directory from an earlier run (sandbox mode) comes back with its apps serving again.
+  if (hasState) await resumeSimProcesses(dir);
   const env = { FLY_SIM_DIR: dir, FLYCTL_PATH, FLY_API_TOKEN: SIM_TOKEN };
 
   /** @type {import('./testing.js').Sim['run']} */
@@ -104,6 +108,7 @@ export async function createSim(options = {}) {
     async injectFault(command, fault) {
       await updateState(dir, (state) => addFault(state, command, fault));
     },
+    pendingFaults: () => readState(dir).faults.map(({ command, kind, remaining }) => ({ command, kind, remaining })),
     async clearFaults() {
       await updateState(dir, (state) => {
         state.faults = [];

@@ -1,5 +1,4 @@
 // @ts-check
-/* global AbortController */
 // Entry point of the simulated flyctl: finds the command, parses its flags, checks the token,
 // acts out injected faults, runs the command, prints errors the way flyctl does and exits with
 // flyctl's exit codes. Every call is appended to the call log.
@@ -14,19 +13,12 @@ import { actOutFault, takeFault } from './faults.js';
 import { requireSimDir } from './state.js';
 
 const COMMANDS_WITHOUT_STATE = new Set(['version', 'help']);
-// flyctl gives in-flight work a moment to record an interruption before it is forced to stop.
-const INTERRUPT_GRACE_MS = 1500;
 
-/** @param {string[]} argv */
-export async function runCli(argv) {
-  const abort = new AbortController();
-  const onSignal = () => {
-    abort.abort();
-    setTimeout(() => process.exit(EXIT_INTERRUPTED), INTERRUPT_GRACE_MS).unref();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
+/**
+ * @param {string[]} argv
+ * @param {AbortSignal} interrupted from installInterruptHandlers
+ */
+export async function runCli(argv, interrupted) {
   const startedAt = Date.now();
   const simDir = process.env.FLY_SIM_DIR ? path.resolve(process.env.FLY_SIM_DIR) : null;
   let command = '';
@@ -39,18 +31,16 @@ export async function runCli(argv) {
     const parsed = parseFlags(found.rest, [...GLOBAL_FLAGS, ...(found.node.flags ?? [])]);
     const isHelp = parsed.flags.help || command.endsWith('help');
     const dir = COMMANDS_WITHOUT_STATE.has(command) || isHelp ? simDir ?? '' : requireSimDir(process.env);
-    const ctx = createContext({ command, parsed, env: process.env, cwd: process.cwd(), dir, signal: abort.signal });
+    const ctx = createContext({ command, parsed, env: process.env, cwd: process.cwd(), dir, signal: interrupted });
     callRecord = ctx.callRecord;
     const handler = isHelp ? await import('./commands/help.js') : await /** @type {NonNullable<typeof found.node.load>} */ (found.node.load)();
-    if (found.node.needsAuth && !isHelp) {
-      requireAuthentication(ctx);
-      const fault = await takeFault(ctx);
-      if (fault) await actOutFault(ctx, fault, String(ctx.flags.app || ctx.env.FLY_APP || 'app'));
-    }
+    if (found.node.needsAuth && !isHelp) requireAuthentication(ctx);
+    const fault = dir && !isHelp ? await takeFault(ctx) : undefined;
+    if (fault) await actOutFault(ctx, fault, String(ctx.flags.app || ctx.env.FLY_APP || 'app'));
     await handler.run(ctx);
-    if (abort.signal.aborted) exitCode = EXIT_INTERRUPTED;
+    if (interrupted.aborted) exitCode = EXIT_INTERRUPTED;
   } catch (err) {
-    exitCode = reportError(err, abort.signal);
+    exitCode = reportError(err, interrupted);
   }
   if (simDir && command) {
     appendCallRecord(simDir, {

@@ -38,14 +38,15 @@ export async function createMachine(ctx, appName, spec) {
  * @param {string} appName
  * @param {string} machineId
  * @param {(machine: import('./state.js').MachineRecord) => void} change
+ * @param {{ type: string, status: string }} [event] how the machine's event log names it
  */
-export async function replaceMachine(ctx, appName, machineId, change) {
+export async function replaceMachine(ctx, appName, machineId, change, event = { type: 'update', status: 'replacing' }) {
   const previousPid = await ctx.updateState((state) => {
     const machine = state.apps[appName].machines[machineId];
     const pid = machine.pid;
     change(machine);
-    Object.assign(machine, { instanceId: newUlid(), state: 'replacing', pid: null, port: null, updatedAt: new Date().toISOString() });
-    recordEvent(machine, { type: 'update', status: 'replacing', source: 'user', timestamp: Date.now() });
+    Object.assign(machine, { instanceId: newUlid(), state: event.status, pid: null, port: null, updatedAt: new Date().toISOString() });
+    recordEvent(machine, { ...event, source: 'user', timestamp: Date.now() });
     return pid;
   });
   await terminateProcess(previousPid, machineMarker(machineId));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { releasesOf, useSim } from './useSim.js';
 
 describe('flyctl simulator fault injection', () => {
@@ -49,7 +49,9 @@ describe('flyctl simulator fault injection', () => {
     const { sim } = fixture;
     await sim.injectFault('machine list', { kind: 'hang', times: 1 });
 
-    const hung = await sim.run(['machines', 'list', '-a', 'flaky-app', '--json'], { timeoutMs: 500 });
+    const hanging = sim.start(['machines', 'list', '-a', 'flaky-app', '--json']);
+    await vi.waitFor(() => expect(sim.pendingFaults()).toEqual([]), { timeout: 10_000, interval: 20 });
+    const hung = await hanging.stop('SIGTERM');
     const next = await sim.run(['machines', 'list', '-a', 'flaky-app', '--json']);
 
     expect([hung.exitCode, hung.stdout, hung.stderr]).toEqual([127, '', '']);

@@ -1,6 +1,7 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- flyctl JSON is asserted field by field against the reference below */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SimApp } from '../../sim/testing.js';
-import { parseConcatenatedJson, useSim } from './useSim.js';
+import { parseConcatenatedJson, useSim, type MachineJson } from './useSim.js';
 
 const RELEASE_KEYS = ['ID', 'Version', 'Stable', 'InProgress', 'Reason', 'Description', 'Status', 'DeploymentStrategy', 'Metadata', 'User', 'EvaluationID', 'CreatedAt', 'ImageRef'];
 const MACHINE_KEYS = ['id', 'name', 'state', 'region', 'image_ref', 'instance_id', 'private_ip', 'created_at', 'updated_at', 'config', 'events', 'checks', 'host_status', 'cordoned'];
@@ -38,16 +39,16 @@ describe('flyctl simulator JSON output', () => {
   });
 
   it('renders status with sorted keys, the router as AppURL and machines newest id first', async () => {
-    const status = await fixture.sim.runJson<Record<string, any>>(['status', '-a', app.name]);
+    const status = await fixture.sim.runJson<{ Organization: object; Machines: MachineJson[] }>(['status', '-a', app.name]);
     expect(Object.keys(status)).toEqual(['AppURL', 'Deployed', 'Hostname', 'ID', 'Machines', 'Name', 'Organization', 'PlatformVersion', 'Status', 'Version']);
     expect(status).toMatchObject({ AppURL: app.appUrl, Deployed: true, Hostname: 'shapes-app.fly.dev', ID: 'shapes-app', Name: 'shapes-app', PlatformVersion: 'machines', Status: 'deployed', Version: 2 });
     expect(Object.keys(status.Organization)).toEqual(['ID', 'InternalNumericID', 'Name', 'Slug', 'RawSlug', 'PaidPlan']);
-    const ids = status.Machines.map((machine: { id: string }) => machine.id);
+    const ids = status.Machines.map((machine) => machine.id);
     expect(ids).toEqual([...ids].sort().reverse());
   });
 
   it('lists machines in the Machines API shape with release metadata and live checks', async () => {
-    const machines = await fixture.sim.runJson<Array<Record<string, any>>>(['machine', 'list', '-a', app.name]);
+    const machines = await fixture.sim.runJson<Array<MachineJson & { events: object[] }>>(['machine', 'list', '-a', app.name]);
     expect(machines).toHaveLength(2);
     for (const machine of machines) {
       expect(Object.keys(machine)).toEqual(MACHINE_KEYS);
@@ -110,7 +111,7 @@ describe('flyctl simulator JSON output', () => {
   });
 
   it('lists apps as fly-go App objects', async () => {
-    const apps = await fixture.sim.runJson<Array<Record<string, any>>>(['apps', 'list']);
+    const apps = await fixture.sim.runJson<Array<{ Name: string }>>(['apps', 'list']);
     const listed = apps.find((candidate) => candidate.Name === app.name);
     expect(listed).toMatchObject({ ID: app.name, Status: 'deployed', Deployed: true, Hostname: 'shapes-app.fly.dev', Organization: { Slug: 'personal' }, CurrentRelease: { Status: 'complete' } });
   });
@@ -118,7 +119,7 @@ describe('flyctl simulator JSON output', () => {
   it('prints logs as concatenated pretty-printed objects, not NDJSON', async () => {
     const { stdout } = await fixture.sim.runOrThrow(['logs', '--no-tail', '--json', '-a', app.name]);
     expect(stdout.startsWith('{\n    "level": ')).toBe(true);
-    const entries = parseConcatenatedJson(stdout) as Array<Record<string, any>>;
+    const entries = parseConcatenatedJson(stdout) as Array<{ message: string; meta: object }>;
     expect(entries.length).toBeGreaterThan(0);
     expect(Object.keys(entries[0])).toEqual(['level', 'instance', 'message', 'region', 'timestamp', 'meta']);
     expect(Object.keys(entries[0].meta)).toEqual(['Instance', 'Region', 'Event', 'HTTP', 'Error', 'URL']);

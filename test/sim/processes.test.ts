@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
-import { createSim, isProcessRunning } from '../../sim/testing.js';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'vitest';
+import { createSim, isProcessRunning, killAllSimProcesses } from '../../sim/testing.js';
 import { machinesOf, useSim } from './useSim.js';
 
 /** Resolves once none of the pids runs, or rejects after timeoutMs. */
@@ -12,10 +15,11 @@ async function waitUntilGone(pids: number[], timeoutMs: number): Promise<void> {
   }
 }
 
-describe('flyctl simulator processes', () => {
+// Each test has its own app or simulator, so they run concurrently.
+describe.concurrent('flyctl simulator processes', () => {
   const fixture = useSim();
 
-  it('runs every machine as a real HTTP server behind the app router, round robin', async () => {
+  it('runs every machine as a real HTTP server behind the app router, round robin', async ({ expect }) => {
     const { sim } = fixture;
     const app = await sim.createApp('http-app', { machines: 2, image: { version: 'v7', routes: { '/api/ping': { json: { pong: true } } } } });
     const machineIds = (await machinesOf(sim, app.name)).map((machine) => machine.id);
@@ -31,7 +35,7 @@ describe('flyctl simulator processes', () => {
     expect(await (await fetch(`${app.appUrl}/`)).text()).toBe('http-app v7\n');
   });
 
-  it('starts failing health after the configured number of good answers', async () => {
+  it('starts failing health after the configured number of good answers', async ({ expect }) => {
     const { sim } = fixture;
     const app = await sim.createApp('bake-app', { machines: 1, image: { failHealthAfterRequests: 4 } });
 
@@ -45,7 +49,7 @@ describe('flyctl simulator processes', () => {
     expect(Object.values(checks)[0][0].status).toBe('critical');
   });
 
-  it('forwards flyctl proxy connections to the target set for the app', async () => {
+  it('forwards flyctl proxy connections to the target set for the app', async ({ expect }) => {
     const { sim } = fixture;
     await sim.createApp('db-app', { machines: 0 });
     const echo = net.createServer((socket) => socket.pipe(socket));
@@ -70,7 +74,7 @@ describe('flyctl simulator processes', () => {
     }
   });
 
-  it('leaves no process running after teardown', async () => {
+  it('leaves no process running after teardown', async ({ expect }) => {
     const sim = await createSim();
     await sim.createApp('teardown-app', { machines: 2 });
     const pids = sim.processIds();
@@ -82,13 +86,29 @@ describe('flyctl simulator processes', () => {
     expect(pids.filter(isProcessRunning)).toEqual([]);
   });
 
-  it('stops machines and routers by themselves when their state directory disappears', async () => {
+  it('serves again when a state directory left by an earlier run is reopened', async ({ expect }) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fly-sim-reopen-'));
+    try {
+      const firstRun = await createSim({ dir });
+      const app = await firstRun.createApp('reopen-app', { machines: 1, image: { version: 'kept' } });
+      await killAllSimProcesses(dir);
+
+      const secondRun = await createSim({ dir });
+
+      expect(await (await fetch(`${secondRun.appUrl(app.name)}/`)).text()).toBe('reopen-app kept\n');
+      expect(secondRun.appUrl(app.name)).toBe(app.appUrl);
+      await secondRun.teardown();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops machines and routers by themselves when their state directory disappears', async ({ expect }) => {
     const sim = await createSim();
     await sim.createApp('orphan-app', { machines: 1 });
     const pids = sim.processIds();
     expect(pids).toHaveLength(2);
 
-    const { rmSync } = await import('node:fs');
     rmSync(sim.dir, { recursive: true, force: true });
 
     await waitUntilGone(pids, 5000);
