@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- flyctl JSON is asserted field by field against the reference below */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SimApp } from '../../sim/testing.js';
 import { parseConcatenatedJson, useSim, type MachineJson } from './useSim.js';
