@@ -1,7 +1,8 @@
-// Backup benchmark: `npx tsx bench/backup.ts` (about 10 minutes on 2 cores; needs ~4 GB of disk).
+// Backup benchmark: `npx tsx bench/backup.ts` (about 5 minutes on 2 cores; needs ~4 GB of disk).
 // On a throwaway PostgreSQL with a ≥ 1 GB pgbench database (scale 70, BENCH_SCALE to change it), it
 // compares the backup activity's dump (streamed to storage with SHA-256) with a plain
-// `pg_dump -Fc > file`, samples the peak RSS of the process doing the dump, and times restore-verify.
+// `pg_dump -Fc > file` at compression 6 and 0, samples the peak RSS of the process doing the dump,
+// and times restore-verify.
 // Prints figures; it passes or fails nothing.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,7 +18,8 @@ import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 70);
 const ROUNDS = 2;
-const COMPRESSION_LEVEL = 6;
+/** The default level, then none: the second pushes the whole database's bytes through the pipeline. */
+const COMPRESSION_LEVELS = [6, 0];
 const SECRET = 'BENCH_DATABASE_URL';
 
 interface Sample { durationMs: number; sizeBytes: number }
@@ -45,49 +47,84 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
   log(`database: ${formatBytes(databaseBytes)} (initialised in ${seconds(Date.now() - initStartedAt)})`);
 
   process.env[SECRET] = url.toString();
-  const storageDir = path.join(workDir, 'backups');
-  const config = parseAppsConfig({ databases: { bench: { secret: SECRET, compressionLevel: COMPRESSION_LEVEL } }, storage: { type: 'local', dir: storageDir } });
+  const config = parseAppsConfig({ databases: { bench: { secret: SECRET } }, storage: { type: 'local', dir: path.join(workDir, 'backups') } });
   const activities = createBackupActivities({
     env: loadEnvConfig({}), logger: createLogger({ level: 'warn' }), loadAppsConfig: () => config, pgBinDir: server.binDir,
   });
-
-  const plain: Sample[] = [];
-  const ours: Array<Sample & { activityMs: number; rssBeforeBytes: number; peakRssBytes: number; pgDumpPeakRssBytes: number; backupId: string }> = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    plain.push(await plainDump(server.binDir, libpqEnv, path.join(workDir, `plain-${round}.dump`)));
-    log(`round ${round}: plain pg_dump -Fc > file: ${describe(plain.at(-1)!)}`);
-    const backupId = `bench-round-${round}`;
-    const rssBeforeBytes = process.memoryUsage().rss;
-    const rss = sampleRss();
-    const startedAt = Date.now();
-    const dump = await runActivity(activities.dumpDatabase, {
-      backupId, database: 'bench', app: 'bench', releaseVersion: 'unknown', compressionLevel: COMPRESSION_LEVEL, trigger: { source: 'cli' as const, actor: 'bench' },
-    });
-    const activityMs = Date.now() - startedAt;
-    const peaks = rss.stop();
-    ours.push({ durationMs: dump.dumpDurationMs, sizeBytes: dump.sizeBytes, activityMs, backupId, rssBeforeBytes, ...peaks });
-    log(`round ${round}: backup activity dump: ${describe(ours.at(-1)!)} (whole activity with inventory and manifest: ${seconds(activityMs)}); `
-      + `RSS: this process ${formatBytes(rssBeforeBytes)} before, peak ${formatBytes(peaks.peakRssBytes)}; pg_dump peak ${formatBytes(peaks.pgDumpPeakRssBytes)}`);
-    fs.rmSync(path.join(workDir, `plain-${round}.dump`));
+  const results: DumpComparison[] = [];
+  for (const compressionLevel of COMPRESSION_LEVELS) {
+    results.push(await compareDumps({ binDir: server.binDir, libpqEnv, workDir, activities, compressionLevel }));
   }
 
-  const best = <T extends Sample>(samples: T[]) => samples.reduce((a, b) => (throughput(b) > throughput(a) ? b : a));
-  const bestOurs = best(ours);
+  const verified = results[0]!.bestOurs;
   const rssBefore = process.memoryUsage().rss;
   const rss = sampleRss();
   const verifyStartedAt = Date.now();
-  const verification = await runActivity(activities.verifyBackup, { database: 'bench', series: 'bench/bench/', backupId: bestOurs.backupId });
+  const verification = await runActivity(activities.verifyBackup, { database: 'bench', series: 'bench/bench/', backupId: verified.backupId });
   const verifyMs = Date.now() - verifyStartedAt;
   const verifyPeaks = rss.stop();
 
   console.log('\n=== backup benchmark ===');
-  console.log(`database                      ${formatBytes(databaseBytes)} (pgbench scale ${SCALE}), dump ${formatBytes(bestOurs.sizeBytes)} at compression ${COMPRESSION_LEVEL}`);
-  console.log(`plain pg_dump -Fc > file      ${describe(best(plain))}   (best of ${ROUNDS})`);
-  console.log(`backup activity (dump)        ${describe(bestOurs)}   (best of ${ROUNDS}; streamed to storage with SHA-256)`);
-  console.log(`throughput ratio              ${(throughput(bestOurs) / throughput(best(plain))).toFixed(3)} (goal ≥ 0.95); whole activity incl. inventory + manifest: ${(throughput({ ...bestOurs, durationMs: bestOurs.activityMs }) / throughput(best(plain))).toFixed(3)}`);
-  console.log(`peak RSS while dumping        ${ours.map((o) => `${formatBytes(o.peakRssBytes)} (from ${formatBytes(o.rssBeforeBytes)})`).join(', ')} in the activity process (goal flat < 200 MB); pg_dump itself ${ours.map((o) => formatBytes(o.pgDumpPeakRssBytes)).join(', ')}`);
-  console.log(`restore-verify                ${seconds(verifyMs)} (${verification.isVerified ? 'verified' : 'NOT verified'}: ${verification.checks.map((c) => `${c.name} ${c.isPassed ? 'ok' : 'FAILED'}`).join(', ')})`);
-  console.log(`peak RSS while verifying      ${formatBytes(verifyPeaks.peakRssBytes)} (was ${formatBytes(rssBefore)} before)`);
+  console.log(`database                      ${formatBytes(databaseBytes)} (pgbench scale ${SCALE})`);
+  for (const { compressionLevel, bestPlain, bestOurs, ours } of results) {
+    const perDatabaseByte = (sample: Sample) => `${formatBytes(databaseBytes / (sample.durationMs / 1000))}/s of database`;
+    console.log(`-- compression ${compressionLevel}: dump ${formatBytes(bestOurs.sizeBytes)}`);
+    console.log(`plain pg_dump -Fc > file      ${describe(bestPlain)} (${perDatabaseByte(bestPlain)}; best of ${ROUNDS})`);
+    console.log(`backup activity (dump)        ${describe(bestOurs)} (${perDatabaseByte(bestOurs)}; best of ${ROUNDS}; streamed to storage with SHA-256, fsynced)`);
+    console.log(`throughput ratio              ${(throughput(bestOurs) / throughput(bestPlain)).toFixed(3)} (goal ≥ 0.95); whole activity incl. snapshot, inventory, manifest: ${(throughput({ ...bestOurs, durationMs: bestOurs.activityMs }) / throughput(bestPlain)).toFixed(3)}`);
+    console.log(`RSS of the activity process   ${ours.map((o) => `${formatBytes(o.rssBeforeBytes)} → peak ${formatBytes(o.peakRssBytes)}`).join(', ')} (goal flat < 200 MB); pg_dump itself peaks at ${ours.map((o) => formatBytes(o.pgDumpPeakRssBytes)).join(', ')}`);
+  }
+  console.log(`restore-verify                ${seconds(verifyMs)} for the compression-${results[0]!.compressionLevel} dump (${verification.isVerified ? 'verified' : 'NOT verified'}: ${verification.checks.map((c) => `${c.name} ${c.isPassed ? 'ok' : 'FAILED'}`).join(', ')})`);
+  console.log(`RSS while verifying           ${formatBytes(rssBefore)} → peak ${formatBytes(verifyPeaks.peakRssBytes)}`);
+}
+
+interface OurDump extends Sample {
+  backupId: string;
+  activityMs: number;
+  rssBeforeBytes: number;
+  peakRssBytes: number;
+  pgDumpPeakRssBytes: number;
+}
+
+interface DumpComparison {
+  compressionLevel: number;
+  bestPlain: Sample;
+  bestOurs: OurDump;
+  ours: OurDump[];
+}
+
+interface ComparisonSetup {
+  binDir: string;
+  libpqEnv: Record<string, string>;
+  workDir: string;
+  activities: ReturnType<typeof createBackupActivities>;
+  compressionLevel: number;
+}
+
+/** Alternates plain pg_dump and the backup activity, ROUNDS times each, at one compression level. */
+async function compareDumps(setup: ComparisonSetup): Promise<DumpComparison> {
+  const plain: Sample[] = [];
+  const ours: OurDump[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const plainFile = path.join(setup.workDir, `plain-${setup.compressionLevel}-${round}.dump`);
+    plain.push(await plainDump(setup.binDir, setup.libpqEnv, plainFile, setup.compressionLevel));
+    fs.rmSync(plainFile);
+    log(`compression ${setup.compressionLevel}, round ${round}: plain pg_dump -Fc > file: ${describe(plain.at(-1)!)}`);
+
+    const backupId = `bench-${setup.compressionLevel}-${round}`;
+    const rssBeforeBytes = process.memoryUsage().rss;
+    const rss = sampleRss();
+    const startedAt = Date.now();
+    const dump = await runActivity(setup.activities.dumpDatabase, {
+      backupId, database: 'bench', app: 'bench', releaseVersion: 'unknown', compressionLevel: setup.compressionLevel, trigger: { source: 'cli' as const, actor: 'bench' },
+    });
+    ours.push({ durationMs: dump.dumpDurationMs, sizeBytes: dump.sizeBytes, activityMs: Date.now() - startedAt, backupId, rssBeforeBytes, ...rss.stop() });
+    const last = ours.at(-1)!;
+    log(`compression ${setup.compressionLevel}, round ${round}: backup activity: ${describe(last)} (whole activity ${seconds(last.activityMs)}); `
+      + `RSS ${formatBytes(rssBeforeBytes)} → peak ${formatBytes(last.peakRssBytes)}; pg_dump peak ${formatBytes(last.pgDumpPeakRssBytes)}`);
+  }
+  const best = <T extends Sample>(samples: T[]) => samples.reduce((a, b) => (throughput(b) > throughput(a) ? b : a));
+  return { compressionLevel: setup.compressionLevel, bestPlain: best(plain), bestOurs: best(ours), ours };
 }
 
 /** Runs an activity with a heartbeat and cancellation context, outside any worker. */
@@ -95,10 +132,10 @@ function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...
   return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
 }
 
-async function plainDump(binDir: string, env: Record<string, string>, file: string): Promise<Sample> {
+async function plainDump(binDir: string, env: Record<string, string>, file: string, compressionLevel: number): Promise<Sample> {
   const startedAt = Date.now();
   const output = fs.openSync(file, 'w');
-  const dump = spawn(path.join(binDir, 'pg_dump'), ['--format=custom', `--compress=${COMPRESSION_LEVEL}`], { env, stdio: ['ignore', output, 'inherit'] });
+  const dump = spawn(path.join(binDir, 'pg_dump'), ['--format=custom', `--compress=${compressionLevel}`], { env, stdio: ['ignore', output, 'inherit'] });
   const exitCode = await new Promise<number | null>((resolve) => dump.once('close', resolve));
   fs.closeSync(output);
   if (exitCode !== 0) throw new Error(`plain pg_dump failed with exit code ${exitCode}`);
