@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { FlyError } from './errors.js';
 import { newUlid } from './ids.js';
-import { sleep } from './time.js';
+import { waitUnlessAbandoned } from './watchdog.js';
 
 /**
  * @typedef {{ kind: 'rate-limited' | 'connection-reset' | 'fail' | 'hang', times?: number | null, message?: string, hangMs?: number | null, exitCode?: number }} FaultSpec
@@ -58,7 +58,7 @@ export async function actOutFault(ctx, fault, appName) {
   ctx.callRecord.fault = fault.kind;
   switch (fault.kind) {
     case 'hang':
-      await sleep(fault.hangMs ?? Infinity, ctx.signal);
+      await waitUnlessAbandoned(ctx, fault.hangMs ?? Infinity);
       return;
     case 'rate-limited':
       throw new FlyError(fault.message || `failed to list VMs: 429 Too Many Requests (Request ID: ${newUlid()}-iad)`);

@@ -4,10 +4,38 @@
 // the state directory is gone, the owner process (a test run, the sandbox) has died, or the state
 // no longer names this very process.
 import fs from 'node:fs';
+import { Interrupted } from './errors.js';
 import { isProcessAlive } from './processes.js';
 import { readState } from './state.js';
+import { pollUntil } from './time.js';
 
 const CHECK_INTERVAL_MS = 1000;
+
+/**
+ * True when nobody can want the directory's processes any more: it is gone, or its owner died.
+ * @param {string} dir
+ */
+export function isSimAbandoned(dir) {
+  if (!fs.existsSync(dir)) return true;
+  try {
+    const { ownerPid } = readState(dir).settings;
+    return Boolean(ownerPid) && !isProcessAlive(ownerPid);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits ms (Infinity: until interrupted) in a flyctl call that blocks (a hang fault, proxy, logs),
+ * but gives up like an interrupted call once the simulator is abandoned, so a test run that died
+ * leaves no blocked flyctl behind.
+ * @param {import('./context.js').CommandContext} ctx
+ * @param {number} ms
+ */
+export async function waitUnlessAbandoned(ctx, ms) {
+  const outcome = await pollUntil(() => (isSimAbandoned(ctx.dir) ? true : undefined), { timeoutMs: ms, intervalMs: CHECK_INTERVAL_MS, signal: ctx.signal });
+  if ('value' in outcome) throw new Interrupted();
+}
 
 /**
  * @param {string} dir
@@ -24,13 +52,11 @@ export function startWatchdog(dir, isStillWanted, shutDown) {
   timer.unref();
 
   function isWanted() {
-    if (!fs.existsSync(dir)) return false;
+    if (isSimAbandoned(dir)) return false;
     try {
-      const state = readState(dir);
-      if (state.settings.ownerPid && !isProcessAlive(state.settings.ownerPid)) return false;
-      return isStillWanted(state);
+      return isStillWanted(readState(dir));
     } catch {
-      // A state file mid-replacement or unreadable for a moment: look again next time.
+      // Unreadable for a moment: look again next time.
       return true;
     }
   }

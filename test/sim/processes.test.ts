@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'vitest';
+import { describe, it, vi } from 'vitest';
 import { createSim, isProcessRunning, killAllSimProcesses } from '../../sim/testing.js';
 import { machinesOf, useSim } from './useSim.js';
 
@@ -101,6 +101,17 @@ describe.concurrent('flyctl simulator processes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('ends a hung flyctl call once its simulator is torn down', async ({ expect }) => {
+    const sim = await createSim();
+    await sim.injectFault('status', { kind: 'hang', times: 1 });
+    const hanging = sim.start(['status', '-a', 'any-app']);
+    await vi.waitFor(() => expect(sim.pendingFaults()).toEqual([]), { timeout: 10_000, interval: 20 });
+
+    await sim.teardown();
+
+    expect((await hanging.exited).exitCode).toBe(127);
   });
 
   it('stops machines and routers by themselves when their state directory disappears', async ({ expect }) => {

@@ -5,7 +5,7 @@
 import { lookupApp } from '../app-lookup.js';
 import { readAppLog, renderLogEntry } from '../app-log.js';
 import { renderJson } from '../json-output.js';
-import { sleep } from '../time.js';
+import { waitUnlessAbandoned } from '../watchdog.js';
 
 const POLL_INTERVAL_MS = 250;
 const NO_TAIL_LINES = 100;
@@ -20,14 +20,14 @@ export async function run(ctx) {
   };
   let lines = matching();
   while (lines.length === 0) {
-    await sleep(POLL_INTERVAL_MS, ctx.signal);
+    await waitUnlessAbandoned(ctx, POLL_INTERVAL_MS);
     lines = matching();
   }
   if (ctx.flags['no-tail']) return print(lines.slice(-NO_TAIL_LINES));
   print(lines);
   let printed = lines.length;
   for (;;) {
-    await sleep(POLL_INTERVAL_MS, ctx.signal);
+    await waitUnlessAbandoned(ctx, POLL_INTERVAL_MS);
     const all = matching();
     print(all.slice(printed));
     printed = all.length;

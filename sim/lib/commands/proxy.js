@@ -7,7 +7,7 @@ import net from 'node:net';
 import { lookupApp } from '../app-lookup.js';
 import { FlyError } from '../errors.js';
 import { observedState } from '../machines.js';
-import { sleep } from '../time.js';
+import { waitUnlessAbandoned } from '../watchdog.js';
 
 /** @param {import('../context.js').CommandContext} ctx */
 export async function run(ctx) {
@@ -48,7 +48,8 @@ export async function run(ctx) {
 }
 
 /**
- * Blocks until SIGINT/SIGTERM (Interrupted), or with --watch-stdin until stdin closes (returns).
+ * Blocks until SIGINT/SIGTERM or an abandoned simulator (Interrupted), or with --watch-stdin
+ * until stdin closes (returns).
  * @param {import('../context.js').CommandContext} ctx
  */
 async function untilStopped(ctx) {
@@ -60,9 +61,9 @@ async function untilStopped(ctx) {
     process.stdin.resume();
   }
   try {
-    await sleep(Infinity, stop);
+    await waitUnlessAbandoned({ ...ctx, signal: stop }, Infinity);
   } catch (err) {
-    if (ctx.signal.aborted) throw err;
+    if (!stdinClosed.signal.aborted || ctx.signal.aborted) throw err;
   }
 }
 
