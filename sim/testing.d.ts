@@ -55,6 +55,11 @@ export interface SimSettings {
   smokeCheckMs: number;
   /** Interval of health polling during deploys (default 50 ms). */
   healthPollMs: number;
+  /**
+   * Caps every deploy's --wait-timeout (default null: no cap), so code that passes flyctl's 5m default
+   * still fails fast against an unhealthy image in tests.
+   */
+  maxWaitTimeoutMs: number | null;
 }
 
 export interface CreateSimOptions {

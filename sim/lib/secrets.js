@@ -3,6 +3,7 @@
 // status `fly secrets list` computes: Deployed when every machine runs a release created after the
 // secret changed, Staged when none does, Partial in between (internal/command/secrets/list.go).
 import { createHash } from 'node:crypto';
+import { splitAssignment } from './assignments.js';
 import { FlyError } from './errors.js';
 
 /** @param {string} value */
@@ -18,9 +19,9 @@ export function secretDigest(value) {
 export function parseSecretAssignments(args) {
   if (args.length === 0) throw new FlyError('requires at least one SECRET=VALUE pair');
   return args.map((arg) => {
-    const eq = arg.indexOf('=');
-    if (eq <= 0) throw new FlyError(`Secrets must be provided as NAME=VALUE pairs (${arg} is invalid)`);
-    return [arg.slice(0, eq), arg.slice(eq + 1)];
+    const assignment = splitAssignment(arg);
+    if (!assignment) throw new FlyError(`Secrets must be provided as NAME=VALUE pairs (${arg} is invalid)`);
+    return assignment;
   });
 }
 

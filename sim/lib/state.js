@@ -46,7 +46,7 @@ import { FlyError } from './errors.js';
  * @typedef {{
  *   ownerPid: number | null, validTokens: string[] | null, user: { id: string, name: string, email: string },
  *   org: { id: string, internalNumericId: string, name: string, slug: string },
- *   region: string, smokeCheckMs: number, healthPollMs: number
+ *   region: string, smokeCheckMs: number, healthPollMs: number, maxWaitTimeoutMs: number | null
  * }} Settings
  * @typedef {{
  *   schemaVersion: 1, apps: Record<string, AppRecord>, images: Record<string, ImageRecord>,
@@ -65,6 +65,8 @@ export function defaultSettings() {
     // Real flyctl watches a new machine for up to 10 s for crash loops; the simulator is quicker.
     smokeCheckMs: 100,
     healthPollMs: 50,
+    // Tests may cap --wait-timeout so code that passes flyctl's 5m default still fails fast.
+    maxWaitTimeoutMs: null,
   };
 }
 

@@ -129,8 +129,8 @@ describe.concurrent('flyctl simulator errors and exit codes', () => {
   });
 });
 
-// Not concurrent: it changes which tokens the whole simulator accepts.
-describe('flyctl simulator access tokens', () => {
+// Not concurrent: these change settings of the whole simulator.
+describe('flyctl simulator settings', () => {
   it('prefers -t over FLY_ACCESS_TOKEN over FLY_API_TOKEN', async ({ expect }) => {
     await fixture.sim.configure({ validTokens: ['good'] });
     try {
@@ -141,6 +141,19 @@ describe('flyctl simulator access tokens', () => {
       expect(viaApiToken.stderr).toBe('Error: You must be authenticated to view this.\n');
     } finally {
       await fixture.sim.configure({ validTokens: null });
+    }
+  });
+
+  it('caps --wait-timeout when a test asks it to', async ({ expect }) => {
+    await fixture.sim.configure({ maxWaitTimeoutMs: 500 });
+    try {
+      const startedAt = Date.now();
+      const result = await fixture.sim.run(['deploy', fixture.sim.makeSourceDir('unhealthy', { app: 'errors-health' }), '--yes']);
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain('timeout reached waiting for health checks to pass');
+      expect(Date.now() - startedAt).toBeLessThan(60_000);
+    } finally {
+      await fixture.sim.configure({ maxWaitTimeoutMs: null });
     }
   });
 });

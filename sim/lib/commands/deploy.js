@@ -3,14 +3,13 @@
 // (--image) the image, then deploy it to the app's machines unless --build-only.
 import path from 'node:path';
 import { findConfigFile, loadLocalConfig, normalizeAppConfig } from '../app-config.js';
+import { splitAssignment } from '../assignments.js';
 import { parseDurationFlag } from '../duration.js';
 import { FlyError } from '../errors.js';
 import { buildImage, resolveImageReference } from '../images.js';
-import { deployMachinesApp } from '../deploy/machines-app.js';
+import { DEFAULT_MAX_UNAVAILABLE, DEFAULT_WAIT_TIMEOUT, deployMachinesApp } from '../deploy/machines-app.js';
 
-const DEFAULT_WAIT_TIMEOUT = '5m0s';
 const DEFAULT_RELEASE_COMMAND_TIMEOUT = '5m0s';
-const DEFAULT_MAX_UNAVAILABLE = 0.33;
 
 /** @param {import('../context.js').CommandContext} ctx */
 export async function run(ctx) {
@@ -86,9 +85,10 @@ function parseMaxUnavailable(flagValue, configValue) {
 
 /** @param {string[]} assignments -e/--env K=V */
 function parseEnvFlags(assignments) {
-  return Object.fromEntries(assignments.map((assignment) => {
-    const eq = assignment.indexOf('=');
-    if (eq <= 0) throw new FlyError(`failed parsing environment: '${assignment}': must be in the format NAME=VALUE`);
-    return [assignment.slice(0, eq), assignment.slice(eq + 1)];
-  }));
+  return Object.fromEntries(assignments.map((assignment) => splitAssignment(assignment) ?? failParsingEnv(assignment)));
+}
+
+/** @param {string} assignment @returns {never} */
+function failParsingEnv(assignment) {
+  throw new FlyError(`failed parsing environment: '${assignment}': must be in the format NAME=VALUE`);
 }

@@ -11,6 +11,10 @@ import { addRelease, finishRelease } from '../releases.js';
 import { runReleaseCommand } from './release-command.js';
 import { deployCanaryMachine, launchFirstMachines, updateExistingMachines, updateRolling } from './strategies.js';
 
+/** flyctl's defaults for --wait-timeout and --max-unavailable. */
+export const DEFAULT_WAIT_TIMEOUT = '5m0s';
+export const DEFAULT_MAX_UNAVAILABLE = 0.33;
+
 /**
  * @typedef {{
  *   appName: string, appConfig: import('../state.js').AppConfig, imageRef: string,
@@ -23,10 +27,12 @@ import { deployCanaryMachine, launchFirstMachines, updateExistingMachines, updat
 
 /**
  * @param {import('../context.js').CommandContext} ctx
- * @param {Deployment} deployment
+ * @param {Deployment} requested
  * @returns {Promise<import('../state.js').ReleaseRecord>}
  */
-export async function deployMachinesApp(ctx, deployment) {
+export async function deployMachinesApp(ctx, requested) {
+  const { maxWaitTimeoutMs } = ctx.readState().settings;
+  const deployment = { ...requested, waitTimeoutMs: Math.min(requested.waitTimeoutMs, maxWaitTimeoutMs ?? Infinity) };
   const { appName } = deployment;
   return withAppLease(ctx, appName, async () => {
     const release = await ctx.updateState((state) => {

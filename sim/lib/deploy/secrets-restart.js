@@ -6,9 +6,8 @@ import { parseDurationFlag } from '../duration.js';
 import { normalizeAppConfig } from '../app-config.js';
 import { normalizeManifest } from '../manifest.js';
 import { releasesNewestFirst } from '../releases.js';
-import { deployMachinesApp } from './machines-app.js';
+import { DEFAULT_MAX_UNAVAILABLE, DEFAULT_WAIT_TIMEOUT, deployMachinesApp } from './machines-app.js';
 
-const DEFAULT_WAIT_TIMEOUT_MS = 5 * 60_000;
 
 /**
  * @param {import('../context.js').CommandContext} ctx
@@ -35,12 +34,12 @@ export async function applySecretsChange(ctx, appName, { isStaged }) {
     imageRef: currentImage,
     manifest: ctx.readState().images[currentImage]?.manifest ?? normalizeManifest({}),
     strategy: appConfig.strategy || 'rolling',
-    waitTimeoutMs: parseDurationFlag(appConfig.waitTimeout) ?? DEFAULT_WAIT_TIMEOUT_MS,
+    waitTimeoutMs: parseDurationFlag(appConfig.waitTimeout || DEFAULT_WAIT_TIMEOUT) ?? Infinity,
     releaseCommandTimeoutMs: Infinity,
     skipHealthChecks: isDetached,
     skipSmokeChecks: isDetached,
     skipReleaseCommand: true,
-    maxUnavailable: appConfig.maxUnavailable ?? 0.33,
+    maxUnavailable: appConfig.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE,
     isRestartOnly: true,
     increasedAvailability: false,
   });

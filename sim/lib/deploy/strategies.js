@@ -4,10 +4,9 @@
 // at a time, stopping at the first failure; immediate replaces all at once without waiting;
 // canary first proves a new machine; bluegreen starts a green copy of every machine and destroys
 // the green ones again if they do not all become healthy.
-import { isInterrupted } from '../errors.js';
+import { FlyError, isInterrupted } from '../errors.js';
 import { createMachine, destroyMachine, replaceMachine, waitForMachineStart } from '../machine-runtime.js';
 import { isMachineHealthy, probeMachineChecks } from '../health.js';
-import { FlyError } from '../errors.js';
 import { pollUntil } from '../time.js';
 import { waitForMachineToBeGood } from './machine-checks.js';
 import { runPool } from './pool.js';
