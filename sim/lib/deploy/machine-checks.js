@@ -8,7 +8,7 @@ import { isMachineHealthy } from '../health.js';
 import { waitForMachineStart } from '../machine-runtime.js';
 import { isProcessAlive } from '../processes.js';
 import { readAppLog } from '../app-log.js';
-import { pollUntil } from '../time.js';
+import { pollUntil, sleep } from '../time.js';
 
 /**
  * @typedef {{ appName: string, waitTimeoutMs: number, skipHealthChecks: boolean, skipSmokeChecks: boolean }} CheckSettings
@@ -20,7 +20,8 @@ import { pollUntil } from '../time.js';
  * @param {string} machineId
  */
 export async function waitForMachineToBeGood(ctx, settings, machineId) {
-  await waitForStarted(ctx, settings, machineId);
+  // --detach skips all three waits, as flyctl's waitForMachine does.
+  if (!settings.skipHealthChecks) await waitForStarted(ctx, settings, machineId);
   if (!settings.skipSmokeChecks) await runSmokeChecks(ctx, settings, machineId);
   if (!settings.skipHealthChecks) await waitForHealthChecks(ctx, settings, machineId);
 }
@@ -31,10 +32,14 @@ export async function waitForMachineToBeGood(ctx, settings, machineId) {
  * @param {string} machineId
  */
 export async function waitForStarted(ctx, settings, machineId) {
+  const startedAt = Date.now();
   const outcome = await waitForMachineStart(ctx, settings.appName, machineId, settings.waitTimeoutMs);
-  if (outcome === 'timeout') throw startTimeoutError(machineId, settings.waitTimeoutMs);
-  // A machine that exits before it ever listens is what flyctl's smoke check calls crashing.
-  if (outcome === 'stopped') throw smokeCheckError(ctx, settings.appName, machineId);
+  if (outcome === 'started') return;
+  // A machine that exits before it ever listens is what flyctl's smoke check calls crashing;
+  // without smoke checks flyctl just never sees it reach "started".
+  if (outcome === 'stopped' && !settings.skipSmokeChecks) throw smokeCheckError(ctx, settings.appName, machineId);
+  await sleep(Math.max(0, settings.waitTimeoutMs - (Date.now() - startedAt)), ctx.signal);
+  throw startTimeoutError(machineId, settings.waitTimeoutMs);
 }
 
 /**
@@ -47,7 +52,8 @@ async function runSmokeChecks(ctx, settings, machineId) {
   const { smokeCheckMs } = ctx.readState().settings;
   const outcome = await pollUntil(() => {
     const machine = ctx.readState().apps[settings.appName]?.machines[machineId];
-    return machine && isProcessAlive(machine.pid) ? undefined : 'crashed';
+    if (!machine) return 'crashed';
+    return !machine.pid || isProcessAlive(machine.pid) ? undefined : 'crashed';
   }, { timeoutMs: smokeCheckMs, intervalMs: 25, signal: ctx.signal });
   if ('value' in outcome) throw smokeCheckError(ctx, settings.appName, machineId);
 }
