@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy,
-  type Client, type ScheduleOptionsStartWorkflowAction, type WorkflowHandle,
+  type Client, type ScheduleOptionsStartWorkflowAction, type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import type { AppsConfig, DatabaseConfig } from '../lib/config.js';
 import type { BackupRequest, BackupResult, Trigger } from '../lib/messages.js';
@@ -59,7 +59,7 @@ export async function syncBackupSchedules(client: Client, config: AppsConfig, ta
 }
 
 /** Starts a backup now, outside the schedule; the same delivery id finds the same run. */
-export async function startBackupNow(client: Client, taskQueue: string, database: string, trigger: Trigger): Promise<WorkflowHandle> {
+export async function startBackupNow(client: Client, taskQueue: string, database: string, trigger: Trigger): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const request: BackupRequest = { database, trigger };
   return client.workflow.start<(r: BackupRequest) => Promise<BackupResult>>('backupDatabase', {
     workflowId: `${BACKUP_SCHEDULE_PREFIX}${database}/on-demand/${trigger.deliveryId ?? randomUUID()}`,

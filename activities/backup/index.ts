@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/log.js';
 import type { CheckResult } from '../../lib/messages.js';
 import { listCatalog, manifestKey, readManifest, seriesOf, writeManifest } from './catalog.js';
 import { PG_DATABASE_NAME } from './connection.js';
-import { databaseConfigOf, withDatabaseSession } from './databaseSession.js';
+import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './databaseSession.js';
 import { dumpToStorage, type DumpRequest, type DumpResult } from './dump.js';
 import { pgTools } from './pgTools.js';
 import { withProgress } from './progress.js';
@@ -63,8 +63,19 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     const config = deps.loadAppsConfig();
     return { config, storage: createBackupStorage(config.storage) };
   };
-  const session = <T>(config: AppsConfig, database: string, signal: AbortSignal, fn: Parameters<typeof withDatabaseSession<T>>[1]) =>
+  const session = <T>(config: AppsConfig, database: string, signal: AbortSignal, fn: (db: DatabaseSession) => Promise<T>) =>
     withDatabaseSession({ config, database, env: deps.env, signal }, fn);
+
+  /** A backup id names its configured database: its manifest is in that database's series or one of its safety series. */
+  async function findManifest(config: AppsConfig, database: string, backupId: string) {
+    const { storage } = context();
+    const app = appOf(databaseConfigOf(config, database));
+    const direct = await readManifest(storage, seriesOf(app, database), backupId).catch(() => undefined);
+    if (direct) return direct;
+    const key = (await storage.list(`${app}/${database}.`)).find((k) => k.endsWith(`/${backupId}.manifest.json`));
+    if (!key) throw permanentFailure(PermanentError.InvalidInput, `no backup ${backupId} of database ${database}`);
+    return readManifest(storage, key.slice(0, key.lastIndexOf('/') + 1), backupId);
+  }
 
   return {
     async prepareBackup(input: { database: string; pgDatabase?: string }): Promise<BackupTarget> {
@@ -176,17 +187,6 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       return outcome;
     },
   };
-
-  /** A backup id names its configured database, so its manifest is in that database's series or a safety series. */
-  async function findManifest(config: AppsConfig, database: string, backupId: string) {
-    const { storage } = context();
-    const app = appOf(databaseConfigOf(config, database));
-    const direct = await readManifest(storage, seriesOf(app, database), backupId).catch(() => undefined);
-    if (direct) return direct;
-    const key = (await storage.list(`${app}/${database}.`)).find((k) => k.endsWith(`/${backupId}.manifest.json`));
-    if (!key) throw permanentFailure(PermanentError.InvalidInput, `no backup ${backupId} of database ${database}`);
-    return readManifest(storage, key.slice(0, key.lastIndexOf('/') + 1), backupId);
-  }
 }
 
 export type BackupActivities = ReturnType<typeof createBackupActivities>;

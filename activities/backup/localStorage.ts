@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertSafeKey, StorageObjectMissing, type BackupStorage } from './storage.js';
 
@@ -24,8 +24,7 @@ export function createLocalStorage(dir: string): BackupStorage {
       await fs.promises.mkdir(path.dirname(file), { recursive: true });
       const partial = `${file}${PARTIAL_MARKER}${randomBytes(4).toString('hex')}`;
       try {
-        await pipeline(source, fs.createWriteStream(partial, { mode: 0o600 }), { signal });
-        await syncToDisk(partial);
+        await writeDurably(partial, source, signal);
         await fs.promises.rename(partial, file);
       } catch (err) {
         await fs.promises.rm(partial, { force: true });
@@ -61,12 +60,29 @@ export function createLocalStorage(dir: string): BackupStorage {
   };
 }
 
+/** Flushed to disk while it is written, so that the final fsync waits for the last part only. */
+const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
+
 /** A backup that only sits in the page cache is not a backup yet. */
-async function syncToDisk(file: string): Promise<void> {
-  const handle = await fs.promises.open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+async function writeDurably(file: string, source: Readable, signal?: AbortSignal): Promise<void> {
+  // flush: the stream fsyncs before it closes its descriptor, and it alone closes it.
+  const out = fs.createWriteStream(file, { mode: 0o600, flush: true });
+  let openFd: number | undefined;
+  out.once('open', (fd: number) => { openFd = fd; });
+  out.once('close', () => { openFd = undefined; });
+  let unflushedBytes = 0;
+  let isFlushing = false;
+  const flushAsItGoes = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      unflushedBytes += chunk.length;
+      if (unflushedBytes >= FLUSH_EVERY_BYTES && !isFlushing && openFd !== undefined) {
+        unflushedBytes = 0;
+        isFlushing = true;
+        // In the background, one at a time: the dump keeps streaming meanwhile.
+        fs.fdatasync(openFd, () => { isFlushing = false; });
+      }
+      callback(null, chunk);
+    },
+  });
+  await pipeline(source, flushAsItGoes, out, { signal });
 }

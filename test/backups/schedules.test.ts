@@ -3,7 +3,7 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BackupResult } from '../../lib/messages.js';
-import { backupScheduleId, syncBackupSchedules } from '../../worker/schedules.js';
+import { backupScheduleId, startBackupNow, syncBackupSchedules } from '../../worker/schedules.js';
 import { useBackupTestEnvironment, waitFor } from './helpers/backupTestEnvironment.js';
 import { createSampleDatabase } from './helpers/sampleDatabase.js';
 
@@ -64,5 +64,17 @@ describe('backup schedules', () => {
     } finally {
       for (const scheduleId of [billingId, archiveId]) await client.schedule.getHandle(scheduleId).delete().catch(() => undefined);
     }
+  });
+
+  it('starts a backup on demand, once per request however often it is asked', async () => {
+    configWith({ billing: { schedule: '0 3 1 1 *' } });
+    const trigger = { source: 'slack' as const, actor: 'carol', deliveryId: harness.kit.uniqueId('slack-action') };
+    const result = await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
+      const first = await startBackupNow(harness.kit.client, taskQueue, 'billing', trigger);
+      const repeated = await startBackupNow(harness.kit.client, taskQueue, 'billing', trigger);
+      expect(repeated.firstExecutionRunId).toBe(first.firstExecutionRunId);
+      return await first.result() as BackupResult;
+    });
+    expect(result.isVerified).toBe(true);
   });
 });

@@ -41,6 +41,7 @@ export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {
   const kit = options.hasWorkflows === false ? undefined : useWorkflowTestKit(WORKFLOWS);
   const logs: string[] = [];
   const secrets = new Set<string>();
+  const secretNames: string[] = [];
   let slack: FakeSlack | undefined;
   let env: EnvConfig | undefined;
   let config: AppsConfig = parseAppsConfig({});
@@ -63,7 +64,6 @@ export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {
     for (const name of secretNames) delete process.env[name];
     fs.rmSync(storageDir, { recursive: true, force: true });
   });
-  const secretNames: string[] = [];
 
   return {
     get kit() {
