@@ -66,12 +66,15 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
 
   console.log('\n=== backup benchmark ===');
   console.log(`database                      ${formatBytes(databaseBytes)} (pgbench scale ${SCALE})`);
-  for (const { compressionLevel, bestPlain, bestOurs, ours } of results) {
+  for (const { compressionLevel, bestPlain, bestPlainSynced, bestOurs, ours } of results) {
     const perDatabaseByte = (sample: Sample) => `${formatBytes(databaseBytes / (sample.durationMs / 1000))}/s of database`;
     console.log(`-- compression ${compressionLevel}: dump ${formatBytes(bestOurs.sizeBytes)}`);
     console.log(`plain pg_dump -Fc > file      ${describe(bestPlain)} (${perDatabaseByte(bestPlain)}; best of ${ROUNDS})`);
+    console.log(`plain, then fsync             ${describe(bestPlainSynced)} (${perDatabaseByte(bestPlainSynced)}; best of ${ROUNDS})`);
     console.log(`backup activity (dump)        ${describe(bestOurs)} (${perDatabaseByte(bestOurs)}; best of ${ROUNDS}; streamed to storage with SHA-256, fsynced)`);
-    console.log(`throughput ratio              ${(throughput(bestOurs) / throughput(bestPlain)).toFixed(3)} (goal ≥ 0.95); whole activity incl. snapshot, inventory, manifest: ${(throughput({ ...bestOurs, durationMs: bestOurs.activityMs }) / throughput(bestPlain)).toFixed(3)}`);
+    const ratio = (sample: Sample, baseline: Sample) => (throughput(sample) / throughput(baseline)).toFixed(3);
+    console.log(`throughput ratio              ${ratio(bestOurs, bestPlain)} (goal ≥ 0.95); vs plain + fsync ${ratio(bestOurs, bestPlainSynced)}; `
+      + `whole activity incl. snapshot, inventory, manifest: ${ratio({ ...bestOurs, durationMs: bestOurs.activityMs }, bestPlain)}`);
     console.log(`RSS of the activity process   ${ours.map((o) => `${formatBytes(o.rssBeforeBytes)} → peak ${formatBytes(o.peakRssBytes)}`).join(', ')} (goal flat < 200 MB); pg_dump itself peaks at ${ours.map((o) => formatBytes(o.pgDumpPeakRssBytes)).join(', ')}`);
   }
   console.log(`restore-verify                ${seconds(verifyMs)} for the compression-${results[0]!.compressionLevel} dump (${verification.isVerified ? 'verified' : 'NOT verified'}: ${verification.checks.map((c) => `${c.name} ${c.isPassed ? 'ok' : 'FAILED'}`).join(', ')})`);
@@ -89,6 +92,8 @@ interface OurDump extends Sample {
 interface DumpComparison {
   compressionLevel: number;
   bestPlain: Sample;
+  /** The same, made durable (fsync) as the backup's storage write is. */
+  bestPlainSynced: Sample;
   bestOurs: OurDump;
   ours: OurDump[];
 }
@@ -104,12 +109,15 @@ interface ComparisonSetup {
 /** Alternates plain pg_dump and the backup activity, ROUNDS times each, at one compression level. */
 async function compareDumps(setup: ComparisonSetup): Promise<DumpComparison> {
   const plain: Sample[] = [];
+  const plainSynced: Sample[] = [];
   const ours: OurDump[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const plainFile = path.join(setup.workDir, `plain-${setup.compressionLevel}-${round}.dump`);
-    plain.push(await plainDump(setup.binDir, setup.libpqEnv, plainFile, setup.compressionLevel));
-    fs.rmSync(plainFile);
+    plain.push(await plainDump(setup.binDir, setup.libpqEnv, plainFile, setup.compressionLevel, false));
     log(`compression ${setup.compressionLevel}, round ${round}: plain pg_dump -Fc > file: ${describe(plain.at(-1)!)}`);
+    plainSynced.push(await plainDump(setup.binDir, setup.libpqEnv, plainFile, setup.compressionLevel, true));
+    log(`compression ${setup.compressionLevel}, round ${round}: plain pg_dump -Fc > file, then fsync: ${describe(plainSynced.at(-1)!)}`);
+    fs.rmSync(plainFile);
 
     const backupId = `bench-${setup.compressionLevel}-${round}`;
     const rssBeforeBytes = process.memoryUsage().rss;
@@ -124,7 +132,7 @@ async function compareDumps(setup: ComparisonSetup): Promise<DumpComparison> {
       + `RSS ${formatBytes(rssBeforeBytes)} → peak ${formatBytes(last.peakRssBytes)}; pg_dump peak ${formatBytes(last.pgDumpPeakRssBytes)}`);
   }
   const best = <T extends Sample>(samples: T[]) => samples.reduce((a, b) => (throughput(b) > throughput(a) ? b : a));
-  return { compressionLevel: setup.compressionLevel, bestPlain: best(plain), bestOurs: best(ours), ours };
+  return { compressionLevel: setup.compressionLevel, bestPlain: best(plain), bestPlainSynced: best(plainSynced), bestOurs: best(ours), ours };
 }
 
 /** Runs an activity with a heartbeat and cancellation context, outside any worker. */
@@ -132,11 +140,12 @@ function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...
   return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
 }
 
-async function plainDump(binDir: string, env: Record<string, string>, file: string, compressionLevel: number): Promise<Sample> {
+async function plainDump(binDir: string, env: Record<string, string>, file: string, compressionLevel: number, isSynced: boolean): Promise<Sample> {
   const startedAt = Date.now();
   const output = fs.openSync(file, 'w');
   const dump = spawn(path.join(binDir, 'pg_dump'), ['--format=custom', `--compress=${compressionLevel}`], { env, stdio: ['ignore', output, 'inherit'] });
   const exitCode = await new Promise<number | null>((resolve) => dump.once('close', resolve));
+  if (isSynced) fs.fsyncSync(output);
   fs.closeSync(output);
   if (exitCode !== 0) throw new Error(`plain pg_dump failed with exit code ${exitCode}`);
   return { durationMs: Date.now() - startedAt, sizeBytes: fs.statSync(file).size };
