@@ -26,13 +26,16 @@ const postgres = proxyActivities<Activities>(postgresOptions);
 const catalog = proxyActivities<Activities>(catalogOptions);
 // The release is context for the catalog, not a reason to fail a backup: one quick try.
 const fly = proxyActivities<Activities>({ ...flyReadOptions, retry: { maximumAttempts: 2 } });
+const slack = proxyActivities<Activities>({ startToCloseTimeout: '15s', retry: { initialInterval: '2s', maximumAttempts: 5 } });
 
 export async function backupDatabase(request: BackupRequest): Promise<BackupResult> {
   const run = new RunTracker({ kind: 'backup', database: request.database, trigger: request.trigger }, ['dump', 'verify', 'record', 'prune']);
   setHandler(statusQuery, () => run.status);
+  let slackChannel: string | undefined;
   try {
     const target = await local.prepareBackup({ database: request.database, pgDatabase: request.pgDatabase });
-    run.reportTo(target.slackChannel);
+    slackChannel = target.slackChannel;
+    run.reportTo(slackChannel);
     const releaseVersion = await currentReleaseVersion(target);
     const backupId = newBackupId(request);
     run.fact('backup', backupId);
@@ -51,7 +54,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     run.fact('manifest', location);
 
     const prunedBackupIds = await prune(run, target);
-    reportOutcome(run, backupId, dump, verification, prunedBackupIds);
+    await reportOutcome(run, target, backupId, dump, verification, prunedBackupIds);
     return {
       backupId, isVerified: verification.isVerified, location: dump.location, sizeBytes: dump.sizeBytes, sha256: dump.sha256,
       dumpDurationMs: dump.dumpDurationMs, throughputBytesPerSecond: dump.throughputBytesPerSecond, releaseVersion,
@@ -64,7 +67,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     }
     const reason = rootMessage(err);
     run.setState('failed', `Backup of ${request.database} FAILED: ${reason}`);
-    run.thread(`:rotating_light: <!here> Backup of *${request.database}* FAILED: ${reason}. No new backup was made.`);
+    await alertChannel(slackChannel, `:rotating_light: <!here> Backup of *${request.database}* FAILED: ${reason}. No new backup was made.`);
     throw ApplicationFailure.nonRetryable(`Backup of ${request.database} failed: ${reason}`, failureType(err) ?? 'BackupFailed');
   } finally {
     await run.flush();
@@ -125,7 +128,7 @@ async function prune(run: RunTracker, target: BackupTarget): Promise<string[]> {
   }
 }
 
-function reportOutcome(run: RunTracker, backupId: string, dump: DumpResult, verification: VerificationResult, pruned: string[]): void {
+async function reportOutcome(run: RunTracker, target: BackupTarget, backupId: string, dump: DumpResult, verification: VerificationResult, pruned: string[]): Promise<void> {
   run.status.checks = verification.checks;
   run.fact('verified', verification.isVerified ? 'yes' : 'NO');
   run.fact('pruned', pruned.length);
@@ -136,7 +139,20 @@ function reportOutcome(run: RunTracker, backupId: string, dump: DumpResult, veri
   }
   const reason = failedChecksText(verification);
   run.setState('failed', `Backup ${backupId} FAILED verification (${verification.failureType}): ${reason}. It does not count as a backup.`);
-  run.thread(`:rotating_light: <!here> Backup ${backupId} FAILED verification: ${reason}. It is kept for inspection but never counted by retention.`);
+  await alertChannel(target.slackChannel, `:rotating_light: <!here> Backup ${backupId} of *${target.database}* FAILED verification: ${reason}. It is kept for inspection but never counted by retention.`);
+}
+
+/**
+ * A failure is announced in the channel itself, not only in the run's message or its thread, where
+ * nobody is notified. Slack trouble never fails the run.
+ */
+export async function alertChannel(channel: string | undefined, text: string): Promise<void> {
+  if (!channel) return;
+  try {
+    await slack.postThreadReply({ channel, text });
+  } catch {
+    // The run's own message still says FAILED; the Temporal UI has the rest.
+  }
 }
 
 function recordDumpFacts(run: RunTracker, dump: DumpResult): void {

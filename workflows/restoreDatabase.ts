@@ -7,7 +7,7 @@ import type { RestorePlan } from '../activities/backup/index.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import { approvalUpdate, statusQuery, type ApprovalDecision, type RestoreRequest, type RestoreResult } from '../lib/messages.js';
 import { localOptions } from './activityOptions.js';
-import { backupDatabase, formatBytes, postgresOptions } from './backupDatabase.js';
+import { alertChannel, backupDatabase, formatBytes, postgresOptions } from './backupDatabase.js';
 import { RunTracker } from './runTracker.js';
 
 const APPROVAL_TIMEOUT = '30m';
@@ -20,19 +20,21 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
   const run = new RunTracker({ kind: 'restore', database: request.database, trigger: request.trigger }, ['plan', 'approval', 'checksum', 'safety backup', 'restore']);
   setHandler(statusQuery, () => run.status);
   const approval = acceptApprovals(run);
+  let plan: RestorePlan | undefined;
   try {
-    const plan = await run.stage('plan', () => preparation.prepareRestore({ database: request.database, backupId: request.backupId, targetDatabase: request.targetDatabase }), describePlan);
+    plan = await run.stage('plan', () => preparation.prepareRestore({ database: request.database, backupId: request.backupId, targetDatabase: request.targetDatabase }), describePlan);
     run.reportTo(plan.slackChannel);
     run.fact('backup', plan.backupId);
     run.fact('target', plan.targetDatabase);
     assertRestorable(plan, request);
+    const { series, backupId, targetDatabase } = plan;
 
     const isOverwrite = plan.isTargetExisting;
     if (isOverwrite && plan.isProductionTarget) await waitForApproval(run, approval, plan);
     else run.skip('approval', isOverwrite ? 'not the live database: confirmation suffices' : 'a new database');
 
     await run.stage('checksum', async () => {
-      const check = await postgres.verifyBackupChecksum({ database: request.database, series: plan.series, backupId: plan.backupId });
+      const check = await postgres.verifyBackupChecksum({ database: request.database, series, backupId });
       if (!check.isPassed) throw ApplicationFailure.nonRetryable(`the stored dump is corrupt: ${check.detail}`, PermanentError.BackupChecksumMismatch);
       return check;
     }, (check) => check.detail);
@@ -40,16 +42,14 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     const safetyBackupId = isOverwrite ? await takeSafetyBackup(run, request, plan) : undefined;
     if (!isOverwrite) run.skip('safety backup', 'nothing is overwritten');
 
-    const outcome = await run.stage('restore', () => postgres.restoreBackup({
-      database: request.database, series: plan.series, backupId: plan.backupId, targetDatabase: plan.targetDatabase, isOverwrite,
-    }), (o) => (o.isVerified ? 'row counts and schema match the backup' : 'restored, but it does NOT match the backup'));
+    const outcome = await run.stage('restore', () => postgres.restoreBackup({ database: request.database, series, backupId, targetDatabase, isOverwrite }), (o) => (o.isVerified ? 'row counts and schema match the backup' : 'restored, but it does NOT match the backup'));
     run.status.checks = outcome.checks;
     if (!outcome.isVerified) {
       const mismatches = outcome.checks.filter((c) => !c.isPassed).map((c) => `${c.name}: ${c.detail}`).join('; ');
-      throw ApplicationFailure.nonRetryable(`${plan.targetDatabase} does not match backup ${plan.backupId}: ${mismatches}`, PermanentError.BackupVerificationFailed);
+      throw ApplicationFailure.nonRetryable(`${targetDatabase} does not match backup ${backupId}: ${mismatches}`, PermanentError.BackupVerificationFailed);
     }
-    run.setState('succeeded', `Restored ${plan.backupId} into ${plan.targetDatabase}; row counts and schema match.`);
-    return { targetDatabase: plan.targetDatabase, isVerified: true, safetyBackupId, checks: outcome.checks };
+    run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts and schema match.`);
+    return { targetDatabase, isVerified: true, safetyBackupId, checks: outcome.checks };
   } catch (err) {
     if (isCancellation(err)) {
       run.setState('cancelled', `Restore of ${request.backupId} was cancelled.`);
@@ -57,7 +57,7 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     }
     const reason = rootMessage(err);
     run.setState('failed', `Restore of ${request.backupId} FAILED: ${reason}`);
-    run.thread(`:rotating_light: <!here> Restore of ${request.backupId} FAILED: ${reason}`);
+    await alertChannel(plan?.slackChannel, `:rotating_light: <!here> Restore of ${request.backupId} into ${plan?.targetDatabase ?? 'its target'} FAILED: ${reason}`);
     throw ApplicationFailure.nonRetryable(`Restore of ${request.backupId} failed: ${reason}`, failureType(err) ?? 'RestoreFailed');
   } finally {
     await run.flush();

@@ -97,7 +97,8 @@ describe('backupDatabase and restoreDatabase', () => {
 
     expect(result.isVerified).toBe(false);
     expect(result.checks).toEqual([expect.objectContaining({ name: 'checksum', isPassed: false })]);
-    const alert = harness.slack.messages.find((m) => m.threadTs && m.text.includes(result.backupId) && m.text.includes('FAILED'));
+    // Announced in the channel itself (not only in the run's thread), where people are notified.
+    const alert = harness.slack.messages.find((m) => !m.threadTs && m.text.startsWith(':rotating_light:') && m.text.includes(result.backupId));
     expect(alert?.text).toContain('<!here>');
     expect(alert?.text).toMatch(/checksum: the stored dump reads back as sha256/);
     expect(harness.slack.allText()).toMatch(new RegExp(`backup shop: FAILED[^]*${result.backupId}`));
