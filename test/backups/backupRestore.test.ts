@@ -16,6 +16,7 @@ import { createSampleDatabase, describeDatabase, withClient } from './helpers/sa
 
 const harness = useBackupTestEnvironment();
 const SECRET = 'SHOP_DATABASE_URL';
+const GHOST_SECRET = 'GHOST_DATABASE_URL';
 const trigger = { source: 'api', actor: 'alice' } as const;
 let sourceUrl = '';
 /** The first test's verified backup, reused by tests that only need some backup to exist. */
@@ -24,6 +25,7 @@ let verifiedBackupId = '';
 beforeAll(async () => {
   sourceUrl = await createSampleDatabase(harness.serverUrl, 'shop');
   harness.setSecret(SECRET, sourceUrl);
+  harness.setSecret(GHOST_SECRET, databaseUrl(harness.serverUrl, 'no_such_database'));
   harness.setConfig({
     apps: {
       shop: {
@@ -35,6 +37,7 @@ beforeAll(async () => {
       shop: { app: 'shop', secret: SECRET },
       // The same data under a second name: its own catalog series, with a tight retention policy.
       ledger: { app: 'shop', secret: SECRET, retention: { maxAge: '30d', maxCount: 4, minVerified: 3 } },
+      ghost: { app: 'shop', secret: GHOST_SECRET },
     },
   });
 });
@@ -110,6 +113,20 @@ describe('backupDatabase and restoreDatabase', () => {
     const plan = await activities.planBackupRetention({ database: 'shop', series: seriesOf('shop', 'shop') });
     expect(plan.verifiedKept).toBe(catalog.manifests.filter((m) => m.status === 'verified').length);
     expect(plan.keep.find((d) => d.backupId === result.backupId)?.status).toBe('failed');
+  });
+
+  it('fails loudly when the dump cannot be made, and stores nothing', async () => {
+    const workflowId = harness.kit.uniqueId('backup-ghost');
+    const failure = await harness.kit.withWorker(harness.activities(), (taskQueue) =>
+      harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId, args: [{ database: 'ghost', trigger }] }).catch((err: unknown) => err));
+
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(failureType(failure)).toBe('DatabaseUnreachable');
+    expect(rootMessage(failure)).toMatch(/database "no_such_database" does not exist/);
+    const alert = harness.slack.messages.find((m) => !m.threadTs && m.text.includes('Backup of *ghost* FAILED'));
+    expect(alert?.text).toMatch(/^:rotating_light: <!here> .*No new backup was made\.$/);
+    expect(fs.existsSync(path.join(harness.storageDir, 'shop', 'ghost'))).toBe(false);
+    await harness.expectNoSecretLeaked([workflowId]);
   });
 
   it('refuses to overwrite an existing database without confirmation', async () => {
