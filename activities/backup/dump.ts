@@ -45,19 +45,14 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
   const key = dumpKey(series, request.backupId, request.releaseVersion);
   const createdAt = new Date();
   const snapshotHolder = await session.connect(pgDatabase);
-  let isDone = false;
   try {
     const snapshot = await exportSnapshot(snapshotHolder);
     progress.setPhase('dump');
-    // Counted in the dump's own snapshot while pg_dump runs: exact counts at no extra wall time.
-    const counting = takeInventory(snapshotHolder);
-    counting.catch(() => undefined);
     const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot }), session.commandEnv(pgDatabase), storage, key, progress);
     const dumpDurationMs = Date.now() - createdAt.getTime();
     progress.setPhase('inventory');
-    const source = await counting;
+    const source = await takeInventory(snapshotHolder);
     await snapshotHolder.query('commit');
-    isDone = true;
     const manifest: BackupManifest = {
       formatVersion: 1,
       backupId: request.backupId,
@@ -81,9 +76,7 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
     await writeManifest(storage, manifest);
     return summarize(manifest, source);
   } finally {
-    // After a failure a count may still wait on a lock: the connection closes when the server gets to it.
-    const closing = snapshotHolder.end().catch(() => undefined);
-    if (isDone) await closing;
+    await snapshotHolder.end().catch(() => undefined);
   }
 }
 
