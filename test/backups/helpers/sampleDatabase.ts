@@ -4,9 +4,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { locatePostgresBinDir } from '../../../scripts/localPostgres.js';
-import { createDatabase } from '../../helpers/postgres.js';
+import { createDatabase, withAdminClient } from '../../helpers/postgres.js';
 
 const SAMPLE_SCHEMA = `
   create type mood as enum ('happy', 'ok', 'sad');
@@ -58,15 +57,8 @@ export async function createSampleDatabase(serverUrl: string, prefix = 'src'): P
   return url;
 }
 
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+/** A client on the given database for one piece of work (the shared test helper). */
+export const withClient = withAdminClient;
 
 export interface DatabaseDescription {
   rowCounts: Record<string, number>;
