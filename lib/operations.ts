@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import {
-  approvalUpdate, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
+  approvalUpdate, cancelSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
   type ApprovalDecision, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
 } from './messages.js';
 
@@ -39,6 +39,11 @@ export async function decideApproval(client: Client, workflowId: string, decisio
 
 export async function decideOnFailure(client: Client, workflowId: string, decision: FailureDecision): Promise<void> {
   await client.workflow.getHandle(workflowId).executeUpdate(failureDecisionUpdate, { args: [decision] }).catch(explainRefusal);
+}
+
+/** Cancels a running pipeline: the running step stops, and a deploy that had started is rolled back. */
+export async function cancelRun(client: Client, workflowId: string, request: { actor: string; reason: string }): Promise<void> {
+  await client.workflow.getHandle(workflowId).signal(cancelSignal, request);
 }
 
 /** A refused update carries the workflow's reason ("U1 is not an approver…") in its cause. */
