@@ -1,0 +1,28 @@
+// Liveness, readiness and the Prometheus scrape.
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.js';
+import { serviceUnavailable } from '../httpErrors.js';
+
+export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async () => {
+    try {
+      deps.loadApps();
+    } catch (err) {
+      throw serviceUnavailable(`the apps config does not load: ${(err as Error).message}`);
+    }
+    try {
+      // The cheapest call that proves the frontend answers for our namespace.
+      await deps.client.workflowService.getSystemInfo({});
+    } catch (err) {
+      throw serviceUnavailable(`Temporal is not reachable: ${(err as Error).message}`);
+    }
+    return { status: 'ready' };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+}

@@ -1,0 +1,63 @@
+// The HTTP server: webhooks, the read and write API, health, metrics and the Slack routes, in one
+// Fastify instance. Routes are thin: verify, validate, call lib/operations, answer.
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { ApiDeps } from './deps.js';
+import { HttpError, errorCodeForStatus } from './httpErrors.js';
+import { RateLimiter } from './rateLimit.js';
+import { healthRoutes } from './routes/health.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Probes and scrapes come from the same few addresses all day; they are not rate limited. */
+const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
+  // Typed as Fastify's base logger so the instance is the plain FastifyInstance plugins expect.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, loggerInstance, disableRequestLogging: true });
+  installErrorHandling(app, deps);
+  installRateLimit(app, deps);
+  installRequestMetrics(app, deps);
+
+  await app.register(async (scope) => healthRoutes(scope, deps));
+  return app;
+}
+
+function installErrorHandling(app: FastifyInstance, deps: ApiDeps): void {
+  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    if (err instanceof HttpError) {
+      return reply.code(err.statusCode).headers(err.headers).send({ error: err.error, message: err.message });
+    }
+    const statusCode = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
+    if (statusCode >= 500) {
+      deps.logger.error({ err, route: request.routeOptions.url, method: request.method }, 'request failed');
+      return reply.code(statusCode).send({ error: 'internal', message: 'internal error; see the server log' });
+    }
+    // Fastify's own 4xx (too large, invalid JSON, unsupported media type) carry a safe message.
+    return reply.code(statusCode).send({ error: errorCodeForStatus(statusCode), message: err.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json` });
+  });
+}
+
+function installRateLimit(app: FastifyInstance, deps: ApiDeps): void {
+  const limiter = new RateLimiter(deps.env.FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE, deps.env.FLIGHTDECK_API_RATE_LIMIT_BURST, deps.now);
+  app.addHook('onRequest', async (request) => {
+    if (UNLIMITED_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const verdict = limiter.take(request.ip);
+    if (!verdict.isAllowed) {
+      throw new HttpError(429, 'rate_limited', `too many requests from ${request.ip}; retry in ${verdict.retryAfterSeconds} s`,
+        { 'retry-after': String(verdict.retryAfterSeconds) });
+    }
+  });
+}
+
+function installRequestMetrics(app: FastifyInstance, deps: ApiDeps): void {
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.httpRequestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+}
