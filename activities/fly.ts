@@ -93,7 +93,13 @@ export function classifyFlyFailure(command: string, result: RunResult): Error {
   const all = `${result.stderr}\n${text}`;
   const message = `flyctl ${command} failed: ${text.replace(/^Error:?\s*/, '')}`;
   if (result.isTimedOut) return transientFailure('FlyTransient', `flyctl ${command} did not finish in time`);
-  if (result.exitCode === 126) return permanentFailure(PermanentError.DeployHealthTimeout, `${message} (deadline exceeded)`);
+  // flyctl exits 126 when the error chain holds context.DeadlineExceeded. A health timeout is
+  // flattened first and exits 1; in a deploy, 126 is the release_command outliving its timeout,
+  // which aborts before any machine is touched.
+  if (result.exitCode === 126) {
+    if (/release.command/i.test(all)) return permanentFailure(PermanentError.ReleaseCommandFailed, `${message} (the release_command did not finish within its release_command_timeout)`);
+    return transientFailure('FlyTransient', `${message} (deadline exceeded)`);
+  }
   for (const [pattern, type] of PERMANENT_PATTERNS) if (pattern.test(all)) return permanentFailure(type, message);
   if (TRANSIENT_PATTERNS.some((p) => p.test(text))) return transientFailure('FlyTransient', message);
   return permanentFailure(PermanentError.FlyCommandFailed, message);

@@ -77,6 +77,8 @@ export interface SourceDirOptions {
   releaseCommand?: string;
   /** [deploy] strategy. */
   strategy?: 'rolling' | 'immediate' | 'canary' | 'bluegreen';
+  /** [deploy] release_command_timeout, e.g. "1s" (flyctl's default is 5m). */
+  releaseCommandTimeout?: string;
   /** Path of the [[http_service.checks]] check (default: the manifest's healthPath or "/health"). */
   checkPath?: string;
 }

@@ -71,6 +71,7 @@ export function normalizeAppConfig(raw) {
     releaseCommand: String(deploy.release_command ?? ''),
     strategy: String(deploy.strategy ?? ''),
     waitTimeout: String(deploy.wait_timeout ?? ''),
+    releaseCommandTimeout: String(deploy.release_command_timeout ?? ''),
     maxUnavailable: deploy.max_unavailable === undefined ? null : Number(deploy.max_unavailable),
     internalPort,
     checks: collectChecks(raw, internalPort),

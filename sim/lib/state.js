@@ -11,7 +11,7 @@ import { FlyError } from './errors.js';
  * @typedef {{ name: string, type: 'http' | 'tcp', port: number, path: string, interval: string, timeout: string, gracePeriod: string, method: string }} CheckDefinition
  * @typedef {{
  *   appName: string, primaryRegion: string, env: Record<string, string>, releaseCommand: string,
- *   strategy: string, waitTimeout: string, maxUnavailable: number | null, internalPort: number,
+ *   strategy: string, waitTimeout: string, releaseCommandTimeout: string, maxUnavailable: number | null, internalPort: number,
  *   checks: CheckDefinition[], buildImage: string
  * }} AppConfig
  * @typedef {{ type: string, status: string, source: string, timestamp: number, exitCode?: number }} MachineEvent

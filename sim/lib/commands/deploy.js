@@ -29,7 +29,7 @@ export async function run(ctx) {
   ctx.out('--> Verified app config\n');
 
   const waitTimeoutMs = durationFlag(ctx, 'wait-timeout', appConfig.waitTimeout || DEFAULT_WAIT_TIMEOUT);
-  const releaseCommandTimeoutMs = durationFlag(ctx, 'release-command-timeout', DEFAULT_RELEASE_COMMAND_TIMEOUT);
+  const releaseCommandTimeoutMs = durationFlag(ctx, 'release-command-timeout', appConfig.releaseCommandTimeout || DEFAULT_RELEASE_COMMAND_TIMEOUT);
   const maxUnavailable = parseMaxUnavailable(ctx.flags['max-unavailable'], appConfig.maxUnavailable);
 
   const imageRef = ctx.flags.image || appConfig.buildImage;

@@ -1,0 +1,64 @@
+// What the deploy suites share on top of deployWorld and the Temporal kit: requests, waiting on
+// conditions (never fixed sleeps), and reading what the simulator did for one app.
+import type { Client } from '@temporalio/client';
+import type { DeployRequest, RunStatus } from '../../lib/messages.js';
+import { runStatus } from '../../lib/operations.js';
+import type { CallRecord, Sim } from '../../sim/testing.js';
+import type { TestApp } from '../helpers/deployWorld.js';
+
+export function deployRequest(app: TestApp, sha: string, deliveryId?: string): DeployRequest {
+  return { app: app.name, environment: 'staging', sha, trigger: { source: 'ci', actor: 'ci-bot', deliveryId } };
+}
+
+/** Polls until check() returns something other than undefined/false; fails with what was awaited. */
+export async function waitUntil<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Waits until the run's status query answers with a status that satisfies the predicate. */
+export async function waitForStatus(client: Client, workflowId: string, what: string, predicate: (status: RunStatus) => boolean, timeoutMs?: number): Promise<RunStatus> {
+  return waitUntil(`${workflowId}: ${what}`, async () => {
+    const status = await runStatus(client, workflowId);
+    return predicate(status) ? status : undefined;
+  }, timeoutMs);
+}
+
+export function isStageRunning(status: RunStatus, stage: string): boolean {
+  return status.stages.some((s) => s.name === stage && s.state === 'running');
+}
+
+/** The run's outcome once it has ended, whether it succeeded or failed. */
+export async function settle(client: Client, workflowId: string): Promise<{ status: RunStatus; error?: unknown }> {
+  let error: unknown;
+  await client.workflow.getHandle(workflowId).result().catch((err: unknown) => { error = err; });
+  return { status: await runStatus(client, workflowId), error };
+}
+
+/** Rollouts of an app (`deploy --image`, not builds), in the order they started. */
+export function rolloutsOf(sim: Sim, app: TestApp): CallRecord[] {
+  return sim.callLog()
+    .filter((c) => c.command === 'deploy' && c.argv.includes('--image') && c.argv.includes(app.name))
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+}
+
+/** The image each of the app's machines runs. */
+export async function machineImages(sim: Sim, app: TestApp): Promise<string[]> {
+  const machines = await sim.runJson<Array<{ config: { image: string } }>>(['machine', 'list', '-a', app.name]);
+  return machines.map((m) => m.config.image);
+}
+
+/** The app's releases, newest first, as `fly releases --json` prints them. */
+export async function releasesOf(sim: Sim, app: TestApp): Promise<Array<{ Version: number; Status: string; ImageRef: string }>> {
+  return sim.runJson(['releases', '-a', app.name]);
+}
