@@ -1,13 +1,12 @@
 // One Temporal Schedule per configured database, kept in step with the config file: the worker calls
 // syncBackupSchedules at start, so adding, changing or removing a database in the config is all it
 // takes. Schedules we own carry the `backup/` id prefix and a memo tag; nothing else is touched.
-import { randomUUID } from 'node:crypto';
 import {
   ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy,
-  type Client, type ScheduleOptionsStartWorkflowAction, type WorkflowHandleWithFirstExecutionRunId,
+  type Client, type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 import type { AppsConfig, DatabaseConfig } from '../lib/config.js';
-import type { BackupRequest, BackupResult, Trigger } from '../lib/messages.js';
+import type { BackupRequest, BackupResult } from '../lib/messages.js';
 
 export const BACKUP_SCHEDULE_PREFIX = 'backup/';
 const MANAGED_BY = 'flightdeck-backups';
@@ -56,17 +55,6 @@ export async function syncBackupSchedules(client: Client, config: AppsConfig, ta
     }
   }
   return result;
-}
-
-/** Starts a backup now, outside the schedule; the same delivery id finds the same run. */
-export async function startBackupNow(client: Client, taskQueue: string, database: string, trigger: Trigger): Promise<WorkflowHandleWithFirstExecutionRunId> {
-  const request: BackupRequest = { database, trigger };
-  return client.workflow.start<(r: BackupRequest) => Promise<BackupResult>>('backupDatabase', {
-    workflowId: `${BACKUP_SCHEDULE_PREFIX}${database}/on-demand/${trigger.deliveryId ?? randomUUID()}`,
-    taskQueue,
-    args: [request],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
 }
 
 async function upsertSchedule(client: Client, scheduleId: string, database: string, dbConfig: DatabaseConfig, taskQueue: string): Promise<'created' | 'updated' | 'unchanged'> {

@@ -3,6 +3,7 @@
 //   <app>/<database>/<backupId>.manifest.json
 //   <app>/<database>/<backupId>_release-<version>.dump
 import { z } from 'zod';
+import type { DatabaseConfig } from '../../lib/config.js';
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import { readText, StorageObjectMissing, writeText, type BackupStorage } from './storage.js';
 
@@ -48,6 +49,11 @@ export const manifestSchema = z.object({
 
 export type BackupManifest = z.infer<typeof manifestSchema>;
 export type BackupStatus = BackupManifest['status'];
+
+/** Object names carry the app; a database not linked to an app says so. */
+export function appOf(dbConfig: DatabaseConfig): string {
+  return dbConfig.app ?? dbConfig.flyProxy?.app ?? 'unknown';
+}
 
 /** A database's backups form a series; a restore's safety backup of another database, its own. */
 export function seriesOf(app: string, database: string, pgDatabase?: string): string {

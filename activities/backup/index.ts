@@ -6,7 +6,7 @@ import type { AppsConfig, DatabaseConfig, EnvConfig } from '../../lib/config.js'
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { CheckResult } from '../../lib/messages.js';
-import { listCatalog, manifestKey, readManifest, seriesOf, writeManifest } from './catalog.js';
+import { appOf, listCatalog, manifestKey, readManifest, seriesOf, writeManifest } from './catalog.js';
 import { PG_DATABASE_NAME } from './connection.js';
 import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './databaseSession.js';
 import { dumpToStorage, type DumpRequest, type DumpResult } from './dump.js';
@@ -193,11 +193,6 @@ export type BackupActivities = ReturnType<typeof createBackupActivities>;
 
 function assertDatabaseName(name: string): void {
   if (!PG_DATABASE_NAME.test(name)) throw permanentFailure(PermanentError.InvalidInput, `"${name}" is not a database name we create or overwrite (lowercase letters, digits, underscores)`);
-}
-
-/** Object names carry the app; a database not linked to an app says so. */
-function appOf(dbConfig: DatabaseConfig): string {
-  return dbConfig.app ?? dbConfig.flyProxy?.app ?? 'unknown';
 }
 
 function slackChannelOf(config: AppsConfig, dbConfig: DatabaseConfig, env: EnvConfig): string {

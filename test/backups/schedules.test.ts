@@ -3,7 +3,8 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BackupResult } from '../../lib/messages.js';
-import { backupScheduleId, startBackupNow, syncBackupSchedules } from '../../worker/schedules.js';
+import { requestBackup } from '../../lib/databaseOperations.js';
+import { backupScheduleId, syncBackupSchedules } from '../../worker/schedules.js';
 import { useBackupTestEnvironment, waitFor } from './helpers/backupTestEnvironment.js';
 import { createSampleDatabase } from './helpers/sampleDatabase.js';
 
@@ -70,10 +71,12 @@ describe('backup schedules', () => {
     configWith({ billing: { schedule: '0 3 1 1 *' } });
     const trigger = { source: 'slack' as const, actor: 'carol', deliveryId: harness.kit.uniqueId('slack-action') };
     const result = await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
-      const first = await startBackupNow(harness.kit.client, taskQueue, 'billing', trigger);
-      const repeated = await startBackupNow(harness.kit.client, taskQueue, 'billing', trigger);
-      expect(repeated.firstExecutionRunId).toBe(first.firstExecutionRunId);
-      return await first.result() as BackupResult;
+      const first = await requestBackup(harness.kit.client, taskQueue, { database: 'billing', trigger });
+      const repeated = await requestBackup(harness.kit.client, taskQueue, { database: 'billing', trigger });
+      expect(repeated).toBe(first);
+      const handle = harness.kit.client.workflow.getHandle(first);
+      expect((await handle.describe()).runId).toBe((await harness.kit.client.workflow.getHandle(repeated).describe()).runId);
+      return await handle.result() as BackupResult;
     });
     expect(result.isVerified).toBe(true);
   });
