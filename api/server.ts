@@ -3,8 +3,14 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.js';
 import { HttpError, errorCodeForStatus } from './httpErrors.js';
+import { openApiRoutes } from './openapi.js';
 import { RateLimiter } from './rateLimit.js';
+import { registerRawBodyParsers } from './rawBody.js';
+import { ciWebhookRoutes } from './routes/ciWebhook.js';
+import { githubWebhookRoutes } from './routes/githubWebhook.js';
 import { healthRoutes } from './routes/health.js';
+import { readApiRoutes } from './routes/readApi.js';
+import { writeApiRoutes } from './routes/writeApi.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -15,12 +21,38 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   // Typed as Fastify's base logger so the instance is the plain FastifyInstance plugins expect.
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, loggerInstance, disableRequestLogging: true });
+  recordRoutes(app);
   installErrorHandling(app, deps);
   installRateLimit(app, deps);
   installRequestMetrics(app, deps);
 
+  // Each scope is an encapsulated plugin: raw-body parsers and the token hook apply only inside.
+  await app.register(async (scope) => {
+    registerRawBodyParsers(scope);
+    await githubWebhookRoutes(scope, deps);
+    await ciWebhookRoutes(scope, deps);
+  });
+  await app.register(async (scope) => writeApiRoutes(scope, deps));
+  await app.register(async (scope) => readApiRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => openApiRoutes(scope));
   return app;
+}
+
+export interface RegisteredRoute { method: string; url: string }
+const routesByServer = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route the server answers (HEAD twins of GET left out); the OpenAPI test holds the document to it. */
+export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
+  return routesByServer.get(app) ?? [];
+}
+
+function recordRoutes(app: FastifyInstance): void {
+  const routes: RegisteredRoute[] = [];
+  routesByServer.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
 }
 
 function installErrorHandling(app: FastifyInstance, deps: ApiDeps): void {

@@ -1,0 +1,54 @@
+// The one path by which every HTTP trigger (GitHub, generic CI, the write API) queues a deploy:
+// names, refs and shas are validated against the config before anything reaches a workflow.
+import { z } from 'zod';
+import { requestFields, resolveTarget } from '../lib/config.js';
+import type { EnqueueResult, Trigger } from '../lib/messages.js';
+import { requestDeploy } from '../lib/operations.js';
+import { imageRef } from '../lib/validate.js';
+import { auditLog } from '../lib/audit.js';
+import type { ApiDeps } from './deps.js';
+import { conflict } from './httpErrors.js';
+import { lookUp, parseRequest } from './validation.js';
+
+export const deployTargetSchema = z.object({
+  app: requestFields.resourceName,
+  environment: requestFields.resourceName,
+  sha: requestFields.commitSha.optional(),
+  ref: requestFields.gitRef.optional(),
+  image: imageRef.optional(),
+}).strict();
+
+export type DeployTarget = z.infer<typeof deployTargetSchema>;
+
+export interface StartedDeploy extends EnqueueResult {
+  app: string;
+  environment: string;
+}
+
+export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: Trigger): Promise<StartedDeploy> {
+  const checked = parseRequest(deployTargetSchema, target, 'deploy request');
+  lookUp(() => resolveTarget(deps.loadApps(), checked.app, checked.environment));
+  const subject = `${checked.app}/${checked.environment}`;
+  let result: EnqueueResult;
+  try {
+    result = await requestDeploy(deps.client, deps.taskQueue, { ...withoutUndefined(checked), trigger });
+  } catch (err) {
+    // lib/deployLocks.ts's refusal; matched by name so this file does not depend on when it lands.
+    if ((err as Error).name === 'DeployLockedError') {
+      auditLog(deps.logger, { actor: trigger.actor, action: 'deploy', target: subject, outcome: 'refused', source: trigger.source, detail: (err as Error).message });
+      throw conflict((err as Error).message);
+    }
+    throw err;
+  }
+  if (result.disposition !== 'duplicate') deps.metrics.runsStarted.inc({ kind: 'deploy' });
+  auditLog(deps.logger, {
+    actor: trigger.actor, action: 'deploy', target: subject, source: trigger.source,
+    outcome: result.disposition === 'duplicate' ? 'duplicate' : 'allowed',
+    detail: `${result.workflowId} (${checked.sha ?? checked.image ?? checked.ref ?? 'head'})`,
+  });
+  return { ...result, app: checked.app, environment: checked.environment };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,126 @@
+// What a GitHub event asks Flightdeck to deploy: repository → app (apps[].github.repository),
+// branch → environment (environments[].branch). No I/O: the route verifies, this decides, the route starts.
+import path from 'node:path';
+import { z } from 'zod';
+import type { AppsConfig } from '../lib/config.js';
+import type { DeployTarget } from './deployStarter.js';
+import { parseRequest } from './validation.js';
+
+export type GitHubDecision =
+  | { kind: 'pong'; zen?: string }
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'deploy'; targets: DeployTarget[]; actor: string };
+
+const repository = z.object({ full_name: z.string() });
+const sender = z.object({ login: z.string() }).optional();
+
+const pushEvent = z.object({
+  ref: z.string(),
+  after: z.string(),
+  deleted: z.boolean().default(false),
+  repository,
+  sender,
+});
+
+const workflowRunEvent = z.object({
+  action: z.string(),
+  workflow_run: z.object({
+    name: z.string().nullish(),
+    path: z.string().nullish(),
+    conclusion: z.string().nullish(),
+    head_branch: z.string().nullish(),
+    head_sha: z.string(),
+  }),
+  repository,
+  sender,
+});
+
+const deploymentEvent = z.object({
+  action: z.string().default('created'),
+  deployment: z.object({ sha: z.string(), ref: z.string(), environment: z.string() }),
+  repository,
+  sender,
+});
+
+/** The events Flightdeck listens to; anything else is acknowledged and ignored. */
+export const HANDLED_GITHUB_EVENTS = ['ping', 'push', 'workflow_run', 'deployment'] as const;
+
+export function decideGitHubEvent(event: string, payload: unknown, config: AppsConfig): GitHubDecision {
+  switch (event) {
+    case 'ping':
+      return { kind: 'pong', zen: parseRequest(z.object({ zen: z.string().optional() }), payload, 'ping event').zen };
+    case 'push':
+      return decidePush(parseRequest(pushEvent, payload, 'push event'), config);
+    case 'workflow_run':
+      return decideWorkflowRun(parseRequest(workflowRunEvent, payload, 'workflow_run event'), config);
+    case 'deployment':
+      return decideDeployment(parseRequest(deploymentEvent, payload, 'deployment event'), config);
+    default:
+      return { kind: 'ignored', reason: `event "${event}" is not one Flightdeck acts on (${HANDLED_GITHUB_EVENTS.join(', ')})` };
+  }
+}
+
+function decidePush(push: z.infer<typeof pushEvent>, config: AppsConfig): GitHubDecision {
+  if (push.deleted) return { kind: 'ignored', reason: `${push.ref} was deleted` };
+  const branch = branchOf(push.ref);
+  if (!branch) return { kind: 'ignored', reason: `${push.ref} is not a branch` };
+  const apps = appsOfRepository(config, push.repository.full_name);
+  if (apps.length === 0) return noAppFor(push.repository.full_name);
+  // An app that names a CI workflow deploys when that workflow succeeds, never on the bare push.
+  const deployingOnPush = apps.filter(([, app]) => !app.github?.workflow);
+  if (deployingOnPush.length === 0) return { kind: 'ignored', reason: `${push.repository.full_name} deploys after its CI workflow succeeds (workflow_run), not on push` };
+  return deployBranch(deployingOnPush, branch, push.after, `github:${push.sender?.login ?? 'unknown'}`);
+}
+
+function decideWorkflowRun(event: z.infer<typeof workflowRunEvent>, config: AppsConfig): GitHubDecision {
+  const run = event.workflow_run;
+  if (event.action !== 'completed') return { kind: 'ignored', reason: `workflow run ${event.action}, not completed` };
+  if (run.conclusion !== 'success') return { kind: 'ignored', reason: `workflow run concluded ${run.conclusion ?? 'without a conclusion'}, not success` };
+  if (!run.head_branch) return { kind: 'ignored', reason: 'the workflow run has no branch' };
+  const apps = appsOfRepository(config, event.repository.full_name);
+  if (apps.length === 0) return noAppFor(event.repository.full_name);
+  const waitingForThisWorkflow = apps.filter(([, app]) => app.github?.workflow && isSameWorkflow(app.github.workflow, run));
+  if (waitingForThisWorkflow.length === 0) {
+    return { kind: 'ignored', reason: `workflow "${run.name ?? run.path}" is not the one configured for ${event.repository.full_name}` };
+  }
+  return deployBranch(waitingForThisWorkflow, run.head_branch, run.head_sha, `github:${event.sender?.login ?? 'unknown'}`);
+}
+
+function decideDeployment(event: z.infer<typeof deploymentEvent>, config: AppsConfig): GitHubDecision {
+  if (event.action !== 'created') return { kind: 'ignored', reason: `deployment ${event.action}, not created` };
+  const { sha, ref, environment } = event.deployment;
+  const apps = appsOfRepository(config, event.repository.full_name);
+  if (apps.length === 0) return noAppFor(event.repository.full_name);
+  const targets = apps.filter(([, app]) => environment in app.environments).map(([name]) => ({ app: name, environment, sha, ref: branchOf(ref) ?? ref }));
+  if (targets.length === 0) return { kind: 'ignored', reason: `no app of ${event.repository.full_name} has an environment "${environment}"` };
+  return { kind: 'deploy', targets, actor: `github:${event.sender?.login ?? 'unknown'}` };
+}
+
+type NamedApp = [string, AppsConfig['apps'][string]];
+
+function deployBranch(apps: NamedApp[], branch: string, sha: string, actor: string): GitHubDecision {
+  const targets = apps.flatMap(([name, app]) => Object.entries(app.environments)
+    .filter(([, env]) => env.branch === branch)
+    .map(([environment]) => ({ app: name, environment, sha, ref: branch })));
+  if (targets.length === 0) return { kind: 'ignored', reason: `no environment deploys branch "${branch}"` };
+  return { kind: 'deploy', targets, actor };
+}
+
+function appsOfRepository(config: AppsConfig, fullName: string): NamedApp[] {
+  return Object.entries(config.apps).filter(([, app]) => app.github?.repository.toLowerCase() === fullName.toLowerCase());
+}
+
+function noAppFor(fullName: string): GitHubDecision {
+  return { kind: 'ignored', reason: `no app is configured for repository ${fullName} (apps[].github.repository)` };
+}
+
+/** refs/heads/main → main; tags and other refs → undefined. */
+function branchOf(ref: string): string | undefined {
+  return ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined;
+}
+
+/** The config names a workflow by its name ("CI"), file ("ci.yml") or path (".github/workflows/ci.yml"). */
+function isSameWorkflow(configured: string, run: { name?: string | null; path?: string | null }): boolean {
+  const runPath = run.path ?? '';
+  return configured === run.name || configured === runPath || configured === path.posix.basename(runPath);
+}

@@ -1,0 +1,210 @@
+// The OpenAPI 3.1 document, written by hand next to the routes it describes; a test checks that
+// every route the server registers appears here. Served at GET /openapi.json.
+import type { FastifyInstance } from 'fastify';
+import { CI_SIGNATURE_HEADER, CI_TIMESTAMP_HEADER } from './ciAuth.js';
+import { ACTOR_HEADER } from './apiToken.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
+const error = (description: string) => json(ref('Error'), description);
+const queryParam = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
+const headerParam = (name: string, description: string, required = false) => ({ name, in: 'header', required, description, schema: { type: 'string' } });
+
+const commonErrors = {
+  400: error('The request is malformed; the message says which field and what is expected.'),
+  413: error('The body is larger than 1 MiB.'),
+  429: { ...error('Too many requests from this address; see Retry-After.'), headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds' } } },
+  500: error('Internal error (details only in the server log).'),
+};
+const idempotencyKey = headerParam('Idempotency-Key', 'The same key finds the run the first request started instead of starting another.');
+const writeSecurity = [{ apiToken: [] }];
+const writeErrors = { ...commonErrors, 401: error('Missing or wrong bearer token.'), 403: error('The write API is disabled (FLIGHTDECK_API_TOKEN not set).') };
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Flightdeck API',
+    version: '0.1.0',
+    description: 'Deploy triggers (GitHub and generic CI webhooks, Slack), run status, and a write API for deploys, rollbacks and backups. See docs/api.md.',
+  },
+  components: {
+    securitySchemes: {
+      apiToken: { type: 'http', scheme: 'bearer', description: 'FLIGHTDECK_API_TOKEN' },
+      githubSignature: { type: 'apiKey', in: 'header', name: 'X-Hub-Signature-256', description: 'sha256=HMAC-SHA256(GITHUB_WEBHOOK_SECRET, raw body) in hex' },
+      ciSignature: { type: 'apiKey', in: 'header', name: CI_SIGNATURE_HEADER, description: `v0=HMAC-SHA256(CI_WEBHOOK_SECRET, "v0:" + ${CI_TIMESTAMP_HEADER} + ":" + raw body) in hex; the timestamp within 300 s of now` },
+      ciOidc: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A GitHub Actions OIDC token with audience CI_OIDC_AUDIENCE' },
+      slackSignature: { type: 'apiKey', in: 'header', name: 'X-Slack-Signature', description: "Slack's v0 request signature" },
+    },
+    schemas: {
+      Error: { type: 'object', required: ['error', 'message'], properties: { error: { type: 'string', examples: ['bad_request'] }, message: { type: 'string' } } },
+      DeployTarget: {
+        type: 'object', required: ['app', 'environment'], additionalProperties: false,
+        properties: {
+          app: { type: 'string', pattern: '^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$' },
+          environment: { type: 'string', pattern: '^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$' },
+          sha: { type: 'string', pattern: '^[0-9a-f]{7,64}$' },
+          ref: { type: 'string', description: 'a git branch, tag or ref' },
+          image: { type: 'string', description: 'a prebuilt image: skips test and build' },
+        },
+      },
+      CiDeploy: { allOf: [ref('DeployTarget'), { required: ['sha'] }] },
+      Enqueued: {
+        type: 'object', required: ['workflowId', 'disposition'],
+        properties: { workflowId: { type: 'string' }, disposition: { enum: ['started', 'queued', 'duplicate'] } },
+      },
+      GitHubAccepted: {
+        allOf: [ref('Enqueued'), { type: 'object', properties: { runs: { type: 'array', items: { allOf: [ref('Enqueued'), { properties: { app: { type: 'string' }, environment: { type: 'string' } } }] } } } }],
+      },
+      Started: { type: 'object', required: ['workflowId'], properties: { workflowId: { type: 'string' } } },
+      RunSummary: {
+        type: 'object', required: ['workflowId', 'runId', 'kind', 'status', 'startedAt'],
+        properties: {
+          workflowId: { type: 'string' }, runId: { type: 'string' }, kind: { enum: ['deploy', 'rollback', 'backup', 'restore', 'migrate'] },
+          app: { type: 'string' }, environment: { type: 'string' }, database: { type: 'string' },
+          status: { type: 'string', description: 'RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT' },
+          startedAt: { type: 'string', format: 'date-time' }, closedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      RunStatus: {
+        type: 'object', required: ['kind', 'workflowId', 'state', 'trigger', 'startedAt', 'stages', 'facts'],
+        description: "The run's status query: stages with timings, current stage, outcome, facts.",
+        properties: {
+          kind: { type: 'string' }, workflowId: { type: 'string' }, state: { type: 'string' }, app: { type: 'string' }, environment: { type: 'string' },
+          database: { type: 'string' }, trigger: { type: 'object' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' },
+          currentStage: { type: 'string' }, stages: { type: 'array', items: { type: 'object' } }, outcome: { type: 'string' },
+          facts: { type: 'object' }, checks: { type: 'array', items: { type: 'object' } },
+        },
+      },
+    },
+  },
+  paths: {
+    '/webhooks/github': {
+      post: {
+        summary: 'GitHub webhook: push, workflow_run (completed, success), deployment, ping',
+        security: [{ githubSignature: [] }],
+        parameters: [
+          headerParam('X-GitHub-Event', 'the event name', true), headerParam('X-GitHub-Delivery', 'the delivery id (re-deliveries repeat it)', true),
+          headerParam('X-GitHub-Hook-ID', 'the webhook id; with the delivery id, the dedupe key'),
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } }, 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: { payload: { type: 'string' } } } } } },
+        responses: {
+          200: json({ type: 'object', properties: { disposition: { enum: ['pong', 'ignored'] }, reason: { type: 'string' }, zen: { type: 'string' } } }, 'A ping, or an event that deploys nothing (the reason says why).'),
+          202: json(ref('GitHubAccepted'), 'A deploy was queued (or this delivery had already queued it: disposition duplicate).'),
+          401: error('Missing or wrong X-Hub-Signature-256.'),
+          409: error('The app and environment are locked.'),
+          503: error('GITHUB_WEBHOOK_SECRET is not set.'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/webhooks/ci': {
+      post: {
+        summary: 'Generic CI trigger: deploy a commit',
+        security: [{ ciSignature: [] }, { ciOidc: [] }],
+        parameters: [headerParam(CI_TIMESTAMP_HEADER, 'Unix seconds, with the HMAC signature'), idempotencyKey],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('CiDeploy') } } },
+        responses: {
+          202: json(ref('Enqueued'), 'The deploy was queued (or found: disposition duplicate).'),
+          401: error('Missing, wrong, stale or future signature; or an OIDC token with the wrong issuer, audience or signature, or expired.'),
+          403: error("The OIDC token's repository or ref is not the one configured for this app and environment."),
+          409: error('The app and environment are locked.'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/slack/commands': {
+      post: {
+        summary: 'Slack slash command (/deploy …): answered within 3 s, continued asynchronously',
+        security: [{ slackSignature: [] }],
+        requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object' } } } },
+        responses: { 200: json({ type: 'object' }, 'An ephemeral reply.'), 401: error('Bad Slack signature.'), ...commonErrors },
+      },
+    },
+    '/slack/interactions': {
+      post: {
+        summary: 'Slack button presses (Approve, Reject, Roll back, Keep)',
+        security: [{ slackSignature: [] }],
+        requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: { payload: { type: 'string' } } } } } },
+        responses: { 200: { description: 'Acknowledged.' }, 401: error('Bad Slack signature.'), ...commonErrors },
+      },
+    },
+    '/apps': {
+      get: {
+        summary: 'Configured apps, their environments, and databases',
+        responses: { 200: json({ type: 'object', properties: { apps: { type: 'array', items: { type: 'object' } }, databases: { type: 'array', items: { type: 'object' } } } }, 'The configuration (no secrets).'), ...commonErrors },
+      },
+    },
+    '/runs': {
+      get: {
+        summary: 'Runs, newest first',
+        parameters: [
+          queryParam('app', 'an app name'), queryParam('env', 'an environment name'),
+          queryParam('kind', 'the kind of run', { enum: ['deploy', 'rollback', 'backup', 'restore', 'migrate'] }),
+          queryParam('db', 'a database name'), queryParam('limit', 'at most this many (1-200, default 20)', { type: 'integer' }),
+        ],
+        responses: { 200: json({ type: 'object', properties: { runs: { type: 'array', items: ref('RunSummary') } } }, 'The runs.'), ...commonErrors },
+      },
+    },
+    '/runs/{id}': {
+      get: {
+        summary: "A run's status (its status query)",
+        description: 'The id is a workflow id, which contains slashes: send it URL-encoded (/runs/deploy%2Fshop%2Fstaging%2F…) or as is (/runs/deploy/shop/staging/…).',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          200: json(ref('RunStatus'), 'The status.'), 404: error('No such run.'),
+          503: error('No worker answered the status query within 5 s.'), ...commonErrors,
+        },
+      },
+    },
+    '/backups': {
+      get: {
+        summary: "A database's catalogued backups, newest first",
+        parameters: [{ ...queryParam('db', 'a configured database name'), required: true }],
+        responses: { 200: json({ type: 'object', properties: { backups: { type: 'array', items: { type: 'object' } } } }, 'The backups.'), 404: error('Unknown database.'), ...commonErrors },
+      },
+      post: {
+        summary: 'Start a backup now',
+        security: writeSecurity,
+        parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)'), idempotencyKey],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['database'], additionalProperties: false, properties: { database: { type: 'string' } } } } } },
+        responses: { 202: json(ref('Started'), 'The backup started.'), ...writeErrors },
+      },
+    },
+    '/deploys': {
+      post: {
+        summary: 'Queue a deploy',
+        security: writeSecurity,
+        parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)'), idempotencyKey],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('DeployTarget') } } },
+        responses: { 202: json(ref('Enqueued'), 'The deploy was queued.'), 409: error('The app and environment are locked.'), ...writeErrors },
+      },
+    },
+    '/rollbacks': {
+      post: {
+        summary: 'Roll back to the last known good image, a release version or an image',
+        security: writeSecurity,
+        parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object', required: ['app', 'environment'], additionalProperties: false,
+                properties: { app: { type: 'string' }, environment: { type: 'string' }, image: { type: 'string' }, releaseVersion: { type: 'integer', minimum: 1 }, reason: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: { 202: json(ref('Started'), 'The rollback started.'), ...writeErrors },
+      },
+    },
+    '/healthz': { get: { summary: 'The process is up', responses: { 200: json({ type: 'object' }, 'ok') } } },
+    '/readyz': { get: { summary: 'Temporal is reachable and the config loads', responses: { 200: json({ type: 'object' }, 'ready'), 503: error('Not ready; the message says why.') } } },
+    '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    '/openapi.json': { get: { summary: 'This document', responses: { 200: json({ type: 'object' }, 'OpenAPI 3.1') } } },
+  },
+} as const;
+
+export async function openApiRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/openapi.json', async () => openApiDocument);
+}

@@ -1,0 +1,45 @@
+// POST /webhooks/github: the signature is checked on the raw bytes before anything is parsed; a
+// re-delivery (same hook id + X-GitHub-Delivery) finds the run the first delivery started.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiDeps } from '../deps.js';
+import { startDeploy } from '../deployStarter.js';
+import { decideGitHubEvent } from '../githubEvents.js';
+import { badRequest, serviceUnavailable, unauthorized } from '../httpErrors.js';
+import { isValidGitHubSignature } from '../signatures.js';
+import { header, parseJsonBody } from '../validation.js';
+
+export async function githubWebhookRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  app.post('/webhooks/github', async (request, reply) => {
+    const secrets = [deps.env.GITHUB_WEBHOOK_SECRET, deps.env.GITHUB_WEBHOOK_SECRET_PREVIOUS].filter((s): s is string => Boolean(s));
+    if (secrets.length === 0) throw serviceUnavailable('GitHub webhooks are not configured: set GITHUB_WEBHOOK_SECRET');
+    const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    if (!isValidGitHubSignature(rawBody, header(request, 'x-hub-signature-256'), secrets)) {
+      deps.metrics.signatureFailures.inc({ source: 'github' });
+      request.log.warn({ ip: request.ip, delivery: header(request, 'x-github-delivery') }, 'GitHub webhook refused: bad signature');
+      throw unauthorized('X-Hub-Signature-256 is missing or does not match the body (HMAC-SHA256 with the webhook secret)');
+    }
+
+    const event = header(request, 'x-github-event');
+    const delivery = header(request, 'x-github-delivery');
+    if (!event || !delivery) throw badRequest('X-GitHub-Event and X-GitHub-Delivery headers are required');
+    const decision = decideGitHubEvent(event, gitHubPayload(request, rawBody), deps.loadApps());
+    if (decision.kind === 'pong') return { disposition: 'pong', zen: decision.zen };
+    if (decision.kind === 'ignored') return { disposition: 'ignored', reason: decision.reason };
+
+    // A webhook's id plus its delivery id is unique per delivery and repeated on a re-delivery.
+    const deliveryId = `${header(request, 'x-github-hook-id') ?? 'hook'}:${delivery}`;
+    const runs = [];
+    for (const target of decision.targets) {
+      runs.push(await startDeploy(deps, target, { source: 'github', actor: decision.actor, deliveryId }));
+    }
+    return reply.code(202).send({ workflowId: runs[0]!.workflowId, disposition: runs[0]!.disposition, runs });
+  });
+}
+
+/** GitHub sends JSON, or `payload=<json>` when the hook's content type is form-encoded. */
+function gitHubPayload(request: FastifyRequest, rawBody: Buffer): unknown {
+  if (!request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) return parseJsonBody(rawBody);
+  const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
+  if (payload === null) throw badRequest('a form-encoded GitHub webhook must carry a "payload" field');
+  return parseJsonBody(Buffer.from(payload));
+}

@@ -1,0 +1,62 @@
+// The write API (bearer token): start a deploy, a rollback or a backup, as the CLI and Slack do.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { requestFields, resolveTarget } from '../../lib/config.js';
+import { requestBackup, resolveDatabase } from '../../lib/databaseOperations.js';
+import type { Trigger } from '../../lib/messages.js';
+import { requestRollback } from '../../lib/operations.js';
+import { imageRef } from '../../lib/validate.js';
+import { apiActor, requireApiToken } from '../apiToken.js';
+import { auditLog } from '../../lib/audit.js';
+import type { ApiDeps } from '../deps.js';
+import { deployTargetSchema, startDeploy } from '../deployStarter.js';
+import { idempotencyDeliveryId, lookUp, parseRequest } from '../validation.js';
+
+const rollbackBody = z.object({
+  app: requestFields.resourceName,
+  environment: requestFields.resourceName,
+  image: imageRef.optional(),
+  releaseVersion: z.number().int().min(1).optional(),
+  reason: z.string().min(1).max(500).optional(),
+}).strict().refine((body) => !(body.image && body.releaseVersion), 'give image or releaseVersion, not both');
+
+const backupBody = z.object({ database: requestFields.resourceName }).strict();
+
+export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  app.addHook('onRequest', async (request) => requireApiToken(deps, request));
+
+  app.post('/deploys', async (request, reply) => {
+    const trigger = apiTrigger(request);
+    const body = parseRequest(deployTargetSchema, request.body, 'deploy request');
+    const run = await startDeploy(deps, body, trigger);
+    return reply.code(202).send({ workflowId: run.workflowId, disposition: run.disposition });
+  });
+
+  app.post('/rollbacks', async (request, reply) => {
+    const trigger = apiTrigger(request);
+    const body = parseRequest(rollbackBody, request.body, 'rollback request');
+    lookUp(() => resolveTarget(deps.loadApps(), body.app, body.environment));
+    const target = body.image ? { image: body.image } : body.releaseVersion ? { releaseVersion: body.releaseVersion } : undefined;
+    const workflowId = await requestRollback(deps.client, deps.taskQueue, {
+      app: body.app, environment: body.environment, reason: body.reason ?? `requested by ${trigger.actor}`, trigger, ...(target ? { target } : {}),
+    });
+    deps.metrics.runsStarted.inc({ kind: 'rollback' });
+    auditLog(deps.logger, { actor: trigger.actor, action: 'rollback', target: `${body.app}/${body.environment}`, outcome: 'allowed', source: 'api', detail: workflowId });
+    return reply.code(202).send({ workflowId });
+  });
+
+  app.post('/backups', async (request, reply) => {
+    const trigger = apiTrigger(request);
+    const body = parseRequest(backupBody, request.body, 'backup request');
+    lookUp(() => resolveDatabase(deps.loadApps(), body.database));
+    const workflowId = await requestBackup(deps.client, deps.taskQueue, { database: body.database, trigger });
+    deps.metrics.runsStarted.inc({ kind: 'backup' });
+    auditLog(deps.logger, { actor: trigger.actor, action: 'backup', target: body.database, outcome: 'allowed', source: 'api', detail: workflowId });
+    return reply.code(202).send({ workflowId });
+  });
+}
+
+function apiTrigger(request: FastifyRequest): Trigger {
+  const deliveryId = idempotencyDeliveryId(request);
+  return { source: 'api', actor: apiActor(request), ...(deliveryId === undefined ? {} : { deliveryId }) };
+}
