@@ -1,6 +1,6 @@
 // The HTTP server: webhooks, the read and write API, health, metrics and the Slack routes, in one
 // Fastify instance. Routes are thin: verify, validate, call lib/operations, answer.
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.js';
 import { HttpError, errorCodeForStatus } from './httpErrors.js';
 import { openApiRoutes } from './openapi.js';
@@ -20,7 +20,8 @@ const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   // Typed as Fastify's base logger so the instance is the plain FastifyInstance plugins expect.
   const loggerInstance: FastifyBaseLogger = deps.logger;
-  const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, loggerInstance, disableRequestLogging: true });
+  // Per-request lines would drown the audit trail; request counts and timings are in /metrics.
+  const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, loggerInstance, logController: new LogController({ disableRequestLogging: true }) });
   recordRoutes(app);
   installErrorHandling(app, deps);
   installRateLimit(app, deps);

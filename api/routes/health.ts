@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { serviceUnavailable } from '../httpErrors.js';
 
+/** A load balancer's probe gives up after a few seconds; answer before it does. */
+const READINESS_TIMEOUT_MS = 3000;
+
 export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -14,7 +17,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     }
     try {
       // The cheapest call that proves the frontend answers for our namespace.
-      await deps.client.workflowService.getSystemInfo({});
+      await deps.client.withDeadline(Date.now() + READINESS_TIMEOUT_MS, () => deps.client.workflowService.getSystemInfo({}));
     } catch (err) {
       throw serviceUnavailable(`Temporal is not reachable: ${(err as Error).message}`);
     }

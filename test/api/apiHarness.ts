@@ -1,0 +1,70 @@
+// Builds the real API server (fastify.inject, no socket) against the run's Temporal dev server,
+// with its own config, clock, metrics registry and a captured log, plus request-signing helpers.
+import { Writable } from 'node:stream';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
+import { buildServer } from '../../api/server.js';
+import type { ApiDeps } from '../../api/deps.js';
+import { createApiMetrics } from '../../api/metrics.js';
+import { hmacSha256Hex } from '../../api/signatures.js';
+import { loadEnvConfig, type AppsConfig } from '../../lib/config.js';
+import { createLogger } from '../../lib/log.js';
+import { deployQueueId } from '../../lib/operations.js';
+
+export const GITHUB_SECRET = 'gh-webhook-secret-for-tests-5b1f';
+export const GITHUB_PREVIOUS_SECRET = 'gh-webhook-old-secret-for-tests-77aa';
+export const CI_SECRET = 'ci-webhook-secret-for-tests-0c3e';
+export const API_TOKEN = 'fd-api-token-for-tests-9e2d';
+
+export interface ApiHarness {
+  server: FastifyInstance;
+  deps: ApiDeps;
+  /** Every log line the server wrote, parsed. */
+  logLines: Array<Record<string, unknown>>;
+}
+
+export async function buildTestServer(options: {
+  client: Client; taskQueue: string; apps: () => AppsConfig; env?: Record<string, string>; now?: () => number;
+}): Promise<ApiHarness> {
+  const logLines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const env = loadEnvConfig({
+    GITHUB_WEBHOOK_SECRET: GITHUB_SECRET, GITHUB_WEBHOOK_SECRET_PREVIOUS: GITHUB_PREVIOUS_SECRET, CI_WEBHOOK_SECRET: CI_SECRET,
+    FLIGHTDECK_API_TOKEN: API_TOKEN, FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: '100000', FLIGHTDECK_API_RATE_LIMIT_BURST: '10000',
+    ...options.env,
+  });
+  const deps: ApiDeps = {
+    client: options.client, taskQueue: options.taskQueue, env, loadApps: options.apps,
+    logger: createLogger({ level: 'info', name: 'flightdeck-api-test', destination }), metrics: createApiMetrics(), now: options.now ?? Date.now,
+  };
+  const server = await buildServer(deps);
+  return { server, deps, logLines };
+}
+
+export function gitHubSignature(body: string, secret = GITHUB_SECRET): string {
+  return `sha256=${hmacSha256Hex(secret, body)}`;
+}
+
+/** Headers for a CI webhook signed with CI_SECRET at the given time (Unix seconds). */
+export function ciSignatureHeaders(body: string, timestampSeconds = Math.floor(Date.now() / 1000), secret = CI_SECRET): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'x-flightdeck-timestamp': String(timestampSeconds),
+    'x-flightdeck-signature': `v0=${hmacSha256Hex(secret, `v0:${timestampSeconds}:${body}`)}`,
+  };
+}
+
+/** Nothing was started for this app and environment: its deploy queue workflow does not exist. */
+export async function expectNoDeployStarted(client: Client, app: string, environment: string): Promise<void> {
+  await expect(client.workflow.getHandle(deployQueueId(app, environment)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+}
+
+export function auditLines(harness: ApiHarness): Array<Record<string, unknown>> {
+  return harness.logLines.filter((line) => line.audit === true);
+}
