@@ -1,9 +1,11 @@
 // All activities, assembled with their dependencies. Workflows import only the type.
 import path from 'node:path';
 import type { WebClient } from '@slack/web-api';
+import type { Client } from '@temporalio/client';
 import type { AppsConfig, EnvConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { createBackupActivities } from './backup/index.js';
+import { createDeployLockActivities } from './deployLock.js';
 import { createDeployTargetActivities } from './deployTarget.js';
 import { createFlyActivities } from './fly.js';
 import { createGitActivities } from './git.js';
@@ -17,6 +19,8 @@ export interface ActivityDeps {
   slack?: WebClient;
   /** Read on every run, so a config change applies to the next run without a restart. */
   loadAppsConfig: () => AppsConfig;
+  /** For activities that message other workflows (the lock a rollback takes); absent: they fail, saying so. */
+  temporalClient?: Client;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -24,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createSlackActivities({ client: deps.slack, logger: deps.logger }),
     ...createDeployTargetActivities(deps),
+    ...createDeployLockActivities({ temporalClient: deps.temporalClient }),
     ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
     ...createGitActivities({ workDir }),
     ...createHttpActivities(),

@@ -135,7 +135,8 @@ const permissionsSchema = z.object({
   rollback: z.array(z.string().min(1)).optional(),
   approve: z.array(z.string().min(1)).optional(),
   restore: z.array(z.string().min(1)).optional(),
-}).strict();
+  lock: z.array(z.string().min(1)).optional().describe('who may lock and unlock deploys; absent: whoever may deploy'),
+}).strict().describe('Slack user ids per action; see docs/slack.md for what an absent list means');
 
 const strategy = z.enum(['rolling', 'immediate', 'canary', 'bluegreen']);
 
@@ -184,12 +185,20 @@ const databaseSchema = z.object({
     minVerified: z.number().int().min(1).default(3),
   }).strict().prefault({}),
   flyProxy: z.object({ app: flyAppName, remotePort: z.number().int().default(5432) }).strict().optional(),
+  permissions: z.object({
+    backup: z.array(z.string().min(1)).optional(),
+    restore: z.array(z.string().min(1)).optional(),
+    migrate: z.array(z.string().min(1)).optional(),
+  }).strict().prefault({}).describe('Slack user ids per action; see docs/slack.md for what an absent list means'),
 }).strict();
 
 const appsFileSchema = z.object({
   apps: z.record(resourceName, appSchema).default({}),
   databases: z.record(resourceName, databaseSchema).default({}),
-  slack: z.object({ defaultChannel: z.string().min(1).optional() }).strict().prefault({}),
+  slack: z.object({
+    defaultChannel: z.string().min(1).optional(),
+    allowedChannels: z.array(z.string().min(1)).optional().describe('channel ids where slash commands and buttons are accepted; absent: any'),
+  }).strict().prefault({}),
   storage: z.discriminatedUnion('type', [
     z.object({ type: z.literal('local'), dir: z.string().min(1).default('data/backups') }).strict(),
     z.object({ type: z.literal('s3'), bucket: z.string().min(1), prefix: z.string().default(''), endpoint: z.url().optional(), region: z.string().default('auto') }).strict(),

@@ -105,8 +105,38 @@ export interface QueueStatus {
   running?: { workflowId: string; request: DeployRequest };
   waiting?: { workflowId: string; request: DeployRequest };
   superseded: string[];
+  /** Present while new deploys are refused. */
+  lock?: DeployLock;
 }
 export const queueStatusQuery = defineQuery<QueueStatus>('queueStatus');
+
+// ---------------------------------------------------------------- deploy locks (held by the deploy queue)
+
+/** While present, the queue refuses new deploys; rollbacks still run. */
+export interface DeployLock {
+  owner: string;
+  reason: string;
+  /** When the lock was taken (ISO time). */
+  since: string;
+  /** When it lapses by itself (ISO time); absent: until someone unlocks. */
+  expiresAt?: string;
+  /** The run that took it, when taken automatically (a rollback). */
+  workflowId?: string;
+}
+
+export interface LockRequest {
+  owner: string;
+  reason: string;
+  /** A duration such as 2h; absent: until someone unlocks. */
+  expiresIn?: string;
+  workflowId?: string;
+}
+/** An existing lock is kept as it is (so a retried or repeated lock is harmless). */
+export const lockDeploysUpdate = defineUpdate<{ lock: DeployLock; wasAlreadyLocked: boolean }, [LockRequest]>('lockDeploys');
+/** `removed` is absent when nothing was locked; `waitingWorkflowId` is a deploy the unlock lets start. */
+export const unlockDeploysUpdate = defineUpdate<{ removed?: DeployLock; waitingWorkflowId?: string }, [{ actor: string }]>('unlockDeploys');
+/** The failure type an enqueue carries when refused by a lock; its details hold the DeployLock. */
+export const DEPLOY_LOCKED = 'DeployLocked';
 
 /** Asks a running pipeline to stop; it rolls back if its deploy step had started. */
 export const cancelSignal = defineSignal<[{ actor: string; reason: string }]>('cancel');

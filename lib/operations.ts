@@ -2,6 +2,8 @@
 // started from any of them takes the same path. Workflows are named by type, not imported.
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
+import { deployLockRefusal } from './deployLocks.js';
 import {
   approvalUpdate, cancelSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
   type ApprovalDecision, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
@@ -11,15 +13,24 @@ export function deployQueueId(app: string, environment: string): string {
   return `deploy-queue/${app}/${environment}`;
 }
 
-/** Queues a deploy (starting the app's queue if needed) and returns the pipeline's workflow id. */
-export async function requestDeploy(client: Client, taskQueue: string, request: DeployRequest): Promise<EnqueueResult> {
-  const startWorkflowOperation = new WithStartWorkflowOperation('deployQueue', {
-    workflowId: deployQueueId(request.app, request.environment),
+/** Starts the app and environment's queue unless it runs already (for update-with-start; one use each). */
+export function deployQueueStartOperation(taskQueue: string, app: string, environment: string): WithStartWorkflowOperation<Workflow> {
+  return new WithStartWorkflowOperation('deployQueue', {
+    workflowId: deployQueueId(app, environment),
     taskQueue,
     args: [],
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
-  return client.workflow.executeUpdateWithStart(enqueueDeployUpdate, { args: [request], startWorkflowOperation });
+}
+
+/**
+ * Queues a deploy (starting the app's queue if needed) and returns the pipeline's workflow id.
+ * Throws DeployLockedError when the app and environment are locked.
+ */
+export async function requestDeploy(client: Client, taskQueue: string, request: DeployRequest): Promise<EnqueueResult> {
+  const startWorkflowOperation = deployQueueStartOperation(taskQueue, request.app, request.environment);
+  return client.workflow.executeUpdateWithStart(enqueueDeployUpdate, { args: [request], startWorkflowOperation })
+    .catch((err: unknown) => { throw deployLockRefusal(err, request.app, request.environment) ?? err; });
 }
 
 /** Starts a rollback; one per app and environment at a time. */

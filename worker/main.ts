@@ -26,15 +26,15 @@ async function main(): Promise<void> {
 
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
   const clientConnection = await Connection.connect(temporalConnectionOptions(env));
-  const schedules = await syncBackupSchedules(new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE }), apps, env.TEMPORAL_TASK_QUEUE);
+  const temporalClient = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
+  const schedules = await syncBackupSchedules(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
   logger.info({ schedules }, 'backup schedules in sync with the config');
-  await clientConnection.close();
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     workflowsPath: workflowsPath(),
-    activities: createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps }),
+    activities: createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps, temporalClient }),
     // A deploy in flight gets time to finish its current step before the worker exits.
     shutdownGraceTime: '30s',
     maxConcurrentActivityTaskExecutions: 20,
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   logger.info('worker running; Ctrl-C to stop');
   await worker.run();
   await connection.close();
+  await clientConnection.close();
   logger.info('worker stopped');
 }
 

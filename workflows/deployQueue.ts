@@ -1,10 +1,15 @@
 // One deploy at a time per app and environment. CI can fire three pushes in a minute: the queue
 // runs one pipeline, keeps only the newest waiting request (newest commit wins), and answers a
-// re-delivered webhook with the run it already started.
+// re-delivered webhook with the run it already started. It also holds the environment's deploy
+// lock: while locked it refuses new deploys (rollbacks do not come through here, so they still run).
 import {
-  allHandlersFinished, condition, continueAsNew, ParentClosePolicy, setHandler, startChild, uuid4, workflowInfo,
+  allHandlersFinished, ApplicationFailure, condition, continueAsNew, ParentClosePolicy, setHandler, startChild, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import { enqueueDeployUpdate, queueStatusQuery, type DeployRequest, type EnqueueResult, type QueueStatus } from '../lib/messages.js';
+import { durationToMs } from '../lib/duration.js';
+import {
+  DEPLOY_LOCKED, enqueueDeployUpdate, lockDeploysUpdate, queueStatusQuery, unlockDeploysUpdate,
+  type DeployLock, type DeployRequest, type EnqueueResult, type LockRequest, type QueueStatus,
+} from '../lib/messages.js';
 import { deployPipeline } from './deployPipeline.js';
 
 interface QueuedDeploy { workflowId: string; request: DeployRequest }
@@ -14,21 +19,39 @@ export interface DeployQueueState {
   /** delivery key → pipeline workflow id, newest last; bounded. */
   seen: Array<[string, string]>;
   superseded: string[];
+  /** Carried through continueAsNew: a lock lasts until someone unlocks (or it expires). */
+  lock?: DeployLock;
 }
 
 const MAX_REMEMBERED_DELIVERIES = 500;
-const IDLE_EXIT = '1h';
+const IDLE_EXIT_MS = 60 * 60_000;
 
 export async function deployQueue(state: DeployQueueState = { seen: [], superseded: [] }): Promise<void> {
   const seen = new Map(state.seen);
   let waiting = state.waiting;
   let running: QueuedDeploy | undefined;
+  let lock = state.lock;
   const superseded = state.superseded.slice(-50);
+  const isLocked = (): boolean => lock !== undefined && !hasExpired(lock);
 
-  setHandler(queueStatusQuery, (): QueueStatus => ({ running, waiting, superseded }));
+  setHandler(queueStatusQuery, (): QueueStatus => ({ running, waiting, superseded, lock: isLocked() ? lock : undefined }));
+
+  setHandler(lockDeploysUpdate, (request) => {
+    if (isLocked()) return { lock: lock!, wasAlreadyLocked: true };
+    lock = newLock(request);
+    return { lock, wasAlreadyLocked: false };
+  }, { validator: validateLockRequest });
+
+  setHandler(unlockDeploysUpdate, () => {
+    const removed = isLocked() ? lock : undefined;
+    lock = undefined;
+    return { removed, waitingWorkflowId: waiting?.workflowId };
+  });
+
   const recentlyStarted: string[] = [];
+  const deliveryKeyOf = (request: DeployRequest) => (request.trigger.deliveryId ? `${request.trigger.source}:${request.trigger.deliveryId}` : undefined);
   setHandler(enqueueDeployUpdate, async (request): Promise<EnqueueResult> => {
-    const deliveryKey = request.trigger.deliveryId ? `${request.trigger.source}:${request.trigger.deliveryId}` : undefined;
+    const deliveryKey = deliveryKeyOf(request);
     const known = deliveryKey ? seen.get(deliveryKey) : undefined;
     if (known) return { workflowId: known, disposition: 'duplicate' };
     const workflowId = `deploy/${request.app}/${request.environment}/${safeIdPart(request.sha ?? request.image ?? 'head')}-${uuid4().slice(0, 8)}`;
@@ -38,16 +61,35 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     waiting = { workflowId, request };
     if (running) return { workflowId, disposition: 'queued', supersededWorkflowId: replaced };
     // Answer once the pipeline exists, so the caller can follow the id it gets back at once.
-    await condition(() => recentlyStarted.includes(workflowId) || superseded.includes(workflowId));
+    await condition(() => recentlyStarted.includes(workflowId) || superseded.includes(workflowId) || isLocked());
     return { workflowId, disposition: recentlyStarted.includes(workflowId) ? 'started' : 'queued', supersededWorkflowId: replaced };
+  }, {
+    validator: (request) => {
+      // A re-delivery of a request accepted before the lock still gets its run back.
+      const deliveryKey = deliveryKeyOf(request);
+      if (deliveryKey && seen.has(deliveryKey)) return;
+      if (isLocked()) throw lockedFailure(request, lock!);
+    },
   });
 
+  async function continueAsNewIfSuggested(): Promise<void> {
+    if (!workflowInfo().continueAsNewSuggested) return;
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof deployQueue>({ waiting, seen: [...seen], superseded, lock });
+  }
+
   for (;;) {
-    const hasWork = await condition(() => waiting !== undefined, IDLE_EXIT);
+    const hasWork = await condition(() => waiting !== undefined && !isLocked(), msUntilNextCheck(lock));
     if (!hasWork) {
+      if (lock && hasExpired(lock)) lock = undefined;
+      // A locked queue stays open: the lock lives in this workflow, and a deploy may be held.
+      if (isLocked() || waiting !== undefined) {
+        await continueAsNewIfSuggested();
+        continue;
+      }
       // Idle: finish, and let the next request start a fresh queue (update-with-start).
       await condition(allHandlersFinished);
-      if (waiting === undefined) return;
+      if (waiting === undefined && !isLocked()) return;
       continue;
     }
     running = waiting!;
@@ -66,11 +108,43 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
       // The pipeline reports its own failure; the queue only moves on.
     }
     running = undefined;
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof deployQueue>({ waiting, seen: [...seen], superseded });
-    }
+    await continueAsNewIfSuggested();
   }
+}
+
+function newLock(request: LockRequest): DeployLock {
+  const now = Date.now();
+  return {
+    owner: request.owner,
+    reason: request.reason,
+    since: new Date(now).toISOString(),
+    expiresAt: request.expiresIn ? new Date(now + durationToMs(request.expiresIn)).toISOString() : undefined,
+    workflowId: request.workflowId,
+  };
+}
+
+function validateLockRequest(request: LockRequest): void {
+  if (!request.owner?.trim()) throw new Error('a lock needs an owner (who is locking)');
+  if (!request.reason?.trim()) throw new Error('a lock needs a reason, e.g. "release freeze until Monday"');
+}
+
+function hasExpired(lock: DeployLock): boolean {
+  return lock.expiresAt !== undefined && Date.parse(lock.expiresAt) <= Date.now();
+}
+
+/** Wake at the lock's expiry (to start a held deploy) or after an idle hour, whichever is first. */
+function msUntilNextCheck(lock: DeployLock | undefined): number {
+  if (!lock?.expiresAt) return IDLE_EXIT_MS;
+  return Math.max(1, Math.min(IDLE_EXIT_MS, Date.parse(lock.expiresAt) - Date.now()));
+}
+
+function lockedFailure(request: DeployRequest, lock: DeployLock): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: DEPLOY_LOCKED,
+    message: `deploys of ${request.app} to ${request.environment} are locked by ${lock.owner}: ${lock.reason}`,
+    details: [lock],
+    nonRetryable: true,
+  });
 }
 
 function remember(seen: Map<string, string>, key: string, workflowId: string): void {

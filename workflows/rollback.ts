@@ -5,7 +5,7 @@ import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import type { FlyRelease } from '../activities/fly.js';
 import { durationToMs } from '../lib/duration.js';
-import { PermanentError } from '../lib/errors.js';
+import { PermanentError, rootMessage } from '../lib/errors.js';
 import { statusQuery, type RollbackRequest, type RollbackResult } from '../lib/messages.js';
 import { flyDeployOptions, flyReadOptions, localOptions } from './activityOptions.js';
 import { verifyHealth } from './health.js';
@@ -22,6 +22,7 @@ export async function rollback(request: RollbackRequest): Promise<RollbackResult
     const target = await local.resolveDeployTarget({ app: request.app, environment: request.environment });
     // As the pipeline's child, the pipeline's message already tells the story.
     if (request.trigger.source !== 'pipeline') run.reportTo(target.slackChannel, target.temporalUiBase);
+    if (target.lockAfterRollback) await lockDeploysUntilUnlocked(request, run);
     const image = await run.stage('resolve', () => resolveRollbackImage(request, target), (i) => i);
     run.fact('image', image);
     const waitTimeoutMs = durationToMs(target.waitTimeout);
@@ -37,6 +38,23 @@ export async function rollback(request: RollbackRequest): Promise<RollbackResult
     throw err;
   } finally {
     await run.flush();
+  }
+}
+
+/**
+ * Whatever made a rollback necessary should be looked at before the next deploy: lock new deploys
+ * (an existing lock is kept). Taken before rolling back, so no queued deploy slips in meanwhile.
+ * Not being able to lock never stops the rollback; the run says so instead.
+ */
+async function lockDeploysUntilUnlocked(request: RollbackRequest, run: RunTracker): Promise<void> {
+  try {
+    const lock = await local.lockDeploysAfterRollback({
+      app: request.app, environment: request.environment, owner: request.trigger.actor,
+      reason: `rolled back (${request.reason.slice(0, 300)})`, workflowId: run.status.workflowId,
+    });
+    run.fact('deploys locked by', lock.owner);
+  } catch (err) {
+    run.thread(`:warning: Could not lock deploys of ${request.app} ${request.environment} after this rollback: ${rootMessage(err)}`);
   }
 }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { createActivities } from '../../activities/index.js';
+import { createActivities, type ActivityDeps } from '../../activities/index.js';
 import { createSlackClient } from '../../activities/slack.js';
 import { loadEnvConfig, parseAppsConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
@@ -28,7 +28,8 @@ export interface DeployWorld {
   readonly slack: FakeSlack;
   /** Raw apps config; tests add their app before starting a deploy. */
   readonly apps: Record<string, unknown>;
-  activities(): ReturnType<typeof createActivities>;
+  /** Activities wired to the simulator and fake Slack; `extra` adds deps such as a Temporal client. */
+  activities(extra?: Partial<ActivityDeps>): ReturnType<typeof createActivities>;
   /** A fresh Fly app with healthy machines and a matching repository and config entry. */
   createApp(options?: { machines?: number; environment?: Record<string, unknown>; app?: Record<string, unknown> }): Promise<TestApp>;
   /** The body of GET / on the app: "<app> <version>" tells which image serves. */
@@ -57,13 +58,14 @@ export function useDeployWorld(): DeployWorld {
     get sim() { return sim!; },
     get slack() { return slack!; },
     apps,
-    activities() {
+    activities(extra = {}) {
       const env = loadEnvConfig({ FLYCTL_PATH: sim!.flyctlPath, FLY_API_TOKEN: FLY_TOKEN, FLY_SIM_DIR: sim!.dir, FLIGHTDECK_WORK_DIR: workDir, SLACK_CHANNEL: '#deploys' });
       // flyctl (the simulator) reads FLY_SIM_DIR from the worker's environment, as real flyctl reads its config.
       process.env.FLY_SIM_DIR = sim!.dir;
       return createActivities({
         env, logger: createLogger({ level: 'silent' }), slack: createSlackClient(SLACK_TOKEN, slack!.apiUrl),
         loadAppsConfig: () => parseAppsConfig({ apps }),
+        ...extra,
       });
     },
     async createApp(options = {}) {

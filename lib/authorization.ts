@@ -1,0 +1,67 @@
+// Who may do what, from the config file: lists of Slack user ids per app, environment and action,
+// and per database. The workflows check again where it matters (approvers), so this is the first
+// gate, not the only one. Rules for absent lists are in docs/slack.md; in short:
+//   deploy, rollback  absent: anyone, unless the environment requires approval (then its approvers)
+//   lock              absent: whoever may deploy
+//   approve           absent: approval.approvers (absent too: nobody)
+//   backup            absent: anyone
+//   restore, migrate  absent: nobody (restore falls back to the linked app's environments' restore lists)
+// Reading status and history is open to anyone in an allowed channel.
+import type { AppsConfig, EnvironmentConfig } from './config.js';
+
+export type AppAction = 'deploy' | 'rollback' | 'approve' | 'lock';
+export type DatabaseAction = 'backup' | 'restore' | 'migrate';
+
+export type AuthorizationDecision = { isAllowed: true } | { isAllowed: false; reason: string };
+
+const ALLOWED: AuthorizationDecision = { isAllowed: true };
+
+/** Slack commands and buttons are accepted only in slack.allowedChannels, when that list is set. */
+export function authorizeChannel(config: AppsConfig, channelId: string): AuthorizationDecision {
+  const allowed = config.slack.allowedChannels;
+  if (!allowed || allowed.includes(channelId)) return ALLOWED;
+  return { isAllowed: false, reason: `Flightdeck does not take commands in this channel (${channelId}); use one of: ${allowed.join(', ')}` };
+}
+
+/** May `user` do `action` on an app's environment? Unknown apps and environments are refused. */
+export function authorizeAppAction(config: AppsConfig, user: string, action: AppAction, app: string, environment: string): AuthorizationDecision {
+  const env = config.apps[app]?.environments[environment];
+  if (!env) return { isAllowed: false, reason: `${app}/${environment} is not a configured app and environment` };
+  const allowed = allowedForApp(env, action);
+  if (allowed === 'anyone' || allowed.includes(user)) return ALLOWED;
+  return { isAllowed: false, reason: `${user} may not ${action} ${app}/${environment}; ${describeList(allowed)}` };
+}
+
+/** May `user` do `action` on a configured database? */
+export function authorizeDatabaseAction(config: AppsConfig, user: string, action: DatabaseAction, database: string): AuthorizationDecision {
+  if (!config.databases[database]) return { isAllowed: false, reason: `${database} is not a configured database` };
+  const allowed = allowedForDatabase(config, database, action);
+  if (allowed === 'anyone' || allowed.includes(user)) return ALLOWED;
+  return { isAllowed: false, reason: `${user} may not ${action} ${database}; ${describeList(allowed)}` };
+}
+
+function allowedForApp(env: EnvironmentConfig, action: AppAction): string[] | 'anyone' {
+  if (action === 'approve') return env.permissions.approve ?? env.approval.approvers;
+  if (action === 'lock' && env.permissions.lock) return env.permissions.lock;
+  const listed = action === 'rollback' ? env.permissions.rollback : env.permissions.deploy;
+  if (listed) return listed;
+  // An environment that needs an approver for every deploy is not open to everyone by omission.
+  return env.approval.required ? env.approval.approvers : 'anyone';
+}
+
+function allowedForDatabase(config: AppsConfig, database: string, action: DatabaseAction): string[] | 'anyone' {
+  const dbConfig = config.databases[database]!;
+  const listed = dbConfig.permissions[action];
+  if (listed) return listed;
+  if (action === 'backup') return 'anyone';
+  if (action === 'restore' && dbConfig.app) {
+    const appEnvironments = Object.values(config.apps[dbConfig.app]?.environments ?? {});
+    const restorers = appEnvironments.flatMap((env) => env.permissions.restore ?? []);
+    if (restorers.length) return [...new Set(restorers)];
+  }
+  return [];
+}
+
+function describeList(allowed: string[]): string {
+  return allowed.length ? `allowed: ${allowed.join(', ')}` : 'nobody is allowed to (see docs/slack.md to grant it)';
+}
