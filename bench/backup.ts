@@ -49,7 +49,7 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
   process.env[SECRET] = url.toString();
   const config = parseAppsConfig({ databases: { bench: { secret: SECRET } }, storage: { type: 'local', dir: path.join(workDir, 'backups') } });
   const activities = createBackupActivities({
-    env: loadEnvConfig({}), logger: createLogger({ level: 'warn' }), loadAppsConfig: () => config, pgBinDir: server.binDir,
+    env: loadEnvConfig({ PG_BIN_DIR: server.binDir }), logger: createLogger({ level: 'warn' }), loadAppsConfig: () => config,
   });
   const results: DumpComparison[] = [];
   for (const compressionLevel of COMPRESSION_LEVELS) {

@@ -35,6 +35,10 @@ const envSchema = z.object({
   FLIGHTDECK_CONFIG: z.string().min(1).default('flightdeck.yaml'),
   FLIGHTDECK_WORK_DIR: z.string().min(1).default('data/work'),
   FLYCTL_PATH: z.string().min(1).default('flyctl'),
+  PG_BIN_DIR: z.string().trim().min(1)
+    .refine((dir) => ['pg_dump', 'pg_restore'].every((tool) => fs.existsSync(path.join(dir, tool))),
+      'a directory holding pg_dump and pg_restore, e.g. /usr/lib/postgresql/16/bin (unset: found on PATH)')
+    .optional(),
   FLY_API_TOKEN: optionalText,
   FLY_ACCESS_TOKEN: optionalText,
   SLACK_BOT_TOKEN: optionalText,
@@ -82,11 +86,31 @@ export function readSecret(name: string, env: NodeJS.ProcessEnv = process.env): 
   return value || undefined;
 }
 
-/** The environment for child processes, with secrets stripped unless explicitly passed. */
+/** Connection-string variables by convention, secret whether or not the apps config names them. */
+const CONVENTIONAL_SECRET_VARIABLES = ['DATABASE_URL', 'PGPASSWORD'] as const;
+
+/**
+ * Names of the secrets the apps config refers to (database secrets, required secrets), registered by
+ * parseAppsConfig. Kept for the life of the process, like registered secret values: a name dropped
+ * from a reloaded config may still be set in the environment, and stays stripped.
+ */
+const configuredSecretVariables = new Set<string>();
+
+function isSecretVariable(name: string): boolean {
+  return (SECRET_VARIABLES as readonly string[]).includes(name)
+    || (CONVENTIONAL_SECRET_VARIABLES as readonly string[]).includes(name)
+    || configuredSecretVariables.has(name);
+}
+
+/**
+ * The environment for child processes (test commands, flyctl, git, pg_dump…): Flightdeck's own
+ * tokens and every database secret of the apps config are stripped; a command that needs one gets
+ * exactly that one through `extra` (a migration command: DATABASE_URL of its app's database).
+ */
 export function childProcessEnv(extra: Record<string, string | undefined> = {}, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const base: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (value === undefined || (SECRET_VARIABLES as readonly string[]).includes(key)) continue;
+    if (value === undefined || isSecretVariable(key)) continue;
     base[key] = value;
   }
   for (const [key, value] of Object.entries(extra)) if (value !== undefined) base[key] = value;
@@ -215,7 +239,16 @@ export type AppsConfig = z.infer<typeof appsFileSchema>;
 export function parseAppsConfig(raw: unknown, source = 'the apps config'): AppsConfig {
   const parsed = appsFileSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(source, problemsOf(parsed.error));
+  registerConfiguredSecrets(parsed.data);
   return parsed.data;
+}
+
+function registerConfiguredSecrets(config: AppsConfig): void {
+  for (const app of Object.values(config.apps)) {
+    if (app.database) configuredSecretVariables.add(app.database.secret);
+    for (const name of app.requiredSecrets) configuredSecretVariables.add(name);
+  }
+  for (const database of Object.values(config.databases)) configuredSecretVariables.add(database.secret);
 }
 
 /** Reads flightdeck.yaml (YAML; JSON is valid YAML too). A missing file is an empty config. */

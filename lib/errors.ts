@@ -28,6 +28,14 @@ export const PermanentError = {
   MigrationLockTimeout: 'MigrationLockTimeout',
   BackupChecksumMismatch: 'BackupChecksumMismatch',
   BackupVerificationFailed: 'BackupVerificationFailed',
+  /** pg_dump failed in a way another attempt cannot fix (version mismatch, missing privileges). */
+  BackupDumpFailed: 'BackupDumpFailed',
+  /** pg_restore could not restore a backup into its target database. */
+  BackupRestoreFailed: 'BackupRestoreFailed',
+  /** A backup run failed for a cause that carried no type of its own. */
+  BackupFailed: 'BackupFailed',
+  /** A restore run failed for a cause that carried no type of its own. */
+  RestoreFailed: 'RestoreFailed',
 } as const;
 export type PermanentErrorType = (typeof PermanentError)[keyof typeof PermanentError];
 

@@ -3,14 +3,10 @@
 import { execa } from 'execa';
 import { redactText } from './redact.js';
 
-export interface RunOptions {
+export interface RunOptions extends ProcessGroupOptions {
   cwd?: string;
   /** The complete environment of the child (no inheritance): build it with childProcessEnv(). */
   env: Record<string, string>;
-  timeoutMs: number;
-  /** Aborting kills the process group (SIGTERM, then SIGKILL after killGraceMs). */
-  signal?: AbortSignal;
-  killGraceMs?: number;
   /** Called with each output line, already redacted. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   stdin?: string;
@@ -35,8 +31,6 @@ export async function runCommand(file: string, args: readonly string[], options:
   const startedAt = Date.now();
   let stdout = '';
   let stderr = '';
-  let isTimedOut = false;
-  let isCancelled = false;
   const maxStdout = options.maxStdoutBytes ?? 16 * 1024 * 1024;
   const child = execa(file, args, {
     cwd: options.cwd,
@@ -51,9 +45,65 @@ export async function runCommand(file: string, args: readonly string[], options:
     stripFinalNewline: false,
   });
 
+  const supervisor = superviseProcessGroup(child.pid, options);
+  const collect = (stream: 'stdout' | 'stderr') => {
+    const toLines = createLineReader((line) => options.onLine?.(line, stream));
+    return (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      if (stream === 'stdout') {
+        if (stdout.length < maxStdout) stdout += text;
+      } else {
+        stderr = (stderr + text).slice(-STDERR_TAIL_BYTES);
+      }
+      if (options.onLine) toLines(text);
+    };
+  };
+  child.stdout?.on('data', collect('stdout'));
+  child.stderr?.on('data', collect('stderr'));
+
+  try {
+    const result = await child;
+    return {
+      exitCode: result.exitCode,
+      signal: result.signal ?? undefined,
+      stdout: redactText(stdout),
+      stderr: redactText(stderr),
+      isTimedOut: supervisor.isTimedOut,
+      isCancelled: supervisor.isCancelled,
+      durationMs: Date.now() - startedAt,
+    };
+  } finally {
+    supervisor.release();
+  }
+}
+
+export interface ProcessGroupOptions {
+  timeoutMs: number;
+  /** Aborting kills the process group (SIGTERM, then SIGKILL after killGraceMs). */
+  signal?: AbortSignal;
+  /** Between SIGTERM and SIGKILL; default 5 s. */
+  killGraceMs?: number;
+}
+
+export interface ProcessGroupSupervisor {
+  /** SIGTERM to the whole group now, SIGKILL after the grace period. */
+  terminate(): void;
+  readonly isTimedOut: boolean;
+  readonly isCancelled: boolean;
+  /** Call once the leader has exited: stops the timer and the abort listener, kills stray children. */
+  release(): void;
+}
+
+/**
+ * Timeout, cancellation and clean-up for a child started in its own process group (`detached: true`),
+ * so that a kill reaches grandchildren too (npm → node → tests, flyctl → builders, pg_dump's workers).
+ */
+export function superviseProcessGroup(pid: number | undefined, options: ProcessGroupOptions): ProcessGroupSupervisor {
+  let isTimedOut = false;
+  let isCancelled = false;
   const killGroup = (signal: NodeJS.Signals) => {
-    if (child.pid === undefined) return;
-    try { process.kill(-child.pid, signal); } catch { /* already gone */ }
+    if (pid === undefined) return;
+    try { process.kill(-pid, signal); } catch { /* already gone */ }
   };
   const terminate = () => {
     killGroup('SIGTERM');
@@ -63,42 +113,27 @@ export async function runCommand(file: string, args: readonly string[], options:
   const onAbort = () => { isCancelled = true; terminate(); };
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
-
-  const lineSplitter = (stream: 'stdout' | 'stderr') => {
-    let partial = '';
-    return (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      if (stream === 'stdout') {
-        if (stdout.length < maxStdout) stdout += text;
-      } else {
-        stderr = (stderr + text).slice(-STDERR_TAIL_BYTES);
-      }
-      if (!options.onLine) return;
-      const lines = (partial + text).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) options.onLine(redactText(line), stream);
-    };
+  return {
+    terminate,
+    get isTimedOut() { return isTimedOut; },
+    get isCancelled() { return isCancelled; },
+    release() {
+      clearTimeout(timeout);
+      options.signal?.removeEventListener('abort', onAbort);
+      // Leave nothing behind: a command's stray children die with it.
+      killGroup('SIGKILL');
+    },
   };
-  child.stdout?.on('data', lineSplitter('stdout'));
-  child.stderr?.on('data', lineSplitter('stderr'));
+}
 
-  try {
-    const result = await child;
-    return {
-      exitCode: result.exitCode,
-      signal: result.signal ?? undefined,
-      stdout: redactText(stdout),
-      stderr: redactText(stderr),
-      isTimedOut,
-      isCancelled,
-      durationMs: Date.now() - startedAt,
-    };
-  } finally {
-    clearTimeout(timeout);
-    options.signal?.removeEventListener('abort', onAbort);
-    // Leave nothing behind: a command's stray children die with it.
-    killGroup('SIGKILL');
-  }
+/** Feeds text in chunks; calls onLine with each complete, non-blank line, redacted. */
+export function createLineReader(onLine: (line: string) => void): (text: string) => void {
+  let partial = '';
+  return (text) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) onLine(redactText(line));
+  };
 }
 
 /** The last non-empty line of some output, for progress and error messages. */

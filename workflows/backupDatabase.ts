@@ -68,7 +68,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     const reason = rootMessage(err);
     run.setState('failed', `Backup of ${request.database} FAILED: ${reason}`);
     await alertChannel(slackChannel, `:rotating_light: <!here> Backup of *${request.database}* FAILED: ${reason}. No new backup was made.`);
-    throw ApplicationFailure.nonRetryable(`Backup of ${request.database} failed: ${reason}`, failureType(err) ?? 'BackupFailed');
+    throw ApplicationFailure.nonRetryable(`Backup of ${request.database} failed: ${reason}`, failureType(err) ?? PermanentError.BackupFailed);
   } finally {
     await run.flush();
   }

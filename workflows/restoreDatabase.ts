@@ -46,7 +46,7 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     run.status.checks = outcome.checks;
     if (!outcome.isVerified) {
       const mismatches = outcome.checks.filter((c) => !c.isPassed).map((c) => `${c.name}: ${c.detail}`).join('; ');
-      throw ApplicationFailure.nonRetryable(`${targetDatabase} does not match backup ${backupId}: ${mismatches}`, PermanentError.BackupVerificationFailed);
+      throw ApplicationFailure.nonRetryable(`${targetDatabase} does not match backup ${backupId}: ${mismatches}`, outcome.failureType ?? PermanentError.BackupVerificationFailed);
     }
     run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts and schema match.`);
     return { targetDatabase, isVerified: true, safetyBackupId, checks: outcome.checks };
@@ -58,7 +58,7 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     const reason = rootMessage(err);
     run.setState('failed', `Restore of ${request.backupId} FAILED: ${reason}`);
     await alertChannel(plan?.slackChannel, `:rotating_light: <!here> Restore of ${request.backupId} into ${plan?.targetDatabase ?? 'its target'} FAILED: ${reason}`);
-    throw ApplicationFailure.nonRetryable(`Restore of ${request.backupId} failed: ${reason}`, failureType(err) ?? 'RestoreFailed');
+    throw ApplicationFailure.nonRetryable(`Restore of ${request.backupId} failed: ${reason}`, failureType(err) ?? PermanentError.RestoreFailed);
   } finally {
     await run.flush();
   }

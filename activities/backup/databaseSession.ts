@@ -3,7 +3,7 @@
 // of it afterwards. The connection string lives only inside this scope.
 import pg from 'pg';
 import { childProcessEnv, readSecret, type AppsConfig, type DatabaseConfig, type EnvConfig } from '../../lib/config.js';
-import { PermanentError, permanentFailure, transientFailure } from '../../lib/errors.js';
+import { PermanentError, permanentFailure, transientFailure, TransientError } from '../../lib/errors.js';
 import { redactText } from '../../lib/redact.js';
 import { createPassfile, libpqEnvironment, parseConnectionString, pgClientConfig, type PgEndpoint } from './connection.js';
 import { startFlyProxy } from './flyProxy.js';
@@ -39,7 +39,7 @@ export async function withDatabaseSession<T>(options: SessionOptions, fn: (sessi
   let endpoint = parseConnectionString(connectionString, dbConfig.secret);
   const cleanups: Array<() => Promise<void>> = [];
   try {
-    const baseEnv = commandBaseEnv(options.config);
+    const baseEnv = commandBaseEnv();
     if (dbConfig.flyProxy) {
       const proxy = await startFlyProxy({
         flyctlPath: options.env.FLYCTL_PATH, flyApp: dbConfig.flyProxy.app, remotePort: dbConfig.flyProxy.remotePort,
@@ -77,16 +77,12 @@ function createSession(endpoint: PgEndpoint, baseEnv: Record<string, string>, pa
 }
 
 /**
- * The child environment without anything that could point libpq elsewhere or leak: inherited PG*
- * variables (PGSERVICE, PGPASSWORD…) and every configured database secret are removed.
+ * The child environment (every configured secret already stripped) without anything that could point
+ * libpq elsewhere: inherited PG* variables (PGSERVICE, PGHOST…) are removed too.
  */
-function commandBaseEnv(config: AppsConfig): Record<string, string> {
-  const secretNames = new Set([
-    ...Object.values(config.databases).map((db) => db.secret),
-    ...Object.values(config.apps).flatMap((app) => [app.database?.secret, ...app.requiredSecrets]),
-  ]);
+function commandBaseEnv(): Record<string, string> {
   const base = childProcessEnv();
-  for (const key of Object.keys(base)) if (key.startsWith('PG') || secretNames.has(key)) delete base[key];
+  for (const key of Object.keys(base)) if (key.startsWith('PG')) delete base[key];
   return base;
 }
 
@@ -96,5 +92,5 @@ export function connectionFailure(database: string, err: unknown) {
   const message = `cannot connect to database ${database}: ${redactText((err as Error).message ?? String(err))}`;
   return PERMANENT_CONNECTION_ERRORS.test(message)
     ? permanentFailure(PermanentError.DatabaseUnreachable, message)
-    : transientFailure('NetworkError', message);
+    : transientFailure(TransientError.NetworkError, message);
 }

@@ -2,12 +2,13 @@
 // on the way, inside an exported snapshot in which the source's inventory is also taken. The dump's
 // manifest is written right away as `unverified`, so even an interrupted run leaves a true catalog.
 import type pg from 'pg';
+import { PermanentError } from '../../lib/errors.js';
 import type { Trigger } from '../../lib/messages.js';
 import { createChecksumStream } from './checksumStream.js';
 import { dumpKey, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
 import type { DatabaseSession } from './databaseSession.js';
 import { takeInventory, type DatabaseInventory } from './inventory.js';
-import { BackupFailure, pgDumpArgs, pgToolFailure, type PgTools } from './pgTools.js';
+import { pgDumpArgs, pgToolFailure, type PgTools } from './pgTools.js';
 import type { Progress } from './progress.js';
 import type { BackupStorage } from './storage.js';
 import { isSuccessful, startStreamingCommand } from './streamingCommand.js';
@@ -94,7 +95,7 @@ async function streamDump(tools: PgTools, args: string[], env: Record<string, st
     // The object is completed only if pg_dump exits cleanly; a failed dump leaves nothing stored.
     beforeEnd: async () => {
       const outcome = await dump.finished;
-      if (!isSuccessful(outcome)) throw pgToolFailure('pg_dump', outcome, BackupFailure.DumpFailed);
+      if (!isSuccessful(outcome)) throw pgToolFailure('pg_dump', outcome, PermanentError.BackupDumpFailed);
     },
   });
   dump.stdout.pipe(checksum.stream);
@@ -105,7 +106,7 @@ async function streamDump(tools: PgTools, args: string[], env: Record<string, st
     const outcome = await dump.finished.catch(() => undefined);
     progress.throwIfCancelled();
     // The dump's own failure explains more than the storage write it broke.
-    throw outcome && !isSuccessful(outcome) ? pgToolFailure('pg_dump', outcome, BackupFailure.DumpFailed) : err;
+    throw outcome && !isSuccessful(outcome) ? pgToolFailure('pg_dump', outcome, PermanentError.BackupDumpFailed) : err;
   }
   return checksum.result();
 }

@@ -1,7 +1,7 @@
 // `fly proxy` for databases reachable only on Fly's private network: started for one activity,
 // on a port the kernel picks, and stopped when the activity is done (reference/flyctl.md §6).
 import { EventEmitter } from 'node:events';
-import { transientFailure } from '../../lib/errors.js';
+import { transientFailure, TransientError } from '../../lib/errors.js';
 import { flyAppName } from '../../lib/validate.js';
 import { startStreamingCommand, type CommandOutcome } from './streamingCommand.js';
 
@@ -60,9 +60,9 @@ async function waitForReadyLine(output: EventEmitter, finished: Promise<CommandO
         if (match) resolve(Number(match[1]));
       };
       output.on('text', onText);
-      timer = setTimeout(() => reject(transientFailure('NetworkError', `fly proxy to ${flyApp} was not ready within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(transientFailure(TransientError.NetworkError, `fly proxy to ${flyApp} was not ready within ${timeoutMs} ms`)), timeoutMs);
       finished.then(
-        (outcome) => reject(transientFailure('NetworkError',
+        (outcome) => reject(transientFailure(TransientError.NetworkError,
           `fly proxy to ${flyApp} exited (code ${outcome.exitCode}) before it was ready: ${outcome.stderrTail.trim().split('\n').at(-1) ?? ''}`)),
         reject,
       );

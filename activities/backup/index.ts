@@ -21,8 +21,6 @@ export interface BackupActivityDeps {
   env: EnvConfig;
   logger: Logger;
   loadAppsConfig: () => AppsConfig;
-  /** Where pg_dump and pg_restore are; absent: PATH. */
-  pgBinDir?: string;
 }
 
 /** What a backup run needs to know about its database, resolved once at its start. */
@@ -58,7 +56,7 @@ export interface BackupRef {
 }
 
 export function createBackupActivities(deps: BackupActivityDeps) {
-  const tools = pgTools(deps.pgBinDir);
+  const tools = pgTools(deps.env.PG_BIN_DIR);
   const context = () => {
     const config = deps.loadAppsConfig();
     return { config, storage: createBackupStorage(config.storage) };

@@ -1,7 +1,6 @@
 // pg_dump and pg_restore: where they are, the flags we always use, and what their failures mean.
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
-import { PermanentError, permanentFailure, transientFailure } from '../../lib/errors.js';
+import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../../lib/errors.js';
 import { lastLine } from '../../lib/process.js';
 import type { CommandOutcome } from './streamingCommand.js';
 
@@ -10,7 +9,10 @@ export interface PgTools {
   pgRestore: string;
 }
 
-/** From a bin dir (it pins a version), else whatever PATH has (Debian's wrapper picks the newest). */
+/**
+ * From PG_BIN_DIR (it pins a version: pg_dump must be at least as new as the server, and a machine
+ * may have several), else whatever PATH has (Debian's wrapper picks the newest installed).
+ */
 export function pgTools(binDir?: string): PgTools {
   const tool = (name: string) => (binDir ? path.join(binDir, name) : name);
   return { pgDump: tool('pg_dump'), pgRestore: tool('pg_restore') };
@@ -39,20 +41,17 @@ const UNREACHABLE_PATTERN = /password authentication failed|no pg_hba\.conf entr
 const HOPELESS_PATTERN = /server version mismatch|unsupported version|permission denied|must be owner/i;
 const TRANSIENT_PATTERN = /could not connect|connection refused|timeout expired|server closed the connection|connection to server .* failed|could not translate host name/i;
 
-/** Failure types of the backup activities beyond lib/errors.ts (named for their cause). */
-export const BackupFailure = { DumpFailed: 'BackupDumpFailed', RestoreFailed: 'BackupRestoreFailed' } as const;
-
 /**
  * Why pg_dump/pg_restore failed, as a failure the workflow can act on (stderr is already redacted).
  * hopelessType names the permanent failure for this tool.
  */
-export function pgToolFailure(tool: string, outcome: CommandOutcome, hopelessType: string): Error {
+export function pgToolFailure(tool: string, outcome: CommandOutcome, hopelessType: PermanentErrorType): Error {
   const reason = lastLine(outcome.stderrTail) || (outcome.signal ? `killed by ${outcome.signal}` : `exit code ${outcome.exitCode}`);
   const message = `${tool} failed: ${reason}`;
-  if (outcome.isTimedOut) return transientFailure('NetworkError', `${tool} did not finish in time`);
+  if (outcome.isTimedOut) return transientFailure(TransientError.NetworkError, `${tool} did not finish in time`);
   if (UNREACHABLE_PATTERN.test(outcome.stderrTail)) return permanentFailure(PermanentError.DatabaseUnreachable, message);
-  if (HOPELESS_PATTERN.test(outcome.stderrTail)) return ApplicationFailure.create({ type: hopelessType, message, nonRetryable: true });
-  if (TRANSIENT_PATTERN.test(outcome.stderrTail)) return transientFailure('NetworkError', message);
+  if (HOPELESS_PATTERN.test(outcome.stderrTail)) return permanentFailure(hopelessType, message);
+  if (TRANSIENT_PATTERN.test(outcome.stderrTail)) return transientFailure(TransientError.NetworkError, message);
   // Anything else may be passing (a killed connection, a full disk): let the retry policy decide.
   return new Error(message);
 }

@@ -2,7 +2,7 @@
 // or an existing one that is dropped and recreated (the workflow has had it confirmed, approved and
 // backed up by then). The result is checked against the backup's source inventory.
 import type pg from 'pg';
-import { PermanentError, permanentFailure } from '../../lib/errors.js';
+import { PermanentError, permanentFailure, type PermanentErrorType } from '../../lib/errors.js';
 import type { CheckResult } from '../../lib/messages.js';
 import type { BackupManifest } from './catalog.js';
 import type { DatabaseSession } from './databaseSession.js';
@@ -14,6 +14,8 @@ import { restoreAndCompare } from './verify.js';
 export interface RestoreOutcome {
   isVerified: boolean;
   checks: CheckResult[];
+  /** BackupRestoreFailed when pg_restore failed, BackupVerificationFailed when the result differs. */
+  failureType?: PermanentErrorType;
 }
 
 export async function restoreIntoDatabase(manifest: BackupManifest, targetDatabase: string, isOverwrite: boolean,
@@ -29,7 +31,10 @@ export async function restoreIntoDatabase(manifest: BackupManifest, targetDataba
     await admin.query(`create database ${target} template template0`);
   });
   const checks = await restoreAndCompare(manifest, { session, storage, tools, progress, database: targetDatabase, isScratch: false });
-  return { isVerified: checks.every((check) => check.isPassed), checks };
+  if (checks.every((check) => check.isPassed)) return { isVerified: true, checks };
+  // The first check is the restore itself; the others compare what it brought back.
+  const failureType = checks[0]?.isPassed ? PermanentError.BackupVerificationFailed : PermanentError.BackupRestoreFailed;
+  return { isVerified: false, checks, failureType };
 }
 
 export async function databaseExists(client: pg.Client, name: string): Promise<boolean> {

@@ -1,19 +1,18 @@
 // A child process whose stdin/stdout are streams (pg_dump's output, pg_restore's input, a fly proxy
 // that runs until stopped). lib/process.ts collects output into strings, which a multi-gigabyte dump
-// cannot afford; the rules are the same: argument arrays, an explicit environment, a timeout,
-// cancellation that kills the whole process group, redacted stderr.
+// cannot afford; the rules are the same, and so is the supervision (lib/process.ts): argument
+// arrays, an explicit environment, a timeout, cancellation that kills the whole process group,
+// redacted stderr.
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { createLineReader, superviseProcessGroup, type ProcessGroupOptions } from '../../lib/process.js';
 import { redactText } from '../../lib/redact.js';
 
-export interface StreamingCommandOptions {
+export interface StreamingCommandOptions extends ProcessGroupOptions {
   /** The complete environment of the child (no inheritance). */
   env: Record<string, string>;
-  timeoutMs: number;
-  signal?: AbortSignal;
   /** Give the child a writable stdin (pg_restore reads the archive from it). */
   hasStdin?: boolean;
-  killGraceMs?: number;
   /** Called with each stderr line, already redacted. */
   onStderrLine?: (line: string) => void;
 }
@@ -46,47 +45,27 @@ export function startStreamingCommand(file: string, args: readonly string[], opt
     stdio: [options.hasStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   let stderrTail = '';
-  let partialLine = '';
-  let isCancelled = false;
-  let isTimedOut = false;
-
-  const killGroup = (signal: NodeJS.Signals) => {
-    if (child.pid === undefined) return;
-    try { process.kill(-child.pid, signal); } catch { /* already gone */ }
-  };
-  const stop = () => {
-    killGroup('SIGTERM');
-    setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 5000).unref();
-  };
-  const timeout = setTimeout(() => { isTimedOut = true; stop(); }, options.timeoutMs);
-  const onAbort = () => { isCancelled = true; stop(); };
-  if (options.signal?.aborted) onAbort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const supervisor = superviseProcessGroup(child.pid, options);
+  const toLines = createLineReader((line) => options.onStderrLine?.(line));
 
   child.stderr!.on('data', (chunk: Buffer) => {
     const text = chunk.toString('utf8');
     stderrTail = (stderrTail + text).slice(-STDERR_TAIL_CHARS);
-    if (!options.onStderrLine) return;
-    const lines = (partialLine + text).split('\n');
-    partialLine = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) options.onStderrLine(redactText(line));
+    if (options.onStderrLine) toLines(text);
   });
   // A reader that stops early (pg_restore --list) closes its stdin: that is not our error.
   child.stdin?.on('error', () => undefined);
 
   const finished = new Promise<CommandOutcome>((resolve, reject) => {
     child.once('error', (err) => reject(new Error(`${file} could not be started: ${err.message}`)));
-    child.once('close', (exitCode, signal) => resolve({ exitCode, signal, stderrTail: redactText(stderrTail), isCancelled, isTimedOut }));
-  }).finally(() => {
-    clearTimeout(timeout);
-    options.signal?.removeEventListener('abort', onAbort);
-    // Leave nothing behind: a command's stray children die with it.
-    killGroup('SIGKILL');
-  });
+    child.once('close', (exitCode, signal) => resolve({
+      exitCode, signal, stderrTail: redactText(stderrTail), isCancelled: supervisor.isCancelled, isTimedOut: supervisor.isTimedOut,
+    }));
+  }).finally(() => supervisor.release());
   // Callers may only look at `finished` after consuming stdout; never leave it unhandled meanwhile.
   finished.catch(() => undefined);
 
-  return { stdout: child.stdout!, stdin: child.stdin, finished, stop };
+  return { stdout: child.stdout!, stdin: child.stdin, finished, stop: supervisor.terminate };
 }
 
 export function isSuccessful(outcome: CommandOutcome): boolean {

@@ -2,7 +2,7 @@
 // restore into a scratch database compared with the source's inventory, and the scratch dropped.
 // Restores into a target database reuse the same restore-and-compare step.
 import { randomBytes } from 'node:crypto';
-import { PermanentError } from '../../lib/errors.js';
+import { PermanentError, type PermanentErrorType } from '../../lib/errors.js';
 import { lastLine } from '../../lib/process.js';
 import type { CheckResult } from '../../lib/messages.js';
 import { restoreArchive } from './archiveRestore.js';
@@ -19,7 +19,10 @@ export interface VerificationResult {
   isVerified: boolean;
   checks: CheckResult[];
   durationMs: number;
-  /** Why it failed, as an error type: BackupChecksumMismatch or BackupVerificationFailed. */
+  /**
+   * Why it failed, as an error type: BackupChecksumMismatch or BackupVerificationFailed, or the type of
+   * the failure that kept verification from running.
+   */
   failureType?: string;
 }
 
@@ -29,7 +32,7 @@ const LIST_TIMEOUT_MS = 10 * 60_000;
 export async function verifyStoredBackup(manifest: BackupManifest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress): Promise<VerificationResult> {
   const startedAt = Date.now();
   const checks: CheckResult[] = [];
-  const finish = (failureType?: string): VerificationResult => ({
+  const finish = (failureType?: PermanentErrorType): VerificationResult => ({
     isVerified: failureType === undefined, checks, durationMs: Date.now() - startedAt, failureType,
   });
 
@@ -69,10 +72,23 @@ async function checkArchiveContents(manifest: BackupManifest, session: DatabaseS
   const listed = await restoreArchive({
     pgRestore: tools.pgRestore, args: ['--list'], env: session.commandEnv(), storage, key: manifest.dumpKey, progress, timeoutMs: LIST_TIMEOUT_MS,
   });
+  const name = 'archive contents';
+  if (!isSuccessful(listed.outcome)) {
+    return { name, isPassed: false, detail: `pg_restore --list failed: ${lastLine(listed.outcome.stderrTail) || `exit code ${listed.outcome.exitCode}`}` };
+  }
+  // The header proves pg_restore read the table of contents. An empty database's archive lists no
+  // entries at all (encoding and search_path are not listed), which is correct, not a failure.
+  if (!ARCHIVE_HEADER.test(listed.stdout)) return { name, isPassed: false, detail: 'pg_restore --list printed no table of contents' };
   const entries = listed.stdout.split('\n').filter((line) => line.trim() && !line.startsWith(';')).length;
-  if (isSuccessful(listed.outcome) && entries > 0) return { name: 'archive contents', isPassed: true, detail: `pg_restore --list: ${entries} entries` };
-  return { name: 'archive contents', isPassed: false, detail: `pg_restore --list failed: ${lastLine(listed.outcome.stderrTail) || `exit code ${listed.outcome.exitCode}`}` };
+  const sourceTables = manifest.source.tables.length;
+  if (entries < sourceTables) {
+    return { name, isPassed: false, detail: `pg_restore --list: ${entries} entries, fewer than the ${sourceTables} tables the source had` };
+  }
+  return { name, isPassed: true, detail: entries === 0 ? 'pg_restore --list: no entries (the source database was empty)' : `pg_restore --list: ${entries} entries` };
 }
+
+/** The first lines pg_restore --list prints for any archive it could read. */
+const ARCHIVE_HEADER = /^; Archive created at .*\n(?:;.*\n)*;\s+TOC Entries: \d+/m;
 
 export interface RestoreTarget {
   session: DatabaseSession;

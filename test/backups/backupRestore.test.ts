@@ -10,21 +10,29 @@ import { failureType, rootMessage } from '../../lib/errors.js';
 import { approvalUpdate, type BackupRequest, type RestoreRequest } from '../../lib/messages.js';
 import { backupDatabase } from '../../workflows/backupDatabase.js';
 import { restoreDatabase } from '../../workflows/restoreDatabase.js';
-import { databaseUrl } from '../helpers/postgres.js';
+import { createDatabase, databaseUrl } from '../helpers/postgres.js';
 import { useBackupTestEnvironment, waitFor } from './helpers/backupTestEnvironment.js';
 import { createSampleDatabase, describeDatabase, withClient } from './helpers/sampleDatabase.js';
 
 const harness = useBackupTestEnvironment();
 const SECRET = 'SHOP_DATABASE_URL';
 const GHOST_SECRET = 'GHOST_DATABASE_URL';
+const EMPTY_SECRET = 'FRESH_DATABASE_URL';
 const trigger = { source: 'api', actor: 'alice' } as const;
 let sourceUrl = '';
+let emptyUrl = '';
+/** The release the Fly app runs (the simulator's `fly status`): backups record it. */
+let releaseVersion = '';
 /** The first test's verified backup, reused by tests that only need some backup to exist. */
 let verifiedBackupId = '';
 
 beforeAll(async () => {
   sourceUrl = await createSampleDatabase(harness.serverUrl, 'shop');
+  emptyUrl = await createDatabase(harness.serverUrl, 'fresh');
+  await harness.sim.createApp('shop-prod', { machines: 1 });
+  releaseVersion = `v${(await harness.sim.runJson(['status', '-a', 'shop-prod']) as { Version: number }).Version}`;
   harness.setSecret(SECRET, sourceUrl);
+  harness.setSecret(EMPTY_SECRET, emptyUrl);
   harness.setSecret(GHOST_SECRET, databaseUrl(harness.serverUrl, 'no_such_database'));
   harness.setConfig({
     apps: {
@@ -38,6 +46,8 @@ beforeAll(async () => {
       // The same data under a second name: its own catalog series, with a tight retention policy.
       ledger: { app: 'shop', secret: SECRET, retention: { maxAge: '30d', maxCount: 4, minVerified: 3 } },
       ghost: { app: 'shop', secret: GHOST_SECRET },
+      // A brand-new database: no tables yet (a first migration wants a backup of it all the same).
+      fresh: { app: 'shop', secret: EMPTY_SECRET },
     },
   });
 });
@@ -59,12 +69,12 @@ describe('backupDatabase and restoreDatabase', () => {
     expect(backup.isVerified).toBe(true);
     verifiedBackupId = backup.backupId;
     expect(backup.checks.map((c) => c.name)).toEqual(['checksum', 'archive contents', 'scratch restore', 'tables', 'indexes', 'sequences', 'row counts']);
-    expect(backup.releaseVersion).toBe('v42');
-    expect(path.basename(backup.location)).toMatch(/^shop-\d{8}T\d{6}Z-\w{6}_release-v42\.dump$/);
+    expect(backup.releaseVersion).toBe(releaseVersion);
+    expect(path.basename(backup.location)).toMatch(new RegExp(`^shop-\\d{8}T\\d{6}Z-\\w{6}_release-${releaseVersion}\\.dump$`));
     expect(backup.location.startsWith(path.join(harness.storageDir, 'shop', 'shop'))).toBe(true);
     expect(fs.statSync(backup.location).size).toBe(backup.sizeBytes);
     const manifest = JSON.parse(fs.readFileSync(path.join(harness.storageDir, manifestKey(seriesOf('shop', 'shop'), backup.backupId)), 'utf8'));
-    expect(manifest).toMatchObject({ status: 'verified', sha256: backup.sha256, releaseVersion: 'v42', app: 'shop', database: 'shop' });
+    expect(manifest).toMatchObject({ status: 'verified', sha256: backup.sha256, releaseVersion, app: 'shop', database: 'shop' });
 
     expect(restored.isVerified).toBe(true);
     expect(restored.safetyBackupId).toBeUndefined();
@@ -78,6 +88,27 @@ describe('backupDatabase and restoreDatabase', () => {
     expect(report.text).toMatch(/throughput: [\d.]+ (KiB|MiB)\/s/);
     expect(report.text).toContain('verified: yes');
     await harness.expectNoSecretLeaked([backupId, restoreId]);
+  });
+
+  it('backs up an empty database (no tables), verifies it, and restores it', async () => {
+    const backupId = harness.kit.uniqueId('backup-fresh');
+    const { backup, restored } = await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
+      const backup = await harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId: backupId, args: [{ database: 'fresh', trigger }] });
+      const restored = await harness.kit.client.workflow.execute(restoreDatabase, {
+        taskQueue, workflowId: harness.kit.uniqueId('restore-fresh'), args: [{ database: 'fresh', backupId: backup.backupId, trigger }],
+      });
+      return { backup, restored };
+    });
+
+    expect(backup.isVerified).toBe(true);
+    expect(backup.checks.find((c) => c.name === 'archive contents')).toMatchObject({ isPassed: true, detail: expect.stringMatching(/no entries \(the source database was empty\)/) });
+    expect(backup.checks.find((c) => c.name === 'tables')).toMatchObject({ isPassed: true, detail: '0 tables match' });
+    expect(restored.isVerified).toBe(true);
+    const empty = { rowCounts: {}, columns: [], indexes: [], sequences: [] };
+    expect(await describeDatabase(emptyUrl)).toEqual(empty);
+    expect(await describeDatabase(databaseUrl(harness.serverUrl, restored.targetDatabase))).toEqual(empty);
+    const report = harness.slack.messages.find((m) => m.history.some((t) => t.includes(backup.backupId)) && !m.threadTs)!;
+    expect(report.text).toMatch(/backup fresh: succeeded/);
   });
 
   it('catches a corrupted stored dump: the backup is failed, alerted, and never counted by retention', async () => {

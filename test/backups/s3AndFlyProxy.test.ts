@@ -1,5 +1,6 @@
-// A database reachable only through `fly proxy`, backed up into an S3-compatible bucket (s3rver, a
-// real S3 HTTP server on loopback) with a streaming multipart upload, and restored from it.
+// A database reachable only through `fly proxy` (the Fly simulator's proxy, forwarding to the test
+// server), backed up into an S3-compatible bucket (s3rver, a real S3 HTTP server on loopback) with a
+// streaming multipart upload, and restored from it.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,13 +35,15 @@ beforeAll(async () => {
   storage = { type: 's3', bucket: 'flightdeck-backups', prefix: 'nightly', endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1' };
 
   sourceUrl = await createSampleDatabase(harness.serverUrl, 'warehouse');
-  // As on Fly: the URL names a private host that only `fly proxy` reaches.
+  // As on Fly: a Postgres app whose port 5432 only `fly proxy` reaches; behind it, the test server.
+  const server = new URL(sourceUrl);
+  await harness.sim.createApp('warehouse-db', { machines: 0 });
+  await harness.sim.setProxyTarget('warehouse-db', server.hostname, Number(server.port));
   const privateUrl = new URL(sourceUrl);
-  const serverPort = Number(privateUrl.port);
   privateUrl.hostname = 'warehouse-db.flycast.invalid';
   privateUrl.port = '5432';
   harness.setSecret(SECRET, privateUrl.toString());
-  harness.setConfig({ storage, databases: { warehouse: { secret: SECRET, flyProxy: { app: 'warehouse-db', remotePort: serverPort } } } });
+  harness.setConfig({ storage, databases: { warehouse: { secret: SECRET, flyProxy: { app: 'warehouse-db', remotePort: 5432 } } } });
 });
 
 afterAll(async () => {
@@ -69,6 +72,11 @@ describe('backups through fly proxy into S3-compatible storage', () => {
 
     expect(restored.isVerified).toBe(true);
     expect(await describeDatabase(databaseUrl(harness.serverUrl, restored.targetDatabase))).toEqual(await describeDatabase(sourceUrl));
+    // Every activity started its own proxy through flyctl, and stopped it.
+    const proxyCalls = harness.sim.callLog().filter((call) => call.command === 'proxy');
+    expect(proxyCalls.length).toBeGreaterThanOrEqual(4);
+    expect(proxyCalls.every((call) => call.argv.join(' ').startsWith('proxy 0:5432 -a warehouse-db'))).toBe(true);
+    expect((harness.sim.readState() as { proxies: Record<string, unknown> }).proxies).toEqual({});
     expect(runningProxies()).toEqual([]);
     await harness.expectNoSecretLeaked([backupId, restoreId]);
   });
@@ -88,12 +96,13 @@ describe('backups through fly proxy into S3-compatible storage', () => {
   });
 });
 
-/** Proxies started by the flyctl stand-in that are still alive: the activities must stop theirs. */
+/** `flyctl proxy` processes of this suite still alive: the activities must stop theirs. */
 function runningProxies(): string[] {
   return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).flatMap((pid) => {
     try {
       const commandLine = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      return commandLine.includes('fake-flyctl.mjs proxy') ? [commandLine] : [];
+      const isOurs = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FLY_SIM_DIR=${harness.sim.dir}`);
+      return isOurs && commandLine.includes('flyctl proxy') ? [commandLine] : [];
     } catch {
       return [];
     }

@@ -1,9 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseAppsConfig } from '../../lib/config.js';
 import { MigrationError } from '../../activities/migrations/errors.js';
 import { runMigrateCommand } from '../../activities/migrations/migrateCommand.js';
 import { RECORD, appMigrationTool, useMigrationScratch } from './helpers.js';
 
 const scratch = useMigrationScratch();
+const OTHER_SECRET = 'BILLING_DATABASE_URL';
+afterAll(() => { delete process.env[OTHER_SECRET]; });
 
 async function appWithTool(script: string) {
   const db = await scratch.database();
@@ -37,5 +40,17 @@ describe("an app's own migration command", () => {
     const [history] = await db.query<{ status: string; error: string }>('select status, error from flightdeck_migration_history');
     expect(history!.status).toBe('failed');
     expect(history!.error.includes(password)).toBe(false);
+  });
+
+  it('sees its own database as DATABASE_URL and no other database secret of the worker', async () => {
+    // Another app's database, configured and set in the worker's environment.
+    parseAppsConfig({ databases: { billing: { secret: OTHER_SECRET } } });
+    process.env[OTHER_SECRET] = 'postgres://billing:billing-password-7@billing.internal/billing';
+    const printConnections = 'console.log(JSON.stringify({ names: Object.keys(process.env).filter((n) => /DATABASE|^PG/.test(n)), database: new URL(process.env.DATABASE_URL).pathname }))';
+    const { db, options } = await appWithTool(printConnections);
+
+    const outcome = await runMigrateCommand(options, RECORD);
+
+    expect(JSON.parse(outcome.lastOutputLine)).toEqual({ names: ['DATABASE_URL'], database: new URL(db.url).pathname });
   });
 });

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
-import { createBackupActivities } from '../../activities/backup/index.js';
 import { createSlackClient } from '../../activities/slack.js';
 import { loadEnvConfig, parseAppsConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
@@ -35,11 +34,13 @@ afterAll(async () => {
  * A shop app checkout with the sample migrations, a fresh database behind SECRET_NAME, and the
  * worker's activities as the worker builds them (backups stored in a scratch folder).
  */
-async function shopWorld(extraMigrations: Record<string, string> = {}, database: Record<string, unknown> = { migrations: 'db/migrations' }) {
+async function shopWorld(extraMigrations: Record<string, string> = {}, database: Record<string, unknown> = { migrations: 'db/migrations' }, { isBrandNew = false } = {}) {
   const db = await scratch.database();
-  // A live app's database has data (a backup of an empty one has nothing to verify).
-  await db.query('create table signups (email text primary key)');
-  await db.query(`insert into signups values ('ada@example.com')`);
+  // A live app's database has data; a brand-new one has not even a table.
+  if (!isBrandNew) {
+    await db.query('create table signups (email text primary key)');
+    await db.query(`insert into signups values ('ada@example.com')`);
+  }
   process.env[SECRET_NAME] = db.url;
   const workspace = await scratch.folder({ 'migrate.mjs': appMigrationTool() });
   const backupDir = await scratch.folder({});
@@ -52,12 +53,13 @@ async function shopWorld(extraMigrations: Record<string, string> = {}, database:
     storage: { type: 'local', dir: backupDir },
   });
   const deps = {
-    env: loadEnvConfig({ SLACK_CHANNEL: '#db', FLIGHTDECK_WORK_DIR: path.join(workspace, '.work') }),
+    // pg_dump and pg_restore of the test server's version, as PG_BIN_DIR pins them in production.
+    env: loadEnvConfig({ SLACK_CHANNEL: '#db', FLIGHTDECK_WORK_DIR: path.join(workspace, '.work'), PG_BIN_DIR: locatePostgresBinDir() }),
     logger: createLogger({ level: 'silent' }),
     slack: createSlackClient('xoxb-test-token', slack.apiUrl),
     loadAppsConfig: () => config,
   };
-  const activities = { ...createActivities(deps), ...createBackupActivities({ ...deps, pgBinDir: locatePostgresBinDir() }) };
+  const activities = createActivities(deps);
   const request = (overrides: Partial<MigrateRequest>): MigrateRequest => ({ app: 'shop', environment: 'production', action: 'apply', workspace, trigger, ...overrides });
   return { db, workspace, backupDir, activities, request };
 }
@@ -127,6 +129,19 @@ describe('migrateDatabase workflow', () => {
     expectNoSecretIn(await historyText(kit.client.workflow.getHandle(`${handle.workflowId}/backup`)), world.db.url);
   });
 
+  it('backs up a brand-new, empty database before its first migrations', async () => {
+    const world = await shopWorld({}, undefined, { isBrandNew: true });
+
+    const result = await kit.withWorker(world.activities, (taskQueue) => kit.client.workflow.execute(migrateDatabase, {
+      taskQueue, workflowId: kit.uniqueId('migrate-new-shop'), args: [world.request({ isProduction: true })],
+    }));
+
+    expect(result).toMatchObject({ appliedVersions: [1, 2, 3, 4], backupId: expect.any(String) });
+    const [manifestFile] = (await fs.readdir(world.backupDir, { recursive: true })).filter((f) => f.endsWith(`${result.backupId}.manifest.json`));
+    const manifest = JSON.parse(await fs.readFile(path.join(world.backupDir, manifestFile!), 'utf8')) as { status: string; source: { tables: string[] } };
+    expect(manifest).toMatchObject({ status: 'verified', source: { tables: [] } });
+  });
+
   it('fails loudly on a failing migration, leaves the database as it was before it, and keeps the password out of history', async () => {
     const world = await shopWorld({ '0005_add_audit.up.sql': 'create table audit (id int);\ninsert into no_such_table values (1);\n' });
     const messagesBefore = migrationMessages().length;
@@ -147,6 +162,37 @@ describe('migrateDatabase workflow', () => {
     expect(message!.text).toMatch(/FAILED/);
     expect(message!.text).toMatch(/:rotating_light: Migration apply failed/);
     expectNoSecretIn(await historyText(handle), world.db.url);
+  });
+
+  it('guides the recovery of a dirty database: status shows the failed version, apply is refused until a forced version', async () => {
+    const brokenIndex = '-- flightdeck:no-transaction\ncreate table archive (id int);\ncreate index concurrently archive_idx on no_such_table (id);\n';
+    const world = await shopWorld({ '0005_add_archive.up.sql': brokenIndex });
+
+    await kit.withWorker(world.activities, async (taskQueue) => {
+      const migrate = (overrides: Partial<MigrateRequest>) => kit.client.workflow.execute(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request(overrides)] });
+      const failureOf = (overrides: Partial<MigrateRequest>) => migrate(overrides).then(() => undefined, (e: unknown) => (e as WorkflowFailedError).cause as ApplicationFailure);
+
+      const failed = await failureOf({});
+      expect(failed?.type).toBe('MigrationFailed');
+      expect(failed?.message).toMatch(/5_add_archive \(up\) failed part-way outside a transaction.*The database is now DIRTY/s);
+
+      const status = await migrate({ action: 'status' });
+      expect(status.status).toMatchObject({ currentVersion: 5, isDirty: true });
+      expect(status.summary).toMatch(/dirty at version 5: 5_add_archive failed part-way: relation "no_such_table" does not exist/);
+      expect(status.summary).toMatch(/forceVersion 5 if the migration's changes are now complete, or forceVersion 4 if they are fully undone/);
+      expect((await failureOf({}))?.type).toBe('MigrationDirty');
+
+      // The operator undoes what ran, fixes the file, and forces the version before it: only on request.
+      await world.db.query('drop table archive');
+      await writeFiles(path.join(world.workspace, 'db/migrations'), { '0005_add_archive.up.sql': brokenIndex.replace('no_such_table', 'archive') });
+      const forced = await migrate({ action: 'force', forceVersion: 4 });
+      expect(forced.status).toMatchObject({ currentVersion: 4, isDirty: false });
+      expect(forced.summary).toMatch(/^Forced version 4: recorded as applied and clean; nothing was run/);
+
+      expect((await migrate({})).appliedVersions).toEqual([5]);
+    });
+    expect(await world.db.query('select version, dirty from schema_migrations')).toEqual([{ version: '5', dirty: false }]);
+    expect(slack.messages.some((m) => m.threadTs && m.text.startsWith('How to recover:') && m.text.includes('forceVersion 4'))).toBe(true);
   });
 
   it('dry-runs a rollback: the SQL that would run, newest first, and nothing changed', async () => {

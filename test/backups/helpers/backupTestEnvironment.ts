@@ -1,26 +1,27 @@
 // Shared set-up of the backup suites: the real Temporal dev server and PostgreSQL of the run, a fake
-// Slack, a storage directory, captured logs, a flyctl stand-in, and the worker's activities built as
-// the worker builds them. It also scans everything persisted or printed for leaked secrets.
+// Slack, a storage directory, captured logs, the Fly simulator as flyctl, and the worker's activities
+// built as the worker builds them. It also scans everything persisted or printed for leaked secrets.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { createActivities, type Activities } from '../../../activities/index.js';
-import { createBackupActivities } from '../../../activities/backup/index.js';
 import { createSlackClient } from '../../../activities/slack.js';
 import { loadEnvConfig, parseAppsConfig, type AppsConfig, type EnvConfig } from '../../../lib/config.js';
 import { createLogger } from '../../../lib/log.js';
 import { locatePostgresBinDir } from '../../../scripts/localPostgres.js';
+import { createSim, type Sim } from '../../../sim/testing.js';
 import { startFakeSlack, type FakeSlack } from '../../helpers/fakeSlack.js';
 import { useWorkflowTestKit, type WorkflowTestKit } from '../../helpers/temporal.js';
 
-export const FAKE_FLYCTL = fileURLToPath(new URL('../fixtures/fake-flyctl.mjs', import.meta.url));
 const WORKFLOWS = fileURLToPath(new URL('../fixtures/workflows.ts', import.meta.url));
 
 export interface BackupTestEnvironment {
   readonly kit: WorkflowTestKit;
   readonly slack: FakeSlack;
+  /** The Fly simulator that FLYCTL_PATH names (status, proxy). */
+  readonly sim: Sim;
   readonly logs: string[];
   /** The local storage directory of this file's config. */
   readonly storageDir: string;
@@ -43,16 +44,21 @@ export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {
   const secrets = new Set<string>();
   const secretNames: string[] = [];
   let slack: FakeSlack | undefined;
+  let sim: Sim | undefined;
   let env: EnvConfig | undefined;
   let config: AppsConfig = parseAppsConfig({});
   const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-backups-'));
   const logger = createLogger({ level: 'debug', name: 'backup-test', destination: { write: (line: string) => { logs.push(line); } } });
 
   beforeAll(async () => {
-    slack = await startFakeSlack();
+    [slack, sim] = await Promise.all([startFakeSlack(), createSim()]);
+    // flyctl (the simulator) reads FLY_SIM_DIR from the worker's environment, as real flyctl reads its config.
+    process.env.FLY_SIM_DIR = sim.dir;
     env = loadEnvConfig({
-      FLYCTL_PATH: FAKE_FLYCTL,
+      FLYCTL_PATH: sim.flyctlPath,
       FLY_API_TOKEN: 'fly-test-token-0123456789',
+      // pg_dump and pg_restore of the test server's version, as PG_BIN_DIR pins them in production.
+      PG_BIN_DIR: locatePostgresBinDir(),
       SLACK_BOT_TOKEN: 'xoxb-test-token-0123456789',
       SLACK_API_URL: slack.apiUrl,
       SLACK_CHANNEL: '#backups',
@@ -60,7 +66,8 @@ export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {
     });
   });
   afterAll(async () => {
-    await slack?.close();
+    await Promise.allSettled([slack?.close(), sim?.teardown()]);
+    delete process.env.FLY_SIM_DIR;
     for (const name of secretNames) delete process.env[name];
     fs.rmSync(storageDir, { recursive: true, force: true });
   });
@@ -73,6 +80,7 @@ export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {
     logs,
     storageDir,
     get slack() { return slack!; },
+    get sim() { return sim!; },
     get serverUrl() { return inject('postgresUrl'); },
     setConfig(raw) {
       config = parseAppsConfig({ storage: { type: 'local', dir: storageDir }, ...raw });
@@ -90,8 +98,7 @@ export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {
     },
     activities(overrides = {}) {
       const deps = { env: env!, logger, slack: createSlackClient(env!.SLACK_BOT_TOKEN, env!.SLACK_API_URL), loadAppsConfig: () => config };
-      // As the worker builds them, with pg_dump/pg_restore pinned to the test server's version.
-      return { ...createActivities(deps), ...createBackupActivities({ ...deps, pgBinDir: locatePostgresBinDir() }), ...overrides };
+      return { ...createActivities(deps), ...overrides };
     },
     async expectNoSecretLeaked(workflowIds) {
       const persisted: string[] = [];
