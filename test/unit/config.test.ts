@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadEnvConfig, parseAppsConfig, resolveTarget } from '../../lib/config.js';
 import { isValidGitRef } from '../../lib/validate.js';
+import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
 
 const validApps = {
   apps: {
@@ -35,6 +36,13 @@ describe('environment config', () => {
     expect(found.join('\n')).toMatch(/TEMPORAL_ADDRESS: host:port/);
     expect(found.join('\n')).toMatch(/LOG_LEVEL/);
     expect(found.join('\n')).toMatch(/TEMPORAL_TLS/);
+  });
+
+  it('takes PG_BIN_DIR only when it holds pg_dump and pg_restore, saying what is expected', () => {
+    const binDir = locatePostgresBinDir();
+    expect(loadEnvConfig({ PG_BIN_DIR: binDir }).PG_BIN_DIR).toBe(binDir);
+    expect(loadEnvConfig({}).PG_BIN_DIR).toBeUndefined();
+    expect(problems(() => loadEnvConfig({ PG_BIN_DIR: '/nonexistent/bin' }))).toEqual([expect.stringMatching(/^PG_BIN_DIR: a directory holding pg_dump and pg_restore, e\.g\. /)]);
   });
 
   it('prefers FLY_ACCESS_TOKEN over FLY_API_TOKEN, as flyctl does', () => {
