@@ -1,0 +1,178 @@
+import { fileURLToPath } from 'node:url';
+import type { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAppsConfig } from '../../lib/config.js';
+import { queueStatusQuery } from '../../lib/messages.js';
+import { deployQueueId, runStatus } from '../../lib/operations.js';
+import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
+import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { buildTestServer, expectNoDeployStarted, GITHUB_PREVIOUS_SECRET, gitHubSignature, type ApiHarness } from './apiHarness.js';
+
+const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
+const world = useDeployWorld();
+
+let worker: Worker;
+let workerRun: Promise<void>;
+let api: ApiHarness;
+
+beforeAll(async () => {
+  const taskQueue = kit.uniqueId('api-github');
+  worker = await kit.createWorker(taskQueue, world.activities());
+  workerRun = worker.run();
+  api = await buildTestServer({ client: kit.client, taskQueue, apps: () => parseAppsConfig({ apps: world.apps }) });
+});
+afterAll(async () => {
+  worker?.shutdown();
+  await workerRun;
+});
+
+interface GitHubApp extends TestApp { repository: string }
+
+/** An app deployed from a GitHub repository: pushes to main deploy to staging. */
+async function createGitHubApp(github: { workflow?: string } = {}): Promise<GitHubApp> {
+  const repository = `acme/${kit.uniqueId('shop')}`;
+  const app = await world.createApp({ app: { github: { repository, ...github } }, environment: { branch: 'main' } });
+  return { ...app, repository };
+}
+
+function deliver(event: string, payload: unknown, options: { delivery?: string; signature?: string | null; body?: string } = {}) {
+  const body = options.body ?? JSON.stringify(payload);
+  const signature = options.signature === undefined ? gitHubSignature(body) : options.signature;
+  return api.server.inject({
+    method: 'POST', url: '/webhooks/github', payload: body,
+    headers: {
+      'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': options.delivery ?? kit.uniqueId('delivery'),
+      'x-github-hook-id': '4242', ...(signature === null ? {} : { 'x-hub-signature-256': signature }),
+    },
+  });
+}
+
+const push = (app: GitHubApp, after: string, extra: object = {}) => ({
+  ref: 'refs/heads/main', after, deleted: false, repository: { full_name: app.repository }, sender: { login: 'octocat' }, ...extra,
+});
+
+async function waitForRun(workflowId: string) {
+  await kit.client.workflow.getHandle(workflowId).result().catch(() => undefined);
+  return runStatus(kit.client, workflowId);
+}
+
+describe('POST /webhooks/github', () => {
+  it('deploys a pushed commit to the environment that follows the branch', async () => {
+    const app = await createGitHubApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const response = await deliver('push', push(app, sha), { delivery: 'd-1' });
+    expect(response.statusCode).toBe(202);
+    const { workflowId, disposition } = response.json();
+    expect(disposition).toBe('started');
+    expect(workflowId).toMatch(new RegExp(`^deploy/${app.name}/staging/`));
+    const status = await waitForRun(workflowId);
+    expect(status.state).toBe('succeeded');
+    expect(status.trigger).toEqual({ source: 'github', actor: 'github:octocat', deliveryId: '4242:d-1' });
+    expect(await world.servedBody(app)).toContain('v2');
+  });
+
+  it('answers a re-delivered push with the run the first delivery started, and starts nothing more', async () => {
+    const app = await createGitHubApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const first = (await deliver('push', push(app, sha), { delivery: 'same' })).json();
+    const second = await deliver('push', push(app, sha), { delivery: 'same' });
+    expect(second.statusCode).toBe(202);
+    expect(second.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'duplicate' });
+    const queue = await kit.client.workflow.getHandle(deployQueueId(app.name, 'staging')).query(queueStatusQuery);
+    expect(queue.waiting).toBeUndefined();
+    expect(queue.superseded).toEqual([]);
+    await waitForRun(first.workflowId);
+  });
+
+  it('refuses forged, unsigned and wrongly prefixed deliveries, counts them, and starts nothing', async () => {
+    const app = await createGitHubApp();
+    const payload = push(app, 'a'.repeat(40));
+    const body = JSON.stringify(payload);
+    const refusals = await Promise.all([
+      deliver('push', payload, { signature: gitHubSignature(body, 'not-the-secret') }),
+      deliver('push', payload, { signature: null }),
+      deliver('push', payload, { signature: gitHubSignature(body).replace('sha256=', 'sha1=') }),
+      deliver('push', payload, { body: body.replace('main', 'evil'), signature: gitHubSignature(body) }),
+    ]);
+    for (const response of refusals) {
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toEqual({ error: 'unauthorized', message: expect.stringContaining('X-Hub-Signature-256') });
+    }
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+    const metrics = await api.server.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/flightdeck_signature_failures_total\{source="github"\} [4-9]/);
+  });
+
+  it('accepts a ping signed with the previous secret while the secret is rotated', async () => {
+    const body = JSON.stringify({ zen: 'Design for failure.', hook_id: 4242 });
+    const response = await deliver('ping', undefined, { body, signature: gitHubSignature(body, GITHUB_PREVIOUS_SECRET) });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ disposition: 'pong', zen: 'Design for failure.' });
+  });
+
+  it('skips a branch deletion', async () => {
+    const app = await createGitHubApp();
+    const response = await deliver('push', push(app, '0'.repeat(40), { deleted: true }));
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ disposition: 'ignored', reason: 'refs/heads/main was deleted' });
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+  });
+
+  it('ignores pushes to a branch no environment follows and repositories with no app', async () => {
+    const app = await createGitHubApp();
+    const toFeature = await deliver('push', push(app, 'b'.repeat(40), { ref: 'refs/heads/feature' }));
+    expect(toFeature.json()).toEqual({ disposition: 'ignored', reason: 'no environment deploys branch "feature"' });
+    const otherRepository = await deliver('push', push({ ...app, repository: 'someone/else' }, 'b'.repeat(40)));
+    expect(otherRepository.json().reason).toBe('no app is configured for repository someone/else (apps[].github.repository)');
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+  });
+
+  it('waits for the configured CI workflow to succeed instead of deploying the bare push', async () => {
+    const app = await createGitHubApp({ workflow: 'ci.yml' });
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const workflowRun = (conclusion: string) => ({
+      action: 'completed', repository: { full_name: app.repository }, sender: { login: 'octocat' },
+      workflow_run: { name: 'CI', path: '.github/workflows/ci.yml', conclusion, head_branch: 'main', head_sha: sha },
+    });
+    expect((await deliver('push', push(app, sha))).json().disposition).toBe('ignored');
+    expect((await deliver('workflow_run', workflowRun('failure'))).json()).toEqual({ disposition: 'ignored', reason: 'workflow run concluded failure, not success' });
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+    const accepted = await deliver('workflow_run', workflowRun('success'));
+    expect(accepted.statusCode).toBe(202);
+    expect(accepted.json().disposition).toBe('started');
+    expect((await waitForRun(accepted.json().workflowId)).state).toBe('succeeded');
+  });
+
+  it('deploys a GitHub deployment to the environment it names', async () => {
+    const app = await createGitHubApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v3' } });
+    const response = await deliver('deployment', {
+      action: 'created', deployment: { sha, ref: 'main', environment: 'staging' }, repository: { full_name: app.repository }, sender: { login: 'hubot' },
+    });
+    expect(response.statusCode).toBe(202);
+    const status = await waitForRun(response.json().workflowId);
+    expect(status.trigger.actor).toBe('github:hubot');
+    expect(await world.servedBody(app)).toContain('v3');
+  });
+
+  it('answers a malformed but signed payload with 400 saying what is wrong, and starts nothing', async () => {
+    const app = await createGitHubApp();
+    const notJson = await deliver('push', undefined, { body: '{"ref": ' });
+    expect(notJson.statusCode).toBe(400);
+    expect(notJson.json().message).toMatch(/^the body is not valid JSON/);
+    const { after: _omitted, ...withoutAfter } = push(app, 'c'.repeat(40));
+    const missingField = await deliver('push', withoutAfter);
+    expect(missingField.statusCode).toBe(400);
+    expect(missingField.json().message).toMatch(/^invalid push event: after: /);
+    const badSha = await deliver('push', push(app, 'not-a-sha; rm -rf /'));
+    expect(badSha.statusCode).toBe(400);
+    expect(badSha.json().message).toContain('sha: a hex commit sha');
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+  });
+
+  it('refuses a body over 1 MiB with 413 before verifying anything', async () => {
+    const response = await deliver('push', undefined, { body: JSON.stringify({ padding: 'x'.repeat(1024 * 1024) }) });
+    expect(response.statusCode).toBe(413);
+    expect(response.json().error).toBe('payload_too_large');
+  });
+});
