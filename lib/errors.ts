@@ -55,23 +55,30 @@ export function transientFailure(type: TransientErrorType, message: string): App
   return ApplicationFailure.create({ type, message, nonRetryable: false });
 }
 
-/** The failure type carried by an error, looking through ActivityFailure / ChildWorkflowFailure causes. */
-export function failureType(err: unknown): string | undefined {
+/** An error and its causes, outermost first (WorkflowFailedError → ActivityFailure → ApplicationFailure). */
+function* causeChain(err: unknown): Generator<unknown> {
   let current: unknown = err;
   for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof ApplicationFailure && current.type) return current.type;
+    yield current;
     current = (current as { cause?: unknown }).cause;
   }
+}
+
+/** The failure type carried by an error, looking through ActivityFailure / ChildWorkflowFailure causes. */
+export function failureType(err: unknown): string | undefined {
+  for (const current of causeChain(err)) if (current instanceof ApplicationFailure && current.type) return current.type;
+  return undefined;
+}
+
+/** The details an activity attached to its failure (permanentFailure's `details`), wherever it is in the chain. */
+export function failureDetails<T>(err: unknown): T | undefined {
+  for (const current of causeChain(err)) if (current instanceof ApplicationFailure && current.details?.length) return current.details[0] as T;
   return undefined;
 }
 
 /** The innermost human-readable message of a failure chain. */
 export function rootMessage(err: unknown): string {
-  let current: unknown = err;
   let message = err instanceof Error ? err.message : String(err);
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof Error && current.message) message = current.message;
-    current = (current as { cause?: unknown }).cause;
-  }
+  for (const current of causeChain(err)) if (current instanceof Error && current.message) message = current.message;
   return message;
 }

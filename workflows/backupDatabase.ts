@@ -7,7 +7,7 @@ import type { BackupTarget } from '../activities/backup/index.js';
 import type { DumpResult } from '../activities/backup/dump.js';
 import type { RetentionPlan } from '../activities/backup/retention.js';
 import type { VerificationResult } from '../activities/backup/verify.js';
-import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
+import { failureDetails, failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import { statusQuery, type BackupRequest, type BackupResult } from '../lib/messages.js';
 import { flyReadOptions, localOptions } from './activityOptions.js';
 import { RunTracker } from './runTracker.js';
@@ -104,7 +104,8 @@ async function verify(run: RunTracker, ref: { database: string; series: string; 
     }, (v) => `${v.checks.length} checks passed in ${formatDuration(v.durationMs)}`);
   } catch (err) {
     if (isCancellation(err)) throw err;
-    if (err instanceof ApplicationFailure && err.details?.[0]) return err.details[0] as VerificationResult;
+    const failedChecks = failureDetails<VerificationResult>(err);
+    if (failedChecks) return failedChecks;
     return {
       isVerified: false, durationMs: 0, failureType: failureType(err) ?? PermanentError.BackupVerificationFailed,
       checks: [{ name: 'verification', isPassed: false, detail: `could not run: ${rootMessage(err)}` }],

@@ -5,7 +5,7 @@
 import { ApplicationFailure, executeChild, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { MigrationTarget } from '../activities/migrations/index.js';
-import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
+import { failureDetails, failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import {
   statusQuery, type BackupRequest, type BackupResult, type MigrateRequest, type MigrateResult, type MigrationAction, type MigrationRef, type MigrationStatusReport, type PlannedMigration,
 } from '../lib/messages.js';
@@ -193,7 +193,7 @@ function describePlanSql(plan: readonly PlannedMigration[]): string {
 
 /** Failures are loud: the outcome on top of the message, and what to do next in its thread. */
 function reportFailure(run: RunTracker, err: unknown): string {
-  const details = failureDetails(err);
+  const details = failureDetails<FailureDetails>(err);
   const done = [
     details?.appliedVersions?.length ? `applied before the failure: ${details.appliedVersions.join(', ')}` : '',
     details?.rolledBackVersions?.length ? `rolled back before the failure: ${details.rolledBackVersions.join(', ')}` : '',
@@ -210,13 +210,4 @@ interface FailureDetails {
   rolledBackVersions?: number[];
   isDirty?: boolean;
   recovery?: string;
-}
-
-function failureDetails(err: unknown): FailureDetails | undefined {
-  let current: unknown = err;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof ApplicationFailure && current.details?.length) return current.details[0] as FailureDetails;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
