@@ -36,6 +36,17 @@ export function createGitActivities(deps: { workDir: string }) {
     return result.stdout.trim();
   }
 
+  /**
+   * A clone has a local branch only for the remote's default branch: any other branch is found as
+   * origin/<ref> (a bare `git checkout --detach <branch>` would try to create a tracking branch and fail).
+   * Tags and commits resolve as given.
+   */
+  async function resolveRef(ref: string, workspace: string): Promise<string> {
+    const remoteBranch = `refs/remotes/origin/${ref}`;
+    const isRemoteBranch = await git(['rev-parse', '--verify', '--quiet', `${remoteBranch}^{commit}`], workspace).then(() => true, () => false);
+    return isRemoteBranch ? remoteBranch : ref;
+  }
+
   return {
     /** A fresh clone of the repository at the requested commit; returns the workspace and the exact sha. */
     async checkoutCommit(input: CheckoutInput): Promise<{ workspace: string; sha: string }> {
@@ -46,7 +57,7 @@ export function createGitActivities(deps: { workDir: string }) {
       fs.rmSync(workspace, { recursive: true, force: true });
       fs.mkdirSync(path.dirname(workspace), { recursive: true });
       await git(['clone', '--quiet', '--no-hardlinks', '--', input.repository, workspace], undefined);
-      const target = sha ?? ref ?? 'HEAD';
+      const target = sha ?? (ref === undefined ? 'HEAD' : await resolveRef(ref, workspace));
       await git(['checkout', '--quiet', '--detach', target, '--'], workspace);
       return { workspace, sha: await git(['rev-parse', 'HEAD'], workspace) };
     },
