@@ -14,6 +14,7 @@ export interface LocalPostgres {
   url: string;
   port: number;
   binDir: string;
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -22,6 +23,8 @@ export interface LocalPostgresOptions {
   dataDir?: string;
   port?: number;
   startupTimeoutMs?: number;
+  /** Its own process group: a Ctrl-C in the terminal reaches only the supervisor (sandbox mode). */
+  isOwnProcessGroup?: boolean;
 }
 
 const HOW_TO_INSTALL = 'Install PostgreSQL 15 (Debian: apt-get install -y postgresql-15 postgresql-client-15), or set TEST_DATABASE_URL to an existing server.';
@@ -90,7 +93,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
   const server = spawn(path.join(binDir, 'postgres'), ['-D', dataDir, '-p', String(port), '-k', dataDir,
     '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200',
     // A test server trades durability for speed; a crash loses nothing we need.
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], { ...asUser, stdio: ['ignore', 'ignore', 'pipe'] });
+    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], { ...asUser, stdio: ['ignore', 'ignore', 'pipe'], detached: options.isOwnProcessGroup ?? false });
   let stderr = '';
   server.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
@@ -101,7 +104,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${stderr}\n${HOW_TO_INSTALL}`);
   }
   return {
-    url, port, binDir,
+    url, port, binDir, pid: server.pid,
     stop: async () => {
       await stopFast(server);
       if (isThrowaway) {

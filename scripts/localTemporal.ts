@@ -10,6 +10,7 @@ export interface TemporalDevServer {
   address: string;
   namespace: string;
   uiUrl?: string;
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -18,7 +19,14 @@ export interface TemporalDevServerOptions {
   dbFilename?: string;
   port?: number;
   withUi?: boolean;
+  /** With withUi: the UI's port (default: a free one). */
+  uiPort?: number;
   namespace?: string;
+  /**
+   * Its own process group, so a Ctrl-C in the terminal reaches only the supervisor, which stops the
+   * server after the worker that still needs it (sandbox mode).
+   */
+  isOwnProcessGroup?: boolean;
   startupTimeoutMs?: number;
 }
 
@@ -39,7 +47,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace, '--log-level', 'error'];
   let uiUrl: string | undefined;
   if (options.withUi) {
-    const uiPort = await freePort();
+    const uiPort = options.uiPort ?? (await freePort());
     args.push('--ui-port', String(uiPort));
     uiUrl = `http://127.0.0.1:${uiPort}`;
   } else {
@@ -49,7 +57,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     // WAL + no fsync: the settings Temporal's own SDK CI uses for a fast, durable-enough dev server.
     args.push('--db-filename', options.dbFilename, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   }
-  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: options.isOwnProcessGroup ?? false });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
   const address = `127.0.0.1:${port}`;
@@ -59,7 +67,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     child.kill('SIGKILL');
     throw new Error(`The Temporal dev server (${cli}) did not start: ${(err as Error).message}${stderr ? `\n${stderr}` : ''}`);
   }
-  return { address, namespace, uiUrl, stop: () => stopProcess(child) };
+  return { address, namespace, uiUrl, pid: child.pid, stop: () => stopProcess(child) };
 }
 
 async function waitUntilServing(child: ChildProcess, address: string, namespace: string, timeoutMs: number): Promise<void> {

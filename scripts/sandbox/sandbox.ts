@@ -1,0 +1,237 @@
+// Sandbox mode: everything Flightdeck needs, on this machine, under one state directory.
+//   Temporal dev server (state: temporal.sqlite, web UI on)   PostgreSQL (postgres/) + the demo database
+//   the Fly simulator (fly/) with the demo app on 2 machines  a Slack stand-in (slack-messages.json)
+//   the worker and the API as child processes, with the generated flightdeck.yaml
+// Everything it creates is kept, so the next start resumes where this one stopped.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSim, killAllSimProcesses, type Sim } from '../../sim/testing.js';
+import { locatePostgresBinDir, startLocalPostgres, type LocalPostgres } from '../localPostgres.js';
+import { startTemporalDevServer, type TemporalDevServer } from '../localTemporal.js';
+import { startManagedChild, type ManagedChild } from './childProcesses.js';
+import { ensureDemoDatabase } from './demoDatabase.js';
+import { ensureDemoRepository, initialImage } from './demoRepository.js';
+import type { SandboxPorts } from './ports.js';
+import {
+  DEMO_DATABASE_SECRET, DEMO_FLY_APP, DEMO_SLACK_CHANNEL, writeSandboxConfig,
+} from './sandboxConfig.js';
+import { startSlackStandIn, type SlackStandIn, type SlackStandInEvent, type SlackStandInMessage } from './slackStandIn.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const SANDBOX_TASK_QUEUE = 'flightdeck';
+const SLACK_BOT_TOKEN = 'xoxb-sandbox-not-a-real-token';
+const WORKER_START_TIMEOUT_MS = 180_000;
+const API_START_TIMEOUT_MS = 60_000;
+
+/** Servers the sandbox uses instead of starting its own (the demo's test reuses the test run's). */
+export interface ExistingServers {
+  temporalAddress: string;
+  temporalNamespace: string;
+  postgresUrl: string;
+}
+
+export interface SandboxOptions {
+  stateDir: string;
+  ports: SandboxPorts;
+  existingServers?: ExistingServers;
+  onSlackEvent?: (event: SlackStandInEvent) => void;
+  /** Progress and the children's warnings, one line each. */
+  onNotice?: (line: string) => void;
+}
+
+/** Made once per state directory and kept there: the same curl commands work after a restart. */
+export interface SandboxSecrets {
+  apiToken: string;
+  slackSigningSecret: string;
+  ciWebhookSecret: string;
+}
+
+export interface SandboxPaths {
+  config: string;
+  repository: string;
+  backups: string;
+  work: string;
+  sim: string;
+  postgres: string;
+  temporalDb: string;
+  logs: string;
+  slackMessages: string;
+  secrets: string;
+}
+
+export interface Sandbox {
+  readonly paths: SandboxPaths;
+  readonly secrets: SandboxSecrets;
+  readonly temporal: { address: string; namespace: string; uiUrl?: string };
+  /** The API's base URL, when api/main.ts exists and started. */
+  readonly apiUrl?: string;
+  /** The demo app's URL (its simulated Fly proxy). */
+  readonly appUrl: string;
+  readonly slack: SlackStandIn;
+  readonly sim: Sim;
+  /** Resolves, with what happened, if the worker or the API exits while the sandbox runs. */
+  readonly unexpectedExit: Promise<string>;
+  /** Stops the API, the worker, the simulated machines, Temporal and PostgreSQL, in that order. */
+  stop(): Promise<void>;
+}
+
+export function sandboxPaths(stateDir: string): SandboxPaths {
+  const at = (name: string) => path.join(stateDir, name);
+  return {
+    config: at('flightdeck.yaml'), repository: at('demo-repo'), backups: at('backups'), work: at('work'), sim: at('fly'),
+    postgres: at('postgres'), temporalDb: at('temporal.sqlite'), logs: at('logs'), slackMessages: at('slack-messages.json'), secrets: at('sandbox-secrets.json'),
+  };
+}
+
+function loadOrCreateSecrets(file: string): SandboxSecrets {
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as SandboxSecrets;
+  const token = (prefix: string) => `${prefix}${randomBytes(18).toString('base64url')}`;
+  const secrets: SandboxSecrets = { apiToken: token('fdk_sandbox_'), slackSigningSecret: token(''), ciWebhookSecret: token('') };
+  fs.writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return secrets;
+}
+
+function loadSlackMessages(file: string): SlackStandInMessage[] {
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as SlackStandInMessage[]) : [];
+}
+
+/** Variables the children read from lib/config.ts: none leaks in from the shell that ran `npm start`. */
+const CONFIG_VARIABLE = /^(TEMPORAL_|FLIGHTDECK_|FLY_|SLACK_|CI_|GITHUB_WEBHOOK_|DEMO_DATABASE_URL$|LOG_LEVEL$)/;
+
+function childEnvironment(vars: Record<string, string>, pgBinDir: string): Record<string, string> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key, value]) => value !== undefined && !CONFIG_VARIABLE.test(key))) as Record<string, string>;
+  // pg_dump and pg_restore of the same version as the demo server, first on PATH.
+  return { ...inherited, ...vars, PATH: `${pgBinDir}${path.delimiter}${process.env.PATH ?? ''}` };
+}
+
+/** Creates the demo app on two machines unless the simulator state already has it. */
+async function ensureDemoApp(sim: Sim): Promise<string> {
+  const state = sim.readState() as { apps?: Record<string, unknown> };
+  if (!state.apps?.[DEMO_FLY_APP]) await sim.createApp(DEMO_FLY_APP, { machines: 2, image: initialImage(DEMO_FLY_APP) });
+  return sim.appUrl(DEMO_FLY_APP);
+}
+
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const notice = options.onNotice ?? (() => undefined);
+  const stateDir = path.resolve(options.stateDir);
+  const paths = sandboxPaths(stateDir);
+  for (const dir of [stateDir, paths.backups, paths.work, paths.logs]) fs.mkdirSync(dir, { recursive: true });
+  const secrets = loadOrCreateSecrets(paths.secrets);
+
+  const started: Array<{ stop(): Promise<void> }> = [];
+  const children: ManagedChild[] = [];
+  let sim: Sim | undefined;
+  let slackMessages: SlackStandInMessage[] = [];
+  // If the supervisor exits without stop() (an error, a second Ctrl-C, a Ctrl-C during start), nothing
+  // is left running: the children's groups are killed, the servers are asked to shut down by
+  // themselves (SIGINT is PostgreSQL's fast shutdown), and simulated machines exit with their owner.
+  const serverPids: Array<{ pid: number | undefined; signal: NodeJS.Signals }> = [];
+  const killChildrenNow = () => {
+    for (const child of children) child.killNow();
+    for (const { pid, signal } of serverPids) {
+      try { if (pid) process.kill(pid, signal); } catch { /* already gone */ }
+    }
+  };
+  process.once('exit', killChildrenNow);
+
+  // Exits during start are reported by the start itself; after it, one ends the sandbox.
+  let isRunning = false;
+  let isStopping = false;
+  let reportUnexpectedExit: (what: string) => void = () => undefined;
+  const unexpectedExit = new Promise<string>((resolve) => { reportUnexpectedExit = resolve; });
+  const stop = async () => {
+    isStopping = true;
+    for (const child of [...children].reverse()) await child.stop();
+    if (sim) await killAllSimProcesses(sim.dir);
+    await Promise.allSettled([...started].reverse().map((s) => s.stop()));
+    // Only now: an exit in the middle of stopping must still leave nothing behind.
+    process.removeListener('exit', killChildrenNow);
+  };
+
+  try {
+    notice('starting Temporal, PostgreSQL, the Fly simulator and the Slack stand-in');
+    const [temporal, postgres, slack] = await Promise.all([
+      options.existingServers
+        ? { address: options.existingServers.temporalAddress, namespace: options.existingServers.temporalNamespace, uiUrl: undefined }
+        : startTemporalDevServer({ port: options.ports.temporal, withUi: true, uiPort: options.ports.temporalUi, dbFilename: paths.temporalDb, isOwnProcessGroup: true })
+          .then((server: TemporalDevServer) => { started.push(server); serverPids.push({ pid: server.pid, signal: 'SIGTERM' }); return server; }),
+      options.existingServers
+        ? { url: options.existingServers.postgresUrl }
+        : startLocalPostgres({ dataDir: paths.postgres, port: options.ports.postgres, isOwnProcessGroup: true })
+          .then((server: LocalPostgres) => { started.push(server); serverPids.push({ pid: server.pid, signal: 'SIGINT' }); return server; }),
+      startSlackStandIn({
+        port: options.ports.slack,
+        initialMessages: loadSlackMessages(paths.slackMessages),
+        onEvent: (event) => {
+          // Kept on every change, so updates to a message posted before a restart still find it.
+          fs.writeFileSync(paths.slackMessages, JSON.stringify(slackMessages));
+          options.onSlackEvent?.(event);
+        },
+      }).then((server) => { started.push({ stop: () => server.close() }); return server; }),
+    ]);
+    slackMessages = slack.messages;
+
+    sim = await createSim({ dir: paths.sim });
+    notice('preparing the demo app, its repository and the demo database');
+    const [appUrl, demoDatabaseUrl] = await Promise.all([ensureDemoApp(sim), ensureDemoDatabase(postgres.url)]);
+    ensureDemoRepository(paths.repository, sim, DEMO_FLY_APP);
+    writeSandboxConfig({ file: paths.config, repositoryDir: paths.repository, backupsDir: paths.backups });
+
+    const env = childEnvironment({
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: temporal.namespace,
+      TEMPORAL_TASK_QUEUE: SANDBOX_TASK_QUEUE,
+      ...(temporal.uiUrl ? { TEMPORAL_UI_URL: temporal.uiUrl } : {}),
+      FLIGHTDECK_CONFIG: paths.config,
+      FLIGHTDECK_WORK_DIR: paths.work,
+      FLYCTL_PATH: sim.flyctlPath,
+      FLY_SIM_DIR: sim.dir,
+      FLY_API_TOKEN: sim.env.FLY_API_TOKEN,
+      SLACK_BOT_TOKEN,
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_CHANNEL: DEMO_SLACK_CHANNEL,
+      SLACK_SIGNING_SECRET: secrets.slackSigningSecret,
+      FLIGHTDECK_API_HOST: '127.0.0.1',
+      FLIGHTDECK_API_PORT: String(options.ports.api),
+      FLIGHTDECK_API_TOKEN: secrets.apiToken,
+      CI_WEBHOOK_SECRET: secrets.ciWebhookSecret,
+      [DEMO_DATABASE_SECRET]: demoDatabaseUrl,
+      LOG_LEVEL: 'info',
+    }, locatePostgresBinDir());
+
+    const startChild = (name: string, entry: string) => {
+      const child = startManagedChild(name, process.execPath, ['--import', 'tsx', entry], {
+        env, cwd: REPO_ROOT, logFile: path.join(paths.logs, `${name}.log`), onNotableLine: (line) => notice(`${name}: ${line}`),
+      });
+      children.push(child);
+      void child.exited.then((code) => { if (isRunning && !isStopping) reportUnexpectedExit(`the ${name} exited (${code}); its log is ${path.join(paths.logs, `${name}.log`)}`); });
+      return child;
+    };
+
+    notice('starting the worker (bundling the workflows takes a moment)');
+    const worker = startChild('worker', 'worker/main.ts');
+    await worker.waitForOutput(/worker running/, WORKER_START_TIMEOUT_MS);
+
+    let apiUrl: string | undefined;
+    if (fs.existsSync(path.join(REPO_ROOT, 'api/main.ts'))) {
+      const api = startChild('api', 'api/main.ts');
+      try {
+        await api.waitForOutput(/API listening/, API_START_TIMEOUT_MS);
+        apiUrl = `http://127.0.0.1:${options.ports.api}`;
+      } catch (err) {
+        notice(`the API did not start, continuing without it: ${(err as Error).message}`);
+        await api.stop();
+      }
+    }
+
+    isRunning = true;
+    return {
+      paths, secrets, temporal, apiUrl, appUrl, slack, sim, unexpectedExit, stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
