@@ -1,0 +1,195 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from '@temporalio/worker';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAppsConfig } from '../../lib/config.js';
+import { queueStatusQuery } from '../../lib/messages.js';
+import { deployQueueId, runStatus } from '../../lib/operations.js';
+import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
+import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { auditLines, buildTestServer, ciSignatureHeaders, expectNoDeployStarted, type ApiHarness } from './apiHarness.js';
+
+const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
+const world = useDeployWorld();
+
+const ISSUER = 'https://token.actions.test';
+const AUDIENCE = 'flightdeck-tests';
+
+let worker: Worker;
+let workerRun: Promise<void>;
+let api: ApiHarness;
+let jwksServer: http.Server;
+let signingKey: CryptoKey;
+
+beforeAll(async () => {
+  const keys = await generateKeyPair('RS256', { extractable: true });
+  signingKey = keys.privateKey;
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' }] });
+  jwksServer = http.createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
+  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+  const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+
+  const taskQueue = kit.uniqueId('api-ci');
+  worker = await kit.createWorker(taskQueue, world.activities());
+  workerRun = worker.run();
+  api = await buildTestServer({
+    client: kit.client, taskQueue, apps: () => parseAppsConfig({ apps: world.apps }),
+    env: { CI_OIDC_ISSUER: ISSUER, CI_OIDC_AUDIENCE: AUDIENCE, CI_OIDC_JWKS_URL: jwksUrl },
+  });
+});
+afterAll(async () => {
+  worker?.shutdown();
+  await workerRun;
+  jwksServer?.close();
+});
+
+interface CiApp extends TestApp { repository: string }
+
+async function createCiApp(): Promise<CiApp> {
+  const repository = `acme/${kit.uniqueId('shop')}`;
+  const app = await world.createApp({ app: { github: { repository } }, environment: { branch: 'main' } });
+  return { ...app, repository };
+}
+
+function post(body: string, headers: Record<string, string>) {
+  return api.server.inject({ method: 'POST', url: '/webhooks/ci', payload: body, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+function oidcToken(claims: Record<string, unknown>, options: { issuer?: string; audience?: string; expiresAt?: number } = {}) {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  return new SignJWT({ actor: 'octocat', jti: kit.uniqueId('jti'), ...claims })
+    .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+    .setIssuer(options.issuer ?? ISSUER).setAudience(options.audience ?? AUDIENCE)
+    .setIssuedAt(nowSeconds - 60).setExpirationTime(options.expiresAt ?? nowSeconds + 300)
+    .sign(signingKey);
+}
+
+async function waitForRun(workflowId: string) {
+  await kit.client.workflow.getHandle(workflowId).result().catch(() => undefined);
+  return runStatus(kit.client, workflowId);
+}
+
+describe('POST /webhooks/ci with an HMAC signature', () => {
+  it('deploys the commit a signed request names', async () => {
+    const app = await createCiApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const body = JSON.stringify({ app: app.name, environment: 'staging', sha });
+    const response = await post(body, ciSignatureHeaders(body));
+    expect(response.statusCode).toBe(202);
+    expect(response.json().disposition).toBe('started');
+    const status = await waitForRun(response.json().workflowId);
+    expect(status.state).toBe('succeeded');
+    expect(status.trigger).toMatchObject({ source: 'ci', actor: 'ci' });
+    expect(await world.servedBody(app)).toContain('v2');
+  });
+
+  it('answers a replayed request with the run it already started', async () => {
+    const app = await createCiApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const body = JSON.stringify({ app: app.name, environment: 'staging', sha });
+    const headers = ciSignatureHeaders(body);
+    const first = (await post(body, headers)).json();
+    const replayed = await post(body, headers);
+    expect(replayed.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
+    const queue = await kit.client.workflow.getHandle(deployQueueId(app.name, 'staging')).query(queueStatusQuery);
+    expect(queue.waiting).toBeUndefined();
+    await waitForRun(first.workflowId);
+  });
+
+  it('treats requests with the same Idempotency-Key as one', async () => {
+    const app = await createCiApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const body = JSON.stringify({ app: app.name, environment: 'staging', sha });
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    const first = (await post(body, { ...ciSignatureHeaders(body, nowSeconds - 5), 'idempotency-key': 'build-981' })).json();
+    const retried = await post(body, { ...ciSignatureHeaders(body, nowSeconds), 'idempotency-key': 'build-981' });
+    expect(retried.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
+    await waitForRun(first.workflowId);
+  });
+
+  it('refuses stale, future, forged and unsigned requests, counts them, and starts nothing', async () => {
+    const app = await createCiApp();
+    const body = JSON.stringify({ app: app.name, environment: 'staging', sha: 'd'.repeat(40) });
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [ciSignatureHeaders(body, nowSeconds - 301), /timestamp is 30\d s from now/],
+      [ciSignatureHeaders(body, nowSeconds + 3600), /timestamp is 3\d{3} s from now/],
+      [ciSignatureHeaders(body, nowSeconds, 'guessed-secret'), /signature does not match/],
+      [{ 'x-flightdeck-timestamp': String(nowSeconds) }, /missing signature or timestamp header/],
+    ];
+    for (const [headers, reason] of cases) {
+      const response = await post(body, headers);
+      expect(response.statusCode).toBe(401);
+      expect(response.json().message).toMatch(reason);
+    }
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+    const metrics = await api.server.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/flightdeck_signature_failures_total\{source="ci"\} ([4-9]|\d\d)/);
+  });
+
+  it('answers a signed request for an unknown app or a bad sha with 400 saying what is wrong', async () => {
+    const unknownApp = JSON.stringify({ app: 'nope', environment: 'staging', sha: 'e'.repeat(40) });
+    const unknown = await post(unknownApp, ciSignatureHeaders(unknownApp));
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().message).toMatch(/^unknown app "nope"; configured apps: /);
+    const app = await createCiApp();
+    const badSha = JSON.stringify({ app: app.name, environment: 'staging', sha: '--upload-pack=evil' });
+    const refused = await post(badSha, ciSignatureHeaders(badSha));
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().message).toBe('invalid CI deploy request: sha: a hex commit sha of 7 to 64 characters');
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+  });
+});
+
+describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
+  it("deploys when the token's repository and ref are the app's and the environment's", async () => {
+    const app = await createCiApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const token = await oidcToken({ repository: app.repository, ref: 'refs/heads/main' });
+    const response = await post(JSON.stringify({ app: app.name, environment: 'staging', sha }), { authorization: `Bearer ${token}` });
+    expect(response.statusCode).toBe(202);
+    const status = await waitForRun(response.json().workflowId);
+    expect(status.state).toBe('succeeded');
+    expect(status.trigger.actor).toBe('github-actions:octocat');
+  });
+
+  it('refuses a token for another audience or issuer, or an expired one, and starts nothing', async () => {
+    const app = await createCiApp();
+    const body = JSON.stringify({ app: app.name, environment: 'staging', sha: 'f'.repeat(40) });
+    const claims = { repository: app.repository, ref: 'refs/heads/main' };
+    const tokens = [
+      await oidcToken(claims, { audience: 'someone-else' }),
+      await oidcToken(claims, { issuer: 'https://evil.example' }),
+      await oidcToken(claims, { expiresAt: Math.floor(Date.now() / 1000) - 120 }),
+    ];
+    const messages = [];
+    for (const token of tokens) {
+      const response = await post(body, { authorization: `Bearer ${token}` });
+      expect(response.statusCode).toBe(401);
+      messages.push(response.json().message);
+    }
+    expect(messages).toEqual([
+      expect.stringMatching(/OIDC token was refused: .*"aud"/),
+      expect.stringMatching(/OIDC token was refused: .*"iss"/),
+      expect.stringMatching(/OIDC token was refused: .*"exp"/),
+    ]);
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+  });
+
+  it('refuses a valid token from another repository or branch, audits it, and starts nothing', async () => {
+    const app = await createCiApp();
+    const body = JSON.stringify({ app: app.name, environment: 'staging', sha: 'f'.repeat(40) });
+    const otherRepository = await post(body, { authorization: `Bearer ${await oidcToken({ repository: 'mallory/fork', ref: 'refs/heads/main' })}` });
+    expect(otherRepository.statusCode).toBe(403);
+    expect(otherRepository.json().message).toBe(`the token's repository mallory/fork may not deploy app "${app.name}" (configured: ${app.repository})`);
+    const otherBranch = await post(body, { authorization: `Bearer ${await oidcToken({ repository: app.repository, ref: 'refs/heads/feature' })}` });
+    expect(otherBranch.statusCode).toBe(403);
+    expect(otherBranch.json().message).toBe(`the token's ref refs/heads/feature may not deploy ${app.name}/staging (only refs/heads/main)`);
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+    const refusals = auditLines(api).filter((line) => line.target === `${app.name}/staging` && line.outcome === 'refused');
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toMatchObject({ actor: 'github-actions:octocat', action: 'deploy', source: 'ci' });
+  });
+});
