@@ -25,6 +25,10 @@ export interface DeployResult {
   lastKnownGoodImage?: string;
 }
 
+// A cancel reaches an activity only in the answer to a heartbeat, and the SDK sends one at most
+// every 80% of the heartbeat timeout: 10 s here means a cancelled test run is killed within ~8 s.
+const PROMPT_CANCEL = { heartbeatTimeout: '10s' } as const;
+
 const local = proxyActivities<Activities>(localOptions);
 const fly = proxyActivities<Activities>(flyReadOptions);
 
@@ -130,7 +134,7 @@ async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run
   });
   run.fact('commit', checkout.sha.slice(0, 12));
   if (target.testCommand) {
-    await proxyActivities<Activities>({ ...commandOptions(target.testTimeoutMs), retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
+    await proxyActivities<Activities>({ ...commandOptions(target.testTimeoutMs), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
       workspace: checkout.workspace, command: target.testCommand, timeoutMs: target.testTimeoutMs, failureType: PermanentError.TestsFailed, label: 'tests',
     });
   }
@@ -185,7 +189,7 @@ async function smoke(target: DeployTarget, appUrl: string, run: RunTracker, work
     throw ApplicationFailure.nonRetryable(`smoke checks failed: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`, PermanentError.SmokeCheckFailed);
   }
   if (target.smokeCommand && workspace) {
-    await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
+    await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
       workspace, command: target.smokeCommand, timeoutMs: 10 * 60_000, failureType: PermanentError.SmokeCheckFailed, label: 'smoke command',
     });
   }

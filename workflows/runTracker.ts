@@ -1,7 +1,7 @@
 // Workflow-side bookkeeping shared by every workflow: the `status` query's answer, stage timings,
 // and the run's one Slack message, kept up to date by a background loop so that Slack being down
 // or rate-limited never fails or stalls the run.
-import { ActivityFailure, ApplicationFailure, condition, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, condition, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { rootMessage } from '../lib/errors.js';
 import type { RunKind, RunState, RunStatus, StageStatus, Trigger } from '../lib/messages.js';
@@ -81,7 +81,9 @@ export class RunTracker {
     if (this.channel) return;
     this.channel = channel;
     this.runUrl = runUrlBase ? `${runUrlBase}${encodeURIComponent(this.status.workflowId)}` : undefined;
-    void this.reporterLoop();
+    // Shielded from cancellation: a cancelled run must still tell Slack that it was cancelled
+    // (and a cancelled wait inside the loop would otherwise end it with an unhandled rejection).
+    void CancellationScope.nonCancellable(() => this.reporterLoop());
     this.changed();
   }
 
