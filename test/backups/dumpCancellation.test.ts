@@ -35,7 +35,7 @@ describe('cancelling a dump', () => {
       }).catch((err: unknown) => err);
       const pgDumpPids = await waitFor(async () => {
         const pids = pgDumpProcessesFor(database);
-        return pids.length > 0 && (await waitingForLock(locker, database)) ? pids : undefined;
+        return pids.length > 0 && (await isDumpWaitingForLock(database)) ? pids : undefined;
       }, 'pg_dump to wait for the lock');
 
       activity.cancel();
@@ -53,8 +53,13 @@ describe('cancelling a dump', () => {
   });
 });
 
-async function waitingForLock(client: { query: (sql: string, params: unknown[]) => Promise<{ rowCount: number | null }> }, database: string): Promise<boolean> {
-  const { rowCount } = await client.query(`select 1 from pg_stat_activity where datname = $1 and application_name = 'flightdeck-backup' and wait_event_type = 'Lock'`, [database]);
+/**
+ * Asked on a fresh connection each time: within a transaction (the locker's) pg_stat_activity is a
+ * snapshot taken at its first read, which would never show the dump starting to wait.
+ */
+async function isDumpWaitingForLock(database: string): Promise<boolean> {
+  const { rowCount } = await withClient(databaseUrl(harness.serverUrl, 'postgres'), (observer) =>
+    observer.query(`select 1 from pg_stat_activity where datname = $1 and application_name = 'flightdeck-backup' and wait_event_type = 'Lock'`, [database]));
   return (rowCount ?? 0) > 0;
 }
 
