@@ -1,0 +1,250 @@
+// What each slash command does once parsed: check who asks (lib/authorization.ts), call the same
+// operations the API and CLI call, audit-log the outcome, and word the answer for Slack.
+import { listBackups } from '../../activities/backup/backupList.js';
+import { auditLog, type AuditOutcome } from '../../lib/audit.js';
+import { authorizeAppAction, authorizeDatabaseAction, type AppAction, type AuthorizationDecision } from '../../lib/authorization.js';
+import type { AppsConfig } from '../../lib/config.js';
+import { requestBackup, requestMigration, requestRestore } from '../../lib/databaseOperations.js';
+import { deployQueueStatus, lockDeploys, unlockDeploys } from '../../lib/deployLocks.js';
+import type { RunKind, RunStatus, Trigger } from '../../lib/messages.js';
+import { cancelRun, decideApproval, requestRollback, runStatus } from '../../lib/operations.js';
+import { listRuns } from '../../lib/runHistory.js';
+import type { ApiDeps } from '../deps.js';
+import { startDeploy } from '../deployStarter.js';
+import { HttpError } from '../httpErrors.js';
+import type { SlackCatalog, SlackCommand } from './commandParser.js';
+import { describeLock, describeQueue, describeRuns, ephemeral, inChannel, lockTerms, mention, refusal } from './replies.js';
+import type { SlackResponse } from './responseUrl.js';
+
+export interface SlackCaller {
+  userId: string;
+  channelId: string;
+  /** The signed request's key: what it starts is deduplicated on it. */
+  requestKey: string;
+}
+
+type RunnableCommand = Exclude<SlackCommand, { name: 'help' }>;
+
+export function slackCatalog(config: AppsConfig): SlackCatalog {
+  return {
+    apps: Object.fromEntries(Object.entries(config.apps).map(([name, app]) => [name, Object.keys(app.environments)])),
+    databases: Object.keys(config.databases),
+  };
+}
+
+/** Runs a command for a caller whose channel is allowed; never throws (failures become the answer). */
+export async function runSlackCommand(deps: ApiDeps, caller: SlackCaller, command: RunnableCommand): Promise<SlackResponse> {
+  const context = new CommandContext(deps, caller);
+  try {
+    return await dispatch(context, command);
+  } catch (err) {
+    const message = (err as Error).message;
+    context.audit(command.name, targetOf(command), 'failed', message);
+    return ephemeral(`:x: Could not ${command.name}: ${message}`);
+  }
+}
+
+async function dispatch(ctx: CommandContext, command: RunnableCommand): Promise<SlackResponse> {
+  switch (command.name) {
+    case 'deploy': return deploy(ctx, command);
+    case 'rollback': return rollback(ctx, command);
+    case 'status': return status(ctx, command);
+    case 'history': {
+      const runs = await listRuns(ctx.deps.client, { app: command.app, environment: command.environment, limit: 10 });
+      return ephemeral(describeRuns(command.environment ? `${command.app} / ${command.environment}` : command.app, runs));
+    }
+    case 'approve':
+    case 'reject': return decide(ctx, command);
+    case 'cancel': return cancel(ctx, command);
+    case 'backup': return backup(ctx, command);
+    case 'restore': return restore(ctx, command);
+    case 'migrate': return migrate(ctx, command);
+    case 'lock': return lock(ctx, command);
+    case 'unlock': return unlock(ctx, command);
+  }
+}
+
+class CommandContext {
+  readonly config: AppsConfig;
+  constructor(readonly deps: ApiDeps, readonly caller: SlackCaller) {
+    this.config = deps.loadApps();
+  }
+
+  get trigger(): Trigger {
+    return { source: 'slack', actor: this.caller.userId, deliveryId: this.caller.requestKey };
+  }
+
+  audit(action: string, target: string, outcome: AuditOutcome, detail?: string): void {
+    auditLog(this.deps.logger, { actor: this.caller.userId, action, target, outcome, source: 'slack', detail });
+  }
+
+  /** Undefined when allowed; otherwise the refusal to answer with, already audit-logged. */
+  check(action: string, target: string, decision: AuthorizationDecision): SlackResponse | undefined {
+    if (decision.isAllowed) return undefined;
+    this.audit(action, target, 'refused', decision.reason);
+    return refusal(decision.reason);
+  }
+
+  checkApp(action: string, permission: AppAction, app: string, environment: string): SlackResponse | undefined {
+    return this.check(action, `${app}/${environment}`, authorizeAppAction(this.config, this.caller.userId, permission, app, environment));
+  }
+}
+
+async function deploy(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'deploy' }>): Promise<SlackResponse> {
+  const refused = ctx.checkApp('deploy', 'deploy', command.app, command.environment);
+  if (refused) return refused;
+  const branch = ctx.config.apps[command.app]!.environments[command.environment]!.branch;
+  const ref = command.sha ? undefined : command.ref ?? branch;
+  let started;
+  try {
+    started = await startDeploy(ctx.deps, { app: command.app, environment: command.environment, ref, sha: command.sha }, ctx.trigger);
+  } catch (err) {
+    // A lock's refusal (409), already audit-logged by startDeploy, says who locked it and how to unlock.
+    if (err instanceof HttpError && err.statusCode === 409) return refusal(err.message);
+    throw err;
+  }
+  const what = command.sha ?? ref ?? 'the default branch';
+  const queued = started.disposition === 'queued' ? ' It waits for the deploy in progress.' : '';
+  return inChannel(`:rocket: ${mention(ctx.caller.userId)} started a deploy of ${command.app} to ${command.environment} (${what}): \`${started.workflowId}\`.${queued}`);
+}
+
+async function rollback(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'rollback' }>): Promise<SlackResponse> {
+  const refused = ctx.checkApp('rollback', 'rollback', command.app, command.environment);
+  if (refused) return refused;
+  const target = command.image ? { image: command.image } : command.releaseVersion !== undefined ? { releaseVersion: command.releaseVersion } : undefined;
+  const workflowId = await requestRollback(ctx.deps.client, ctx.deps.taskQueue, {
+    app: command.app, environment: command.environment, target, reason: `requested in Slack by ${ctx.caller.userId}`, trigger: ctx.trigger,
+  });
+  ctx.deps.metrics.runsStarted.inc({ kind: 'rollback' });
+  ctx.audit('rollback', `${command.app}/${command.environment}`, 'allowed', workflowId);
+  const to = command.image ?? (command.releaseVersion !== undefined ? `release v${command.releaseVersion}` : 'the last good release');
+  return inChannel(`:rewind: ${mention(ctx.caller.userId)} started a rollback of ${command.app} ${command.environment} to ${to}: \`${workflowId}\`.`);
+}
+
+async function status(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'status' }>): Promise<SlackResponse> {
+  const target = { app: command.app, environment: command.environment };
+  const queue = await deployQueueStatus(ctx.deps.client, target);
+  const current = queue?.running ? await runStatus(ctx.deps.client, queue.running.workflowId) : undefined;
+  const latest = current ? undefined : (await listRuns(ctx.deps.client, { ...target, limit: 1 }))[0];
+  const latestStatus = latest?.status === 'RUNNING' ? await runStatus(ctx.deps.client, latest.workflowId).catch(() => undefined) : undefined;
+  return ephemeral(describeQueue(command.app, command.environment, queue, current ?? latestStatus, latest));
+}
+
+/** The run a command or button names, with the app (or database) it concerns. */
+export async function lookUpRun(deps: ApiDeps, workflowId: string): Promise<RunStatus> {
+  try {
+    return await runStatus(deps.client, workflowId);
+  } catch (err) {
+    throw new Error(`no run \`${workflowId}\` answers (${(err as Error).message}); see /flightdeck history <app>`);
+  }
+}
+
+async function decide(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'approve' | 'reject' }>): Promise<SlackResponse> {
+  const run = await lookUpRun(ctx.deps, command.workflowId);
+  const refused = ctx.checkApp(command.name, 'approve', run.app ?? '', run.environment ?? '');
+  if (refused) return refused;
+  await decideApproval(ctx.deps.client, command.workflowId, { isApproved: command.name === 'approve', actor: ctx.caller.userId, comment: command.comment });
+  ctx.audit(command.name, command.workflowId, 'allowed');
+  return inChannel(`${command.name === 'approve' ? ':white_check_mark:' : ':x:'} ${mention(ctx.caller.userId)} ${command.name === 'approve' ? 'approved' : 'rejected'} \`${command.workflowId}\`.`);
+}
+
+/** Cancelling needs the permission that starting that kind of run needs. */
+const PERMISSION_TO_CANCEL: Partial<Record<RunKind, AppAction>> = { deploy: 'deploy' };
+
+async function cancel(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'cancel' }>): Promise<SlackResponse> {
+  const run = await lookUpRun(ctx.deps, command.workflowId);
+  const permission = PERMISSION_TO_CANCEL[run.kind];
+  if (!permission) return ephemeral(`Only deploys can be cancelled from Slack; \`${command.workflowId}\` is a ${run.kind}.`);
+  const refused = ctx.checkApp('cancel', permission, run.app ?? '', run.environment ?? '');
+  if (refused) return refused;
+  await cancelRun(ctx.deps.client, command.workflowId, { actor: ctx.caller.userId, reason: command.reason ?? `cancelled in Slack by ${ctx.caller.userId}` });
+  ctx.audit('cancel', command.workflowId, 'allowed', command.reason);
+  return inChannel(`:octagonal_sign: ${mention(ctx.caller.userId)} cancelled \`${command.workflowId}\`; if it had started rolling out, it rolls back.`);
+}
+
+async function backup(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'backup' }>): Promise<SlackResponse> {
+  const refused = ctx.check('backup', command.database, authorizeDatabaseAction(ctx.config, ctx.caller.userId, 'backup', command.database));
+  if (refused) return refused;
+  const workflowId = await requestBackup(ctx.deps.client, ctx.deps.taskQueue, { database: command.database, trigger: ctx.trigger });
+  ctx.deps.metrics.runsStarted.inc({ kind: 'backup' });
+  ctx.audit('backup', command.database, 'allowed', workflowId);
+  return inChannel(`:floppy_disk: ${mention(ctx.caller.userId)} started a backup of ${command.database}: \`${workflowId}\`.`);
+}
+
+async function restore(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'restore' }>): Promise<SlackResponse> {
+  const database = await databaseHoldingBackup(ctx.config, command.backupId);
+  if (!database) return ephemeral(`No configured database has a backup \`${command.backupId}\`.`);
+  const refused = ctx.check('restore', database, authorizeDatabaseAction(ctx.config, ctx.caller.userId, 'restore', database));
+  if (refused) return refused;
+  const workflowId = await requestRestore(ctx.deps.client, ctx.deps.taskQueue, {
+    database, backupId: command.backupId, targetDatabase: command.targetDatabase, isOverwriteConfirmed: command.isOverwriteConfirmed, trigger: ctx.trigger,
+  });
+  ctx.deps.metrics.runsStarted.inc({ kind: 'restore' });
+  ctx.audit('restore', `${database}:${command.backupId}→${command.targetDatabase}`, 'allowed', workflowId);
+  return inChannel(`:inbox_tray: ${mention(ctx.caller.userId)} started a restore of ${command.backupId} into ${command.targetDatabase}: \`${workflowId}\`.`);
+}
+
+async function databaseHoldingBackup(config: AppsConfig, backupId: string): Promise<string | undefined> {
+  for (const database of Object.keys(config.databases)) {
+    const backups = await listBackups(config, database);
+    if (backups.some((b) => b.backupId === backupId)) return database;
+  }
+  return undefined;
+}
+
+async function migrate(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'migrate' }>): Promise<SlackResponse> {
+  const { app, database } = migrationTarget(ctx.config, command.target);
+  if (!app) return ephemeral(`${command.target} is not linked to an app with migrations (set databases.${command.target}.app).`);
+  const changesSchema = command.action === 'apply' || command.action === 'rollback';
+  if (changesSchema) {
+    const decision = database
+      ? authorizeDatabaseAction(ctx.config, ctx.caller.userId, 'migrate', database)
+      : { isAllowed: false as const, reason: `migrations of ${app} can be applied from Slack only through a configured database with permissions.migrate` };
+    const refused = ctx.check('migrate', command.target, decision);
+    if (refused) return refused;
+  }
+  const workflowId = await requestMigration(ctx.deps.client, ctx.deps.taskQueue, { app, action: command.action, steps: command.steps, trigger: ctx.trigger });
+  ctx.deps.metrics.runsStarted.inc({ kind: 'migrate' });
+  if (changesSchema) ctx.audit('migrate', command.target, 'allowed', `${command.action} ${workflowId}`);
+  return inChannel(`:building_construction: ${mention(ctx.caller.userId)} started migrate ${command.action}${command.steps ? ` ${command.steps}` : ''} for ${app}: \`${workflowId}\`.`);
+}
+
+/** `migrate <name>`: a configured database (its app runs the migrations) or an app with a database. */
+function migrationTarget(config: AppsConfig, name: string): { app?: string; database?: string } {
+  const dbConfig = config.databases[name];
+  if (dbConfig) return { app: dbConfig.app && config.apps[dbConfig.app]?.database ? dbConfig.app : undefined, database: name };
+  const database = Object.entries(config.databases).find(([, db]) => db.app === name)?.[0];
+  return { app: config.apps[name]?.database ? name : undefined, database };
+}
+
+async function lock(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'lock' }>): Promise<SlackResponse> {
+  const subject = `${command.app}/${command.environment}`;
+  const refused = ctx.checkApp('lock', 'lock', command.app, command.environment);
+  if (refused) return refused;
+  const result = await lockDeploys(ctx.deps.client, ctx.deps.taskQueue, {
+    app: command.app, environment: command.environment, owner: ctx.caller.userId,
+    reason: command.reason ?? `locked in Slack by ${ctx.caller.userId}`, expiresIn: command.expiresIn,
+  });
+  if (result.wasAlreadyLocked) return ephemeral(`${subject} is already locked. ${describeLock(result.lock)}. Unlock first to change the lock.`);
+  ctx.audit('lock', subject, 'allowed', command.reason);
+  return inChannel(`:lock: ${mention(ctx.caller.userId)} locked deploys of ${subject} ${lockTerms(result.lock)}. Rollbacks still run.`);
+}
+
+async function unlock(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'unlock' }>): Promise<SlackResponse> {
+  const subject = `${command.app}/${command.environment}`;
+  const refused = ctx.checkApp('unlock', 'lock', command.app, command.environment);
+  if (refused) return refused;
+  const { removed, waitingWorkflowId } = await unlockDeploys(ctx.deps.client, { app: command.app, environment: command.environment, actor: ctx.caller.userId });
+  if (!removed) return ephemeral(`${subject} was not locked.`);
+  ctx.audit('unlock', subject, 'allowed', `was locked by ${removed.owner}: ${removed.reason}`);
+  const released = waitingWorkflowId ? ` The waiting deploy \`${waitingWorkflowId}\` starts now.` : '';
+  return inChannel(`:unlock: ${mention(ctx.caller.userId)} unlocked deploys of ${subject} (locked by ${mention(removed.owner)}: ${removed.reason}).${released}`);
+}
+
+function targetOf(command: RunnableCommand): string {
+  if ('workflowId' in command) return command.workflowId;
+  if ('app' in command) return command.environment ? `${command.app}/${command.environment}` : command.app;
+  if ('database' in command) return command.database;
+  if ('backupId' in command) return command.backupId;
+  return command.target;
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { authorizeAppAction, authorizeChannel, authorizeDatabaseAction } from '../../lib/authorization.js';
+import { parseAppsConfig } from '../../lib/config.js';
+
+const config = parseAppsConfig({
+  apps: {
+    shop: {
+      repository: '/repo',
+      environments: {
+        staging: { flyApp: 'shop-staging' },
+        production: {
+          flyApp: 'shop', approval: { required: true, approvers: ['UBOSS'] },
+          permissions: { rollback: ['UONCALL', 'UBOSS'] },
+        },
+        demo: { flyApp: 'shop-demo', permissions: { deploy: ['UDEV'], lock: [] } },
+      },
+    },
+  },
+  databases: {
+    shopdb: { app: 'shop', secret: 'SHOP_DATABASE_URL', permissions: { migrate: ['UDBA'] } },
+    rawdb: { secret: 'RAW_DATABASE_URL' },
+  },
+  slack: { allowedChannels: ['CDEPLOYS'] },
+});
+const allowed = { isAllowed: true };
+
+describe('authorization', () => {
+  it('lets anyone deploy where no list is set and approval is not required', () => {
+    expect(authorizeAppAction(config, 'UANYONE', 'deploy', 'shop', 'staging')).toEqual(allowed);
+    expect(authorizeAppAction(config, 'UANYONE', 'rollback', 'shop', 'staging')).toEqual(allowed);
+  });
+
+  it('limits deploys to approvers when the environment requires approval and lists nobody', () => {
+    expect(authorizeAppAction(config, 'UBOSS', 'deploy', 'shop', 'production')).toEqual(allowed);
+    expect(authorizeAppAction(config, 'UANYONE', 'deploy', 'shop', 'production')).toEqual({ isAllowed: false, reason: 'UANYONE may not deploy shop/production; allowed: UBOSS' });
+  });
+
+  it('uses an explicit list, and an empty list allows nobody', () => {
+    expect(authorizeAppAction(config, 'UONCALL', 'rollback', 'shop', 'production')).toEqual(allowed);
+    expect(authorizeAppAction(config, 'UDEV', 'deploy', 'shop', 'demo')).toEqual(allowed);
+    expect(authorizeAppAction(config, 'UDEV', 'lock', 'shop', 'demo')).toMatchObject({ isAllowed: false, reason: expect.stringContaining('nobody is allowed to') });
+  });
+
+  it('lets whoever may deploy lock, when no lock list is set', () => {
+    expect(authorizeAppAction(config, 'UANYONE', 'lock', 'shop', 'staging')).toEqual(allowed);
+    expect(authorizeAppAction(config, 'UANYONE', 'lock', 'shop', 'production')).toMatchObject({ isAllowed: false });
+  });
+
+  it('lets only approvers approve, and nobody where none are configured', () => {
+    expect(authorizeAppAction(config, 'UBOSS', 'approve', 'shop', 'production')).toEqual(allowed);
+    expect(authorizeAppAction(config, 'UONCALL', 'approve', 'shop', 'production')).toMatchObject({ isAllowed: false });
+    expect(authorizeAppAction(config, 'UBOSS', 'approve', 'shop', 'staging')).toMatchObject({ isAllowed: false });
+  });
+
+  it('refuses unknown apps and environments', () => {
+    expect(authorizeAppAction(config, 'UBOSS', 'deploy', 'shop', 'moon')).toEqual({ isAllowed: false, reason: 'shop/moon is not a configured app and environment' });
+  });
+
+  it('lets anyone back up, and nobody restore or migrate unless listed', () => {
+    expect(authorizeDatabaseAction(config, 'UANYONE', 'backup', 'rawdb')).toEqual(allowed);
+    expect(authorizeDatabaseAction(config, 'UANYONE', 'restore', 'rawdb')).toMatchObject({ isAllowed: false });
+    expect(authorizeDatabaseAction(config, 'UDBA', 'migrate', 'shopdb')).toEqual(allowed);
+    expect(authorizeDatabaseAction(config, 'UANYONE', 'migrate', 'shopdb')).toMatchObject({ isAllowed: false });
+  });
+
+  it("falls back to the linked app's restore lists for restores", () => {
+    const withRestorers = parseAppsConfig({
+      apps: { shop: { repository: '/repo', environments: { production: { flyApp: 'shop', permissions: { restore: ['UDBA'] } } } } },
+      databases: { shopdb: { app: 'shop', secret: 'SHOP_DATABASE_URL' } },
+    });
+    expect(authorizeDatabaseAction(withRestorers, 'UDBA', 'restore', 'shopdb')).toEqual(allowed);
+    expect(authorizeDatabaseAction(withRestorers, 'UOTHER', 'restore', 'shopdb')).toMatchObject({ isAllowed: false });
+  });
+
+  it('accepts commands only in allowed channels when a list is set', () => {
+    expect(authorizeChannel(config, 'CDEPLOYS')).toEqual(allowed);
+    expect(authorizeChannel(config, 'CRANDOM')).toMatchObject({ isAllowed: false, reason: expect.stringContaining('use one of: CDEPLOYS') });
+    expect(authorizeChannel(parseAppsConfig({}), 'CRANDOM')).toEqual(allowed);
+  });
+});
