@@ -1,0 +1,50 @@
+import { fileURLToPath } from 'node:url';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import { queueStatusQuery } from '../../lib/messages.js';
+import { deployQueueId, requestDeploy } from '../../lib/operations.js';
+import { useDeployWorld } from '../helpers/deployWorld.js';
+import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { deployRequest, rolloutsOf, settle, waitUntil } from './support.js';
+
+const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
+const world = useDeployWorld();
+
+describe('deploy queue', () => {
+  it('deploys three quick pushes one at a time: the middle one is superseded and the newest is deployed last', async () => {
+    const app = await world.createApp();
+    const callsBefore = world.sim.callLog().length;
+    // Slow to become healthy, so each rollout takes a while and an overlap would show.
+    const [first, middle, newest] = ['v2', 'v3', 'v4'].map((version) => app.repo.commit({ behaviour: { version, healthyAfterMs: 1500 } }));
+
+    await kit.withWorker(world.activities(), async (taskQueue) => {
+      const firstRun = await requestDeploy(kit.client, taskQueue, deployRequest(app, first!));
+      const middleRun = await requestDeploy(kit.client, taskQueue, deployRequest(app, middle!));
+      const newestRun = await requestDeploy(kit.client, taskQueue, deployRequest(app, newest!));
+      expect(firstRun.disposition).toBe('started');
+      expect(middleRun.disposition).toBe('queued');
+      expect(newestRun).toMatchObject({ disposition: 'queued', supersededWorkflowId: middleRun.workflowId });
+
+      const queue = kit.client.workflow.getHandle(deployQueueId(app.name, 'staging'));
+      expect((await queue.query(queueStatusQuery)).superseded).toContain(middleRun.workflowId);
+
+      expect((await settle(kit.client, firstRun.workflowId)).status.state).toBe('succeeded');
+      await waitUntil('the newest request to start once the first has finished', () =>
+        kit.client.workflow.getHandle(newestRun.workflowId).describe().then(() => true, () => false));
+      expect((await settle(kit.client, newestRun.workflowId)).status.state).toBe('succeeded');
+      await expect(kit.client.workflow.getHandle(middleRun.workflowId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    });
+
+    expect(rolloutsOf(world.sim, app).map((r) => r.deployedImage)).toEqual([expect.stringContaining(first!.slice(0, 12)), expect.stringContaining(newest!.slice(0, 12))]);
+    // Every flyctl deploy of the app (builds and rollouts) started after the one before it ended.
+    const deployCalls = world.sim.callLog().slice(callsBefore).filter((c) => c.command === 'deploy' && c.argv.includes(app.name)).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+    expect(deployCalls).toHaveLength(4);
+    for (let i = 1; i < deployCalls.length; i++) {
+      const previousEndedAt = Date.parse(deployCalls[i - 1]!.at) + deployCalls[i - 1]!.durationMs;
+      expect(Date.parse(deployCalls[i]!.at)).toBeGreaterThanOrEqual(previousEndedAt);
+    }
+    // The superseded commit was never built, let alone deployed.
+    expect(world.sim.callLog().some((c) => c.argv.some((arg) => arg.includes(middle!.slice(0, 12))))).toBe(false);
+    expect(await world.servedBody(app)).toContain('v4');
+  });
+});
