@@ -2,6 +2,7 @@
 // names, refs and shas are validated against the config before anything reaches a workflow.
 import { z } from 'zod';
 import { requestFields, resolveTarget } from '../lib/config.js';
+import { DeployLockedError } from '../lib/deployLocks.js';
 import type { EnqueueResult, Trigger } from '../lib/messages.js';
 import { requestDeploy } from '../lib/operations.js';
 import { imageRef } from '../lib/validate.js';
@@ -33,10 +34,9 @@ export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: 
   try {
     result = await requestDeploy(deps.client, deps.taskQueue, { ...withoutUndefined(checked), trigger });
   } catch (err) {
-    // lib/deployLocks.ts's refusal; matched by name so this file does not depend on when it lands.
-    if ((err as Error).name === 'DeployLockedError') {
-      auditLog(deps.logger, { actor: trigger.actor, action: 'deploy', target: subject, outcome: 'refused', source: trigger.source, detail: (err as Error).message });
-      throw conflict((err as Error).message);
+    if (err instanceof DeployLockedError) {
+      auditLog(deps.logger, { actor: trigger.actor, action: 'deploy', target: subject, outcome: 'refused', source: trigger.source, detail: err.message });
+      throw conflict(err.message);
     }
     throw err;
   }
