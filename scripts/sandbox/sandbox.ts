@@ -25,17 +25,9 @@ const SLACK_BOT_TOKEN = 'xoxb-sandbox-not-a-real-token';
 const WORKER_START_TIMEOUT_MS = 180_000;
 const API_START_TIMEOUT_MS = 60_000;
 
-/** Servers the sandbox uses instead of starting its own (the demo's test reuses the test run's). */
-export interface ExistingServers {
-  temporalAddress: string;
-  temporalNamespace: string;
-  postgresUrl: string;
-}
-
 export interface SandboxOptions {
   stateDir: string;
   ports: SandboxPorts;
-  existingServers?: ExistingServers;
   onSlackEvent?: (event: SlackStandInEvent) => void;
   /** Progress and the children's warnings, one line each. */
   onNotice?: (line: string) => void;
@@ -71,6 +63,8 @@ export interface Sandbox {
   readonly appUrl: string;
   readonly slack: SlackStandIn;
   readonly sim: Sim;
+  /** Pids of every process the sandbox started: servers, worker, API, simulated machines and routers. */
+  processIds(): number[];
   /** Resolves, with what happened, if the worker or the API exits while the sandbox runs. */
   readonly unexpectedExit: Promise<string>;
   /** Stops the API, the worker, the simulated machines, Temporal and PostgreSQL, in that order. */
@@ -113,6 +107,11 @@ async function ensureDemoApp(sim: Sim): Promise<string> {
   return sim.appUrl(DEMO_FLY_APP);
 }
 
+function startedValue<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
+}
+
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const notice = options.onNotice ?? (() => undefined);
   const stateDir = path.resolve(options.stateDir);
@@ -152,15 +151,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   try {
     notice('starting Temporal, PostgreSQL, the Fly simulator and the Slack stand-in');
-    const [temporal, postgres, slack] = await Promise.all([
-      options.existingServers
-        ? { address: options.existingServers.temporalAddress, namespace: options.existingServers.temporalNamespace, uiUrl: undefined }
-        : startTemporalDevServer({ port: options.ports.temporal, withUi: true, uiPort: options.ports.temporalUi, dbFilename: paths.temporalDb, isOwnProcessGroup: true })
-          .then((server: TemporalDevServer) => { started.push(server); serverPids.push({ pid: server.pid, signal: 'SIGTERM' }); return server; }),
-      options.existingServers
-        ? { url: options.existingServers.postgresUrl }
-        : startLocalPostgres({ dataDir: paths.postgres, port: options.ports.postgres, isOwnProcessGroup: true })
-          .then((server: LocalPostgres) => { started.push(server); serverPids.push({ pid: server.pid, signal: 'SIGINT' }); return server; }),
+    // Every start is awaited, failed or not, so that those that did start are stopped after a failure.
+    const [temporalStart, postgresStart, slackStart] = await Promise.allSettled([
+      startTemporalDevServer({ port: options.ports.temporal, withUi: true, uiPort: options.ports.temporalUi, dbFilename: paths.temporalDb, isOwnProcessGroup: true })
+        .then((server: TemporalDevServer) => { started.push(server); serverPids.push({ pid: server.pid, signal: 'SIGTERM' }); return server; }),
+      startLocalPostgres({ dataDir: paths.postgres, port: options.ports.postgres, isOwnProcessGroup: true })
+        .then((server: LocalPostgres) => { started.push(server); serverPids.push({ pid: server.pid, signal: 'SIGINT' }); return server; }),
       startSlackStandIn({
         port: options.ports.slack,
         initialMessages: loadSlackMessages(paths.slackMessages),
@@ -171,12 +167,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         },
       }).then((server) => { started.push({ stop: () => server.close() }); return server; }),
     ]);
+    const [temporal, postgres, slack] = [startedValue(temporalStart), startedValue(postgresStart), startedValue(slackStart)];
     slackMessages = slack.messages;
 
-    sim = await createSim({ dir: paths.sim });
+    const simulator = await createSim({ dir: paths.sim });
+    sim = simulator;
     notice('preparing the demo app, its repository and the demo database');
-    const [appUrl, demoDatabaseUrl] = await Promise.all([ensureDemoApp(sim), ensureDemoDatabase(postgres.url)]);
-    ensureDemoRepository(paths.repository, sim, DEMO_FLY_APP);
+    const [appUrl, demoDatabaseUrl] = await Promise.all([ensureDemoApp(simulator), ensureDemoDatabase(postgres.url)]);
+    ensureDemoRepository(paths.repository, simulator, DEMO_FLY_APP);
     writeSandboxConfig({ file: paths.config, repositoryDir: paths.repository, backupsDir: paths.backups });
 
     const env = childEnvironment({
@@ -186,9 +184,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       ...(temporal.uiUrl ? { TEMPORAL_UI_URL: temporal.uiUrl } : {}),
       FLIGHTDECK_CONFIG: paths.config,
       FLIGHTDECK_WORK_DIR: paths.work,
-      FLYCTL_PATH: sim.flyctlPath,
-      FLY_SIM_DIR: sim.dir,
-      FLY_API_TOKEN: sim.env.FLY_API_TOKEN,
+      FLYCTL_PATH: simulator.flyctlPath,
+      FLY_SIM_DIR: simulator.dir,
+      FLY_API_TOKEN: simulator.env.FLY_API_TOKEN,
       SLACK_BOT_TOKEN,
       SLACK_API_URL: slack.apiUrl,
       SLACK_CHANNEL: DEMO_SLACK_CHANNEL,
@@ -228,7 +226,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     isRunning = true;
     return {
-      paths, secrets, temporal, apiUrl, appUrl, slack, sim, unexpectedExit, stop,
+      paths, secrets, temporal, apiUrl, appUrl, slack, sim: simulator, unexpectedExit, stop,
+      processIds: () => [...serverPids.flatMap(({ pid }) => (pid ? [pid] : [])), ...children.map((c) => c.pid), ...simulator.processIds()],
     };
   } catch (err) {
     await stop();

@@ -1,0 +1,145 @@
+// `npm run demo`: the sandbox scenario, unattended, in a fresh temporary state directory.
+//   1. a good deploy (branch main)  2. a bad deploy (branch broken) that rolls back by itself
+//   3. a verified backup of the demo database
+// and a summary of what deployed, what rolled back and why, and the backup's size and verification.
+// It goes through the same operations the API and the CLI call (lib/operations, lib/databaseOperations).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { requestBackup } from '../../lib/databaseOperations.js';
+import type { BackupResult, RunStatus, Trigger } from '../../lib/messages.js';
+import { requestDeploy, runStatus } from '../../lib/operations.js';
+import { BAD_BRANCH, GOOD_BRANCH } from './demoRepository.js';
+import { anyFreePorts } from './ports.js';
+import { SANDBOX_TASK_QUEUE, startSandbox, type Sandbox } from './sandbox.js';
+import { DEMO_APP, DEMO_DATABASE, DEMO_ENVIRONMENT, DEMO_SLACK_CHANNEL } from './sandboxConfig.js';
+import { formatSlackEvent } from './slackPrinter.js';
+
+const DEMO_TRIGGER: Trigger = { source: 'cli', actor: 'npm run demo' };
+
+export interface DemoDeploy {
+  ref: string;
+  workflowId: string;
+  status: RunStatus;
+  /** What GET / on the app answered after the run: tells which version serves. */
+  servedAfter: string;
+}
+
+export interface DemoBackup {
+  workflowId: string;
+  result: BackupResult;
+}
+
+export interface DemoSummary {
+  goodDeploy: DemoDeploy;
+  badDeploy: DemoDeploy;
+  backup: DemoBackup;
+  slackMessageCount: number;
+  /** Every process the demo's sandbox had started (all stopped by the time runDemo returns). */
+  processIds: number[];
+  /** The summary as printed. */
+  text: string;
+}
+
+export interface DemoOptions {
+  /** Progress lines (sandbox notices and Slack traffic); silent when absent. */
+  onProgress?: (line: string) => void;
+}
+
+async function deploy(client: Client, sandbox: Sandbox, ref: string): Promise<DemoDeploy> {
+  const { workflowId } = await requestDeploy(client, SANDBOX_TASK_QUEUE, { app: DEMO_APP, environment: DEMO_ENVIRONMENT, ref, trigger: DEMO_TRIGGER });
+  // A rolled-back pipeline fails its workflow on purpose; its status says what happened.
+  await client.workflow.getHandle(workflowId).result().catch(() => undefined);
+  const status = await runStatus(client, workflowId);
+  const servedAfter = (await (await fetch(`${sandbox.appUrl}/`)).text()).trim();
+  return { ref, workflowId, status, servedAfter };
+}
+
+async function backup(client: Client): Promise<DemoBackup> {
+  const workflowId = await requestBackup(client, SANDBOX_TASK_QUEUE, { database: DEMO_DATABASE, trigger: DEMO_TRIGGER });
+  const result = await client.workflow.getHandle(workflowId).result() as BackupResult;
+  return { workflowId, result };
+}
+
+function formatBytes(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1024 ** 2 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+function describeDeploy(number: number, title: string, run: DemoDeploy): string[] {
+  const stages = run.status.stages.map((s) => `${s.name} ${s.state === 'succeeded' ? '✓' : s.state === 'failed' ? '✗' : s.state === 'skipped' ? '–' : s.state}`).join(' · ');
+  const commit = run.status.facts.commit ? ` (commit ${run.status.facts.commit})` : '';
+  return [
+    `${number}. ${title}: ${DEMO_APP}/${DEMO_ENVIRONMENT} from branch ${run.ref}${commit}`,
+    `   ${run.status.state.toUpperCase()}: ${run.status.outcome ?? ''}`,
+    `   stages: ${stages}`,
+    `   the app now serves: "${run.servedAfter}"`,
+  ];
+}
+
+export function summarize(goodDeploy: DemoDeploy, badDeploy: DemoDeploy, demoBackup: DemoBackup, slackMessageCount: number): string {
+  const { result } = demoBackup;
+  const checks = result.checks.map((c) => `${c.name} ${c.isPassed ? '✓' : `✗ (${c.detail})`}`).join(' · ');
+  return [
+    'Flightdeck demo: what happened',
+    '',
+    ...describeDeploy(1, 'good deploy', goodDeploy),
+    '',
+    ...describeDeploy(2, 'bad deploy', badDeploy),
+    '',
+    `3. backup of database ${DEMO_DATABASE}: ${result.backupId}`,
+    `   ${formatBytes(result.sizeBytes)}, ${result.isVerified ? 'VERIFIED (restored into a scratch database and compared)' : 'NOT VERIFIED'}, sha256 ${result.sha256.slice(0, 12)}`,
+    `   checks: ${checks}`,
+    `   stored at ${result.location} (the demo's temporary state; \`npm start\` keeps backups in data/backups)`,
+    '',
+    `Slack: ${slackMessageCount} messages in ${DEMO_SLACK_CHANNEL}, each run's kept up to date in place.`,
+  ].join('\n');
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
+  const progress = options.onProgress ?? (() => undefined);
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-demo-'));
+  // PostgreSQL runs as the `postgres` user when we are root: it must reach its data dir inside.
+  fs.chmodSync(stateDir, 0o755);
+  let sandbox: Sandbox | undefined;
+  let connection: Connection | undefined;
+  try {
+    sandbox = await startSandbox({
+      stateDir,
+      ports: await anyFreePorts(),
+      onNotice: (line) => progress(`· ${line}`),
+      onSlackEvent: (event) => progress(formatSlackEvent(event)),
+    });
+    connection = await Connection.connect({ address: sandbox.temporal.address });
+    const client = new Client({ connection, namespace: sandbox.temporal.namespace });
+    progress(`· 1/3 deploying branch ${GOOD_BRANCH}`);
+    const goodDeploy = await deploy(client, sandbox, GOOD_BRANCH);
+    progress(`· 2/3 deploying branch ${BAD_BRANCH}`);
+    const badDeploy = await deploy(client, sandbox, BAD_BRANCH);
+    progress('· 3/3 backing up the demo database');
+    const demoBackup = await backup(client);
+    const slackMessageCount = sandbox.slack.messages.filter((m) => !m.threadTs).length;
+    return { goodDeploy, badDeploy, backup: demoBackup, slackMessageCount, processIds: sandbox.processIds(), text: summarize(goodDeploy, badDeploy, demoBackup, slackMessageCount) };
+  } finally {
+    await connection?.close();
+    await sandbox?.stop();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+const isEntryPoint = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntryPoint) {
+  // Exiting runs the sandbox's exit handler, which stops every server and child it started.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => process.exit(130));
+  runDemo({ onProgress: (line) => process.stdout.write(`${line}\n`) })
+    .then((summary) => {
+      process.stdout.write(`\n${summary.text}\n`);
+      const isAsExpected = summary.goodDeploy.status.state === 'succeeded' && summary.badDeploy.status.state === 'rolled-back' && summary.backup.result.isVerified;
+      process.exit(isAsExpected ? 0 : 1);
+    })
+    .catch((err) => {
+      console.error(`\nThe demo failed: ${(err as Error).message}`);
+      process.exit(1);
+    });
+}
