@@ -11,6 +11,7 @@ import { githubWebhookRoutes } from './routes/githubWebhook.js';
 import { healthRoutes } from './routes/health.js';
 import { readApiRoutes } from './routes/readApi.js';
 import { writeApiRoutes } from './routes/writeApi.js';
+import { slackRoutes } from './slack/plugin.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -33,6 +34,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
     await githubWebhookRoutes(scope, deps);
     await ciWebhookRoutes(scope, deps);
   });
+  await app.register(async (scope) => slackRoutes(scope, deps));
   await app.register(async (scope) => writeApiRoutes(scope, deps));
   await app.register(async (scope) => readApiRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
