@@ -4,7 +4,7 @@ import path from 'node:path';
 import { assertPortsFree, DEFAULT_SANDBOX_PORTS } from './ports.js';
 import { REPO_ROOT, startSandbox, type Sandbox } from './sandbox.js';
 import { formatSlackEvent } from './slackPrinter.js';
-import { tryItCommands } from './tryItCommands.js';
+import { apiDeployCommand, tryItCommands } from './tryItCommands.js';
 
 const STATE_DIR = path.join(REPO_ROOT, 'data');
 const SAME_PRESS_MS = 1000;
@@ -27,11 +27,12 @@ function banner(sandbox: Sandbox): string {
     `  config           ${rel(sandbox.paths.config)}   logs ${rel(sandbox.paths.logs)}/   backups ${rel(sandbox.paths.backups)}/`,
     '',
   ];
-  if (sandbox.apiUrl) {
-    lines.push('Try it (in another terminal):', '');
-    tryItCommands(sandbox.apiUrl, sandbox.secrets.apiToken).forEach((item, i) => lines.push(`  ${i + 1}. ${item.title}`, `     ${item.command}`, ''));
-    lines.push(`  Then watch: ${sandbox.appUrl}/ serves the new version, the Temporal UI shows each run.`, '');
-  }
+  lines.push('Try it, in another terminal in this directory:', '');
+  tryItCommands({ repoRoot: REPO_ROOT, configFile: sandbox.paths.config, temporalAddress: sandbox.temporal.address })
+    .forEach((item, i) => lines.push(`  ${i + 1}. ${item.title}`, `     ${item.command}`, ''));
+  lines.push(`  ${sandbox.appUrl}/ tells which version serves; the Temporal UI shows every run and its history.`);
+  if (sandbox.apiUrl) lines.push('', '  The same deploy through the HTTP API (the token is in data/sandbox-secrets.json):', `     ${apiDeployCommand(sandbox.apiUrl, sandbox.secrets.apiToken)}`);
+  lines.push('');
   lines.push('Ctrl-C stops everything; `npm start` again resumes with the same state (rm -rf data/ to start over).', '');
   return lines.join('\n');
 }
