@@ -1,0 +1,32 @@
+import { listBackups } from '../../activities/backup/backupList.js';
+import type { Command } from '../command.js';
+import { formatBytes, formatTable, formatTime } from '../format.js';
+import { ExitCode } from '../usageError.js';
+import { expectArguments, resolveConfiguredDatabase } from '../validation.js';
+
+export const backupsCommand: Command = {
+  name: 'backups',
+  summary: 'the backup catalog of a database: ids, sizes, verification, newest first',
+  usage: 'flightdeck backups <database> [--json]',
+  details: `Lists the backups stored for <database>, read from the backup storage's catalog (no Temporal
+connection needed), including safety backups that restores took before overwriting a database.
+Only backups with status "verified" were proven restorable.
+
+  flightdeck backups orders`,
+  isOffline: true,
+  prepare({ positionals, config }) {
+    const [database] = expectArguments(positionals, 'backups', 1, 1);
+    resolveConfiguredDatabase(config, database!);
+    return async ({ out }) => {
+      const backups = await listBackups(config, database!);
+      if (backups.length === 0) out.line(`no backups of ${database} yet`);
+      else {
+        out.line(formatTable(['CREATED', 'BACKUP', 'STATUS', 'SIZE', 'RELEASE', 'OF'], backups.map((b) => [
+          formatTime(b.createdAt), b.backupId, b.status, formatBytes(b.sizeBytes), b.releaseVersion, b.isSafetyBackup ? `${b.pgDatabase} (safety)` : b.pgDatabase,
+        ])));
+      }
+      out.result({ backups });
+      return ExitCode.ok;
+    };
+  },
+};

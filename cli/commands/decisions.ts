@@ -1,0 +1,54 @@
+// A person's answers to a waiting run: approve or reject a deploy or restore, or, after a failed
+// deploy paused by onFailure: pause, roll back or keep the new release.
+import { decideApproval, decideOnFailure } from '../../lib/operations.js';
+import type { Command } from '../command.js';
+import { ExitCode, UsageError } from '../usageError.js';
+import { expectArguments, runId, text } from '../validation.js';
+
+function approvalCommand(isApproved: boolean): Command {
+  const name = isApproved ? 'approve' : 'reject';
+  return {
+    name,
+    summary: isApproved ? 'approve a deploy or restore waiting for approval' : 'reject a deploy or restore waiting for approval; nothing is changed',
+    usage: `flightdeck ${name} <run-id> [--comment TEXT] [--actor NAME] [--json]`,
+    details: `${isApproved ? 'Approves' : 'Rejects'} <run-id>, which must be waiting for approval. The run checks that the actor
+(--actor, default the local user name) is an approver for that app and environment and refuses anyone else.
+
+  flightdeck ${name} deploy/shop/production/3f2c1a9-1a2b3c4d --actor U024BE7LH${isApproved ? '' : ' --comment "not during the sale"'}`,
+    options: { comment: { type: 'string' } },
+    prepare({ positionals, options, actor }) {
+      const [workflowId] = expectArguments(positionals, name, 1, 1).map(runId);
+      const comment = text(options.comment);
+      return async ({ client, out }) => {
+        await decideApproval(client, workflowId!, { isApproved, actor, ...(comment ? { comment } : {}) });
+        out.line(`${isApproved ? 'approved' : 'rejected'} ${workflowId} as ${actor}`);
+        out.result({ workflowId, decision: name, actor });
+        return ExitCode.ok;
+      };
+    },
+  };
+}
+
+export const approveCommand = approvalCommand(true);
+export const rejectCommand = approvalCommand(false);
+
+export const decideCommand: Command = {
+  name: 'decide',
+  summary: 'after a failed deploy paused for a decision: roll back, or keep the new release',
+  usage: 'flightdeck decide <run-id> rollback|keep [--actor NAME] [--json]',
+  details: `For environments configured with onFailure: pause, a failed deploy waits for a person.
+"rollback" puts the last known good release back; "keep" leaves the new release serving.
+
+  flightdeck decide deploy/shop/production/3f2c1a9-1a2b3c4d rollback`,
+  prepare({ positionals, actor }) {
+    const [id, decision] = expectArguments(positionals, 'decide', 2, 2);
+    const workflowId = runId(id!);
+    if (decision !== 'rollback' && decision !== 'keep') throw new UsageError(`decide: expected rollback or keep, got "${decision}"`, 'decide');
+    return async ({ client, out }) => {
+      await decideOnFailure(client, workflowId, { decision, actor });
+      out.line(`${decision === 'rollback' ? 'rolling back' : 'keeping'} ${workflowId}, decided by ${actor}`);
+      out.result({ workflowId, decision, actor });
+      return ExitCode.ok;
+    };
+  },
+};

@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { requestMigration } from '../../lib/databaseOperations.js';
+import type { MigrateRequest, MigrateResult, MigrationAction } from '../../lib/messages.js';
+import type { Command, Session } from '../command.js';
+import { reportStartedRun } from '../runReport.js';
+import { UsageError } from '../usageError.js';
+import { expectArguments, resolveApp, resolveAppEnvironment, text, wholeNumber } from '../validation.js';
+
+const ACTIONS: MigrationAction[] = ['status', 'plan', 'apply', 'rollback', 'force'];
+
+export const migrateCommand: Command = {
+  name: 'migrate',
+  summary: 'schema migrations of an app\'s database: status, plan, apply, rollback, force',
+  usage: 'flightdeck migrate <app> status|plan|apply|rollback|force [--env ENV] [--to N] [--steps N] [--version N] [--workspace DIR] [--no-backup] [--no-wait] [--json]',
+  details: `Runs a migration action on the database of <app> (its "database" section in the config) and follows it.
+
+  status          the applied version, pending migrations, drift and dirty state
+  plan            what apply (or rollback with --steps/--to) would run, without running it
+  apply           apply pending migrations (up to --to N); production takes a verified backup first
+  rollback        undo --steps N migrations, or down to --to N (kept; 0 undoes everything)
+  force           record --version N as applied and clean, running nothing (recovery from a dirty state)
+
+  --env ENV       the app environment (production takes a backup before changing the schema)
+  --workspace DIR the app's checkout, when the migrations folder in the config is relative
+  --no-backup     skip the backup before apply/rollback
+
+  flightdeck migrate shop status --env production
+  flightdeck migrate shop rollback --steps 1 --env staging --workspace ~/src/shop`,
+  options: {
+    env: { type: 'string' }, to: { type: 'string' }, steps: { type: 'string' }, version: { type: 'string' },
+    workspace: { type: 'string' }, 'no-backup': { type: 'boolean' },
+  },
+  prepare({ positionals, options, config, actor }) {
+    const [app, action] = expectArguments(positionals, 'migrate', 2, 2);
+    const environment = text(options.env);
+    const appConfig = resolveApp(config, app!);
+    if (environment !== undefined) resolveAppEnvironment(config, 'migrate', app!, environment);
+    if (!appConfig.database) throw new UsageError(`app "${app}" has no database section in the config, so it has no migrations`, 'migrate');
+    if (!ACTIONS.includes(action as MigrationAction)) throw new UsageError(`migrate: unknown action "${action}"; expected one of ${ACTIONS.join(', ')}`, 'migrate');
+    const forceVersion = wholeNumber(options.version, 'version');
+    if (action === 'force' && forceVersion === undefined) throw new UsageError('migrate force needs --version N: the version to record as applied (0: none)', 'migrate');
+    const isProduction = environment === 'production';
+    const request: MigrateRequest = {
+      app: app!,
+      action: action as MigrationAction,
+      ...optional('environment', environment),
+      isProduction,
+      ...(options['no-backup'] === true ? { backupFirst: false } : {}),
+      ...optional('workspace', text(options.workspace) && path.resolve(text(options.workspace)!)),
+      ...optional('toVersion', wholeNumber(options.to, 'to')),
+      ...optional('steps', wholeNumber(options.steps, 'steps', 1)),
+      ...optional('forceVersion', forceVersion),
+      trigger: { source: 'cli', actor },
+    };
+    return async (session) => {
+      const workflowId = await requestMigration(session.client, session.taskQueue, request);
+      const { exitCode, status } = await reportStartedRun(session, { workflowId }, options['no-wait'] !== true);
+      if (status?.state === 'succeeded') await printMigrationResult(session, workflowId);
+      return exitCode;
+    };
+  },
+};
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+async function printMigrationResult({ client, out }: Session, workflowId: string): Promise<void> {
+  const result = await client.workflow.getHandle(workflowId).result() as MigrateResult;
+  if (result.status) {
+    out.line(`current version: ${result.status.currentVersion}${result.status.isDirty ? ' (DIRTY)' : ''}`);
+    for (const pending of result.status.pending) out.line(`  pending ${pending.version} ${pending.name}`);
+    for (const drift of result.status.drift) out.line(`  drift ${drift.version} ${drift.name}: ${drift.problem} (${drift.detail})`);
+    if (result.status.recovery) out.line(`  recovery: ${result.status.recovery}`);
+  }
+  for (const step of result.plan) out.line(`  ${step.direction} ${step.version} ${step.name}${step.isTransactional ? '' : ' (not in a transaction)'}`);
+}

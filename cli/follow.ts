@@ -1,0 +1,59 @@
+// Following a run as it happens: polls the workflow's status query and prints each stage as it
+// starts and finishes, with timings, until the run reaches a final state.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { RunState, RunStatus, StageState } from '../lib/messages.js';
+import { runStatus } from '../lib/operations.js';
+import { describeRun, formatStageLine } from './format.js';
+import type { Output } from './output.js';
+
+export const FINAL_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'rolled-back', 'cancelled', 'superseded']);
+const POLL_INTERVAL_MS = 250;
+
+/** Prints the run's progress on out and resolves with its final status. */
+export async function followRun(client: Client, workflowId: string, out: Output): Promise<RunStatus> {
+  const printed = new Map<string, StageState>();
+  let lastState: RunState | 'not started' | undefined;
+  let hasHeader = false;
+  for (;;) {
+    const status = await readStatus(client, workflowId);
+    if (status && !hasHeader) out.line(`${describeRun(status)}: ${workflowId}`);
+    hasHeader ||= status !== undefined;
+    const state = status?.state ?? 'not started';
+    if (state !== lastState) announceState(out, workflowId, state);
+    lastState = state;
+    if (status) printStageChanges(out, status, printed);
+    if (status && FINAL_STATES.has(status.state)) return status;
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
+
+/** Undefined while a queued deploy's pipeline has not started. */
+async function readStatus(client: Client, workflowId: string): Promise<RunStatus | undefined> {
+  try {
+    return await runStatus(client, workflowId);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    // A run that ended without answering (terminated, or no worker to answer) cannot be followed.
+    const description = await client.workflow.getHandle(workflowId).describe();
+    if (description.status.name !== 'RUNNING') {
+      throw new Error(`run ${workflowId} ended (${description.status.name}) and its status could not be read: ${(err as Error).message}`);
+    }
+    return undefined;
+  }
+}
+
+function announceState(out: Output, workflowId: string, state: RunState | 'not started'): void {
+  if (state === 'not started') out.line(`${workflowId}: queued behind the deploy in progress`);
+  else if (state === 'waiting-for-approval') out.line(`waiting for approval: flightdeck approve ${workflowId}  (or: flightdeck reject ${workflowId})`);
+  else if (state === 'waiting-for-decision') out.line(`waiting for a decision: flightdeck decide ${workflowId} rollback|keep`);
+}
+
+function printStageChanges(out: Output, status: RunStatus, printed: Map<string, StageState>): void {
+  for (const stage of status.stages) {
+    const before = printed.get(stage.name) ?? 'pending';
+    if (stage.state === before) continue;
+    printed.set(stage.name, stage.state);
+    out.line(formatStageLine(stage));
+  }
+}

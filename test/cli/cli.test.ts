@@ -1,0 +1,120 @@
+// The flightdeck command line, run as a real subprocess against the real Temporal server, a real
+// worker and the Fly simulator: what a person at a terminal (or a script reading --json) sees.
+import { fileURLToPath } from 'node:url';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import type { RunStatus } from '../../lib/messages.js';
+import { deployQueueId } from '../../lib/operations.js';
+import { useDeployWorld } from '../helpers/deployWorld.js';
+import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { useFlightdeckCli, type CliResult } from './runFlightdeck.js';
+
+const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
+const world = useDeployWorld();
+const cli = useFlightdeckCli(() => ({ apps: world.apps }));
+
+/** Runs the command line while a worker serves its task queue. */
+async function flightdeck(args: string[]): Promise<CliResult> {
+  return kit.withWorker(world.activities(), (taskQueue) => cli.run(args, { taskQueue }));
+}
+
+// Deploys on a loaded 2-core machine, plus a tsx start per command: generous time, no fixed sleeps.
+describe('flightdeck command line', { timeout: 180_000 }, () => {
+  it('deploys a healthy commit, printing each stage with its timing, and exits 0', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const result = await flightdeck(['deploy', app.name, 'staging', '--sha', sha, '--actor', 'dana']);
+
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^deploy ${app.name}/staging: deploy/${app.name}/staging/${sha.slice(-40)}-\\w+$`));
+    // Stages are seen by polling: a quick one may start and finish between two looks.
+    expect(lines.filter((line) => /^… \w+ {2}started$/.test(line)).length).toBeGreaterThan(0);
+    for (const stage of ['preflight', 'test', 'build', 'deploy', 'health', 'smoke']) {
+      expect(lines.some((line) => new RegExp(`^✓ ${stage}  succeeded  \\d+(\\.\\d)?(ms|s)`).test(line))).toBe(true);
+    }
+    expect(lines).toContainEqual(expect.stringMatching(/^- approval {2}skipped/));
+    expect(lines.at(-1)).toMatch(new RegExp(`^deploy ${app.name}/staging succeeded in \\d`));
+    expect(await world.servedBody(app)).toContain('v2');
+  });
+
+  it('exits 1 and prints why when a deploy fails its health checks and is rolled back', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2', health: 'fail' } });
+    const result = await flightdeck(['deploy', app.name, '--sha', sha]);
+
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(/^✗ (deploy|health) {2}failed {2}\d.*health/m);
+    expect(result.stdout).toMatch(/^✓ rollback {2}succeeded/m);
+    expect(result.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^deploy ${app.name}/staging rolled-back in .*: Rolled back to .*healthy`));
+    expect(await world.servedBody(app)).toContain('v1');
+  });
+
+  it('prints one JSON object and nothing else with --json', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const result = await flightdeck(['deploy', app.name, 'staging', '--sha', sha, '--json']);
+
+    expect(result.exitCode).toBe(0);
+    const output = JSON.parse(result.stdout) as { workflowId: string; disposition: string; state: string; status: RunStatus };
+    expect(output).toMatchObject({ disposition: 'started', state: 'succeeded' });
+    expect(output.workflowId).toMatch(new RegExp(`^deploy/${app.name}/staging/`));
+    expect(output.status).toMatchObject({ kind: 'deploy', app: app.name, environment: 'staging', trigger: { source: 'cli' } });
+    expect(output.status.stages.find((stage) => stage.name === 'smoke')).toMatchObject({ state: 'succeeded', durationMs: expect.any(Number) });
+  });
+
+  it('refuses an unknown environment with exit code 2, lists the environments, and starts nothing', async () => {
+    const app = await world.createApp();
+    // An unreachable Temporal proves the command line was refused before it tried to connect.
+    const result = await cli.run(['deploy', app.name, 'prod', '--sha', 'abc1234'], { temporalAddress: '127.0.0.1:1' });
+
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`app "${app.name}" has no environment "prod"; it has: staging`);
+    expect(result.stderr).toContain('usage: flightdeck deploy <app> [environment]');
+    await expect(kit.client.workflow.getHandle(deployQueueId(app.name, 'prod')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  });
+
+  it('refuses malformed values and unknown options with exit code 2 and says what is expected', async () => {
+    const app = await world.createApp();
+    const badSha = await cli.run(['deploy', app.name, '--sha', 'not-a-sha'], { temporalAddress: '127.0.0.1:1' });
+    expect(badSha.exitCode).toBe(2);
+    expect(badSha.stderr).toContain('--sha "not-a-sha" is not valid: expected a hex commit sha of 7 to 64 characters');
+
+    const unknownOption = await cli.run(['history', '--bogus'], { temporalAddress: '127.0.0.1:1' });
+    expect(unknownOption.exitCode).toBe(2);
+    expect(unknownOption.stderr).toContain("Unknown option '--bogus'");
+
+    const unknownApp = await cli.run(['status', 'nope', '--json'], { temporalAddress: '127.0.0.1:1' });
+    expect(unknownApp.exitCode).toBe(2);
+    expect(JSON.parse(unknownApp.stdout)).toMatchObject({ error: 'usage', message: expect.stringContaining(`unknown app "nope"; configured apps: ${Object.keys(world.apps).join(', ')}`) });
+  });
+
+  it('lists finished runs in history and shows a run\'s stages in status', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { started, history, status } = await kit.withWorker(world.activities(), async (taskQueue) => {
+      const started = await cli.run(['deploy', app.name, '--sha', sha, '--no-wait', '--json'], { taskQueue });
+      const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+      await kit.client.workflow.getHandle(workflowId).result();
+      let history: CliResult;
+      // Visibility is eventually consistent: the finished run shows up shortly after it closes.
+      do history = await cli.run(['history', app.name, 'staging'], { taskQueue });
+      while (!history.stdout.includes('completed  '));
+      return { started, history, status: await cli.run(['status', workflowId], { taskQueue }) };
+    });
+    expect(started.exitCode).toBe(0);
+    const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+
+    expect(history.exitCode).toBe(0);
+    const [header, ...rows] = history.stdout.trim().split('\n');
+    expect(header).toMatch(/^STARTED\s+KIND\s+TARGET\s+STATUS\s+DURATION\s+RUN$/);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatch(new RegExp(`deploy\\s+${app.name}/staging\\s+completed\\s+\\d.*${workflowId.replace(/[/.]/g, '\\$&')}$`));
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain(`deploy ${app.name}/staging: ${workflowId}`);
+    expect(status.stdout).toMatch(/state: succeeded/);
+    expect(status.stdout).toMatch(/✓ smoke {2}succeeded/);
+  });
+});
