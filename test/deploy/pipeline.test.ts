@@ -1,25 +1,20 @@
 import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import type { DeployRequest, RunStatus } from '../../lib/messages.js';
+import type { RunStatus } from '../../lib/messages.js';
 import { decideApproval, requestDeploy, runStatus } from '../../lib/operations.js';
 import { FLY_TOKEN, SLACK_TOKEN, useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { deployRequest, settle, waitForStatus } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld();
-
-function deployRequest(app: TestApp, sha: string, deliveryId?: string): DeployRequest {
-  return { app: app.name, environment: 'staging', sha, trigger: { source: 'ci', actor: 'ci-bot', deliveryId } };
-}
 
 /** Queues a deploy on a fresh worker and waits for the pipeline's outcome and final status. */
 async function deployAndWait(app: TestApp, sha: string): Promise<{ status: RunStatus; error?: unknown; workflowId: string }> {
   return kit.withWorker(world.activities(), async (taskQueue) => {
     const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
-    let error: unknown;
-    await kit.client.workflow.getHandle(workflowId).result().catch((err) => { error = err; });
-    return { status: await runStatus(kit.client, workflowId), error, workflowId };
+    return { ...(await settle(kit.client, workflowId)), workflowId };
   });
 }
 
@@ -127,7 +122,7 @@ describe('deploy pipeline', () => {
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
     await kit.withWorker(world.activities(), async (taskQueue) => {
       const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
-      await waitForState(workflowId, 'waiting-for-approval');
+      await waitForStatus(kit.client, workflowId, 'waiting for approval', (s) => s.state === 'waiting-for-approval');
       await expect(decideApproval(kit.client, workflowId, { isApproved: true, actor: 'U_MALLORY' })).rejects.toThrow(/U_MALLORY is not an approver/);
       await decideApproval(kit.client, workflowId, { isApproved: true, actor: 'U_ALICE' });
       await kit.client.workflow.getHandle(workflowId).result();
@@ -168,12 +163,3 @@ describe('deploy pipeline', () => {
     expect(history).not.toContain(SLACK_TOKEN);
   });
 });
-
-async function waitForState(workflowId: string, state: RunStatus['state']): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const status = await runStatus(kit.client, workflowId).catch(() => undefined);
-    if (status?.state === state) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${workflowId} never reached ${state}`);
-}
