@@ -1,0 +1,132 @@
+// Webhook benchmark: `npx tsx bench/webhooks.ts` (about a minute on 2 cores).
+// On a fresh Temporal dev server with a real worker, it sends signed GitHub push webhooks over HTTP
+// at concurrency 50, each for its own app (so every one starts a pipeline instead of queueing behind
+// another), and times request → 202, which the API sends once the pipeline workflow has started.
+// Next to it, the same number of bare `client.workflow.start` calls at the same concurrency (the
+// ceiling), and of `requestDeploy` calls without HTTP (what the deploy queue itself costs).
+// The worker has workflows but no activities, so pipelines start and then wait: nothing is deployed.
+// Prints figures; it passes or fails nothing.
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createApiMetrics } from '../api/metrics.js';
+import { buildServer } from '../api/server.js';
+import { hmacSha256Hex } from '../api/signatures.js';
+import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
+import { createLogger } from '../lib/log.js';
+import { requestDeploy } from '../lib/operations.js';
+import { startTemporalDevServer } from '../scripts/localTemporal.js';
+
+const COUNT = Number(process.env.BENCH_COUNT ?? 500);
+const WARM_UP = 50;
+const CONCURRENCY = 50;
+const SECRET = 'bench-webhook-secret';
+const TASK_QUEUE = 'bench-webhooks';
+
+interface Figures { count: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; failures: number }
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const temporal = await startTemporalDevServer();
+  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const worker = await Worker.create({
+    connection: nativeConnection, namespace: temporal.namespace, taskQueue: TASK_QUEUE,
+    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+  });
+  const workerRun = worker.run();
+  const apps = parseAppsConfig({ apps: Object.fromEntries(Array.from({ length: WARM_UP + 2 * COUNT }, (_, i) => [`bench-${i}`, benchApp(i)])) });
+  const server = await buildServer({
+    client, taskQueue: TASK_QUEUE, loadApps: () => apps, logger: createLogger({ level: 'silent' }), metrics: createApiMetrics(), now: Date.now,
+    env: loadEnvConfig({ GITHUB_WEBHOOK_SECRET: SECRET, FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: '1000000', FLIGHTDECK_API_RATE_LIMIT_BURST: '100000' }),
+  });
+  const url = `${await server.listen({ host: '127.0.0.1', port: 0 })}/webhooks/github`;
+  try {
+    console.log(`Temporal dev server ${temporal.address}; ${COUNT} requests each, concurrency ${CONCURRENCY}, after ${WARM_UP} warm-up webhooks and starts`);
+    await measure(WARM_UP, (i) => sendPush(url, i));
+    await measure(WARM_UP, (i) => bareStart(client, `warm-${i}`));
+    const starts = await measure(COUNT, (i) => bareStart(client, `bare-${i}`));
+    const webhooks = await measure(COUNT, (i) => sendPush(url, WARM_UP + i));
+    const direct = await measure(COUNT, (i) => directDeploy(client, WARM_UP + COUNT + i));
+    report('bare client.workflow.start (ceiling)', starts);
+    report('GitHub webhook → pipeline started (202)', webhooks);
+    report('requestDeploy without HTTP → pipeline started', direct);
+    console.log(`ratio webhooks/ceiling: throughput ${(webhooks.perSecond / starts.perSecond).toFixed(2)}, p50 latency ${(webhooks.p50Ms / starts.p50Ms).toFixed(1)}× the ceiling's`);
+  } finally {
+    await server.close();
+    worker.shutdown();
+    await workerRun;
+    await Promise.allSettled([connection.close(), nativeConnection.close()]);
+    await temporal.stop();
+  }
+}
+
+function benchApp(i: number) {
+  return { repository: `/srv/bench-${i}`, github: { repository: `acme/bench-${i}` }, environments: { staging: { flyApp: `bench-${i}`, branch: 'main' } } };
+}
+
+async function sendPush(url: string, i: number): Promise<void> {
+  const body = JSON.stringify({
+    ref: 'refs/heads/main', after: (i + 1).toString(16).padStart(40, '0'), deleted: false,
+    repository: { full_name: `acme/bench-${i}` }, sender: { login: 'bench' },
+  });
+  const response = await fetch(url, {
+    method: 'POST', body,
+    headers: {
+      'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': `bench-${i}`, 'x-github-hook-id': '1',
+      'x-hub-signature-256': `sha256=${hmacSha256Hex(SECRET, body)}`,
+    },
+  });
+  const answer = await response.json() as { disposition?: string; message?: string };
+  if (response.status !== 202 || answer.disposition !== 'started') throw new Error(`webhook ${i}: HTTP ${response.status} ${JSON.stringify(answer)}`);
+}
+
+async function directDeploy(client: Client, i: number): Promise<void> {
+  const result = await requestDeploy(client, TASK_QUEUE, {
+    app: `bench-${i}`, environment: 'staging', sha: (i + 1).toString(16).padStart(40, '0'), ref: 'main', trigger: { source: 'api', actor: 'bench' },
+  });
+  if (result.disposition !== 'started') throw new Error(`requestDeploy ${i}: ${result.disposition}`);
+}
+
+async function bareStart(client: Client, id: string): Promise<void> {
+  await client.workflow.start('deployPipeline', {
+    workflowId: `bench/${id}`, taskQueue: TASK_QUEUE,
+    args: [{ app: 'bench-0', environment: 'staging', sha: 'a'.repeat(40), trigger: { source: 'api', actor: 'bench' } }],
+  });
+}
+
+/** Runs `count` calls with CONCURRENCY in flight, timing each. */
+async function measure(count: number, call: (i: number) => Promise<void>): Promise<Figures> {
+  const latenciesMs: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const startedAt = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < count) {
+      const i = next++;
+      const callStartedAt = performance.now();
+      try {
+        await call(i);
+        latenciesMs.push(performance.now() - callStartedAt);
+      } catch (err) {
+        failures++;
+        if (failures <= 3) console.error((err as Error).message);
+      }
+    }
+  }));
+  const seconds = (performance.now() - startedAt) / 1000;
+  latenciesMs.sort((a, b) => a - b);
+  const percentile = (p: number) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor((p / 100) * latenciesMs.length))] ?? NaN;
+  return { count, seconds, perSecond: latenciesMs.length / seconds, p50Ms: percentile(50), p99Ms: percentile(99), failures };
+}
+
+function report(label: string, figures: Figures): void {
+  console.log(`${label}: ${figures.perSecond.toFixed(1)}/s (${figures.count} in ${figures.seconds.toFixed(2)} s), `
+    + `p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, failures ${figures.failures}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
