@@ -114,10 +114,17 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
     if (!env.flyToken) throw permanentFailure(PermanentError.FlyAuthMissing, 'No Fly token: set FLY_API_TOKEN (or FLY_ACCESS_TOKEN) in the worker environment');
   }
 
+  // flyctl reads a fly.toml from its working directory (checks, release_command, even the app),
+  // so it never runs where the worker happens to start, which may hold an unrelated fly.toml.
+  function neutralDir(): string {
+    fs.mkdirSync(workDir, { recursive: true });
+    return workDir;
+  }
+
   async function flyctl(command: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
     requireToken();
     const result = await withHeartbeat(`flyctl ${command}`, (progress) =>
-      runCommand(env.FLYCTL_PATH, args, { env: flyEnv(), timeoutMs, signal: progress.signal, onLine: progress.report }));
+      runCommand(env.FLYCTL_PATH, args, { cwd: neutralDir(), env: flyEnv(), timeoutMs, signal: progress.signal, onLine: progress.report }));
     if (result.isCancelled) throw new Error(`flyctl ${command} was cancelled`);
     if (result.exitCode !== 0) throw classifyFlyFailure(command, result);
     return result;
@@ -241,7 +248,7 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
     const err = fs.openSync(errFile, 'a');
     // Plain file descriptors, not pipes: flyctl keeps writing if this worker process dies.
     const startedAt = Date.now();
-    const child = spawn(env.FLYCTL_PATH, args, { env: { ...flyEnv(), FLY_EMIT_RELEASE_JSON: '1' }, detached: true, stdio: ['ignore', out, err] });
+    const child = spawn(env.FLYCTL_PATH, args, { cwd: logDir, env: { ...flyEnv(), FLY_EMIT_RELEASE_JSON: '1' }, detached: true, stdio: ['ignore', out, err] });
     fs.closeSync(out);
     fs.closeSync(err);
     const killGroup = (signal: NodeJS.Signals) => { try { if (child.pid) process.kill(-child.pid, signal); } catch { /* gone */ } };

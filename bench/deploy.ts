@@ -1,0 +1,270 @@
+// Deploy pipeline benchmark: `npx tsx bench/deploy.ts` (a few minutes on 2 cores).
+// A real Temporal dev server, the Fly simulator and one in-process worker; apps with no-op stage
+// commands (`true` as the test command, one machine, one probe). It reports:
+//   1. per-stage orchestration overhead: each stage's time in the pipeline minus the time the same
+//      activities take when called directly, one after the other, with no Temporal in between;
+//   2. the time from the first failed health probe to the rollback starting;
+//   3. N pipelines at once for different apps: runs per minute and the worker's peak RSS.
+// BENCH_RUNS (default 15), BENCH_ROLLBACKS (5) and BENCH_CONCURRENCY (8) change the counts.
+// Prints figures; it passes or fails nothing.
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
+import { createLogger } from '../lib/log.js';
+import { statusQuery, type RunStatus } from '../lib/messages.js';
+import { requestDeploy } from '../lib/operations.js';
+import { startTemporalDevServer } from '../scripts/localTemporal.js';
+import { createSim } from '../sim/testing.js';
+import { createGitRepo, type GitRepo } from '../test/helpers/gitRepo.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const STAGES = ['preflight', 'test', 'build', 'deploy', 'health', 'smoke'] as const;
+type Stage = (typeof STAGES)[number];
+const HEALTH = { consecutiveSuccesses: 1, interval: '100ms', deadline: '1s', requestTimeout: '1s' };
+const HEALTH_DEADLINE_MS = 1000;
+const TASK_QUEUE = 'bench-deploy';
+
+type Activities = ReturnType<typeof createActivities>;
+
+interface BenchApp { name: string; repo: GitRepo; initialImage: string; appUrl: string }
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-bench-deploy-'));
+  const server = await startTemporalDevServer();
+  const sim = await createSim();
+  const apps: Record<string, unknown> = {};
+  const repos: GitRepo[] = [];
+  const brokenHealth = await startBrokenHealthProxies();
+  process.env.FLY_SIM_DIR = sim.dir;
+  const env = loadEnvConfig({ FLYCTL_PATH: sim.flyctlPath, FLY_API_TOKEN: 'fo1_bench_token', FLY_SIM_DIR: sim.dir, FLIGHTDECK_WORK_DIR: workDir });
+  const activities = createActivities({ env, logger: createLogger({ level: 'silent' }), loadAppsConfig: () => parseAppsConfig({ apps }) });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace });
+  const workerConnection = await NativeConnection.connect({ address: server.address });
+  const worker = await Worker.create({
+    connection: workerConnection,
+    namespace: server.namespace, taskQueue: TASK_QUEUE, activities,
+    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+    maxConcurrentActivityTaskExecutions: 20,
+  });
+  const rss = sampleRss();
+  const running = worker.run();
+  let counter = 0;
+
+  async function createApp(options: { health?: Record<string, unknown> } = {}): Promise<BenchApp> {
+    const name = `bench-${++counter}`;
+    const created = await sim.createApp(name, { machines: 1, image: { version: 'v1' } });
+    const repo = createGitRepo(sim, name);
+    repos.push(repo);
+    apps[name] = {
+      repository: repo.dir, testCommand: ['true'], smokeChecks: [{ name: 'home', path: '/', expectStatus: 200 }],
+      environments: { staging: { flyApp: name, waitTimeout: '30s', health: { ...HEALTH, ...options.health } } },
+    };
+    return { name, repo, initialImage: created.imageRef, appUrl: created.appUrl };
+  }
+
+  async function runPipeline(app: BenchApp, sha: string): Promise<RunStatus> {
+    const { workflowId } = await requestDeploy(client, TASK_QUEUE, { app: app.name, environment: 'staging', sha, trigger: { source: 'api', actor: 'bench' } });
+    await client.workflow.getHandle(workflowId).result().catch(() => undefined);
+    return client.workflow.getHandle(workflowId).query(statusQuery);
+  }
+
+  try {
+    // ---- 1. per-stage overhead: pipeline vs the same activities called directly
+    log(`overhead: ${RUNS} pipelines and ${RUNS} direct runs …`);
+    const overheadApp = await createApp();
+    await runPipeline(overheadApp, overheadApp.repo.commit({ behaviour: { version: 'warm-up' } }));
+    const overhead: Record<Stage, number[]> = { preflight: [], test: [], build: [], deploy: [], health: [], smoke: [] };
+    const pipelineTotals: number[] = [];
+    const directTotals: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const status = await runPipeline(overheadApp, overheadApp.repo.commit({ behaviour: { version: `p${i}` } }));
+      if (status.state !== 'succeeded') throw new Error(`pipeline run ${i} ended ${status.state}: ${status.outcome}`);
+      const direct = await runDirect(activities, overheadApp, overheadApp.repo.commit({ behaviour: { version: `d${i}` } }), i);
+      for (const stage of STAGES) overhead[stage].push(stageMs(status, stage) - direct[stage]);
+      pipelineTotals.push(Date.parse(status.finishedAt!) - Date.parse(status.startedAt));
+      directTotals.push(STAGES.reduce((sum, stage) => sum + direct[stage], 0));
+      process.stdout.write('.');
+    }
+    process.stdout.write('\n');
+
+    // ---- 2. first failed probe → rollback
+    log(`rollback latency: ${ROLLBACKS} failing deploys …`);
+    const rollbackLatency: Array<{ toDecision: number; toRollbackDeploy: number }> = [];
+    for (let i = 0; i < ROLLBACKS; i++) {
+      const proxy = await brokenHealth.open();
+      const app = await createApp({ health: { url: `${proxy.url}/health` } });
+      proxy.forwardTo(app.appUrl);
+      const status = await runPipeline(app, app.repo.commit({ behaviour: { version: 'broken' } }));
+      if (status.state !== 'rolled-back') throw new Error(`the failing deploy ended ${status.state}: ${status.outcome}`);
+      const firstFailure = proxy.firstFailureAt();
+      const rollbackStage = status.stages.find((s) => s.name === 'rollback')!;
+      const rollbackDeploy = sim.callLog().find((c) => c.command === 'deploy' && c.argv.includes(app.name) && c.argv.includes(app.initialImage))!;
+      rollbackLatency.push({ toDecision: Date.parse(rollbackStage.startedAt!) - firstFailure!, toRollbackDeploy: Date.parse(rollbackDeploy.at) - firstFailure! });
+      process.stdout.write('.');
+    }
+    process.stdout.write('\n');
+
+    // ---- 3. N pipelines at once, for different apps
+    log(`concurrency: ${CONCURRENCY} pipelines at once …`);
+    const concurrentApps = await Promise.all(Array.from({ length: CONCURRENCY }, () => createApp()));
+    const shas = concurrentApps.map((app) => app.repo.commit({ behaviour: { version: 'c' } }));
+    rss.reset();
+    const startedAt = Date.now();
+    const outcomes = await Promise.all(concurrentApps.map((app, i) => runPipeline(app, shas[i]!)));
+    const wallMs = Date.now() - startedAt;
+    const concurrentPeak = rss.peak();
+    const succeeded = outcomes.filter((s) => s.state === 'succeeded').length;
+
+    console.log('\n=== deploy pipeline benchmark ===');
+    console.log(`no-op stages on the simulator, 1 machine per app, ${os.cpus().length} cores; worker in-process (RSS at start ${formatMb(rss.first())})\n`);
+    console.log(`per-stage orchestration overhead over ${RUNS} runs (stage time in the pipeline minus the same activities called directly)`);
+    console.log(`${'stage'.padEnd(12)}${'median ms'.padStart(12)}${'p99 ms'.padStart(10)}`);
+    for (const stage of STAGES) console.log(`${stage.padEnd(12)}${fmt(percentile(overhead[stage], 50)).padStart(12)}${fmt(percentile(overhead[stage], 99)).padStart(10)}`);
+    const totalOverhead = pipelineTotals.map((total, i) => total - directTotals[i]!);
+    console.log(`${'whole run'.padEnd(12)}${fmt(percentile(totalOverhead, 50)).padStart(12)}${fmt(percentile(totalOverhead, 99)).padStart(10)}   (pipeline median ${fmt(percentile(pipelineTotals, 50))} ms vs direct ${fmt(percentile(directTotals, 50))} ms; includes queueing, skipped stages, Slack-less reporting)`);
+    console.log(`\nfirst failed health probe → rollback, over ${ROLLBACKS} failing deploys (health deadline ${HEALTH_DEADLINE_MS} ms included)`);
+    const toDecision = rollbackLatency.map((r) => r.toDecision);
+    const toDeploy = rollbackLatency.map((r) => r.toRollbackDeploy);
+    console.log(`  → rollback stage starts        median ${fmt(percentile(toDecision, 50))} ms, p99 ${fmt(percentile(toDecision, 99))} ms (minus the deadline: ${fmt(percentile(toDecision, 50) - HEALTH_DEADLINE_MS)} ms)`);
+    console.log(`  → rollback's fly deploy starts median ${fmt(percentile(toDeploy, 50))} ms, p99 ${fmt(percentile(toDeploy, 99))} ms (minus the deadline: ${fmt(percentile(toDeploy, 50) - HEALTH_DEADLINE_MS)} ms)`);
+    console.log(`\n${CONCURRENCY} pipelines at once (different apps, one worker)`);
+    console.log(`  ${succeeded}/${CONCURRENCY} succeeded in ${fmt(wallMs)} ms → ${(CONCURRENCY / (wallMs / 60_000)).toFixed(1)} runs per minute`);
+    console.log(`  worker process peak RSS ${formatMb(concurrentPeak)} (whole benchmark: ${formatMb(rss.overallPeak())})`);
+  } finally {
+    rss.stop();
+    worker.shutdown();
+    await running.catch(() => undefined);
+    await workerConnection.close();
+    await connection.close();
+    await brokenHealth.close();
+    await sim.teardown();
+    await server.stop();
+    for (const repo of repos) repo.remove();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The pipeline's stages, as the same activity calls in the same order, without Temporal. */
+async function runDirect(activities: Activities, app: BenchApp, sha: string, run: number): Promise<Record<Stage, number>> {
+  const target = await call(activities.resolveDeployTarget, { app: app.name, environment: 'staging' });
+  const probe = { consecutiveSuccesses: target.health.consecutiveSuccesses, intervalMs: target.health.intervalMs, deadlineMs: target.health.deadlineMs, requestTimeoutMs: target.health.requestTimeoutMs };
+  const timings = {} as Record<Stage, number>;
+  const time = async <T>(stage: Stage, fn: () => Promise<T>): Promise<T> => {
+    const startedAt = Date.now();
+    try {
+      return await fn();
+    } finally {
+      timings[stage] = Date.now() - startedAt;
+    }
+  };
+  const before = await time('preflight', async () => {
+    const status = await call(activities.flyAppStatus, target.flyApp);
+    await call(activities.flySecretNames, target.flyApp);
+    await call(activities.probeHealth, { ...probe, url: new URL(target.health.path, status.appUrl).toString() });
+    return status;
+  });
+  const workspace = await time('test', async () => {
+    const checkout = await call(activities.checkoutCommit, { repository: target.repository, sha, runKey: `direct-${app.name}-${run}` });
+    await call(activities.runWorkspaceCommand, { workspace: checkout.workspace, command: target.testCommand!, timeoutMs: 60_000, failureType: 'TestsFailed', label: 'tests' });
+    return checkout.workspace;
+  });
+  const image = await time('build', () => call(activities.flyBuildImage, { flyApp: target.flyApp, workspace, imageLabel: `direct-${sha.slice(0, 12)}`, timeoutMs: 300_000 }));
+  await time('deploy', () => call(activities.flyDeployImage, {
+    flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout, baselineReleaseVersion: before.releaseVersion,
+    workDir: `deploys/direct-${run}`, timeoutMs: 300_000, configPath: `${workspace}/fly.toml`,
+  }));
+  const appUrl = await time('health', async () => {
+    const status = await call(activities.flyAppStatus, target.flyApp);
+    await call(activities.probeHealth, { ...probe, url: new URL(target.health.path, status.appUrl).toString() });
+    await call(activities.flyMachineChecks, target.flyApp);
+    return status.appUrl;
+  });
+  await time('smoke', () => call(activities.runSmokeChecks, { baseUrl: appUrl, checks: target.smokeChecks }));
+  await call(activities.removeWorkspace, workspace);
+  return timings;
+}
+
+/** Runs an activity function outside a worker (heartbeats and cancellation need a context). */
+async function call<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return new MockActivityEnvironment().run(fn, ...args);
+}
+
+function stageMs(status: RunStatus, stage: string): number {
+  const found = status.stages.find((s) => s.name === stage);
+  if (found?.durationMs === undefined) throw new Error(`stage ${stage} has no duration (${found?.state})`);
+  return found.durationMs;
+}
+
+/**
+ * A health endpoint in front of an app that answers 500 while the new ("broken") release serves and
+ * passes through otherwise, noting when it first failed: Fly's own checks pass, Flightdeck's fail.
+ */
+async function startBrokenHealthProxies() {
+  const servers: http.Server[] = [];
+  return {
+    async open() {
+      let target = '';
+      let firstFailureAt: number | undefined;
+      const server = http.createServer((req, res) => {
+        fetch(`${target}${req.url}`).then(async (upstream) => {
+          const isBroken = req.url === '/health' && upstream.headers.get('x-sim-version') === 'broken';
+          if (isBroken) firstFailureAt ??= Date.now();
+          res.writeHead(isBroken ? 500 : upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' });
+          res.end(isBroken ? 'broken\n' : await upstream.text());
+        }, () => { res.writeHead(502); res.end(); });
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return {
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        forwardTo(appUrl: string) { target = appUrl; },
+        firstFailureAt: () => firstFailureAt,
+      };
+    },
+    close: () => Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); }))),
+  };
+}
+
+function sampleRss() {
+  const first = process.memoryUsage().rss;
+  let peak = first;
+  let overall = first;
+  const timer = setInterval(() => {
+    const rss = process.memoryUsage().rss;
+    peak = Math.max(peak, rss);
+    overall = Math.max(overall, rss);
+  }, 50);
+  return {
+    first: () => first,
+    reset() { peak = process.memoryUsage().rss; },
+    peak: () => peak,
+    overallPeak: () => overall,
+    stop: () => clearInterval(timer),
+  };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+const fmt = (ms: number) => String(Math.round(ms));
+const formatMb = (bytes: number) => `${Math.round(bytes / (1024 * 1024))} MiB`;
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
