@@ -44,7 +44,7 @@ export async function rollback(request: RollbackRequest): Promise<RollbackResult
 /**
  * Whatever made a rollback necessary should be looked at before the next deploy: lock new deploys
  * (an existing lock is kept). Taken before rolling back, so no queued deploy slips in meanwhile.
- * Not being able to lock never stops the rollback; the run says so instead.
+ * Not being able to lock never stops the rollback; its status says so instead.
  */
 async function lockDeploysUntilUnlocked(request: RollbackRequest, run: RunTracker): Promise<void> {
   try {
@@ -54,7 +54,7 @@ async function lockDeploysUntilUnlocked(request: RollbackRequest, run: RunTracke
     });
     run.fact('deploys locked by', lock.owner);
   } catch (err) {
-    run.thread(`:warning: Could not lock deploys of ${request.app} ${request.environment} after this rollback: ${rootMessage(err)}`);
+    run.fact('deploy lock', `not taken: ${rootMessage(err)}`);
   }
 }
 

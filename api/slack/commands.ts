@@ -206,7 +206,8 @@ async function migrate(ctx: CommandContext, command: Extract<RunnableCommand, { 
   const workflowId = await requestMigration(ctx.deps.client, ctx.deps.taskQueue, { app, action: command.action, steps: command.steps, trigger: ctx.trigger });
   ctx.deps.metrics.runsStarted.inc({ kind: 'migrate' });
   if (changesSchema) ctx.audit('migrate', command.target, 'allowed', `${command.action} ${workflowId}`);
-  return inChannel(`:building_construction: ${mention(ctx.caller.userId)} started migrate ${command.action}${command.steps ? ` ${command.steps}` : ''} for ${app}: \`${workflowId}\`.`);
+  const reply = changesSchema ? inChannel : ephemeral;
+  return reply(`:building_construction: ${mention(ctx.caller.userId)} started migrate ${command.action}${command.steps ? ` ${command.steps}` : ''} for ${app}: \`${workflowId}\`.`);
 }
 
 /** `migrate <name>`: a configured database (its app runs the migrations) or an app with a database. */

@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { deployLockStatus, DeployLockedError, deployQueueStatus, lockDeploys, unlockDeploys } from '../../lib/deployLocks.js';
-import { requestDeploy, requestRollback } from '../../lib/operations.js';
+import { decideApproval, requestDeploy, requestRollback } from '../../lib/operations.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { deployRequest, rolloutsOf, settle, waitUntil } from '../deploy/support.js';
+import { deployRequest, rolloutsOf, settle, waitForStatus, waitUntil } from '../deploy/support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld();
@@ -84,6 +85,18 @@ describe('deploy locks', () => {
     });
   });
 
+  it('still rolls back, saying so, when the worker cannot take the lock', async () => {
+    const app = await world.createApp();
+    await kit.withWorker(world.activities(), async (taskQueue) => {
+      await deploy(taskQueue, app, 'v2');
+      const rollbackId = await requestRollback(kit.client, taskQueue, { ...target(app), reason: 'errors up', trigger: { source: 'cli', actor: 'ann' } });
+      const { status } = await settle(kit.client, rollbackId);
+      expect(status.outcome).toMatch(/^Rolled back/);
+      expect(status.facts['deploy lock']).toBe('not taken: this worker was started without a Temporal client, so it cannot lock deploys');
+      expect(await world.servedBody(app)).toContain('v1');
+    });
+  });
+
   it('lets a lock with an expiry lapse by itself', async () => {
     const app = await world.createApp();
     await withWorker(async (taskQueue) => {
@@ -101,6 +114,32 @@ describe('deploy locks', () => {
       await lockDeploys(kit.client, taskQueue, { ...target(app), owner: 'U_ONE', reason: 'first' });
       const second = await lockDeploys(kit.client, taskQueue, { ...target(app), owner: 'U_TWO', reason: 'second' });
       expect(second).toMatchObject({ wasAlreadyLocked: true, lock: { owner: 'U_ONE', reason: 'first' } });
+    });
+  });
+
+  it('holds a deploy that was already waiting when the lock was taken, and starts it on unlock', async () => {
+    const app = await world.createApp({ environment: { approval: { required: true, approvers: ['UAPPROVER'], timeout: '2m' } } });
+    await withWorker(async (taskQueue) => {
+      const first = await requestDeploy(kit.client, taskQueue, deployRequest(app, app.repo.commit({ behaviour: { version: 'v2' } })));
+      await waitForStatus(kit.client, first.workflowId, 'waiting for approval', (s) => s.state === 'waiting-for-approval');
+      const second = await requestDeploy(kit.client, taskQueue, deployRequest(app, app.repo.commit({ behaviour: { version: 'v3' } })));
+      expect(second.disposition).toBe('queued');
+      await lockDeploys(kit.client, taskQueue, { ...target(app), owner: 'U_OPS', reason: 'incident' });
+
+      await decideApproval(kit.client, first.workflowId, { isApproved: true, actor: 'UAPPROVER' });
+      expect((await settle(kit.client, first.workflowId)).status.state).toBe('succeeded');
+      const held = await waitUntil('the queue to finish the first deploy', async () => {
+        const queue = await deployQueueStatus(kit.client, target(app));
+        return queue && !queue.running ? queue : undefined;
+      });
+      expect(held.waiting?.workflowId).toBe(second.workflowId);
+      await expect(kit.client.workflow.getHandle(second.workflowId).describe()).rejects.toThrow(WorkflowNotFoundError);
+
+      expect(await unlockDeploys(kit.client, { ...target(app), actor: 'U_OPS' })).toMatchObject({ waitingWorkflowId: second.workflowId });
+      await waitForStatus(kit.client, second.workflowId, 'the held deploy to start', (s) => s.state === 'waiting-for-approval');
+      await decideApproval(kit.client, second.workflowId, { isApproved: true, actor: 'UAPPROVER' });
+      expect((await settle(kit.client, second.workflowId)).status.state).toBe('succeeded');
+      expect(await world.servedBody(app)).toContain('v3');
     });
   });
 
