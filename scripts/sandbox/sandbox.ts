@@ -92,12 +92,12 @@ function loadSlackMessages(file: string): SlackStandInMessage[] {
 }
 
 /** Variables the children read from lib/config.ts: none leaks in from the shell that ran `npm start`. */
-const CONFIG_VARIABLE = /^(TEMPORAL_|FLIGHTDECK_|FLY_|SLACK_|CI_|GITHUB_WEBHOOK_|DEMO_DATABASE_URL$|LOG_LEVEL$)/;
+const CONFIG_VARIABLE = /^(TEMPORAL_|FLIGHTDECK_|FLY_|SLACK_|CI_|GITHUB_WEBHOOK_|DEMO_DATABASE_URL$|LOG_LEVEL$|PG_BIN_DIR$)/;
 
 function childEnvironment(vars: Record<string, string>, pgBinDir: string): Record<string, string> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key, value]) => value !== undefined && !CONFIG_VARIABLE.test(key))) as Record<string, string>;
-  // pg_dump and pg_restore of the same version as the demo server, first on PATH.
-  return { ...inherited, ...vars, PATH: `${pgBinDir}${path.delimiter}${process.env.PATH ?? ''}` };
+  // pg_dump and pg_restore of the same version as the demo server.
+  return { ...inherited, ...vars, PG_BIN_DIR: pgBinDir, PATH: `${pgBinDir}${path.delimiter}${process.env.PATH ?? ''}` };
 }
 
 /** Creates the demo app on two machines unless the simulator state already has it. */
