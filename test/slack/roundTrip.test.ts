@@ -93,6 +93,24 @@ describe('Slack round trip', () => {
     expect(await deployQueueStatus(kit.client, { app: app.name, environment: 'staging' })).toBeUndefined();
   });
 
+  it('rolls back a paused failed deploy on the Roll back button of someone allowed to roll back', async () => {
+    const app = await world.createApp({ environment: { onFailure: 'pause', pauseTimeout: '2m', permissions: { rollback: ['UONCALL'] } } });
+    const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, app.repo.commit({ behaviour: { version: 'v2', health: 'fail' } })));
+    await waitForStatus(kit.client, workflowId, 'waiting for a decision', (s) => s.state === 'waiting-for-decision');
+
+    const refused = await pressButton(server, world.slack, SLACK_ACTIONS.keep, workflowId, 'UMALLORY');
+    expect((await nthResponse(world.slack, refused.responseUrl)).text).toBe(`:no_entry: UMALLORY may not rollback ${app.name}/staging; allowed: UONCALL`);
+
+    const chosen = await pressButton(server, world.slack, SLACK_ACTIONS.rollback, workflowId, 'UONCALL');
+    const replaced = await nthResponse(world.slack, chosen.responseUrl);
+    expect(replaced.replace_original).toBe(true);
+    expect((replaced.blocks as Array<{ type: string }>).some((b) => b.type === 'actions')).toBe(false);
+    const { status } = await settle(kit.client, workflowId);
+    expect(status.state).toBe('rolled-back');
+    expect(status.facts['rollback decided by']).toBe('UONCALL');
+    expect((await world.servedBody(app)).trim()).toBe(`${app.name} v1`);
+  });
+
   describe('approval buttons', () => {
     async function deployWaitingForApproval(): Promise<{ workflowId: string; appName: string }> {
       const app = await world.createApp({ environment: { approval: { required: true, approvers: ['UAPPROVER'], timeout: '2m' } } });

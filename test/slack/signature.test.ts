@@ -63,7 +63,7 @@ describe('Slack request signatures', () => {
     const before = await signatureFailures();
     const response = await post(deployBody, slackSignature(deployBody, VECTOR.timestamp, 'not-the-signing-secret'));
     expect(response.statusCode).toBe(401);
-    expect(response.json().message).toBe('Slack request refused: the signature does not match');
+    expect(response.json()).toEqual({ error: 'unauthorized', message: 'Slack request refused: the signature does not match' });
     expect(await signatureFailures()).toBe(before + 1);
     expect(await deployQueueStatus(client, { app: APP, environment: 'staging' })).toBeUndefined();
   });

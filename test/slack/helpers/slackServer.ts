@@ -1,11 +1,11 @@
-// A bare Fastify instance with only the Slack routes, wired to a real Temporal client, plus what
-// tests need around it: Slack-signed requests, the audit trail, and the answers sent to response_url.
+// The API server wired to a real Temporal client, plus what Slack tests need around it: Slack-signed
+// requests, the audit trail, and the answers sent to response_url.
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { ApiDeps } from '../../../api/deps.js';
 import { createApiMetrics } from '../../../api/metrics.js';
 import { hmacSha256Hex } from '../../../api/signatures.js';
-import { slackRoutes } from '../../../api/slack/plugin.js';
+import { buildServer } from '../../../api/server.js';
 import { loadEnvConfig, type AppsConfig } from '../../../lib/config.js';
 import { createLogger } from '../../../lib/log.js';
 import type { FakeSlack } from '../../helpers/fakeSlack.js';
@@ -36,8 +36,7 @@ export async function startSlackServer(options: {
     metrics: createApiMetrics(),
     now: options.now ?? Date.now,
   };
-  const app = Fastify();
-  await app.register(async (scope) => slackRoutes(scope, deps));
+  const app = await buildServer(deps);
   await app.ready();
   return {
     app,
