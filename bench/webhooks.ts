@@ -4,8 +4,11 @@
 // another), and times request → 202, which the API sends once the pipeline workflow has started.
 // Next to it, the same number of bare `client.workflow.start` calls at the same concurrency (the
 // ceiling), and of `requestDeploy` calls without HTTP (what the deploy queue itself costs).
-// The worker has workflows but no activities, so pipelines start and then wait: nothing is deployed.
+// The worker runs in its own process, as in production, with workflows but no activities: pipelines
+// start and then wait, nothing is deployed.
 // Prints figures; it passes or fails nothing.
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -26,16 +29,10 @@ const TASK_QUEUE = 'bench-webhooks';
 interface Figures { count: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; failures: number }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
   const temporal = await startTemporalDevServer();
-  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  const workerProcess = await startWorkerProcess(temporal.address, temporal.namespace);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: temporal.namespace });
-  const worker = await Worker.create({
-    connection: nativeConnection, namespace: temporal.namespace, taskQueue: TASK_QUEUE,
-    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-  });
-  const workerRun = worker.run();
   const apps = parseAppsConfig({ apps: Object.fromEntries(Array.from({ length: WARM_UP + 2 * COUNT }, (_, i) => [`bench-${i}`, benchApp(i)])) });
   const server = await buildServer({
     client, taskQueue: TASK_QUEUE, loadApps: () => apps, logger: createLogger({ level: 'silent' }), metrics: createApiMetrics(), now: Date.now,
@@ -55,11 +52,33 @@ async function main(): Promise<void> {
     console.log(`ratio webhooks/ceiling: throughput ${(webhooks.perSecond / starts.perSecond).toFixed(2)}, p50 latency ${(webhooks.p50Ms / starts.p50Ms).toFixed(1)}× the ceiling's`);
   } finally {
     await server.close();
-    worker.shutdown();
-    await workerRun;
-    await Promise.allSettled([connection.close(), nativeConnection.close()]);
+    workerProcess.send('stop');
+    await once(workerProcess, 'exit');
+    await connection.close();
     await temporal.stop();
   }
+}
+
+async function startWorkerProcess(address: string, namespace: string): Promise<ChildProcess> {
+  const child = fork(fileURLToPath(import.meta.url), ['worker', address, namespace]);
+  const [message] = await Promise.race([once(child, 'message'), once(child, 'exit').then(() => { throw new Error('the worker process exited'); })]) as unknown[];
+  if (message !== 'ready') throw new Error(`the worker process said ${String(message)}`);
+  return child;
+}
+
+/** The child process: a worker polling the benchmark's task queue until the parent says stop. */
+async function runWorker(address: string, namespace: string): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const connection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection, namespace, taskQueue: TASK_QUEUE, workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+  });
+  process.on('message', () => worker.shutdown());
+  const running = worker.run();
+  process.send!('ready');
+  await running;
+  await connection.close();
+  process.disconnect();
 }
 
 function benchApp(i: number) {
@@ -126,7 +145,8 @@ function report(label: string, figures: Figures): void {
     + `p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, failures ${figures.failures}`);
 }
 
-main().catch((err) => {
+const [role, address, namespace] = process.argv.slice(2);
+(role === 'worker' ? runWorker(address!, namespace!) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
