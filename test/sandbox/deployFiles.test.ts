@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { loadAppsConfig, loadEnvConfig } from '../../lib/config.js';
+import { loadAppsConfig, loadEnvConfig, parseAppsConfig } from '../../lib/config.js';
 import { parseToml, type TomlTable } from './tinyToml.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -168,5 +168,45 @@ describe('examples', () => {
     expect(script).toContain(`audience=${loadEnvConfig({}).CI_OIDC_AUDIENCE}`);
     expect(script).toContain('/webhooks/ci');
     expect(script).toContain('Authorization: Bearer $oidc_token');
+  });
+});
+
+describe('README.md', () => {
+  const readme = () => read('README.md');
+  const section = (heading: string) => {
+    const text = readme();
+    const start = text.indexOf(heading);
+    if (start < 0) throw new Error(`README.md has no "${heading}"`);
+    const next = text.slice(start + heading.length).search(/\n#{2,3} /);
+    return text.slice(start, next < 0 ? undefined : start + heading.length + next);
+  };
+  const firstColumnNames = (text: string) => [...text.matchAll(/^\| `([^`]+)`/gm)].map((m) => m[1]!);
+
+  it('names exactly the services docker-compose.yml runs', () => {
+    expect(firstColumnNames(section('### Self-hosted: docker compose')).sort()).toEqual(Object.keys(compose().services).sort());
+  });
+
+  it('documents every environment variable lib/config.ts reads, and no other', () => {
+    const table = section('### Environment variables');
+    const documented = new Set([...table.matchAll(/^\|([^|]+)\|/gm)].flatMap((m) => [...m[1]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((n) => n[1]!)));
+    expect([...envSchemaVariables()].filter((v) => !documented.has(v))).toEqual([]);
+    expect([...documented].filter((v) => !envSchemaVariables().has(v))).toEqual([]);
+  });
+
+  it("has an apps file example that the real config schema accepts", () => {
+    const example = /```yaml\n([\s\S]*?)```/.exec(section('### The apps file'))![1]!;
+    const config = parseAppsConfig(parseYaml(example), 'the README example');
+    expect(Object.keys(config.apps)).toEqual(['shop']);
+    expect(Object.keys(config.databases)).toEqual(['shop']);
+  });
+
+  it('links only to files and headings that exist', () => {
+    const links = [...readme().matchAll(/\]\(([^)#\s]+)(?:#([^)]*))?\)/g)].filter((m) => !/^https?:/.test(m[1]!));
+    expect(links.length).toBeGreaterThan(5);
+    expect(links.map((m) => m[1]!).filter((file) => !exists(file))).toEqual([]);
+    // GitHub's heading anchors: lower case, punctuation dropped, spaces as dashes.
+    const anchorsOf = (file: string) => [...read(file).matchAll(/^#+ (.+)$/gm)].map((h) => h[1]!.toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-'));
+    const missing = links.filter((m) => m[2] && !anchorsOf(m[1]!).includes(m[2])).map((m) => `${m[1]}#${m[2]}`);
+    expect(missing).toEqual([]);
   });
 });
