@@ -3,6 +3,7 @@
 // to the request's response_url.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { auditLog } from '../../lib/audit.js';
 import { authorizeChannel } from '../../lib/authorization.js';
 import type { ApiDeps } from '../deps.js';
 import { badRequest } from '../httpErrors.js';
@@ -50,10 +51,13 @@ export async function slackRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     const form = parseRequest(commandForm, formFields(rawBody), 'slash command');
     checkResponseUrl(form.response_url);
     const config = deps.loadApps();
-    const channel = authorizeChannel(config, form.channel_id);
-    if (!channel.isAllowed) return refusal(channel.reason);
     const command = parseSlackCommand(form.text, slackCatalog(config));
     if (command.name === 'help') return ephemeral(command.problem ? `${command.problem}\n\n${HELP_TEXT}` : HELP_TEXT);
+    const channel = authorizeChannel(config, form.channel_id);
+    if (!channel.isAllowed) {
+      auditLog(deps.logger, { actor: form.user_id, action: command.name, target: form.text.trim(), outcome: 'refused', source: 'slack', detail: channel.reason });
+      return refusal(channel.reason);
+    }
     const caller = { userId: form.user_id, channelId: form.channel_id, requestKey };
     answerLater(form.response_url, () => runSlackCommand(deps, caller, command));
     return ephemeral(`:hourglass_flowing_sand: Working on \`${form.command} ${form.text.trim()}\`…`);

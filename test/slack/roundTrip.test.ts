@@ -24,7 +24,7 @@ beforeAll(async () => {
   const worker = await kit.createWorker(taskQueue, world.activities({ temporalClient: kit.client }));
   const running = worker.run();
   stopWorker = async () => { worker.shutdown(); await running; };
-  server = await startSlackServer({ client: kit.client, taskQueue, slackApiUrl: world.slack.apiUrl, loadApps: () => parseAppsConfig({ apps: world.apps }) });
+  server = await startSlackServer({ client: kit.client, taskQueue, slackApiUrl: world.slack.apiUrl, loadApps: () => parseAppsConfig({ apps: world.apps, slack: { allowedChannels: ['CDEPLOYS'] } }) });
 });
 afterAll(async () => {
   await server?.close();
@@ -90,6 +90,14 @@ describe('Slack round trip', () => {
     expect(answer).toEqual({ response_type: 'ephemeral', text: `:no_entry: UMALLORY may not deploy ${app.name}/staging; allowed: UDEPLOYER` });
     expect(server.auditLines()).toContainEqual(expect.objectContaining({ actor: 'UMALLORY', action: 'deploy', target: `${app.name}/staging`, outcome: 'refused', source: 'slack' }));
     expect(world.sim.callCount('deploy')).toBe(deploysBefore);
+    expect(await deployQueueStatus(kit.client, { app: app.name, environment: 'staging' })).toBeUndefined();
+  });
+
+  it('refuses commands from a channel outside the allowlist, at once, and audit-logs it', async () => {
+    const app = await world.createApp();
+    const { ack } = await slashCommand(server, world.slack, `deploy ${app.name}`, 'UALICE1', 'CRANDOM');
+    expect(ack.json()).toEqual({ response_type: 'ephemeral', text: ':no_entry: Flightdeck does not take commands in this channel (CRANDOM); use one of: CDEPLOYS' });
+    expect(server.auditLines()).toContainEqual(expect.objectContaining({ actor: 'UALICE1', action: 'deploy', outcome: 'refused', source: 'slack' }));
     expect(await deployQueueStatus(kit.client, { app: app.name, environment: 'staging' })).toBeUndefined();
   });
 
