@@ -2,15 +2,19 @@
 // with its own config, clock, metrics registry and a captured log, plus request-signing helpers.
 import { Writable } from 'node:stream';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { buildServer } from '../../api/server.js';
 import type { ApiDeps } from '../../api/deps.js';
 import { createApiMetrics } from '../../api/metrics.js';
 import { hmacSha256Hex } from '../../api/signatures.js';
-import { loadEnvConfig, type AppsConfig } from '../../lib/config.js';
+import { loadEnvConfig, parseAppsConfig, type AppsConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
-import { deployQueueId } from '../../lib/operations.js';
+import type { RunStatus } from '../../lib/messages.js';
+import { deployQueueId, runStatus } from '../../lib/operations.js';
+import type { DeployWorld } from '../helpers/deployWorld.js';
+import type { WorkflowTestKit } from '../helpers/temporal.js';
 
 export const GITHUB_SECRET = 'gh-webhook-secret-for-tests-5b1f';
 export const GITHUB_PREVIOUS_SECRET = 'gh-webhook-old-secret-for-tests-77aa';
@@ -45,6 +49,42 @@ export async function buildTestServer(options: {
   };
   const server = await buildServer(deps);
   return { server, deps, logLines };
+}
+
+export interface ApiWithWorker {
+  readonly api: ApiHarness;
+  /** Waits for the run to finish (succeeded or not) and answers its final status. */
+  waitForRun(workflowId: string): Promise<RunStatus>;
+}
+
+/**
+ * One real worker (the simulator's activities) and one server on its task queue for the whole file.
+ * `env` is read in beforeAll, after the file's own earlier hooks (e.g. a JWKS server) have run.
+ */
+export function useApiWithWorker(kit: WorkflowTestKit, world: DeployWorld, options: { apps?: () => AppsConfig; env?: () => Record<string, string> } = {}): ApiWithWorker {
+  let worker: Worker | undefined;
+  let workerRun: Promise<void> | undefined;
+  let api: ApiHarness | undefined;
+  beforeAll(async () => {
+    const taskQueue = kit.uniqueId('api');
+    worker = await kit.createWorker(taskQueue, world.activities());
+    workerRun = worker.run();
+    api = await buildTestServer({ client: kit.client, taskQueue, apps: options.apps ?? (() => parseAppsConfig({ apps: world.apps })), env: options.env?.() });
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await workerRun;
+  });
+  return {
+    get api() {
+      if (!api) throw new Error('the API is used before beforeAll ran');
+      return api;
+    },
+    async waitForRun(workflowId) {
+      await kit.client.workflow.getHandle(workflowId).result().catch(() => undefined);
+      return runStatus(kit.client, workflowId);
+    },
+  };
 }
 
 export function gitHubSignature(body: string, secret = GITHUB_SECRET): string {

@@ -1,15 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Worker } from '@temporalio/worker';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAppsConfig } from '../../lib/config.js';
 import { queueStatusQuery } from '../../lib/messages.js';
-import { deployQueueId, runStatus } from '../../lib/operations.js';
+import { deployQueueId } from '../../lib/operations.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { auditLines, buildTestServer, ciSignatureHeaders, expectNoDeployStarted, type ApiHarness } from './apiHarness.js';
+import { auditLines, ciSignatureHeaders, expectNoDeployStarted, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld();
@@ -17,10 +15,8 @@ const world = useDeployWorld();
 const ISSUER = 'https://token.actions.test';
 const AUDIENCE = 'flightdeck-tests';
 
-let worker: Worker;
-let workerRun: Promise<void>;
-let api: ApiHarness;
 let jwksServer: http.Server;
+let jwksUrl: string;
 let signingKey: CryptoKey;
 
 beforeAll(async () => {
@@ -29,21 +25,14 @@ beforeAll(async () => {
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' }] });
   jwksServer = http.createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
   await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
-  const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
-
-  const taskQueue = kit.uniqueId('api-ci');
-  worker = await kit.createWorker(taskQueue, world.activities());
-  workerRun = worker.run();
-  api = await buildTestServer({
-    client: kit.client, taskQueue, apps: () => parseAppsConfig({ apps: world.apps }),
-    env: { CI_OIDC_ISSUER: ISSUER, CI_OIDC_AUDIENCE: AUDIENCE, CI_OIDC_JWKS_URL: jwksUrl },
-  });
+  jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
 });
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
+afterAll(() => {
   jwksServer?.close();
 });
+
+// Registered after the JWKS server's hook, so its URL is known when the server is built.
+const harness = useApiWithWorker(kit, world, { env: () => ({ CI_OIDC_ISSUER: ISSUER, CI_OIDC_AUDIENCE: AUDIENCE, CI_OIDC_JWKS_URL: jwksUrl }) });
 
 interface CiApp extends TestApp { repository: string }
 
@@ -54,7 +43,7 @@ async function createCiApp(): Promise<CiApp> {
 }
 
 function post(body: string, headers: Record<string, string>) {
-  return api.server.inject({ method: 'POST', url: '/webhooks/ci', payload: body, headers: { 'content-type': 'application/json', ...headers } });
+  return harness.api.server.inject({ method: 'POST', url: '/webhooks/ci', payload: body, headers: { 'content-type': 'application/json', ...headers } });
 }
 
 function oidcToken(claims: Record<string, unknown>, options: { issuer?: string; audience?: string; expiresAt?: number } = {}) {
@@ -66,11 +55,6 @@ function oidcToken(claims: Record<string, unknown>, options: { issuer?: string; 
     .sign(signingKey);
 }
 
-async function waitForRun(workflowId: string) {
-  await kit.client.workflow.getHandle(workflowId).result().catch(() => undefined);
-  return runStatus(kit.client, workflowId);
-}
-
 describe('POST /webhooks/ci with an HMAC signature', () => {
   it('deploys the commit a signed request names', async () => {
     const app = await createCiApp();
@@ -79,7 +63,7 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
     const response = await post(body, ciSignatureHeaders(body));
     expect(response.statusCode).toBe(202);
     expect(response.json().disposition).toBe('started');
-    const status = await waitForRun(response.json().workflowId);
+    const status = await harness.waitForRun(response.json().workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger).toMatchObject({ source: 'ci', actor: 'ci' });
     expect(await world.servedBody(app)).toContain('v2');
@@ -95,7 +79,7 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
     expect(replayed.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
     const queue = await kit.client.workflow.getHandle(deployQueueId(app.name, 'staging')).query(queueStatusQuery);
     expect(queue.waiting).toBeUndefined();
-    await waitForRun(first.workflowId);
+    await harness.waitForRun(first.workflowId);
   });
 
   it('treats requests with the same Idempotency-Key as one', async () => {
@@ -106,7 +90,7 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
     const first = (await post(body, { ...ciSignatureHeaders(body, nowSeconds - 5), 'idempotency-key': 'build-981' })).json();
     const retried = await post(body, { ...ciSignatureHeaders(body, nowSeconds), 'idempotency-key': 'build-981' });
     expect(retried.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
-    await waitForRun(first.workflowId);
+    await harness.waitForRun(first.workflowId);
   });
 
   it('refuses stale, future, forged and unsigned requests, counts them, and starts nothing', async () => {
@@ -125,7 +109,7 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
       expect(response.json().message).toMatch(reason);
     }
     await expectNoDeployStarted(kit.client, app.name, 'staging');
-    const metrics = await api.server.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await harness.api.server.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/flightdeck_signature_failures_total\{source="ci"\} ([4-9]|\d\d)/);
   });
 
@@ -150,7 +134,7 @@ describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
     const token = await oidcToken({ repository: app.repository, ref: 'refs/heads/main' });
     const response = await post(JSON.stringify({ app: app.name, environment: 'staging', sha }), { authorization: `Bearer ${token}` });
     expect(response.statusCode).toBe(202);
-    const status = await waitForRun(response.json().workflowId);
+    const status = await harness.waitForRun(response.json().workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger.actor).toBe('github-actions:octocat');
   });
@@ -188,7 +172,7 @@ describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
     expect(otherBranch.statusCode).toBe(403);
     expect(otherBranch.json().message).toBe(`the token's ref refs/heads/feature may not deploy ${app.name}/staging (only refs/heads/main)`);
     await expectNoDeployStarted(kit.client, app.name, 'staging');
-    const refusals = auditLines(api).filter((line) => line.target === `${app.name}/staging` && line.outcome === 'refused');
+    const refusals = auditLines(harness.api).filter((line) => line.target === `${app.name}/staging` && line.outcome === 'refused');
     expect(refusals).toHaveLength(2);
     expect(refusals[0]).toMatchObject({ actor: 'github-actions:octocat', action: 'deploy', source: 'ci' });
   });

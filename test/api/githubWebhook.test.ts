@@ -1,30 +1,14 @@
 import { fileURLToPath } from 'node:url';
-import type { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAppsConfig } from '../../lib/config.js';
+import { describe, expect, it } from 'vitest';
 import { queueStatusQuery } from '../../lib/messages.js';
-import { deployQueueId, runStatus } from '../../lib/operations.js';
+import { deployQueueId } from '../../lib/operations.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { buildTestServer, expectNoDeployStarted, GITHUB_PREVIOUS_SECRET, gitHubSignature, type ApiHarness } from './apiHarness.js';
+import { expectNoDeployStarted, GITHUB_PREVIOUS_SECRET, gitHubSignature, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld();
-
-let worker: Worker;
-let workerRun: Promise<void>;
-let api: ApiHarness;
-
-beforeAll(async () => {
-  const taskQueue = kit.uniqueId('api-github');
-  worker = await kit.createWorker(taskQueue, world.activities());
-  workerRun = worker.run();
-  api = await buildTestServer({ client: kit.client, taskQueue, apps: () => parseAppsConfig({ apps: world.apps }) });
-});
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-});
+const harness = useApiWithWorker(kit, world);
 
 interface GitHubApp extends TestApp { repository: string }
 
@@ -38,7 +22,7 @@ async function createGitHubApp(github: { workflow?: string } = {}): Promise<GitH
 function deliver(event: string, payload: unknown, options: { delivery?: string; signature?: string | null; body?: string } = {}) {
   const body = options.body ?? JSON.stringify(payload);
   const signature = options.signature === undefined ? gitHubSignature(body) : options.signature;
-  return api.server.inject({
+  return harness.api.server.inject({
     method: 'POST', url: '/webhooks/github', payload: body,
     headers: {
       'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': options.delivery ?? kit.uniqueId('delivery'),
@@ -51,11 +35,6 @@ const push = (app: GitHubApp, after: string, extra: object = {}) => ({
   ref: 'refs/heads/main', after, deleted: false, repository: { full_name: app.repository }, sender: { login: 'octocat' }, ...extra,
 });
 
-async function waitForRun(workflowId: string) {
-  await kit.client.workflow.getHandle(workflowId).result().catch(() => undefined);
-  return runStatus(kit.client, workflowId);
-}
-
 describe('POST /webhooks/github', () => {
   it('deploys a pushed commit to the environment that follows the branch', async () => {
     const app = await createGitHubApp();
@@ -65,7 +44,7 @@ describe('POST /webhooks/github', () => {
     const { workflowId, disposition } = response.json();
     expect(disposition).toBe('started');
     expect(workflowId).toMatch(new RegExp(`^deploy/${app.name}/staging/`));
-    const status = await waitForRun(workflowId);
+    const status = await harness.waitForRun(workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger).toEqual({ source: 'github', actor: 'github:octocat', deliveryId: '4242:d-1' });
     expect(await world.servedBody(app)).toContain('v2');
@@ -81,7 +60,7 @@ describe('POST /webhooks/github', () => {
     const queue = await kit.client.workflow.getHandle(deployQueueId(app.name, 'staging')).query(queueStatusQuery);
     expect(queue.waiting).toBeUndefined();
     expect(queue.superseded).toEqual([]);
-    await waitForRun(first.workflowId);
+    await harness.waitForRun(first.workflowId);
   });
 
   it('refuses forged, unsigned and wrongly prefixed deliveries, counts them, and starts nothing', async () => {
@@ -99,7 +78,7 @@ describe('POST /webhooks/github', () => {
       expect(response.json()).toEqual({ error: 'unauthorized', message: expect.stringContaining('X-Hub-Signature-256') });
     }
     await expectNoDeployStarted(kit.client, app.name, 'staging');
-    const metrics = await api.server.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await harness.api.server.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/flightdeck_signature_failures_total\{source="github"\} [4-9]/);
   });
 
@@ -140,7 +119,7 @@ describe('POST /webhooks/github', () => {
     const accepted = await deliver('workflow_run', workflowRun('success'));
     expect(accepted.statusCode).toBe(202);
     expect(accepted.json().disposition).toBe('started');
-    expect((await waitForRun(accepted.json().workflowId)).state).toBe('succeeded');
+    expect((await harness.waitForRun(accepted.json().workflowId)).state).toBe('succeeded');
   });
 
   it('deploys a GitHub deployment to the environment it names', async () => {
@@ -150,7 +129,7 @@ describe('POST /webhooks/github', () => {
       action: 'created', deployment: { sha, ref: 'main', environment: 'staging' }, repository: { full_name: app.repository }, sender: { login: 'hubot' },
     });
     expect(response.statusCode).toBe(202);
-    const status = await waitForRun(response.json().workflowId);
+    const status = await harness.waitForRun(response.json().workflowId);
     expect(status.trigger.actor).toBe('github:hubot');
     expect(await world.servedBody(app)).toContain('v3');
   });

@@ -2,22 +2,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parseAppsConfig } from '../../lib/config.js';
 import { lockDeploys } from '../../lib/deployLocks.js';
-import { runStatus } from '../../lib/operations.js';
 import { useDeployWorld } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { API_TOKEN, auditLines, buildTestServer, expectNoDeployStarted, type ApiHarness } from './apiHarness.js';
+import { API_TOKEN, auditLines, buildTestServer, expectNoDeployStarted, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld();
 
-let worker: Worker;
-let workerRun: Promise<void>;
-let api: ApiHarness;
-let backupDir: string;
+const backupDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-api-backups-'));
 
 const appsConfig = () => parseAppsConfig({
   apps: world.apps,
@@ -25,26 +20,13 @@ const appsConfig = () => parseAppsConfig({
   storage: { type: 'local', dir: backupDir },
 });
 
-beforeAll(async () => {
-  backupDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-api-backups-'));
-  const taskQueue = kit.uniqueId('api-rest');
-  worker = await kit.createWorker(taskQueue, world.activities());
-  workerRun = worker.run();
-  api = await buildTestServer({ client: kit.client, taskQueue, apps: appsConfig });
-});
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
+const harness = useApiWithWorker(kit, world, { apps: appsConfig });
+afterAll(() => {
   fs.rmSync(backupDir, { recursive: true, force: true });
 });
 
 function write(url: string, body: unknown, headers: Record<string, string> = { authorization: `Bearer ${API_TOKEN}` }) {
-  return api.server.inject({ method: 'POST', url, payload: body as object, headers });
-}
-
-async function waitForRun(workflowId: string) {
-  await kit.client.workflow.getHandle(workflowId).result().catch(() => undefined);
-  return runStatus(kit.client, workflowId);
+  return harness.api.server.inject({ method: 'POST', url, payload: body as object, headers });
 }
 
 describe('write API', () => {
@@ -73,10 +55,10 @@ describe('write API', () => {
     const response = await write('/deploys', { app: app.name, environment: 'staging', sha }, { authorization: `Bearer ${API_TOKEN}`, 'x-flightdeck-actor': 'alice' });
     expect(response.statusCode).toBe(202);
     const { workflowId } = response.json();
-    const status = await waitForRun(workflowId);
+    const status = await harness.waitForRun(workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger).toEqual({ source: 'api', actor: 'api:alice' });
-    expect(auditLines(api).find((line) => line.target === `${app.name}/staging`)).toMatchObject({ actor: 'api:alice', action: 'deploy', outcome: 'allowed', source: 'api' });
+    expect(auditLines(harness.api).find((line) => line.target === `${app.name}/staging`)).toMatchObject({ actor: 'api:alice', action: 'deploy', outcome: 'allowed', source: 'api' });
   });
 
   it('answers an invalid deploy request with 400 naming each problem, and starts nothing', async () => {
@@ -91,11 +73,11 @@ describe('write API', () => {
 
   it('refuses a deploy of a locked app and environment with 409 saying who locked it and why', async () => {
     const app = await world.createApp();
-    await lockDeploys(kit.client, api.deps.taskQueue, { app: app.name, environment: 'staging', owner: 'U-bob', reason: 'release freeze' });
+    await lockDeploys(kit.client, harness.api.deps.taskQueue, { app: app.name, environment: 'staging', owner: 'U-bob', reason: 'release freeze' });
     const response = await write('/deploys', { app: app.name, environment: 'staging', sha: 'b'.repeat(40) });
     expect(response.statusCode).toBe(409);
     expect(response.json()).toMatchObject({ error: 'conflict', message: expect.stringMatching(/^Deploys of .* are locked by U-bob .*: release freeze\./) });
-    expect(auditLines(api).find((line) => line.target === `${app.name}/staging`)).toMatchObject({ action: 'deploy', outcome: 'refused' });
+    expect(auditLines(harness.api).find((line) => line.target === `${app.name}/staging`)).toMatchObject({ action: 'deploy', outcome: 'refused' });
   });
 
   it('starts a rollback to a named image', async () => {
@@ -104,7 +86,7 @@ describe('write API', () => {
     expect(response.statusCode).toBe(202);
     const { workflowId } = response.json();
     expect(workflowId).toMatch(new RegExp(`^rollback/${app.name}/staging/`));
-    const status = await waitForRun(workflowId);
+    const status = await harness.waitForRun(workflowId);
     expect(status.kind).toBe('rollback');
     expect(status.trigger.actor).toBe('api:token');
   });
@@ -128,7 +110,7 @@ describe('write API', () => {
 describe('read API', () => {
   it('lists the configured apps and databases without secrets', async () => {
     const app = await world.createApp();
-    const response = await api.server.inject({ method: 'GET', url: '/apps' });
+    const response = await harness.api.server.inject({ method: 'GET', url: '/apps' });
     const listed = response.json().apps.find((a: { name: string }) => a.name === app.name);
     expect(listed.environments).toEqual([{ name: 'staging', flyApp: app.name, strategy: 'rolling', isApprovalRequired: false, onFailure: 'rollback' }]);
     expect(response.json().databases).toEqual([{ name: 'orders', app: 'orders-app', schedule: '0 2 * * *', timezone: 'UTC' }]);
@@ -138,31 +120,31 @@ describe('read API', () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
     const { workflowId } = (await write('/deploys', { app: app.name, environment: 'staging', sha })).json();
-    await waitForRun(workflowId);
+    await harness.waitForRun(workflowId);
     await vi.waitFor(async () => {
-      const runs = (await api.server.inject({ method: 'GET', url: `/runs?app=${app.name}&env=staging&kind=deploy` })).json().runs;
+      const runs = (await harness.api.server.inject({ method: 'GET', url: `/runs?app=${app.name}&env=staging&kind=deploy` })).json().runs;
       expect(runs).toEqual([expect.objectContaining({ workflowId, kind: 'deploy', app: app.name, environment: 'staging', status: 'COMPLETED' })]);
     }, { timeout: 20_000, interval: 250 });
-    const encoded = await api.server.inject({ method: 'GET', url: `/runs/${encodeURIComponent(workflowId)}` });
+    const encoded = await harness.api.server.inject({ method: 'GET', url: `/runs/${encodeURIComponent(workflowId)}` });
     expect(encoded.json()).toMatchObject({ workflowId, kind: 'deploy', state: 'succeeded' });
-    const asPath = await api.server.inject({ method: 'GET', url: `/runs/${workflowId}` });
+    const asPath = await harness.api.server.inject({ method: 'GET', url: `/runs/${workflowId}` });
     expect(asPath.json()).toEqual(encoded.json());
   });
 
   it('answers an unknown run with 404 and a bad filter with 400', async () => {
-    const missing = await api.server.inject({ method: 'GET', url: '/runs/deploy%2Fnope%2Fstaging%2Fabc' });
+    const missing = await harness.api.server.inject({ method: 'GET', url: '/runs/deploy%2Fnope%2Fstaging%2Fabc' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().message).toBe('no run with id deploy/nope/staging/abc; GET /runs lists them');
-    const badKind = await api.server.inject({ method: 'GET', url: '/runs?kind=party' });
+    const badKind = await harness.api.server.inject({ method: 'GET', url: '/runs?kind=party' });
     expect(badKind.statusCode).toBe(400);
     expect(badKind.json().message).toMatch(/^invalid query: kind: /);
   });
 
   it("lists a database's backups and refuses an unknown database", async () => {
-    const known = await api.server.inject({ method: 'GET', url: '/backups?db=orders' });
+    const known = await harness.api.server.inject({ method: 'GET', url: '/backups?db=orders' });
     expect(known.statusCode).toBe(200);
     expect(known.json()).toEqual({ backups: [] });
-    const unknown = await api.server.inject({ method: 'GET', url: '/backups?db=payments' });
+    const unknown = await harness.api.server.inject({ method: 'GET', url: '/backups?db=payments' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().message).toBe('unknown database "payments"; configured databases: orders');
   });
