@@ -2,6 +2,7 @@
 // constant time. The caller may name the person it acts for in X-Flightdeck-Actor (audit log).
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { auditLog } from '../lib/audit.js';
 import type { ApiDeps } from './deps.js';
 import { forbidden, unauthorized } from './httpErrors.js';
 import { isSameSecret } from './signatures.js';
@@ -17,7 +18,7 @@ export function requireApiToken(deps: ApiDeps, request: FastifyRequest): void {
   const authorization = header(request, 'authorization') ?? '';
   const token = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : '';
   if (!token || !isSameSecret(token, expected)) {
-    request.log.warn({ ip: request.ip, route: request.routeOptions.url }, 'write API refused: bad token');
+    auditLog(deps.logger, { actor: `ip:${request.ip}`, action: `${request.method} ${request.routeOptions.url}`, target: 'write API', outcome: 'refused', source: 'api', detail: token ? 'wrong bearer token' : 'no bearer token' });
     throw unauthorized('send Authorization: Bearer <FLIGHTDECK_API_TOKEN>');
   }
 }

@@ -40,6 +40,7 @@ describe('write API', () => {
       expect(response.json()).toEqual({ error: 'unauthorized', message: 'send Authorization: Bearer <FLIGHTDECK_API_TOKEN>' });
     }
     await expectNoDeployStarted(kit.client, app.name, 'staging');
+    expect(auditLines(harness.api).filter((line) => line.action === 'POST /deploys' && line.outcome === 'refused').length).toBeGreaterThanOrEqual(3);
   });
 
   it('is disabled, saying how to enable it, while no API token is configured', async () => {
