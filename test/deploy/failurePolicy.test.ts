@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decideOnFailure, requestDeploy } from '../../lib/operations.js';
@@ -74,6 +77,28 @@ describe('failure policy', () => {
     expect(status.facts['rolled back to']).toBe(app.initialImage);
     expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
     expect(await world.servedBody(app)).toContain('v1');
+  });
+
+  it('rolls back with the app\'s own checks even when the worker runs beside an unrelated fly.toml', async () => {
+    // flyctl reads fly.toml from its working directory; the worker's must never leak into a deploy.
+    const strayDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-stray-'));
+    fs.writeFileSync(path.join(strayDir, 'fly.toml'), 'app = "someone-else"\n\n[http_service]\n  internal_port = 8080\n\n  [[http_service.checks]]\n    path = "/not-this-app"\n');
+    const app = await world.createApp({ environment: { health: HEALTH_ON_HOME } });
+    const sha = app.repo.commit({ behaviour: BROKEN_HOME });
+    const workerDir = process.cwd();
+    process.chdir(strayDir);
+    try {
+      const { status } = await kit.withWorker(world.activities(), async (taskQueue) => {
+        const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
+        return settle(kit.client, workflowId);
+      });
+      expect(status.state).toBe('rolled-back');
+      expect(status.outcome).toMatch(/Rolled back to .*, which is healthy/);
+    } finally {
+      process.chdir(workerDir);
+      fs.rmSync(strayDir, { recursive: true, force: true });
+    }
+    expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
   });
 });
 
