@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { requestBackup } from '../../lib/databaseOperations.js';
 import type { BackupResult, RunStatus, Trigger } from '../../lib/messages.js';
 import { requestDeploy, runStatus } from '../../lib/operations.js';
 import { BAD_BRANCH, GOOD_BRANCH } from './demoRepository.js';
+import { isEntryPoint } from './entryPoint.js';
 import { anyFreePorts } from './ports.js';
 import { SANDBOX_TASK_QUEUE, startSandbox, type Sandbox } from './sandbox.js';
 import { DEMO_APP, DEMO_DATABASE, DEMO_ENVIRONMENT, DEMO_SLACK_CHANNEL } from './sandboxConfig.js';
@@ -128,8 +128,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   }
 }
 
-const isEntryPoint = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isEntryPoint) {
+if (isEntryPoint(import.meta.url)) {
   // Exiting runs the sandbox's exit handler, which stops every server and child it started.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => process.exit(130));
   runDemo({ onProgress: (line) => process.stdout.write(`${line}\n`) })

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { assertPortsFree, DEFAULT_SANDBOX_PORTS } from './ports.js';
 import { REPO_ROOT, startSandbox, type Sandbox } from './sandbox.js';
 import { formatSlackEvent } from './slackPrinter.js';
-import { apiDeployCommand, tryItCommands } from './tryItCommands.js';
+import { apiDeployCommand, SLASH_COMMAND_EXAMPLE, tryItCommands } from './tryItCommands.js';
 
 const STATE_DIR = path.join(REPO_ROOT, 'data');
 const SAME_PRESS_MS = 1000;
@@ -31,7 +31,10 @@ function banner(sandbox: Sandbox): string {
   tryItCommands({ repoRoot: REPO_ROOT, configFile: sandbox.paths.config, temporalAddress: sandbox.temporal.address })
     .forEach((item, i) => lines.push(`  ${i + 1}. ${item.title}`, `     ${item.command}`, ''));
   lines.push(`  ${sandbox.appUrl}/ tells which version serves; the Temporal UI shows every run and its history.`);
-  if (sandbox.apiUrl) lines.push('', '  The same deploy through the HTTP API (the token is in data/sandbox-secrets.json):', `     ${apiDeployCommand(sandbox.apiUrl, sandbox.secrets.apiToken)}`);
+  if (sandbox.apiUrl) {
+    lines.push('', '  The same deploy through the HTTP API (the token is in data/sandbox-secrets.json):', `     ${apiDeployCommand(sandbox.apiUrl, sandbox.secrets.apiToken)}`);
+    lines.push('', '  Or from "Slack" (a signed /flightdeck command; the answer is printed here):', `     ${SLASH_COMMAND_EXAMPLE}`);
+  }
   lines.push('');
   lines.push('Ctrl-C stops everything; `npm start` again resumes with the same state (rm -rf data/ to start over).', '');
   return lines.join('\n');

@@ -1,5 +1,6 @@
 // How the sandbox shows Slack traffic in the terminal: a new message in full, an update as its
-// headline plus the lines that changed (a pipeline updates its one message at every stage).
+// headline plus the lines that changed (a pipeline updates its one message at every stage), and the
+// answers to slash commands.
 import type { SlackStandInEvent } from './slackStandIn.js';
 
 /** Slack mrkdwn to plain terminal text: *bold*, <url|label> links. */
@@ -14,6 +15,10 @@ function indent(lines: string[], prefix: string): string {
 }
 
 export function formatSlackEvent(event: SlackStandInEvent): string {
+  if (event.kind === 'responded') {
+    const audience = event.isInChannel ? 'to the channel' : 'only to you';
+    return `slack answer (${audience}):\n${indent(plain(event.text).split('\n'), '  │ ')}`;
+  }
   const { message } = event;
   const lines = plain(message.text).split('\n');
   const where = `slack ${message.channel}`;

@@ -16,13 +16,21 @@ export interface SlackStandInMessage {
 
 export type SlackStandInFault = { status: 500 } | { status: 429; retryAfterSeconds: number };
 
-/** What happened to a message: first posted, or updated in place. */
-export interface SlackStandInEvent {
-  kind: 'posted' | 'updated';
-  message: SlackStandInMessage;
-  /** The text before this update (updated only). */
-  previousText?: string;
-}
+/** What happened: a message first posted or updated in place, or an answer to a slash command or button. */
+export type SlackStandInEvent =
+  | {
+    kind: 'posted' | 'updated';
+    message: SlackStandInMessage;
+    /** The text before this update (updated only). */
+    previousText?: string;
+  }
+  | {
+    /** A POST to a response_url on the stand-in (any path outside /api/), as Slack's hooks receive them. */
+    kind: 'responded';
+    path: string;
+    text: string;
+    isInChannel: boolean;
+  };
 
 export interface SlackStandInOptions {
   host?: string;
@@ -68,9 +76,15 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(handle(method, body)));
+      const isWebApi = (req.url ?? '').startsWith('/api/');
+      res.end(JSON.stringify(isWebApi ? handle(method, body) : respond(method, body)));
     });
   });
+
+  function respond(path: string, body: Record<string, unknown>): Record<string, unknown> {
+    options.onEvent?.({ kind: 'responded', path, text: String(body.text ?? ''), isInChannel: body.response_type === 'in_channel' });
+    return { ok: true };
+  }
 
   function handle(method: string, body: Record<string, unknown>): Record<string, unknown> {
     const channel = String(body.channel ?? '');

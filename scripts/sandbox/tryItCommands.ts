@@ -32,6 +32,9 @@ export function tryItCommands(target: TryItTarget): TryItCommand[] {
   ];
 }
 
+/** `/flightdeck status` typed into the sandbox's Slack stand-in (scripts/sandbox/slashCommand.ts). */
+export const SLASH_COMMAND_EXAMPLE = `node --import tsx scripts/sandbox/slashCommand.ts status ${DEMO_APP} ${DEMO_ENVIRONMENT}`;
+
 /** The good deploy as an HTTP request to the API. */
 export function apiDeployCommand(apiUrl: string, apiToken: string): string {
   const body = JSON.stringify({ app: DEMO_APP, environment: DEMO_ENVIRONMENT, ref: GOOD_BRANCH });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { notableLine } from '../../scripts/sandbox/childProcesses.js';
 import { formatSlackEvent } from '../../scripts/sandbox/slackPrinter.js';
-import type { SlackStandInMessage } from '../../scripts/sandbox/slackStandIn.js';
+import { startSlackStandIn, type SlackStandInMessage } from '../../scripts/sandbox/slackStandIn.js';
 
 function message(text: string, threadTs?: string): SlackStandInMessage {
   return { channel: '#deploys', ts: '1700000000.000100', text, threadTs, history: [text] };
@@ -41,5 +41,21 @@ describe("the children's output in the sandbox terminal", () => {
     expect(notableLine('2026-11-22T12:32:27.498Z [WARN] Activity failed {')).toBeUndefined();
     expect(notableLine('webpack 5.112.2 compiled successfully in 4061 ms')).toBeUndefined();
     expect(notableLine('   at async Activity.execute (worker.ts:1)')).toBeUndefined();
+  });
+});
+
+describe('answers to slash commands on the Slack stand-in', () => {
+  it('are kept as calls and printed with who sees them', async () => {
+    const events: string[] = [];
+    const slack = await startSlackStandIn({ onEvent: (event) => events.push(formatSlackEvent(event)) });
+    try {
+      const responseUrl = `${new URL(slack.apiUrl).origin}/respond/1`;
+      const answer = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: '*demo / staging*\ndeploys are not locked', response_type: 'ephemeral' }) });
+      expect(answer.status).toBe(200);
+      expect(slack.calls).toEqual([{ method: 'respond/1', body: { text: '*demo / staging*\ndeploys are not locked', response_type: 'ephemeral' } }]);
+      expect(events).toEqual(['slack answer (only to you):\n  │ demo / staging\n  │ deploys are not locked']);
+    } finally {
+      await slack.close();
+    }
   });
 });
