@@ -3,7 +3,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { RunState, RunStatus, StageState } from '../lib/messages.js';
+import { deployQueueStatus } from '../lib/deployLocks.js';
 import { runStatus } from '../lib/operations.js';
+import { parseRunId } from '../lib/runHistory.js';
 import { describeRun, formatStageLine } from './format.js';
 import type { Output } from './output.js';
 
@@ -33,13 +35,41 @@ async function readStatus(client: Client, workflowId: string): Promise<RunStatus
   try {
     return await runStatus(client, workflowId);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
+    if (err instanceof WorkflowNotFoundError) return queuedDeployStatus(client, workflowId);
     // A run that ended without answering (terminated, or no worker to answer) cannot be followed.
     const description = await client.workflow.getHandle(workflowId).describe();
     if (description.status.name !== 'RUNNING') {
       throw new Error(`run ${workflowId} ended (${description.status.name}) and its status could not be read: ${(err as Error).message}`);
     }
     return undefined;
+  }
+}
+
+/** A deploy id with no workflow yet: waiting in its queue, replaced by a newer deploy, or unknown. */
+async function queuedDeployStatus(client: Client, workflowId: string): Promise<RunStatus | undefined> {
+  const { app, environment } = parseRunId(workflowId, 'deploy');
+  const queue = workflowId.startsWith('deploy/') && app && environment ? await deployQueueStatus(client, { app, environment }) : undefined;
+  // Waiting, or started by the queue a moment after the status query missed it.
+  if (queue?.waiting?.workflowId === workflowId || queue?.running?.workflowId === workflowId) return undefined;
+  if (!queue?.superseded.includes(workflowId)) {
+    if (await hasStarted(client, workflowId)) return undefined;
+    throw new Error(`no run ${workflowId}; list runs with flightdeck history`);
+  }
+  const now = new Date().toISOString();
+  return {
+    kind: 'deploy', workflowId, app, environment, state: 'superseded', trigger: { source: 'cli', actor: 'unknown' },
+    startedAt: now, finishedAt: now, stages: [], facts: {},
+    outcome: `replaced by a newer deploy${queue.waiting ? ` (${queue.waiting.workflowId})` : ''} before it started; nothing was deployed`,
+  };
+}
+
+async function hasStarted(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
   }
 }
 

@@ -38,7 +38,7 @@ const STAGE_MARK: Record<StageStatus['state'], string> = { pending: ' ', running
 
 /** One line per stage: "✓ test  2.1s  3 passed". */
 export function formatStageLine(stage: StageStatus): string {
-  const duration = stage.durationMs !== undefined ? formatDuration(stage.durationMs) : '';
+  const duration = stage.state !== 'running' && stage.durationMs !== undefined ? formatDuration(stage.durationMs) : '';
   const state = stage.state === 'running' ? 'started' : stage.state;
   return [`${STAGE_MARK[stage.state]} ${stage.name}`, state, duration, stage.detail ?? ''].filter(Boolean).join('  ');
 }

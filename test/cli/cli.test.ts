@@ -39,15 +39,16 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     expect(await world.servedBody(app)).toContain('v2');
   });
 
-  it('exits 1 and prints why when a deploy fails its health checks and is rolled back', async () => {
+  it('exits 1 and prints why when a deploy fails its smoke checks and is rolled back', async () => {
     const app = await world.createApp();
-    const sha = app.repo.commit({ behaviour: { version: 'v2', health: 'fail' } });
+    const sha = app.repo.commit({ behaviour: { version: 'v2', routes: { '/': { status: 500 } } } });
     const result = await flightdeck(['deploy', app.name, '--sha', sha]);
 
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(/^✗ (deploy|health) {2}failed {2}\d.*health/m);
+    expect(result.stdout).toMatch(/^✗ smoke {2}failed {2}\d/m);
+    expect(result.stdout).toMatch(/^ {2}✗ home: GET \/: expected HTTP 200, got 500/m);
     expect(result.stdout).toMatch(/^✓ rollback {2}succeeded/m);
-    expect(result.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^deploy ${app.name}/staging rolled-back in .*: Rolled back to .*healthy`));
+    expect(result.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^deploy ${app.name}/staging rolled-back in .*smoke checks failed: home \\(GET /: expected HTTP 200, got 500\\).*Rolled back to`));
     expect(await world.servedBody(app)).toContain('v1');
   });
 
@@ -116,5 +117,26 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     expect(status.stdout).toContain(`deploy ${app.name}/staging: ${workflowId}`);
     expect(status.stdout).toMatch(/state: succeeded/);
     expect(status.stdout).toMatch(/✓ smoke {2}succeeded/);
+  });
+
+  it('locks deploys: a deploy is refused with exit 1 and the lock\'s reason until unlocked', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { locked, refused, status, unlocked } = await kit.withWorker(world.activities(), async (taskQueue) => ({
+      locked: await cli.run(['lock', app.name, 'staging', '--reason', 'release freeze', '--for', '2h', '--actor', 'erin'], { taskQueue }),
+      refused: await cli.run(['deploy', app.name, '--sha', sha], { taskQueue }),
+      status: await cli.run(['status', app.name, '--json'], { taskQueue }),
+      unlocked: await cli.run(['unlock', app.name, 'staging', '--actor', 'erin'], { taskQueue }),
+    }));
+
+    expect(locked.exitCode).toBe(0);
+    expect(locked.stdout).toMatch(new RegExp(`^locked deploys of ${app.name}/staging until \\d{4}-`));
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`Deploys of ${app.name} to staging are locked by erin`);
+    expect(refused.stderr).toContain('release freeze');
+    expect(JSON.parse(status.stdout)).toMatchObject({ environments: [{ app: app.name, environment: 'staging', lock: { owner: 'erin', reason: 'release freeze' } }] });
+    expect(unlocked.exitCode).toBe(0);
+    expect(unlocked.stdout).toContain(`unlocked deploys of ${app.name}/staging (locked by erin: release freeze)`);
+    expect(await world.servedBody(app)).toContain('v1');
   });
 });

@@ -1,0 +1,83 @@
+// The database commands of the flightdeck command line, run as a real subprocess: backup, backups,
+// schedules and history on the real Temporal server and PostgreSQL, with a real worker.
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { backupScheduleId } from '../../worker/schedules.js';
+import { useBackupTestEnvironment } from '../backups/helpers/backupTestEnvironment.js';
+import { createSampleDatabase } from '../backups/helpers/sampleDatabase.js';
+import { useFlightdeckCli, type CliResult } from './runFlightdeck.js';
+
+const harness = useBackupTestEnvironment();
+const SECRET = 'CLI_DATABASE_URL';
+const database = `clidb${process.pid}`;
+const unscheduled = `${database}-archive`;
+const rawConfig = () => ({
+  storage: { type: 'local', dir: harness.storageDir },
+  databases: { [database]: { secret: SECRET, schedule: '0 3 1 1 *' }, [unscheduled]: { secret: SECRET } },
+});
+const cli = useFlightdeckCli(rawConfig);
+
+beforeAll(async () => {
+  harness.setSecret(SECRET, await createSampleDatabase(harness.serverUrl, 'cli'));
+  harness.setConfig(rawConfig());
+});
+
+async function flightdeck(args: string[]): Promise<CliResult> {
+  return harness.kit.withWorker(harness.activities(), (taskQueue) => cli.run(args, { taskQueue }));
+}
+
+describe('flightdeck database commands', { timeout: 180_000 }, () => {
+  it('backs up a database, following each stage, then lists the verified backup and the run', async () => {
+    const backup = await flightdeck(['backup', database, '--actor', 'dana']);
+    expect(backup.stderr).toBe('');
+    expect(backup.exitCode).toBe(0);
+    const lines = backup.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^backup ${database}: backup/${database}/on-demand/\\w+`));
+    for (const stage of ['dump', 'verify', 'record', 'prune']) expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^✓ ${stage} {2}succeeded {2}\\d`)));
+    expect(lines.at(-1)).toMatch(new RegExp(`^backup ${database} succeeded in \\d`));
+
+    // The catalog is read from storage: no Temporal needed.
+    const listed = await cli.run(['backups', database, '--json'], { temporalAddress: '127.0.0.1:1' });
+    expect(listed.exitCode).toBe(0);
+    const { backups } = JSON.parse(listed.stdout) as { backups: Array<{ backupId: string; status: string; trigger: { actor: string } }> };
+    expect(backups).toHaveLength(1);
+    expect(backups[0]).toMatchObject({ status: 'verified', trigger: { actor: 'dana' } });
+    const table = await cli.run(['backups', database], { temporalAddress: '127.0.0.1:1' });
+    expect(table.stdout).toMatch(new RegExp(`${backups[0]!.backupId}\\s+verified\\s+[\\d.]+ (KiB|MiB)`));
+
+    let history: CliResult;
+    // Visibility is eventually consistent: the finished run shows up shortly after it closes.
+    do history = await cli.run(['history', '--db', database, '--kind', 'backup'], {});
+    while (!history.stdout.includes('completed'));
+    expect(history.stdout).toMatch(new RegExp(`backup\\s+${database}\\s+completed\\s+.*backup/${database}/on-demand/`));
+  });
+
+  it('lists backup schedules with their next run, and says which are not installed', async () => {
+    const scheduleId = backupScheduleId(database);
+    // Created by hand (paused, without the worker's ownership tag) so no concurrent worker's sync removes it.
+    await harness.kit.client.schedule.create({
+      scheduleId,
+      spec: { cronExpressions: ['0 3 1 1 *'] },
+      action: { type: 'startWorkflow', workflowType: 'backupDatabase', workflowId: scheduleId, taskQueue: 'no-worker', args: [{ database, trigger: { source: 'schedule', actor: 'schedule' } }] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+      state: { paused: true },
+    });
+    try {
+      const result = await cli.run(['schedules'], {});
+      expect(result.exitCode).toBe(0);
+      const [header, ...rows] = result.stdout.trim().split('\n');
+      expect(header).toMatch(/^DATABASE\s+CRON\s+TIMEZONE\s+STATE\s+NEXT RUN\s+LAST RUN$/);
+      expect(rows).toContainEqual(expect.stringMatching(new RegExp(`^${database}\\s+0 3 1 1 \\*\\s+UTC\\s+paused\\s+\\d{4}-01-01 03:00:00Z\\s+-$`)));
+      expect(rows).toContainEqual(expect.stringMatching(new RegExp(`^${unscheduled}\\s+0 2 \\* \\* \\*\\s+UTC\\s+not installed\\s+-\\s+-$`)));
+    } finally {
+      await harness.kit.client.schedule.getHandle(scheduleId).delete();
+    }
+  });
+
+  it('refuses an unknown database with exit code 2 and lists the configured ones', async () => {
+    const result = await cli.run(['backup', 'nope'], { temporalAddress: '127.0.0.1:1' });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`unknown database "nope"; configured databases: ${database}, ${unscheduled}`);
+  });
+});
+
