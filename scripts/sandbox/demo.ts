@@ -100,8 +100,6 @@ export function summarize(goodDeploy: DemoDeploy, badDeploy: DemoDeploy, demoBac
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const progress = options.onProgress ?? (() => undefined);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-demo-'));
-  // PostgreSQL runs as the `postgres` user when we are root: it must reach its data dir inside.
-  fs.chmodSync(stateDir, 0o755);
   let sandbox: Sandbox | undefined;
   let connection: Connection | undefined;
   try {

@@ -117,6 +117,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const stateDir = path.resolve(options.stateDir);
   const paths = sandboxPaths(stateDir);
   for (const dir of [stateDir, paths.backups, paths.work, paths.logs]) fs.mkdirSync(dir, { recursive: true });
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data dir inside.
+  if (process.getuid?.() === 0) fs.chmodSync(stateDir, 0o755);
   const secrets = loadOrCreateSecrets(paths.secrets);
 
   const started: Array<{ stop(): Promise<void> }> = [];

@@ -40,7 +40,6 @@ async function demoRowCount(sandbox: Sandbox): Promise<number> {
 
 describe('the sandbox', () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-sandbox-test-'));
-  fs.chmodSync(stateDir, 0o755);
   afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }));
 
   it('resumes on a second start with the runs, the demo app, the database and the Slack messages of the first', async () => {
