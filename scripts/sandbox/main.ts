@@ -21,7 +21,7 @@ function banner(sandbox: Sandbox): string {
     '',
     `  Temporal UI      ${sandbox.temporal.uiUrl ?? '(none)'}   (every workflow run, its history and its status)`,
     `  Temporal server  ${sandbox.temporal.address}`,
-    `  Flightdeck API   ${sandbox.apiUrl ?? '(not started: api/main.ts is missing or failed; see data/logs/api.log)'}`,
+    `  Flightdeck API   ${sandbox.apiUrl}`,
     `  demo app         ${sandbox.appUrl}   (the simulated Fly app, 2 machines)`,
     `  Slack stand-in   ${sandbox.slack.apiUrl}   (messages are printed here)`,
     `  config           ${rel(sandbox.paths.config)}   logs ${rel(sandbox.paths.logs)}/   backups ${rel(sandbox.paths.backups)}/`,
@@ -31,10 +31,8 @@ function banner(sandbox: Sandbox): string {
   tryItCommands({ repoRoot: REPO_ROOT, configFile: sandbox.paths.config, temporalAddress: sandbox.temporal.address })
     .forEach((item, i) => lines.push(`  ${i + 1}. ${item.title}`, `     ${item.command}`, ''));
   lines.push(`  ${sandbox.appUrl}/ tells which version serves; the Temporal UI shows every run and its history.`);
-  if (sandbox.apiUrl) {
-    lines.push('', '  The same deploy through the HTTP API (the token is in data/sandbox-secrets.json):', `     ${apiDeployCommand(sandbox.apiUrl, sandbox.secrets.apiToken)}`);
-    lines.push('', '  Or from "Slack" (a signed /flightdeck command; the answer is printed here):', `     ${SLASH_COMMAND_EXAMPLE}`);
-  }
+  lines.push('', '  The same deploy through the HTTP API (the token is in data/sandbox-secrets.json):', `     ${apiDeployCommand(sandbox.apiUrl, sandbox.secrets.apiToken)}`);
+  lines.push('', '  Or from "Slack" (a signed /flightdeck command; the answer is printed here):', `     ${SLASH_COMMAND_EXAMPLE}`);
   lines.push('');
   lines.push('Ctrl-C stops everything; `npm start` again resumes with the same state (rm -rf data/ to start over).', '');
   return lines.join('\n');

@@ -57,8 +57,8 @@ export interface Sandbox {
   readonly paths: SandboxPaths;
   readonly secrets: SandboxSecrets;
   readonly temporal: { address: string; namespace: string; uiUrl?: string };
-  /** The API's base URL, when api/main.ts exists and started. */
-  readonly apiUrl?: string;
+  /** The API's base URL. */
+  readonly apiUrl: string;
   /** The demo app's URL (its simulated Fly proxy). */
   readonly appUrl: string;
   readonly slack: SlackStandIn;
@@ -94,10 +94,41 @@ function loadSlackMessages(file: string): SlackStandInMessage[] {
 /** Variables the children read from lib/config.ts: none leaks in from the shell that ran `npm start`. */
 const CONFIG_VARIABLE = /^(TEMPORAL_|FLIGHTDECK_|FLY_|SLACK_|CI_|GITHUB_WEBHOOK_|DEMO_DATABASE_URL$|LOG_LEVEL$|PG_BIN_DIR$)/;
 
-function childEnvironment(vars: Record<string, string>, pgBinDir: string): Record<string, string> {
+interface SandboxServers {
+  temporal: { address: string; namespace: string; uiUrl?: string };
+  postgresUrl: string;
+  slack: SlackStandIn;
+}
+
+/** The worker's and the API's environment: everything they need to find, and nothing from the shell's config. */
+function childEnvironment(servers: SandboxServers, sim: Sim, secrets: SandboxSecrets, paths: SandboxPaths, apiPort: number, demoDatabaseUrl: string): Record<string, string> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key, value]) => value !== undefined && !CONFIG_VARIABLE.test(key))) as Record<string, string>;
   // pg_dump and pg_restore of the same version as the demo server.
-  return { ...inherited, ...vars, PG_BIN_DIR: pgBinDir, PATH: `${pgBinDir}${path.delimiter}${process.env.PATH ?? ''}` };
+  const pgBinDir = locatePostgresBinDir();
+  return {
+    ...inherited,
+    TEMPORAL_ADDRESS: servers.temporal.address,
+    TEMPORAL_NAMESPACE: servers.temporal.namespace,
+    TEMPORAL_TASK_QUEUE: SANDBOX_TASK_QUEUE,
+    ...(servers.temporal.uiUrl ? { TEMPORAL_UI_URL: servers.temporal.uiUrl } : {}),
+    FLIGHTDECK_CONFIG: paths.config,
+    FLIGHTDECK_WORK_DIR: paths.work,
+    FLYCTL_PATH: sim.flyctlPath,
+    FLY_SIM_DIR: sim.dir,
+    FLY_API_TOKEN: sim.env.FLY_API_TOKEN,
+    SLACK_BOT_TOKEN,
+    SLACK_API_URL: servers.slack.apiUrl,
+    SLACK_CHANNEL: DEMO_SLACK_CHANNEL,
+    SLACK_SIGNING_SECRET: secrets.slackSigningSecret,
+    FLIGHTDECK_API_HOST: '127.0.0.1',
+    FLIGHTDECK_API_PORT: String(apiPort),
+    FLIGHTDECK_API_TOKEN: secrets.apiToken,
+    CI_WEBHOOK_SECRET: secrets.ciWebhookSecret,
+    [DEMO_DATABASE_SECRET]: demoDatabaseUrl,
+    LOG_LEVEL: 'info',
+    PG_BIN_DIR: pgBinDir,
+    PATH: `${pgBinDir}${path.delimiter}${process.env.PATH ?? ''}`,
+  };
 }
 
 /** Creates the demo app on two machines unless the simulator state already has it. */
@@ -112,6 +143,74 @@ function startedValue<T>(result: PromiseSettledResult<T>): T {
   return result.value;
 }
 
+/**
+ * Everything started so far, so that stopping undoes exactly that. If the supervisor exits without
+ * stop() (an error, a second Ctrl-C, a Ctrl-C during start), nothing is left running either: the
+ * children's groups are killed, the servers are asked to shut down by themselves (SIGINT is
+ * PostgreSQL's fast shutdown), and simulated machines exit with their owner.
+ */
+class StartedProcesses {
+  readonly children: ManagedChild[] = [];
+  sim: Sim | undefined;
+  isStopping = false;
+  private readonly servers: Array<{ stop(): Promise<void> }> = [];
+  private readonly serverPids: Array<{ pid: number; exitSignal: NodeJS.Signals }> = [];
+  private readonly killNow = () => {
+    for (const child of this.children) child.killNow();
+    for (const { pid, exitSignal } of this.serverPids) {
+      try { process.kill(pid, exitSignal); } catch { /* already gone */ }
+    }
+  };
+
+  constructor() {
+    process.once('exit', this.killNow);
+  }
+
+  addServer<T extends { stop(): Promise<void>; pid?: number }>(server: T, exitSignal: NodeJS.Signals = 'SIGTERM'): T {
+    this.servers.push(server);
+    if (server.pid) this.serverPids.push({ pid: server.pid, exitSignal });
+    return server;
+  }
+
+  processIds(): number[] {
+    return [...this.serverPids.map(({ pid }) => pid), ...this.children.map((c) => c.pid), ...(this.sim?.processIds() ?? [])];
+  }
+
+  /** The API and the worker first (they need Temporal to finish cleanly), then the machines, then the servers. */
+  async stop(): Promise<void> {
+    this.isStopping = true;
+    for (const child of [...this.children].reverse()) await child.stop();
+    if (this.sim) await killAllSimProcesses(this.sim.dir);
+    await Promise.allSettled([...this.servers].reverse().map((s) => s.stop()));
+    // Only now: an exit in the middle of stopping must still leave nothing behind.
+    process.removeListener('exit', this.killNow);
+  }
+}
+
+async function startServers(options: SandboxOptions, paths: SandboxPaths, started: StartedProcesses): Promise<SandboxServers> {
+  const previousMessages = loadSlackMessages(paths.slackMessages);
+  const keptMessages: { all: SlackStandInMessage[] } = { all: previousMessages };
+  // Every start is awaited, failed or not, so that those that did start are stopped after a failure.
+  const [temporal, postgres, slack] = await Promise.allSettled([
+    startTemporalDevServer({ port: options.ports.temporal, withUi: true, uiPort: options.ports.temporalUi, dbFilename: paths.temporalDb, isOwnProcessGroup: true })
+      .then((server: TemporalDevServer) => started.addServer(server)),
+    startLocalPostgres({ dataDir: paths.postgres, port: options.ports.postgres, isOwnProcessGroup: true })
+      .then((server: LocalPostgres) => started.addServer(server, 'SIGINT')),
+    startSlackStandIn({
+      port: options.ports.slack,
+      initialMessages: previousMessages,
+      onEvent: (event) => {
+        // Kept on every change, so updates to a message posted before a restart still find it.
+        fs.writeFileSync(paths.slackMessages, JSON.stringify(keptMessages.all));
+        options.onSlackEvent?.(event);
+      },
+    }).then((server) => { started.addServer({ stop: () => server.close() }); return server; }),
+  ]);
+  const servers = { temporal: startedValue(temporal), postgresUrl: startedValue(postgres).url, slack: startedValue(slack) };
+  keptMessages.all = servers.slack.messages;
+  return servers;
+}
+
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const notice = options.onNotice ?? (() => undefined);
   const stateDir = path.resolve(options.stateDir);
@@ -120,119 +219,48 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data dir inside.
   if (process.getuid?.() === 0) fs.chmodSync(stateDir, 0o755);
   const secrets = loadOrCreateSecrets(paths.secrets);
-
-  const started: Array<{ stop(): Promise<void> }> = [];
-  const children: ManagedChild[] = [];
-  let sim: Sim | undefined;
-  let slackMessages: SlackStandInMessage[] = [];
-  // If the supervisor exits without stop() (an error, a second Ctrl-C, a Ctrl-C during start), nothing
-  // is left running: the children's groups are killed, the servers are asked to shut down by
-  // themselves (SIGINT is PostgreSQL's fast shutdown), and simulated machines exit with their owner.
-  const serverPids: Array<{ pid: number | undefined; signal: NodeJS.Signals }> = [];
-  const killChildrenNow = () => {
-    for (const child of children) child.killNow();
-    for (const { pid, signal } of serverPids) {
-      try { if (pid) process.kill(pid, signal); } catch { /* already gone */ }
-    }
-  };
-  process.once('exit', killChildrenNow);
-
+  const started = new StartedProcesses();
   // Exits during start are reported by the start itself; after it, one ends the sandbox.
   let isRunning = false;
-  let isStopping = false;
   let reportUnexpectedExit: (what: string) => void = () => undefined;
   const unexpectedExit = new Promise<string>((resolve) => { reportUnexpectedExit = resolve; });
-  const stop = async () => {
-    isStopping = true;
-    for (const child of [...children].reverse()) await child.stop();
-    if (sim) await killAllSimProcesses(sim.dir);
-    await Promise.allSettled([...started].reverse().map((s) => s.stop()));
-    // Only now: an exit in the middle of stopping must still leave nothing behind.
-    process.removeListener('exit', killChildrenNow);
-  };
 
   try {
     notice('starting Temporal, PostgreSQL, the Fly simulator and the Slack stand-in');
-    // Every start is awaited, failed or not, so that those that did start are stopped after a failure.
-    const [temporalStart, postgresStart, slackStart] = await Promise.allSettled([
-      startTemporalDevServer({ port: options.ports.temporal, withUi: true, uiPort: options.ports.temporalUi, dbFilename: paths.temporalDb, isOwnProcessGroup: true })
-        .then((server: TemporalDevServer) => { started.push(server); serverPids.push({ pid: server.pid, signal: 'SIGTERM' }); return server; }),
-      startLocalPostgres({ dataDir: paths.postgres, port: options.ports.postgres, isOwnProcessGroup: true })
-        .then((server: LocalPostgres) => { started.push(server); serverPids.push({ pid: server.pid, signal: 'SIGINT' }); return server; }),
-      startSlackStandIn({
-        port: options.ports.slack,
-        initialMessages: loadSlackMessages(paths.slackMessages),
-        onEvent: (event) => {
-          // Kept on every change, so updates to a message posted before a restart still find it.
-          fs.writeFileSync(paths.slackMessages, JSON.stringify(slackMessages));
-          options.onSlackEvent?.(event);
-        },
-      }).then((server) => { started.push({ stop: () => server.close() }); return server; }),
-    ]);
-    const [temporal, postgres, slack] = [startedValue(temporalStart), startedValue(postgresStart), startedValue(slackStart)];
-    slackMessages = slack.messages;
+    const servers = await startServers(options, paths, started);
+    const sim = await createSim({ dir: paths.sim });
+    started.sim = sim;
 
-    const simulator = await createSim({ dir: paths.sim });
-    sim = simulator;
     notice('preparing the demo app, its repository and the demo database');
-    const [appUrl, demoDatabaseUrl] = await Promise.all([ensureDemoApp(simulator), ensureDemoDatabase(postgres.url)]);
-    ensureDemoRepository(paths.repository, simulator, DEMO_FLY_APP);
+    const [appUrl, demoDatabaseUrl] = await Promise.all([ensureDemoApp(sim), ensureDemoDatabase(servers.postgresUrl)]);
+    ensureDemoRepository(paths.repository, sim, DEMO_FLY_APP);
     writeSandboxConfig({ file: paths.config, repositoryDir: paths.repository, backupsDir: paths.backups });
 
-    const env = childEnvironment({
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: temporal.namespace,
-      TEMPORAL_TASK_QUEUE: SANDBOX_TASK_QUEUE,
-      ...(temporal.uiUrl ? { TEMPORAL_UI_URL: temporal.uiUrl } : {}),
-      FLIGHTDECK_CONFIG: paths.config,
-      FLIGHTDECK_WORK_DIR: paths.work,
-      FLYCTL_PATH: simulator.flyctlPath,
-      FLY_SIM_DIR: simulator.dir,
-      FLY_API_TOKEN: simulator.env.FLY_API_TOKEN,
-      SLACK_BOT_TOKEN,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_CHANNEL: DEMO_SLACK_CHANNEL,
-      SLACK_SIGNING_SECRET: secrets.slackSigningSecret,
-      FLIGHTDECK_API_HOST: '127.0.0.1',
-      FLIGHTDECK_API_PORT: String(options.ports.api),
-      FLIGHTDECK_API_TOKEN: secrets.apiToken,
-      CI_WEBHOOK_SECRET: secrets.ciWebhookSecret,
-      [DEMO_DATABASE_SECRET]: demoDatabaseUrl,
-      LOG_LEVEL: 'info',
-    }, locatePostgresBinDir());
-
-    const startChild = (name: string, entry: string) => {
+    const env = childEnvironment(servers, sim, secrets, paths, options.ports.api, demoDatabaseUrl);
+    const startChild = (name: string, entry: string, readyLine: RegExp, timeoutMs: number) => {
+      const logFile = path.join(paths.logs, `${name}.log`);
       const child = startManagedChild(name, process.execPath, ['--import', 'tsx', entry], {
-        env, cwd: REPO_ROOT, logFile: path.join(paths.logs, `${name}.log`), onNotableLine: (line) => notice(`${name}: ${line}`),
+        env, cwd: REPO_ROOT, logFile, onNotableLine: (line) => notice(`${name}: ${line}`),
       });
-      children.push(child);
-      void child.exited.then((code) => { if (isRunning && !isStopping) reportUnexpectedExit(`the ${name} exited (${code}); its log is ${path.join(paths.logs, `${name}.log`)}`); });
-      return child;
+      started.children.push(child);
+      void child.exited.then((code) => { if (isRunning && !started.isStopping) reportUnexpectedExit(`the ${name} exited (${code}); its log is ${logFile}`); });
+      return child.waitForOutput(readyLine, timeoutMs);
     };
-
-    notice('starting the worker (bundling the workflows takes a moment)');
-    const worker = startChild('worker', 'worker/main.ts');
-    await worker.waitForOutput(/worker running/, WORKER_START_TIMEOUT_MS);
-
-    let apiUrl: string | undefined;
-    if (fs.existsSync(path.join(REPO_ROOT, 'api/main.ts'))) {
-      const api = startChild('api', 'api/main.ts');
-      try {
-        await api.waitForOutput(/API listening/, API_START_TIMEOUT_MS);
-        apiUrl = `http://127.0.0.1:${options.ports.api}`;
-      } catch (err) {
-        notice(`the API did not start, continuing without it: ${(err as Error).message}`);
-        await api.stop();
-      }
-    }
+    notice('starting the worker (bundling the workflows takes a moment) and the API');
+    await startChild('worker', 'worker/main.ts', /worker running/, WORKER_START_TIMEOUT_MS);
+    await startChild('api', 'api/main.ts', /API listening/, API_START_TIMEOUT_MS);
 
     isRunning = true;
     return {
-      paths, secrets, temporal, apiUrl, appUrl, slack, sim: simulator, unexpectedExit, stop,
-      processIds: () => [...serverPids.flatMap(({ pid }) => (pid ? [pid] : [])), ...children.map((c) => c.pid), ...simulator.processIds()],
+      paths, secrets, appUrl, sim, unexpectedExit,
+      temporal: servers.temporal,
+      apiUrl: `http://127.0.0.1:${options.ports.api}`,
+      slack: servers.slack,
+      processIds: () => started.processIds(),
+      stop: () => started.stop(),
     };
   } catch (err) {
-    await stop();
+    await started.stop();
     throw err;
   }
 }
