@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { requestBackup } from '../../lib/databaseOperations.js';
-import type { BackupResult, RunStatus, Trigger } from '../../lib/messages.js';
+import type { BackupResult, RunStatus, StageState, Trigger } from '../../lib/messages.js';
 import { requestDeploy, runStatus } from '../../lib/operations.js';
 import { BAD_BRANCH, GOOD_BRANCH } from './demoRepository.js';
 import { isEntryPoint } from './entryPoint.js';
@@ -67,8 +67,10 @@ function formatBytes(bytes: number): string {
   return bytes < 1024 ? `${bytes} B` : bytes < 1024 ** 2 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
+const STAGE_MARK: Record<StageState, string> = { succeeded: '✓', failed: '✗', skipped: '–', pending: '(not run)', running: '(running)' };
+
 function describeDeploy(number: number, title: string, run: DemoDeploy): string[] {
-  const stages = run.status.stages.map((s) => `${s.name} ${s.state === 'succeeded' ? '✓' : s.state === 'failed' ? '✗' : s.state === 'skipped' ? '–' : s.state}`).join(' · ');
+  const stages = run.status.stages.map((s) => `${s.name} ${STAGE_MARK[s.state]}`).join(' · ');
   const commit = run.status.facts.commit ? ` (commit ${run.status.facts.commit})` : '';
   return [
     `${number}. ${title}: ${DEMO_APP}/${DEMO_ENVIRONMENT} from branch ${run.ref}${commit}`,
