@@ -138,6 +138,11 @@ describe('fly.toml', () => {
     expect((service.checks as TomlTable[]).map((c) => c.path)).toEqual(['/healthz']);
   });
 
+  it('writes the apps file where FLIGHTDECK_CONFIG points', () => {
+    const config = flyToml();
+    expect((config.files as TomlTable[]).map((f) => f.guest_path)).toEqual([(config.env as TomlTable).FLIGHTDECK_CONFIG]);
+  });
+
   it('names as secrets and env only variables that lib/config.ts reads', () => {
     const known = envSchemaVariables();
     const env = Object.keys(flyToml().env as TomlTable);
