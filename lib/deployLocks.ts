@@ -8,7 +8,7 @@ import {
   DEPLOY_LOCKED, lockDeploysUpdate, queueStatusQuery, unlockDeploysUpdate,
   type DeployLock, type QueueStatus,
 } from './messages.js';
-import { deployQueueId, deployQueueStartOperation } from './operations.js';
+import { deployQueueId, deployQueueStartOperation } from './deployQueueAddress.js';
 import { duration, resourceName } from './validate.js';
 
 /** A deploy refused because the app and environment are locked. */

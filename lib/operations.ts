@@ -1,27 +1,15 @@
 // The operations people and systems start: the API, the CLI and Slack all call these, so a deploy
 // started from any of them takes the same path. Workflows are named by type, not imported.
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import type { Workflow } from '@temporalio/common';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { deployQueueStartOperation } from './deployQueueAddress.js';
 import { deployLockRefusal } from './deployLocks.js';
 import {
   approvalUpdate, cancelSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
   type ApprovalDecision, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
 } from './messages.js';
 
-export function deployQueueId(app: string, environment: string): string {
-  return `deploy-queue/${app}/${environment}`;
-}
-
-/** Starts the app and environment's queue unless it runs already (for update-with-start; one use each). */
-export function deployQueueStartOperation(taskQueue: string, app: string, environment: string): WithStartWorkflowOperation<Workflow> {
-  return new WithStartWorkflowOperation('deployQueue', {
-    workflowId: deployQueueId(app, environment),
-    taskQueue,
-    args: [],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
-}
+export { deployQueueId } from './deployQueueAddress.js';
 
 /**
  * Queues a deploy (starting the app's queue if needed) and returns the pipeline's workflow id.
