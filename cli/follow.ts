@@ -15,33 +15,41 @@ const POLL_INTERVAL_MS = 250;
 /** Prints the run's progress on out and resolves with its final status. */
 export async function followRun(client: Client, workflowId: string, out: Output): Promise<RunStatus> {
   const printed = new Map<string, StageState>();
-  let lastState: RunState | 'not started' | undefined;
+  let lastWaitingReason: string | undefined;
+  let lastState: RunState | undefined;
   let hasHeader = false;
   for (;;) {
-    const status = await readStatus(client, workflowId);
-    if (status && !hasHeader) out.line(`${describeRun(status)}: ${workflowId}`);
-    hasHeader ||= status !== undefined;
-    const state = status?.state ?? 'not started';
-    if (state !== lastState) announceState(out, workflowId, state);
-    lastState = state;
-    if (status) printStageChanges(out, status, printed);
-    if (status && FINAL_STATES.has(status.state)) return status;
+    const { status, waitingReason } = await readStatus(client, workflowId);
+    if (waitingReason && waitingReason !== lastWaitingReason) out.line(`${workflowId}: ${waitingReason}`);
+    lastWaitingReason = waitingReason;
+    if (status) {
+      if (!hasHeader) out.line(`${describeRun(status)}: ${workflowId}`);
+      hasHeader = true;
+      if (status.state !== lastState) announceState(out, workflowId, status.state);
+      lastState = status.state;
+      printStageChanges(out, status, printed);
+      if (FINAL_STATES.has(status.state)) return status;
+    }
     await sleep(POLL_INTERVAL_MS);
   }
 }
 
-/** Undefined while a queued deploy's pipeline has not started. */
-async function readStatus(client: Client, workflowId: string): Promise<RunStatus | undefined> {
+/** The run's status, or why there is none yet. */
+async function readStatus(client: Client, workflowId: string): Promise<{ status?: RunStatus; waitingReason?: string }> {
   try {
-    return await runStatus(client, workflowId);
+    return { status: await runStatus(client, workflowId) };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return queuedDeployStatus(client, workflowId);
+    if (err instanceof WorkflowNotFoundError) {
+      const status = await queuedDeployStatus(client, workflowId);
+      return status ? { status } : { waitingReason: 'queued behind the deploy in progress' };
+    }
     // A run that ended without answering (terminated, or no worker to answer) cannot be followed.
     const description = await client.workflow.getHandle(workflowId).describe();
     if (description.status.name !== 'RUNNING') {
       throw new Error(`run ${workflowId} ended (${description.status.name}) and its status could not be read: ${(err as Error).message}`);
     }
-    return undefined;
+    // Its first workflow task has not run: no worker polls the queue, or the worker cannot run it.
+    return { waitingReason: `waiting for a worker on task queue ${description.taskQueue} to run it` };
   }
 }
 
@@ -73,9 +81,8 @@ async function hasStarted(client: Client, workflowId: string): Promise<boolean> 
   }
 }
 
-function announceState(out: Output, workflowId: string, state: RunState | 'not started'): void {
-  if (state === 'not started') out.line(`${workflowId}: queued behind the deploy in progress`);
-  else if (state === 'waiting-for-approval') out.line(`waiting for approval: flightdeck approve ${workflowId}  (or: flightdeck reject ${workflowId})`);
+function announceState(out: Output, workflowId: string, state: RunState): void {
+  if (state === 'waiting-for-approval') out.line(`waiting for approval: flightdeck approve ${workflowId}  (or: flightdeck reject ${workflowId})`);
   else if (state === 'waiting-for-decision') out.line(`waiting for a decision: flightdeck decide ${workflowId} rollback|keep`);
 }
 

@@ -10,6 +10,8 @@ export interface StartedRun {
   workflowId: string;
   /** Extra facts for the JSON result, e.g. the deploy queue's disposition. */
   facts?: Record<string, unknown>;
+  /** After a success: prints what the run produced and returns it for the JSON result. */
+  describeResult?: () => Promise<unknown>;
 }
 
 export async function reportStartedRun(session: Session, run: StartedRun, shouldWait: boolean): Promise<{ exitCode: number; status?: RunStatus }> {
@@ -22,7 +24,8 @@ export async function reportStartedRun(session: Session, run: StartedRun, should
   }
   const status = await followRun(session.client, run.workflowId, out);
   printOutcome(session, status);
-  out.result({ workflowId: run.workflowId, ...run.facts, state: status.state, outcome: status.outcome, status });
+  const result = status.state === 'succeeded' && run.describeResult ? { result: await run.describeResult() } : {};
+  out.result({ workflowId: run.workflowId, ...run.facts, state: status.state, outcome: status.outcome, status, ...result });
   return { exitCode: status.state === 'succeeded' ? ExitCode.ok : ExitCode.runFailed, status };
 }
 

@@ -30,8 +30,8 @@ export function resolveApp(config: AppsConfig, app: string): AppConfig {
   return appConfig!;
 }
 
-export function resolveConfiguredDatabase(config: AppsConfig, database: string): void {
-  asUsage(() => resolveDatabase(config, database));
+export function resolveConfiguredDatabase(config: AppsConfig, command: string, database: string): void {
+  asUsage(() => resolveDatabase(config, database), command);
 }
 
 /** A value checked by one of lib/validate.ts's schemas; the schema's message says what is expected. */

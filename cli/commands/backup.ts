@@ -14,7 +14,7 @@ Exit code 0 when the backup is verified, 1 otherwise. List backups with flightde
   flightdeck backup orders`,
   prepare({ positionals, options, config, actor }) {
     const [database] = expectArguments(positionals, 'backup', 1, 1);
-    resolveConfiguredDatabase(config, database!);
+    resolveConfiguredDatabase(config, 'backup', database!);
     return async (session) => {
       const workflowId = await requestBackup(session.client, session.taskQueue, { database: database!, trigger: { source: 'cli', actor } });
       return (await reportStartedRun(session, { workflowId }, options['no-wait'] !== true)).exitCode;

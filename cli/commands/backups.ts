@@ -16,7 +16,7 @@ Only backups with status "verified" were proven restorable.
   isOffline: true,
   prepare({ positionals, config }) {
     const [database] = expectArguments(positionals, 'backups', 1, 1);
-    resolveConfiguredDatabase(config, database!);
+    resolveConfiguredDatabase(config, 'backups', database!);
     return async ({ out }) => {
       const backups = await listBackups(config, database!);
       if (backups.length === 0) out.line(`no backups of ${database} yet`);

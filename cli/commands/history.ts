@@ -31,7 +31,7 @@ export const historyCommand: Command = {
     }
     const database = text(options.db);
     if (database !== undefined) {
-      resolveConfiguredDatabase(config, database);
+      resolveConfiguredDatabase(config, 'history', database);
       filter.database = database;
     }
     const kind = text(options.kind);

@@ -54,9 +54,8 @@ export const migrateCommand: Command = {
     };
     return async (session) => {
       const workflowId = await requestMigration(session.client, session.taskQueue, request);
-      const { exitCode, status } = await reportStartedRun(session, { workflowId }, options['no-wait'] !== true);
-      if (status?.state === 'succeeded') await printMigrationResult(session, workflowId);
-      return exitCode;
+      const describeResult = () => printMigrationResult(session, workflowId);
+      return (await reportStartedRun(session, { workflowId, describeResult }, options['no-wait'] !== true)).exitCode;
     };
   },
 };
@@ -65,7 +64,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): Partial<Re
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
-async function printMigrationResult({ client, out }: Session, workflowId: string): Promise<void> {
+async function printMigrationResult({ client, out }: Session, workflowId: string): Promise<MigrateResult> {
   const result = await client.workflow.getHandle(workflowId).result() as MigrateResult;
   if (result.status) {
     out.line(`current version: ${result.status.currentVersion}${result.status.isDirty ? ' (DIRTY)' : ''}`);
@@ -74,4 +73,5 @@ async function printMigrationResult({ client, out }: Session, workflowId: string
     if (result.status.recovery) out.line(`  recovery: ${result.status.recovery}`);
   }
   for (const step of result.plan) out.line(`  ${step.direction} ${step.version} ${step.name}${step.isTransactional ? '' : ' (not in a transaction)'}`);
+  return result;
 }

@@ -22,7 +22,7 @@ plan, approval, checksum, safety backup, restore, verification of row counts and
   options: { target: { type: 'string' }, overwrite: { type: 'boolean' } },
   prepare({ positionals, options, config, actor }) {
     const [database, backupId] = expectArguments(positionals, 'restore', 2, 2);
-    resolveConfiguredDatabase(config, database!);
+    resolveConfiguredDatabase(config, 'restore', database!);
     if (!/^[\w.-]{1,200}$/.test(backupId!)) throw new UsageError(`"${backupId}" is not a backup id; list them with flightdeck backups ${database}`, 'restore');
     const targetDatabase = text(options.target);
     if (targetDatabase !== undefined && !PG_DATABASE_NAME.test(targetDatabase)) {

@@ -2,6 +2,8 @@
 // schedules and history on the real Temporal server and PostgreSQL, with a real worker.
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { requestBackup } from '../../lib/databaseOperations.js';
+import type { BackupResult } from '../../lib/messages.js';
 import { backupScheduleId } from '../../worker/schedules.js';
 import { useBackupTestEnvironment } from '../backups/helpers/backupTestEnvironment.js';
 import { createSampleDatabase } from '../backups/helpers/sampleDatabase.js';
@@ -79,5 +81,19 @@ describe('flightdeck database commands', { timeout: 180_000 }, () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(`unknown database "nope"; configured databases: ${database}, ${unscheduled}`);
   });
-});
 
+  it('restores a listed backup into a new database, following each stage', async () => {
+    const result = await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
+      const backupRunId = await requestBackup(harness.kit.client, taskQueue, { database, trigger: { source: 'api', actor: 'dana' } });
+      const backup = await harness.kit.client.workflow.getHandle(backupRunId).result() as BackupResult;
+      return { backup, restore: await cli.run(['restore', database, backup.backupId], { taskQueue }) };
+    });
+    expect(result.restore.stderr).toBe('');
+    expect(result.restore.exitCode).toBe(0);
+    const lines = result.restore.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^restore ${database}: restore/${database}/${result.backup.backupId}-\\w+$`));
+    expect(lines).toContainEqual(expect.stringMatching(/^- approval {2}skipped {2}a new database$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^✓ restore {2}succeeded {2}\d.*row counts and schema match the backup$/));
+    expect(lines.at(-1)).toMatch(new RegExp(`^restore ${database} succeeded in .*: Restored ${result.backup.backupId} into \\w+; row counts and schema match\\.$`));
+  });
+});
