@@ -1,7 +1,8 @@
 // The API process: loads the config, connects to Temporal, serves HTTP until SIGINT/SIGTERM.
 import { Client, Connection } from '@temporalio/client';
-import { ConfigError, loadAppsConfig, loadEnvConfig } from '../lib/config.js';
+import { loadAppsConfig, loadEnvConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
+import { runProcessMain } from '../lib/processMain.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { createApiMetrics } from './metrics.js';
 import { buildServer } from './server.js';
@@ -31,11 +32,4 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error(err);
-  process.exit(1);
-});
+runProcessMain('flightdeck-api', main);

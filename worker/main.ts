@@ -6,8 +6,9 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createSlackClient } from '../activities/slack.js';
-import { ConfigError, loadAppsConfig, loadEnvConfig } from '../lib/config.js';
+import { loadAppsConfig, loadEnvConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
+import { runProcessMain } from '../lib/processMain.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { syncBackupSchedules } from './schedules.js';
 
@@ -46,11 +47,4 @@ async function main(): Promise<void> {
   logger.info('worker stopped');
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error(err);
-  process.exit(1);
-});
+runProcessMain('flightdeck-worker', main);
