@@ -47,7 +47,7 @@ const envSchema = z.object({
   SLACK_CHANNEL: z.string().min(1).default('#deploys'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   FLIGHTDECK_API_HOST: z.string().min(1).default('0.0.0.0'),
-  FLIGHTDECK_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  FLIGHTDECK_API_PORT: z.coerce.number('a TCP port number, e.g. 8080').int().min(0).max(65535).default(8080),
   FLIGHTDECK_API_TOKEN: optionalText.describe('bearer token for the write API (POST /deploys, /rollbacks, /backups)'),
   GITHUB_WEBHOOK_SECRET: optionalText,
   GITHUB_WEBHOOK_SECRET_PREVIOUS: optionalText.describe('still accepted while a rotation is in progress'),
@@ -55,8 +55,8 @@ const envSchema = z.object({
   CI_OIDC_ISSUER: z.url('the OIDC issuer URL').default('https://token.actions.githubusercontent.com'),
   CI_OIDC_AUDIENCE: z.string().min(1).default('flightdeck'),
   CI_OIDC_JWKS_URL: z.url('the JWKS URL of the OIDC issuer').optional(),
-  FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600).describe('requests per minute per source IP'),
-  FLIGHTDECK_API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(60).describe('requests a source may send at once'),
+  FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: z.coerce.number('a whole number, e.g. 600').int().min(1).default(600).describe('requests per minute per source IP'),
+  FLIGHTDECK_API_RATE_LIMIT_BURST: z.coerce.number('a whole number, e.g. 60').int().min(1).default(60).describe('requests a source may send at once'),
 });
 
 export type EnvConfig = z.infer<typeof envSchema> & {
