@@ -2,6 +2,7 @@
 // a link to the run, and buttons while a person's decision is awaited. Pure: no I/O.
 import type { KnownBlock } from '@slack/web-api';
 import type { RunStatus, StageStatus } from './messages.js';
+import { formatDuration } from './units.js';
 
 const STAGE_ICON: Record<StageStatus['state'], string> = {
   pending: '◻️', running: '⏳', succeeded: '✅', failed: '❌', skipped: '➖',
@@ -14,10 +15,6 @@ const HEADLINE: Record<RunStatus['state'], string> = {
 
 export const SLACK_ACTIONS = { approve: 'flightdeck_approve', reject: 'flightdeck_reject', rollback: 'flightdeck_rollback', keep: 'flightdeck_keep' } as const;
 
-function formatDuration(ms: number | undefined): string {
-  if (ms === undefined) return '';
-  return ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
-}
 
 export function runSubject(status: RunStatus): string {
   const target = [status.app ?? status.database, status.environment].filter(Boolean).join(' / ');
@@ -31,7 +28,7 @@ export function renderRunText(status: RunStatus): string {
   if (facts.length) lines.push(facts.join(' · '));
   lines.push(`by ${status.trigger.actor} via ${status.trigger.source}`);
   for (const stage of status.stages) {
-    const extra = [formatDuration(stage.durationMs), stage.detail].filter(Boolean).join(', ');
+    const extra = [stage.durationMs === undefined ? '' : formatDuration(stage.durationMs), stage.detail].filter(Boolean).join(', ');
     lines.push(`${STAGE_ICON[stage.state]} ${stage.name}${extra ? ` (${extra})` : ''}`);
   }
   return lines.join('\n');

@@ -9,6 +9,7 @@ import type { RetentionPlan } from '../activities/backup/retention.js';
 import type { VerificationResult } from '../activities/backup/verify.js';
 import { failureDetails, failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import { statusQuery, type BackupRequest, type BackupResult } from '../lib/messages.js';
+import { formatBytes, formatDuration } from '../lib/units.js';
 import { flyReadOptions, localOptions } from './activityOptions.js';
 import { RunTracker } from './runTracker.js';
 
@@ -177,21 +178,4 @@ export function retentionPlanText(plan: RetentionPlan, target: BackupTarget): st
   const lines = [`Retention (${policy}): keeping ${plan.keep.length} (${plan.verifiedKept} verified), deleting ${plan.delete.length}.`];
   for (const decision of plan.delete) lines.push(`• delete ${decision.backupId} (${decision.status}): ${decision.reason}`);
   return lines.join('\n');
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.round(ms / 60_000)} min`;
 }

@@ -7,7 +7,8 @@ import type { RestorePlan } from '../activities/backup/index.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import { approvalUpdate, statusQuery, type ApprovalDecision, type RestoreRequest, type RestoreResult } from '../lib/messages.js';
 import { localOptions } from './activityOptions.js';
-import { alertChannel, backupDatabase, formatBytes, postgresOptions } from './backupDatabase.js';
+import { formatBytes } from '../lib/units.js';
+import { alertChannel, backupDatabase, postgresOptions } from './backupDatabase.js';
 import { RunTracker } from './runTracker.js';
 
 const APPROVAL_TIMEOUT = '30m';

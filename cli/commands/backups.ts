@@ -1,6 +1,7 @@
 import { listBackups } from '../../activities/backup/backupList.js';
 import type { Command } from '../command.js';
-import { formatBytes, formatTable, formatTime } from '../format.js';
+import { formatBytes } from '../../lib/units.js';
+import { formatTable, formatTime } from '../format.js';
 import { ExitCode } from '../usageError.js';
 import { expectArguments, resolveConfiguredDatabase } from '../validation.js';
 

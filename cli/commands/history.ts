@@ -1,7 +1,8 @@
 import type { RunKind } from '../../lib/messages.js';
 import { DEFAULT_RUN_LIMIT, listRuns, WORKFLOW_TYPE_OF_KIND, type RunFilter } from '../../lib/runHistory.js';
 import type { Command } from '../command.js';
-import { formatDuration, formatTable, formatTime } from '../format.js';
+import { formatDuration } from '../../lib/units.js';
+import { formatTable, formatTime } from '../format.js';
 import { ExitCode, UsageError } from '../usageError.js';
 import { expectArguments, resolveApp, resolveAppEnvironment, resolveConfiguredDatabase, text, wholeNumber } from '../validation.js';
 

@@ -32,7 +32,7 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     // Stages are seen by polling: a quick one may start and finish between two looks.
     expect(lines.filter((line) => /^… \w+ {2}started$/.test(line)).length).toBeGreaterThan(0);
     for (const stage of ['preflight', 'test', 'build', 'deploy', 'health', 'smoke']) {
-      expect(lines.some((line) => new RegExp(`^✓ ${stage}  succeeded  \\d+(\\.\\d)?(ms|s)`).test(line))).toBe(true);
+      expect(lines.some((line) => new RegExp(`^✓ ${stage}  succeeded  \\d+(\\.\\d)? (ms|s)`).test(line))).toBe(true);
     }
     expect(lines).toContainEqual(expect.stringMatching(/^- approval {2}skipped/));
     expect(lines.at(-1)).toMatch(new RegExp(`^deploy ${app.name}/staging succeeded in \\d`));
