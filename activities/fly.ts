@@ -1,16 +1,18 @@
 // Every flyctl call. flyctl is reached only as the executable named by FLYCTL_PATH; the token
 // travels in the child's environment, never as an argument. Errors are classified as flyctl's
 // own retry logic classifies them (reference/flyctl.md §8).
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { childProcessEnv, type EnvConfig } from '../lib/config.js';
-import { PermanentError, permanentFailure, transientFailure, type PermanentErrorType } from '../lib/errors.js';
+import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { lastLine, runCommand, type RunResult } from '../lib/process.js';
 import { redactText } from '../lib/redact.js';
+import { startStreamingCommand, type CommandOutcome } from '../lib/streamingCommand.js';
 import { flyAppName, imageRef } from '../lib/validate.js';
 import { withHeartbeat } from './heartbeat.js';
 
@@ -306,4 +308,75 @@ function mostCommon(values: string[]): string | undefined {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+// ---------------------------------------------------------------- fly proxy (databases on the private network)
+// `fly proxy` for databases reachable only on Fly's private network: started for one activity,
+// on a port the kernel picks, and stopped when the activity is done (reference/flyctl.md §6).
+export interface FlyProxyOptions {
+  flyctlPath: string;
+  flyApp: string;
+  remotePort: number;
+  env: Record<string, string>;
+  signal?: AbortSignal;
+  readyTimeoutMs?: number;
+}
+
+export interface FlyProxy {
+  localPort: number;
+  stop(): Promise<void>;
+}
+
+const READY_LINE = /Proxying (?:localhost|127\.0\.0\.1|\[::1\]):(\d+) to remote/;
+/** The proxy runs as long as its activity: the activity's own timeout bounds it. */
+const PROXY_LIFETIME_MS = 24 * 3_600_000;
+
+export async function startFlyProxy(options: FlyProxyOptions): Promise<FlyProxy> {
+  // --watch-stdin: should the worker die without stopping it, the proxy exits when its stdin closes.
+  const args = ['proxy', `0:${options.remotePort}`, '-a', flyAppName.parse(options.flyApp), '--watch-stdin'];
+  // flyctl versions differ in which stream carries the ready line: both feed one line source.
+  const output = new EventEmitter();
+  const proxy = startStreamingCommand(options.flyctlPath, args, {
+    env: options.env, timeoutMs: PROXY_LIFETIME_MS, signal: options.signal, hasStdin: true, killGraceMs: 2000,
+    onStderrLine: (line) => output.emit('text', `${line}\n`),
+  });
+  // Always drained: a proxy blocked on a full stdout pipe would stall its connections.
+  proxy.stdout.on('data', (chunk: Buffer) => output.emit('text', chunk.toString('utf8')));
+  const stop = async () => {
+    proxy.stdin?.end();
+    proxy.stop();
+    await proxy.finished.catch(() => undefined);
+  };
+  try {
+    const localPort = await waitForReadyLine(output, proxy.finished, options.readyTimeoutMs ?? 30_000, options.flyApp);
+    return { localPort, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function waitForReadyLine(output: EventEmitter, finished: Promise<CommandOutcome>, timeoutMs: number, flyApp: string): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  let onText: ((text: string) => void) | undefined;
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      let seen = '';
+      onText = (text) => {
+        seen = (seen + text).slice(-4096);
+        const match = READY_LINE.exec(seen);
+        if (match) resolve(Number(match[1]));
+      };
+      output.on('text', onText);
+      timer = setTimeout(() => reject(transientFailure(TransientError.NetworkError, `fly proxy to ${flyApp} was not ready within ${timeoutMs} ms`)), timeoutMs);
+      finished.then(
+        (outcome) => reject(transientFailure(TransientError.NetworkError,
+          `fly proxy to ${flyApp} exited (code ${outcome.exitCode}) before it was ready: ${outcome.stderrTail.trim().split('\n').at(-1) ?? ''}`)),
+        reject,
+      );
+    });
+  } finally {
+    clearTimeout(timer);
+    if (onText) output.off('text', onText);
+  }
 }

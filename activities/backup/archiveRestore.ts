@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
 import type { BackupStorage } from './storage.js';
 import { createChecksumStream } from './checksumStream.js';
-import { startStreamingCommand, type CommandOutcome } from './streamingCommand.js';
+import { startStreamingCommand, type CommandOutcome } from '../../lib/streamingCommand.js';
 
 export interface ArchiveRestoreOptions {
   pgRestore: string;

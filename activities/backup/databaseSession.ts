@@ -6,7 +6,7 @@ import { childProcessEnv, readSecret, type AppsConfig, type DatabaseConfig, type
 import { PermanentError, permanentFailure, transientFailure, TransientError } from '../../lib/errors.js';
 import { redactText } from '../../lib/redact.js';
 import { createPassfile, libpqEnvironment, parseConnectionString, pgClientConfig, type PgEndpoint } from './connection.js';
-import { startFlyProxy } from './flyProxy.js';
+import { startFlyProxy } from '../fly.js';
 
 export interface DatabaseSession {
   /** The database named in the connection string. */

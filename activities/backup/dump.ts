@@ -11,7 +11,7 @@ import { takeInventory, type DatabaseInventory } from './inventory.js';
 import { pgDumpArgs, pgToolFailure, type PgTools } from './pgTools.js';
 import type { Progress } from './progress.js';
 import type { BackupStorage } from './storage.js';
-import { isSuccessful, startStreamingCommand } from './streamingCommand.js';
+import { isSuccessful, startStreamingCommand } from '../../lib/streamingCommand.js';
 
 export interface DumpRequest {
   backupId: string;

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../../lib/errors.js';
 import { lastLine } from '../../lib/process.js';
-import type { CommandOutcome } from './streamingCommand.js';
+import type { CommandOutcome } from '../../lib/streamingCommand.js';
 
 export interface PgTools {
   pgDump: string;

@@ -13,7 +13,7 @@ import { compareInventories, takeInventory } from './inventory.js';
 import { pgRestoreArgs, type PgTools } from './pgTools.js';
 import type { Progress } from './progress.js';
 import { StorageObjectMissing, type BackupStorage } from './storage.js';
-import { isSuccessful } from './streamingCommand.js';
+import { isSuccessful } from '../../lib/streamingCommand.js';
 
 export interface VerificationResult {
   isVerified: boolean;

@@ -1,12 +1,12 @@
 // A child process whose stdin/stdout are streams (pg_dump's output, pg_restore's input, a fly proxy
 // that runs until stopped). lib/process.ts collects output into strings, which a multi-gigabyte dump
-// cannot afford; the rules are the same, and so is the supervision (lib/process.ts): argument
+// cannot afford; the rules are the same, and so is the supervision (process.ts): argument
 // arrays, an explicit environment, a timeout, cancellation that kills the whole process group,
 // redacted stderr.
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { createLineReader, superviseProcessGroup, type ProcessGroupOptions } from '../../lib/process.js';
-import { redactText } from '../../lib/redact.js';
+import { createLineReader, superviseProcessGroup, type ProcessGroupOptions } from './process.js';
+import { redactText } from './redact.js';
 
 export interface StreamingCommandOptions extends ProcessGroupOptions {
   /** The complete environment of the child (no inheritance). */
