@@ -3,9 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { RunState, RunStatus, StageState } from '../lib/messages.js';
-import { deployQueueStatus } from '../lib/deployLocks.js';
 import { runStatus } from '../lib/operations.js';
-import { parseRunId } from '../lib/runHistory.js';
 import { describeRun, formatStageLine } from './format.js';
 import type { Output } from './output.js';
 
@@ -37,12 +35,11 @@ export async function followRun(client: Client, workflowId: string, out: Output)
 /** The run's status, or why there is none yet. */
 async function readStatus(client: Client, workflowId: string): Promise<{ status?: RunStatus; waitingReason?: string }> {
   try {
-    return { status: await runStatus(client, workflowId) };
+    const status = await runStatus(client, workflowId);
+    // A deploy waiting in its queue has no workflow yet; the queue answers for it.
+    return status.state === 'queued' ? { waitingReason: `queued: ${status.outcome}` } : { status };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
-      const status = await queuedDeployStatus(client, workflowId);
-      return status ? { status } : { waitingReason: 'queued behind the deploy in progress' };
-    }
+    if (err instanceof WorkflowNotFoundError) throw new Error(`no run ${workflowId}; list runs with flightdeck history`);
     // A run that ended without answering (terminated, or no worker to answer) cannot be followed.
     const description = await client.workflow.getHandle(workflowId).describe();
     if (description.status.name !== 'RUNNING') {
@@ -50,34 +47,6 @@ async function readStatus(client: Client, workflowId: string): Promise<{ status?
     }
     // Its first workflow task has not run: no worker polls the queue, or the worker cannot run it.
     return { waitingReason: `waiting for a worker on task queue ${description.taskQueue} to run it` };
-  }
-}
-
-/** A deploy id with no workflow yet: waiting in its queue, replaced by a newer deploy, or unknown. */
-async function queuedDeployStatus(client: Client, workflowId: string): Promise<RunStatus | undefined> {
-  const { app, environment } = parseRunId(workflowId, 'deploy');
-  const queue = workflowId.startsWith('deploy/') && app && environment ? await deployQueueStatus(client, { app, environment }) : undefined;
-  // Waiting, or started by the queue a moment after the status query missed it.
-  if (queue?.waiting?.workflowId === workflowId || queue?.running?.workflowId === workflowId) return undefined;
-  if (!queue?.superseded.includes(workflowId)) {
-    if (await hasStarted(client, workflowId)) return undefined;
-    throw new Error(`no run ${workflowId}; list runs with flightdeck history`);
-  }
-  const now = new Date().toISOString();
-  return {
-    kind: 'deploy', workflowId, app, environment, state: 'superseded', trigger: { source: 'cli', actor: 'unknown' },
-    startedAt: now, finishedAt: now, stages: [], facts: {},
-    outcome: `replaced by a newer deploy${queue.waiting ? ` (${queue.waiting.workflowId})` : ''} before it started; nothing was deployed`,
-  };
-}
-
-async function hasStarted(client: Client, workflowId: string): Promise<boolean> {
-  try {
-    await client.workflow.getHandle(workflowId).describe();
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
   }
 }
 

@@ -1,9 +1,9 @@
 // The operations people and systems start: the API, the CLI and Slack all call these, so a deploy
 // started from any of them takes the same path. Workflows are named by type, not imported.
 import { randomUUID } from 'node:crypto';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { deployQueueStartOperation } from './deployQueueAddress.js';
-import { deployLockRefusal } from './deployLocks.js';
+import { deployLockRefusal, deployQueueStatus } from './deployLocks.js';
 import {
   approvalUpdate, cancelSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
   type ApprovalDecision, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
@@ -28,8 +28,38 @@ export async function requestRollback(client: Client, taskQueue: string, request
   return workflowId;
 }
 
+/**
+ * The run's status. A deploy id handed out by the queue may have no workflow yet: it is waiting
+ * behind the running deploy, or a newer request replaced it; the queue answers for those.
+ */
 export async function runStatus(client: Client, workflowId: string): Promise<RunStatus> {
-  return client.workflow.getHandle(workflowId).query(statusQuery);
+  const query = () => client.workflow.getHandle(workflowId).query(statusQuery);
+  try {
+    return await query();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError) || !workflowId.startsWith('deploy/')) throw err;
+    const [, app, environment] = workflowId.split('/');
+    const queue = await deployQueueStatus(client, { app: app!, environment: environment! });
+    // Started by the queue between the query and now.
+    if (queue?.running?.workflowId === workflowId) return query();
+    if (queue?.waiting?.workflowId === workflowId) {
+      return notStartedDeploy(workflowId, queue.waiting.request, 'queued', `waiting behind ${queue.running?.workflowId ?? 'the deploy in progress'}`);
+    }
+    if (queue?.superseded.includes(workflowId)) {
+      const replacedBy = queue.waiting?.workflowId ?? queue.running?.workflowId;
+      return notStartedDeploy(workflowId, { app: app!, environment: environment!, trigger: { source: 'api', actor: 'unknown' } }, 'superseded',
+        `replaced by a newer deploy${replacedBy ? ` (${replacedBy})` : ''} before it started; nothing was deployed`);
+    }
+    throw err;
+  }
+}
+
+function notStartedDeploy(workflowId: string, request: DeployRequest, state: 'queued' | 'superseded', outcome: string): RunStatus {
+  const now = new Date().toISOString();
+  return {
+    kind: 'deploy', workflowId, app: request.app, environment: request.environment, state, trigger: request.trigger,
+    startedAt: now, ...(state === 'superseded' ? { finishedAt: now } : {}), stages: [], facts: {}, outcome,
+  };
 }
 
 export async function decideApproval(client: Client, workflowId: string, decision: ApprovalDecision): Promise<void> {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { queueStatusQuery } from '../../lib/messages.js';
-import { deployQueueId, requestDeploy } from '../../lib/operations.js';
+import { deployQueueId, requestDeploy, runStatus } from '../../lib/operations.js';
 import { useDeployWorld } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, rolloutsOf, settle, waitUntil } from './support.js';
@@ -27,6 +27,9 @@ describe('deploy queue', () => {
 
       const queue = kit.client.workflow.getHandle(deployQueueId(app.name, 'staging'));
       expect((await queue.query(queueStatusQuery)).superseded).toContain(middleRun.workflowId);
+      // Ids handed out for runs that do not exist (yet) still answer a status: the queue's.
+      expect(await runStatus(kit.client, middleRun.workflowId)).toMatchObject({ state: 'superseded', outcome: expect.stringContaining(newestRun.workflowId) });
+      expect(await runStatus(kit.client, newestRun.workflowId)).toMatchObject({ state: 'queued', outcome: expect.stringContaining(firstRun.workflowId) });
 
       expect((await settle(kit.client, firstRun.workflowId)).status.state).toBe('succeeded');
       await waitUntil('the newest request to start once the first has finished', () =>
