@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { requestBackup } from '../../lib/databaseOperations.js';
 import type { BackupResult, RunStatus, StageState, Trigger } from '../../lib/messages.js';
 import { requestDeploy, runStatus } from '../../lib/operations.js';
+import { formatBytes } from '../../lib/units.js';
 import { BAD_BRANCH, GOOD_BRANCH } from './demoRepository.js';
 import { isEntryPoint } from './entryPoint.js';
 import { anyFreePorts } from './ports.js';
@@ -61,10 +62,6 @@ async function backup(client: Client): Promise<DemoBackup> {
   const workflowId = await requestBackup(client, SANDBOX_TASK_QUEUE, { database: DEMO_DATABASE, trigger: DEMO_TRIGGER });
   const result = await client.workflow.getHandle(workflowId).result() as BackupResult;
   return { workflowId, result };
-}
-
-function formatBytes(bytes: number): string {
-  return bytes < 1024 ? `${bytes} B` : bytes < 1024 ** 2 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 const STAGE_MARK: Record<StageState, string> = { succeeded: '✓', failed: '✗', skipped: '–', pending: '(not run)', running: '(running)' };
