@@ -40,8 +40,14 @@ export async function runStatus(client: Client, workflowId: string): Promise<Run
     if (!(err instanceof WorkflowNotFoundError) || !workflowId.startsWith('deploy/')) throw err;
     const [, app, environment] = workflowId.split('/');
     const queue = await deployQueueStatus(client, { app: app!, environment: environment! });
-    // Started by the queue between the query and now.
-    if (queue?.running?.workflowId === workflowId) return query();
+    if (queue?.running?.workflowId === workflowId) {
+      const { request } = queue.running;
+      // Started by the queue between the query and now, or being started right now.
+      return query().catch((retryErr: unknown) => {
+        if (retryErr instanceof WorkflowNotFoundError) return notStartedDeploy(workflowId, request, 'queued', 'starting');
+        throw retryErr;
+      });
+    }
     if (queue?.waiting?.workflowId === workflowId) {
       return notStartedDeploy(workflowId, queue.waiting.request, 'queued', `waiting behind ${queue.running?.workflowId ?? 'the deploy in progress'}`);
     }

@@ -25,6 +25,7 @@ export interface DeployQueueState {
 
 const MAX_REMEMBERED_DELIVERIES = 500;
 const IDLE_EXIT_MS = 60 * 60_000;
+const ANSWER_WITHIN = '3s';
 
 export async function deployQueue(state: DeployQueueState = { seen: [], superseded: [] }): Promise<void> {
   const seen = new Map(state.seen);
@@ -60,8 +61,10 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     if (replaced) superseded.push(replaced);
     waiting = { workflowId, request };
     if (running) return { workflowId, disposition: 'queued', supersededWorkflowId: replaced };
-    // Answer once the pipeline exists, so the caller can follow the id it gets back at once.
-    await condition(() => recentlyStarted.includes(workflowId) || superseded.includes(workflowId) || isLocked());
+    // Answer once the pipeline exists, so the caller can follow it at once; but a webhook sender
+    // (GitHub gives up after 10 s) does not wait on a busy worker: after a while the answer is
+    // "queued", and the id's status comes from this queue until the pipeline starts.
+    await condition(() => recentlyStarted.includes(workflowId) || superseded.includes(workflowId) || isLocked(), ANSWER_WITHIN);
     return { workflowId, disposition: recentlyStarted.includes(workflowId) ? 'started' : 'queued', supersededWorkflowId: replaced };
   }, {
     validator: (request) => {
