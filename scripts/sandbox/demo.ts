@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { requestBackup } from '../../lib/databaseOperations.js';
 import type { BackupResult, RunStatus, StageState, Trigger } from '../../lib/messages.js';
 import { requestDeploy, runStatus } from '../../lib/operations.js';
@@ -19,6 +19,7 @@ import { DEMO_APP, DEMO_DATABASE, DEMO_ENVIRONMENT, DEMO_SLACK_CHANNEL } from '.
 import { formatSlackEvent } from './slackPrinter.js';
 
 const DEMO_TRIGGER: Trigger = { source: 'cli', actor: 'npm run demo' };
+const PIPELINE_TIMEOUT_MS = 120_000;
 
 export interface DemoDeploy {
   ref: string;
@@ -49,10 +50,27 @@ export interface DemoOptions {
   onProgress?: (line: string) => void;
 }
 
+/**
+ * Waits for the pipeline to finish. The queue names the pipeline before the worker has started it,
+ * so it may not exist yet; a rolled-back pipeline fails its workflow on purpose (its status says why).
+ */
+async function waitForPipeline(client: Client, workflowId: string): Promise<void> {
+  const deadline = Date.now() + PIPELINE_TIMEOUT_MS;
+  for (;;) {
+    try {
+      await client.workflow.getHandle(workflowId).result();
+      return;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) return;
+      if (Date.now() > deadline) throw new Error(`the pipeline ${workflowId} did not start within ${PIPELINE_TIMEOUT_MS / 1000} s; see the worker's log`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 async function deploy(client: Client, sandbox: Sandbox, ref: string): Promise<DemoDeploy> {
   const { workflowId } = await requestDeploy(client, SANDBOX_TASK_QUEUE, { app: DEMO_APP, environment: DEMO_ENVIRONMENT, ref, trigger: DEMO_TRIGGER });
-  // A rolled-back pipeline fails its workflow on purpose; its status says what happened.
-  await client.workflow.getHandle(workflowId).result().catch(() => undefined);
+  await waitForPipeline(client, workflowId);
   const status = await runStatus(client, workflowId);
   const servedAfter = (await (await fetch(`${sandbox.appUrl}/`)).text()).trim();
   return { ref, workflowId, status, servedAfter };
