@@ -17,7 +17,7 @@ beforeAll(async () => {
   harness.setSecret(SECRET, await createSampleDatabase(harness.serverUrl, 'ops'));
   config = harness.setConfig({
     apps: { shop: { repository: '.', environments: { production: { flyApp: 'shop-prod' } } } },
-    databases: { orders: { app: 'shop', secret: SECRET }, archive: { app: 'shop', secret: SECRET } },
+    databases: { 'ops-orders': { app: 'shop', secret: SECRET }, archive: { app: 'shop', secret: SECRET } },
   });
 });
 
@@ -26,10 +26,10 @@ describe('database operations', () => {
     const { client } = harness.kit;
     const trigger = { source: 'cli' as const, actor: 'dana', deliveryId: harness.kit.uniqueId('cli') };
     const { backup, restoreIds, restored } = await harness.kit.withWorker(harness.activities(), async (taskQueue) => {
-      const backupId = await requestBackup(client, taskQueue, { database: 'orders', trigger });
-      expect(backupId).toBe(`backup/orders/on-demand/${trigger.deliveryId}`);
+      const backupId = await requestBackup(client, taskQueue, { database: 'ops-orders', trigger });
+      expect(backupId).toBe(`backup/ops-orders/on-demand/${trigger.deliveryId}`);
       const backup = await client.workflow.getHandle(backupId).result() as BackupResult;
-      const restoreRequest = { database: 'orders', backupId: backup.backupId, trigger };
+      const restoreRequest = { database: 'ops-orders', backupId: backup.backupId, trigger };
       const restoreIds = [await requestRestore(client, taskQueue, restoreRequest), await requestRestore(client, taskQueue, restoreRequest)];
       const restored = await client.workflow.getHandle(restoreIds[0]!).result() as RestoreResult;
       return { backup, restoreIds, restored };
@@ -37,23 +37,23 @@ describe('database operations', () => {
 
     expect(backup.isVerified).toBe(true);
     expect(restoreIds[1]).toBe(restoreIds[0]);
-    expect(restoreIds[0]).toMatch(new RegExp(`^restore/orders/${backup.backupId}-`));
+    expect(restoreIds[0]).toMatch(new RegExp(`^restore/ops-orders/${backup.backupId}-`));
     expect(restored.isVerified).toBe(true);
 
-    const [newest] = await listBackups(config, 'orders');
-    expect(newest).toMatchObject({ backupId: backup.backupId, database: 'orders', status: 'verified', isVerified: true, sizeBytes: backup.sizeBytes, isSafetyBackup: false, trigger: { source: 'cli', actor: 'dana' } });
+    const [newest] = await listBackups(config, 'ops-orders');
+    expect(newest).toMatchObject({ backupId: backup.backupId, database: 'ops-orders', status: 'verified', isVerified: true, sizeBytes: backup.sizeBytes, isSafetyBackup: false, trigger: { source: 'cli', actor: 'dana' } });
     expect(await listBackups(config, 'archive')).toEqual([]);
 
     const runs = await waitFor(async () => {
-      const listed = await listRuns(client, { database: 'orders' });
+      const listed = await listRuns(client, { database: 'ops-orders' });
       return listed.length >= 2 && listed.every((r) => r.status === 'COMPLETED') ? listed : undefined;
     }, 'the backup and restore runs to be listed as completed');
-    expect(runs.map((r) => [r.kind, r.workflowId])).toEqual([['restore', restoreIds[0]], ['backup', `backup/orders/on-demand/${trigger.deliveryId}`]]);
+    expect(runs.map((r) => [r.kind, r.workflowId])).toEqual([['restore', restoreIds[0]], ['backup', `backup/ops-orders/on-demand/${trigger.deliveryId}`]]);
   });
 
   it('refuses to list the backups of an unknown database, naming the configured ones', async () => {
-    await expect(listBackups(config, 'ordres')).rejects.toThrow(/unknown database "ordres"; configured databases: orders, archive/);
-    expect(() => resolveDatabase(config, 'ordres')).toThrow(/configured databases: orders, archive/);
+    await expect(listBackups(config, 'ordres')).rejects.toThrow(/unknown database "ordres"; configured databases: ops-orders, archive/);
+    expect(() => resolveDatabase(config, 'ordres')).toThrow(/configured databases: ops-orders, archive/);
   });
 
   it('starts a migration under an id derived from the request, once per delivery', async () => {
