@@ -1,7 +1,7 @@
 // Resolves "app + environment" into everything a deploy needs, from the config file at the start of
 // a run. The result is recorded in history, so the run keeps one consistent view of its config.
 import pg from 'pg';
-import { ConfigError, readSecret, resolveTarget, type AppsConfig, type EnvConfig, type SmokeCheck } from '../lib/config.js';
+import { ConfigError, readSecret, resolveTarget, slackChannelFor, type AppsConfig, type EnvConfig, type SmokeCheck } from '../lib/config.js';
 import { PermanentError, permanentFailure, TransientError, transientFailure } from '../lib/errors.js';
 import { redactText } from '../lib/redact.js';
 import { durationToMs } from '../lib/validate.js';
@@ -36,9 +36,10 @@ export interface DeployTarget {
 export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsConfig: () => AppsConfig }) {
   return {
     async resolveDeployTarget(input: { app: string; environment: string }): Promise<DeployTarget> {
+      const config = deps.loadAppsConfig();
       let resolved;
       try {
-        resolved = resolveTarget(deps.loadAppsConfig(), input.app, input.environment);
+        resolved = resolveTarget(config, input.app, input.environment);
       } catch (err) {
         if (err instanceof ConfigError) throw permanentFailure(PermanentError.ConfigInvalid, err.message);
         throw err;
@@ -71,7 +72,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         onFailure: env.onFailure,
         pauseTimeout: env.pauseTimeout,
         approval: { isRequired: env.approval.required, approvers: env.approval.approvers, timeout: env.approval.timeout },
-        slackChannel: env.slackChannel ?? app.slackChannel ?? deps.env.SLACK_CHANNEL,
+        slackChannel: slackChannelFor(config, deps.env, input),
         temporalUiBase: deps.env.TEMPORAL_UI_URL ? `${deps.env.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${deps.env.TEMPORAL_NAMESPACE}/workflows/` : undefined,
         lockAfterRollback: env.lockAfterRollback,
       };

@@ -280,4 +280,14 @@ export function resolveTarget(config: AppsConfig, appName: string, environment: 
   return { appName, environment, app, env };
 }
 
+/**
+ * Where a run reports: the environment's channel, else the app's, else the apps file's default,
+ * else SLACK_CHANNEL. Deploys, backups and migrations all choose the same way.
+ */
+export function slackChannelFor(config: AppsConfig, env: EnvConfig, target: { app?: string; environment?: string }): string {
+  const app = target.app ? config.apps[target.app] : undefined;
+  const environment = target.environment ? app?.environments[target.environment] : undefined;
+  return environment?.slackChannel ?? app?.slackChannel ?? config.slack.defaultChannel ?? env.SLACK_CHANNEL;
+}
+
 export const requestFields = { resourceName, gitRef, commitSha, flyAppName };

@@ -2,7 +2,7 @@
 // anew (a changed config applies to the next run) and reaches storage and Postgres through the
 // helpers beside this file. Arguments and results carry names, sizes and checks, never secrets.
 import { randomBytes } from 'node:crypto';
-import type { AppsConfig, DatabaseConfig, EnvConfig } from '../../lib/config.js';
+import { slackChannelFor, type AppsConfig, type DatabaseConfig, type EnvConfig } from '../../lib/config.js';
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { CheckResult } from '../../lib/messages.js';
@@ -85,7 +85,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         database: input.database,
         app,
         series: seriesOf(app, input.database, input.pgDatabase),
-        slackChannel: slackChannelOf(config, dbConfig, deps.env),
+        slackChannel: slackChannelFor(config, deps.env, { app: dbConfig.app }),
         compressionLevel: dbConfig.compressionLevel,
         retention: dbConfig.retention,
         releaseFlyApp: releaseFlyAppOf(config, dbConfig),
@@ -164,7 +164,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           isTargetExisting,
           isProductionTarget: targetDatabase === db.defaultDatabase,
           approvers: restoreApproversOf(config, dbConfig),
-          slackChannel: slackChannelOf(config, dbConfig, deps.env),
+          slackChannel: slackChannelFor(config, deps.env, { app: dbConfig.app }),
         };
       }));
     },
@@ -193,10 +193,6 @@ function assertDatabaseName(name: string): void {
   if (!PG_DATABASE_NAME.test(name)) throw permanentFailure(PermanentError.InvalidInput, `"${name}" is not a database name we create or overwrite (lowercase letters, digits, underscores)`);
 }
 
-function slackChannelOf(config: AppsConfig, dbConfig: DatabaseConfig, env: EnvConfig): string {
-  const app = dbConfig.app ? config.apps[dbConfig.app] : undefined;
-  return app?.slackChannel ?? config.slack.defaultChannel ?? env.SLACK_CHANNEL;
-}
 
 /** The app's production Fly app (or its only one): its current release is what the data belongs to. */
 function releaseFlyAppOf(config: AppsConfig, dbConfig: DatabaseConfig): string | undefined {

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { AppConfig, AppsConfig, EnvConfig } from '../../lib/config.js';
-import { readSecret } from '../../lib/config.js';
+import { readSecret, slackChannelFor } from '../../lib/config.js';
 import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { MigrationAction, MigrationStatusReport, PlannedMigration } from '../../lib/messages.js';
@@ -83,12 +83,11 @@ export function createMigrationActivities(deps: MigrationDeps) {
       return reportingFailures(async () => {
         const config = deps.loadAppsConfig();
         const app = databaseAppOf(config, request.app);
-        const environmentChannel = request.environment ? app.environments[request.environment]?.slackChannel : undefined;
         const backupDatabase = Object.entries(config.databases)
           .find(([, db]) => db.app === request.app || db.secret === app.database!.secret)?.[0];
         return {
           mode: app.database!.migrations ? 'files' : 'command',
-          slackChannel: environmentChannel ?? app.slackChannel ?? config.slack.defaultChannel ?? deps.env.SLACK_CHANNEL,
+          slackChannel: slackChannelFor(config, deps.env, request),
           backupDatabase,
         };
       });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadEnvConfig, parseAppsConfig, resolveTarget } from '../../lib/config.js';
+import { ConfigError, loadEnvConfig, parseAppsConfig, resolveTarget, slackChannelFor } from '../../lib/config.js';
 import { isValidGitRef } from '../../lib/validate.js';
 import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
 
@@ -78,5 +78,22 @@ describe('git refs', () => {
   it('accepts branches and tags and refuses option-like or malformed refs', () => {
     for (const ok of ['main', 'release/1.2', 'refs/heads/feature-x', 'v1.0.0']) expect(isValidGitRef(ok)).toBe(true);
     for (const bad of ['--upload-pack=x', 'a..b', 'has space', 'x~1', 'end.lock', '']) expect(isValidGitRef(bad)).toBe(false);
+  });
+});
+
+describe('slackChannelFor', () => {
+  it("reports to the environment's channel, else the app's, else the apps file's default, else SLACK_CHANNEL", () => {
+    const env = loadEnvConfig({ SLACK_CHANNEL: '#env-default' });
+    const config = parseAppsConfig({
+      slack: { defaultChannel: '#file-default' },
+      apps: {
+        shop: { repository: '.', slackChannel: '#shop', environments: { staging: { flyApp: 'shop-staging' }, production: { flyApp: 'shop', slackChannel: '#shop-prod' } } },
+        blog: { repository: '.', environments: { staging: { flyApp: 'blog-staging' } } },
+      },
+    });
+    expect(slackChannelFor(config, env, { app: 'shop', environment: 'production' })).toBe('#shop-prod');
+    expect(slackChannelFor(config, env, { app: 'shop', environment: 'staging' })).toBe('#shop');
+    expect(slackChannelFor(config, env, { app: 'blog', environment: 'staging' })).toBe('#file-default');
+    expect(slackChannelFor(parseAppsConfig({}), env, {})).toBe('#env-default');
   });
 });
