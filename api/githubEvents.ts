@@ -30,6 +30,9 @@ const workflowRunEvent = z.object({
     conclusion: z.string().nullish(),
     head_branch: z.string().nullish(),
     head_sha: z.string(),
+    /** What triggered the run: only a push to (or a manual run on) the repository's own branch deploys. */
+    event: z.string().nullish(),
+    head_repository: z.object({ full_name: z.string() }).nullish(),
   }),
   repository,
   sender,
@@ -41,6 +44,8 @@ const deploymentEvent = z.object({
   repository,
   sender,
 });
+
+const DEPLOYING_RUN_EVENTS = ['push', 'workflow_dispatch'];
 
 /** The events Flightdeck listens to; anything else is acknowledged and ignored. */
 export const HANDLED_GITHUB_EVENTS = ['ping', 'push', 'workflow_run', 'deployment'] as const;
@@ -77,6 +82,13 @@ function decideWorkflowRun(event: z.infer<typeof workflowRunEvent>, config: Apps
   if (event.action !== 'completed') return { kind: 'ignored', reason: `workflow run ${event.action}, not completed` };
   if (run.conclusion !== 'success') return { kind: 'ignored', reason: `workflow run concluded ${run.conclusion ?? 'without a conclusion'}, not success` };
   if (!run.head_branch) return { kind: 'ignored', reason: 'the workflow run has no branch' };
+  // A pull request's run (a fork's branch may be called "main" too) is a check, not the branch's CI.
+  if (!DEPLOYING_RUN_EVENTS.includes(run.event ?? '')) {
+    return { kind: 'ignored', reason: `workflow run triggered by ${run.event ?? 'an unknown event'}; only ${DEPLOYING_RUN_EVENTS.join(' or ')} runs deploy` };
+  }
+  if (run.head_repository?.full_name.toLowerCase() !== event.repository.full_name.toLowerCase()) {
+    return { kind: 'ignored', reason: `the workflow run built ${run.head_repository?.full_name ?? 'an unknown repository'}, not ${event.repository.full_name}` };
+  }
   const apps = appsOfRepository(config, event.repository.full_name);
   if (apps.length === 0) return noAppFor(event.repository.full_name);
   const waitingForThisWorkflow = apps.filter(([, app]) => app.github?.workflow && isSameWorkflow(app.github.workflow, run));

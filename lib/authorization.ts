@@ -8,6 +8,7 @@
 //   restore, migrate  absent: nobody (restore falls back to the linked app's environments' restore lists)
 // Reading status and history is open to anyone in an allowed channel.
 import type { AppsConfig, EnvironmentConfig } from './config.js';
+import type { RunStatus } from './messages.js';
 
 export type AppAction = 'deploy' | 'rollback' | 'approve' | 'lock';
 export type DatabaseAction = 'backup' | 'restore' | 'migrate';
@@ -30,6 +31,15 @@ export function authorizeAppAction(config: AppsConfig, user: string, action: App
   const allowed = allowedForApp(env, action);
   if (allowed === 'anyone' || allowed.includes(user)) return ALLOWED;
   return { isAllowed: false, reason: `${user} may not ${action} ${app}/${environment}; ${describeList(allowed)}` };
+}
+
+/**
+ * May `user` decide on this run (a button or /flightdeck approve)? A restore waiting for approval is
+ * the database's: its restorers decide. Everything else is an app environment's.
+ */
+export function authorizeRunAction(config: AppsConfig, user: string, action: AppAction, run: Pick<RunStatus, 'kind' | 'app' | 'environment' | 'database'>): AuthorizationDecision {
+  if (run.kind === 'restore' && action === 'approve') return authorizeDatabaseAction(config, user, 'restore', run.database ?? '');
+  return authorizeAppAction(config, user, action, run.app ?? '', run.environment ?? '');
 }
 
 /** May `user` do `action` on a configured database? */

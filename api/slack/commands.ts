@@ -2,7 +2,7 @@
 // operations the API and CLI call, audit-log the outcome, and word the answer for Slack.
 import { listBackups } from '../../activities/backup/backupList.js';
 import { auditLog, type AuditOutcome } from '../../lib/audit.js';
-import { authorizeAppAction, authorizeDatabaseAction, type AppAction, type AuthorizationDecision } from '../../lib/authorization.js';
+import { authorizeAppAction, authorizeDatabaseAction, authorizeRunAction, type AppAction, type AuthorizationDecision } from '../../lib/authorization.js';
 import type { AppsConfig } from '../../lib/config.js';
 import { requestBackup, requestMigration, requestRestore } from '../../lib/databaseOperations.js';
 import { deployQueueStatus, lockDeploys, unlockDeploys } from '../../lib/deployLocks.js';
@@ -141,7 +141,7 @@ export async function lookUpRun(deps: ApiDeps, workflowId: string): Promise<RunS
 
 async function decide(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'approve' | 'reject' }>): Promise<SlackResponse> {
   const run = await lookUpRun(ctx.deps, command.workflowId);
-  const refused = ctx.checkApp(command.name, 'approve', run.app ?? '', run.environment ?? '');
+  const refused = ctx.check(command.name, command.workflowId, authorizeRunAction(ctx.config, ctx.caller.userId, 'approve', run));
   if (refused) return refused;
   await decideApproval(ctx.deps.client, command.workflowId, { isApproved: command.name === 'approve', actor: ctx.caller.userId, comment: command.comment });
   ctx.audit(command.name, command.workflowId, 'allowed');

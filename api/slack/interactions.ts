@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { KnownBlock } from '@slack/web-api';
 import { auditLog } from '../../lib/audit.js';
-import { authorizeAppAction, authorizeChannel, type AppAction } from '../../lib/authorization.js';
+import { authorizeChannel, authorizeRunAction, type AppAction } from '../../lib/authorization.js';
 import { decideApproval, decideOnFailure } from '../../lib/operations.js';
 import { renderRunBlocks, renderRunText, SLACK_ACTIONS } from '../../lib/runReport.js';
 import type { ApiDeps } from '../deps.js';
@@ -65,7 +65,7 @@ export async function handleBlockAction(deps: ApiDeps, payload: BlockActionsPayl
     audit('failed', (err as Error).message);
     return refuse((err as Error).message);
   }
-  const decision = authorizeAppAction(config, actor, meaning.permission, run.app ?? '', run.environment ?? '');
+  const decision = authorizeRunAction(config, actor, meaning.permission, run);
   if (!decision.isAllowed) {
     audit('refused', decision.reason);
     return refuse(decision.reason);

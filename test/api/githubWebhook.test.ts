@@ -109,12 +109,20 @@ describe('POST /webhooks/github', () => {
   it('waits for the configured CI workflow to succeed instead of deploying the bare push', async () => {
     const app = await createGitHubApp({ workflow: 'ci.yml' });
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
-    const workflowRun = (conclusion: string) => ({
+    const workflowRun = (conclusion: string, trigger = { event: 'push', headRepository: app.repository }) => ({
       action: 'completed', repository: { full_name: app.repository }, sender: { login: 'octocat' },
-      workflow_run: { name: 'CI', path: '.github/workflows/ci.yml', conclusion, head_branch: 'main', head_sha: sha },
+      workflow_run: {
+        name: 'CI', path: '.github/workflows/ci.yml', conclusion, head_branch: 'main', head_sha: sha,
+        event: trigger.event, head_repository: { full_name: trigger.headRepository },
+      },
     });
     expect((await deliver('push', push(app, sha))).json().disposition).toBe('ignored');
     expect((await deliver('workflow_run', workflowRun('failure'))).json()).toEqual({ disposition: 'ignored', reason: 'workflow run concluded failure, not success' });
+    // A fork's pull request can name its branch "main" and make its own CI succeed: never a deploy.
+    expect((await deliver('workflow_run', workflowRun('success', { event: 'pull_request', headRepository: 'mallory/fork' }))).json())
+      .toEqual({ disposition: 'ignored', reason: 'workflow run triggered by pull_request; only push or workflow_dispatch runs deploy' });
+    expect((await deliver('workflow_run', workflowRun('success', { event: 'push', headRepository: 'mallory/fork' }))).json())
+      .toEqual({ disposition: 'ignored', reason: `the workflow run built mallory/fork, not ${app.repository}` });
     await expectNoDeployStarted(kit.client, app.name, 'staging');
     const accepted = await deliver('workflow_run', workflowRun('success'));
     expect(accepted.statusCode).toBe(202);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorizeAppAction, authorizeChannel, authorizeDatabaseAction } from '../../lib/authorization.js';
+import { authorizeAppAction, authorizeChannel, authorizeDatabaseAction, authorizeRunAction } from '../../lib/authorization.js';
 import { parseAppsConfig } from '../../lib/config.js';
 
 const config = parseAppsConfig({
@@ -70,6 +70,19 @@ describe('authorization', () => {
     });
     expect(authorizeDatabaseAction(withRestorers, 'UDBA', 'restore', 'shopdb')).toEqual(allowed);
     expect(authorizeDatabaseAction(withRestorers, 'UOTHER', 'restore', 'shopdb')).toMatchObject({ isAllowed: false });
+  });
+
+  it("lets a database's restorers approve its restore, and an environment's approvers approve its deploy", () => {
+    const restore = { kind: 'restore' as const, database: 'shopdb' };
+    const withRestorers = parseAppsConfig({
+      apps: { shop: { repository: '/repo', environments: { production: { flyApp: 'shop', permissions: { restore: ['UDBA'] } } } } },
+      databases: { shopdb: { app: 'shop', secret: 'SHOP_DATABASE_URL' } },
+    });
+    expect(authorizeRunAction(withRestorers, 'UDBA', 'approve', restore)).toEqual(allowed);
+    expect(authorizeRunAction(withRestorers, 'UOTHER', 'approve', restore)).toMatchObject({ isAllowed: false, reason: expect.stringContaining('may not restore shopdb') });
+    const deploy = { kind: 'deploy' as const, app: 'shop', environment: 'production' };
+    expect(authorizeRunAction(config, 'UBOSS', 'approve', deploy)).toEqual(allowed);
+    expect(authorizeRunAction(config, 'UDBA', 'approve', deploy)).toMatchObject({ isAllowed: false });
   });
 
   it('accepts commands only in allowed channels when a list is set', () => {
