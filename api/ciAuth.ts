@@ -65,8 +65,13 @@ export function createCiAuthenticator(env: EnvConfig, now: () => number): CiAuth
   };
 }
 
-/** An OIDC caller may deploy an app only from its own repository and the environment's branch. */
-export function authorizeOidcCaller(caller: CiCaller, appName: string, app: AppConfig, environment: string, env: EnvironmentConfig): void {
+/**
+ * An OIDC caller may deploy an app only from its own repository and the environment's branch, and
+ * only the commit its token was issued for: a leaked token deploys nothing else.
+ */
+export function authorizeOidcCaller(
+  caller: CiCaller, appName: string, app: AppConfig, environment: string, env: EnvironmentConfig, request: { sha: string; ref?: string },
+): void {
   if (caller.method !== 'oidc') return;
   const repository = app.github?.repository;
   if (!repository) throw forbidden(`app "${appName}" has no github.repository in the config, so no OIDC token is authorized to deploy it`);
@@ -76,6 +81,13 @@ export function authorizeOidcCaller(caller: CiCaller, appName: string, app: AppC
   if (!env.branch) throw forbidden(`${appName}/${environment} has no branch in the config, so no OIDC token is authorized to deploy it`);
   const expectedRef = `refs/heads/${env.branch}`;
   if (caller.claims.ref !== expectedRef) throw forbidden(`the token's ref ${caller.claims.ref} may not deploy ${appName}/${environment} (only ${expectedRef})`);
+  const tokenSha = caller.claims.sha;
+  if (typeof tokenSha === 'string' && tokenSha.toLowerCase() !== request.sha.toLowerCase()) {
+    throw forbidden(`the token was issued for commit ${tokenSha}; it may deploy only that commit, not ${request.sha}`);
+  }
+  if (request.ref !== undefined && request.ref !== env.branch && request.ref !== expectedRef) {
+    throw forbidden(`a token for ${expectedRef} may deploy only that branch, not ref ${request.ref}`);
+  }
 }
 
 function sha256Hex(data: Buffer): string {

@@ -38,7 +38,7 @@ export async function ciWebhookRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     const deliveryId = idempotencyDeliveryId(request) ?? caller.replayKey;
     const target = lookUp(() => resolveTarget(deps.loadApps(), body.app, body.environment));
     try {
-      authorizeOidcCaller(caller, body.app, target.app, body.environment, target.env);
+      authorizeOidcCaller(caller, body.app, target.app, body.environment, target.env, body);
     } catch (err) {
       if (err instanceof HttpError) auditLog(deps.logger, { actor: caller.actor, action: 'deploy', target: `${body.app}/${body.environment}`, outcome: 'refused', source: 'ci', detail: err.message });
       throw err;

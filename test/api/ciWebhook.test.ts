@@ -131,7 +131,7 @@ describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
   it("deploys when the token's repository and ref are the app's and the environment's", async () => {
     const app = await createCiApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
-    const token = await oidcToken({ repository: app.repository, ref: 'refs/heads/main' });
+    const token = await oidcToken({ repository: app.repository, ref: 'refs/heads/main', sha });
     const response = await post(JSON.stringify({ app: app.name, environment: 'staging', sha }), { authorization: `Bearer ${token}` });
     expect(response.statusCode).toBe(202);
     const status = await harness.waitForRun(response.json().workflowId);
@@ -171,9 +171,12 @@ describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
     const otherBranch = await post(body, { authorization: `Bearer ${await oidcToken({ repository: app.repository, ref: 'refs/heads/feature' })}` });
     expect(otherBranch.statusCode).toBe(403);
     expect(otherBranch.json().message).toBe(`the token's ref refs/heads/feature may not deploy ${app.name}/staging (only refs/heads/main)`);
+    const otherCommit = await post(body, { authorization: `Bearer ${await oidcToken({ repository: app.repository, ref: 'refs/heads/main', sha: 'a'.repeat(40) })}` });
+    expect(otherCommit.statusCode).toBe(403);
+    expect(otherCommit.json().message).toBe(`the token was issued for commit ${'a'.repeat(40)}; it may deploy only that commit, not ${'f'.repeat(40)}`);
     await expectNoDeployStarted(kit.client, app.name, 'staging');
     const refusals = auditLines(harness.api).filter((line) => line.target === `${app.name}/staging` && line.outcome === 'refused');
-    expect(refusals).toHaveLength(2);
+    expect(refusals).toHaveLength(3);
     expect(refusals[0]).toMatchObject({ actor: 'github-actions:octocat', action: 'deploy', source: 'ci' });
   });
 });
