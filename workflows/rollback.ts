@@ -60,9 +60,17 @@ async function lockDeploysUntilUnlocked(request: RollbackRequest, run: RunTracke
 
 /** The image to go back to: the one named, the one a release version ran, or the last known good. */
 async function resolveRollbackImage(request: RollbackRequest, target: DeployTarget): Promise<string> {
-  if (request.target?.image) return request.target.image;
-  if (request.lastKnownGoodImage && request.target?.releaseVersion === undefined) return request.lastKnownGoodImage;
+  if (request.lastKnownGoodImage && !request.target) return request.lastKnownGoodImage;
   const releases = await fly.flyReleases(target.flyApp);
+  if (request.target?.image) {
+    // A rollback skips tests, build and approval, and runs while deploys are locked: it may only go
+    // back to an image this app has already run, never to an arbitrary one.
+    if (!releases.some((r) => r.imageRef === request.target!.image)) {
+      throw ApplicationFailure.nonRetryable(`${request.target.image} is not an image ${target.flyApp} has released (among its 25 newest releases); `
+        + 'roll back to one of those, or deploy a new image through the pipeline', PermanentError.NoRollbackTarget);
+    }
+    return request.target.image;
+  }
   if (request.target?.releaseVersion !== undefined) {
     const release = releases.find((r) => r.version === request.target!.releaseVersion);
     if (!release) throw ApplicationFailure.nonRetryable(`${target.flyApp} has no release v${request.target.releaseVersion} among its 25 newest`, PermanentError.NoRollbackTarget);

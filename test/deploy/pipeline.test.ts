@@ -2,10 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../lib/messages.js';
-import { decideApproval, requestDeploy, runStatus } from '../../lib/operations.js';
+import { decideApproval, requestDeploy, requestRollback, runStatus } from '../../lib/operations.js';
 import { FLY_TOKEN, SLACK_TOKEN, useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { deployRequest, settle, waitForStatus } from './support.js';
+import { deployRequest, rolloutsOf, settle, waitForStatus } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld();
@@ -56,6 +56,24 @@ describe('deploy pipeline', () => {
     expect(status.checks?.[0]).toMatchObject({ name: 'home', isPassed: false });
     expect(status.outcome).toMatch(/smoke checks failed: home \(GET \/: expected HTTP 200, got 500\)/);
     expect(await world.servedBody(app)).toContain('v1');
+  });
+
+  it('rolls back by hand only to an image the app has released, never to an arbitrary one', async () => {
+    const app = await world.createApp();
+    const rollBackTo = (image: string) => kit.withWorker(world.activities(), async (taskQueue) => {
+      const workflowId = await requestRollback(kit.client, taskQueue, {
+        app: app.name, environment: 'staging', target: { image }, reason: 'test', trigger: { source: 'cli', actor: 'dana' },
+      });
+      return settle(kit.client, workflowId);
+    });
+    const foreign = await rollBackTo('registry.example.com/mallory/shop:latest');
+    expect(foreign.status.state).toBe('failed');
+    expect(foreign.status.outcome).toContain(`registry.example.com/mallory/shop:latest is not an image ${app.name} has released`);
+    expect(rolloutsOf(world.sim, app)).toHaveLength(0);
+
+    const released = await rollBackTo(app.initialImage);
+    expect(released.status.state).toBe('succeeded');
+    expect(rolloutsOf(world.sim, app).map((r) => r.argv)).toEqual([expect.arrayContaining([app.initialImage])]);
   });
 
   it('rolls back a crash-looping release', async () => {
