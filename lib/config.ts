@@ -251,10 +251,15 @@ function registerConfiguredSecrets(config: AppsConfig): void {
   for (const database of Object.values(config.databases)) configuredSecretVariables.add(database.secret);
 }
 
-/** Reads flightdeck.yaml (YAML; JSON is valid YAML too). A missing file is an empty config. */
+/**
+ * Reads flightdeck.yaml (YAML; JSON is valid YAML too). A missing file is an error, not an empty
+ * config: "unknown app" would hide that FLIGHTDECK_CONFIG points at the wrong place.
+ */
 export function loadAppsConfig(file: string): AppsConfig {
   const resolved = path.resolve(file);
-  if (!fs.existsSync(resolved)) return parseAppsConfig({}, resolved);
+  if (!fs.existsSync(resolved)) {
+    throw new ConfigError(resolved, ['the apps file does not exist: set FLIGHTDECK_CONFIG to your apps file (see examples/flightdeck.example.yaml; the sandbox writes data/flightdeck.yaml)']);
+  }
   let raw: unknown;
   try {
     raw = parseYaml(fs.readFileSync(resolved, 'utf8'));

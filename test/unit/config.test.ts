@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadEnvConfig, parseAppsConfig, resolveTarget, slackChannelFor } from '../../lib/config.js';
+import { ConfigError, loadAppsConfig, loadEnvConfig, parseAppsConfig, resolveTarget, slackChannelFor } from '../../lib/config.js';
 import { isValidGitRef } from '../../lib/validate.js';
 import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
 
@@ -95,5 +95,13 @@ describe('slackChannelFor', () => {
     expect(slackChannelFor(config, env, { app: 'shop', environment: 'staging' })).toBe('#shop');
     expect(slackChannelFor(config, env, { app: 'blog', environment: 'staging' })).toBe('#file-default');
     expect(slackChannelFor(parseAppsConfig({}), env, {})).toBe('#env-default');
+  });
+});
+
+describe('loadAppsConfig', () => {
+  it('refuses a missing apps file, saying which file and how to point at the right one', () => {
+    expect(problems(() => loadAppsConfig('/nonexistent/flightdeck.yaml'))).toEqual([
+      'the apps file does not exist: set FLIGHTDECK_CONFIG to your apps file (see examples/flightdeck.example.yaml; the sandbox writes data/flightdeck.yaml)',
+    ]);
   });
 });
