@@ -8,8 +8,16 @@ import { badRequest, notFound } from './httpErrors.js';
 export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${describeIssue(issue)}`);
   throw badRequest(`invalid ${what}: ${problems.join('; ')}`);
+}
+
+/** zod's generic type messages ("expected string, received undefined") in the words a caller needs. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_type') return issue.message;
+  if (/received undefined$/.test(issue.message)) return `required (${issue.expected})`;
+  if (/received NaN$/.test(issue.message)) return 'expected a number';
+  return issue.message;
 }
 
 /** Raw JSON bytes (from the raw-body parser) to a value, or a 400 that says the body is not JSON. */

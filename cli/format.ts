@@ -18,9 +18,10 @@ export function formatTable(header: string[], rows: string[][]): string {
 const STAGE_MARK: Record<StageStatus['state'], string> = { pending: ' ', running: '…', succeeded: '✓', failed: '✗', skipped: '-' };
 
 /** One line per stage: "✓ test  2.1s  3 passed". */
-export function formatStageLine(stage: StageStatus): string {
+export function formatStageLine(stage: StageStatus, isRunFinished = false): string {
   const duration = stage.state !== 'running' && stage.durationMs !== undefined ? formatDuration(stage.durationMs) : '';
-  const state = stage.state === 'running' ? 'started' : stage.state;
+  // A finished run's pending stages were never reached; "pending" would suggest they still may run.
+  const state = stage.state === 'running' ? 'started' : stage.state === 'pending' && isRunFinished ? 'not run' : stage.state;
   return [`${STAGE_MARK[stage.state]} ${stage.name}`, state, duration, stage.detail ?? ''].filter(Boolean).join('  ');
 }
 

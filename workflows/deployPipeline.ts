@@ -65,9 +65,9 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     try {
       hasDeployStarted = true;
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
-      run.fact('release', release.releaseVersion);
+      run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
       const appUrl = await run.stage('health', () => verifyHealth(target!), (r) => r.detail);
-      await run.stage('smoke', () => smoke(target!, appUrl.appUrl, run, workspace), (n) => `${n} checks passed`);
+      await run.stage('smoke', () => smoke(target!, appUrl.appUrl, run, workspace), (n) => `${n} ${n === 1 ? 'check' : 'checks'} passed`);
       if (target.bakeMs > 0) await run.stage('bake', () => bake(target!, appUrl.url), (r) => `${r.probes} probes`);
       else run.skip('bake', 'no bake window');
       run.setState('succeeded', `Deployed ${image}${release.releaseVersion ? ` as release v${release.releaseVersion}` : ''}.`);

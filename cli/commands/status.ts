@@ -85,8 +85,8 @@ function printRun({ out }: Session, run: RunRead, indent = ''): void {
   const { status } = run;
   out.line(`${indent}${describeRun(status)}: ${status.workflowId}`);
   out.line(`${indent}  state: ${status.state}${status.currentStage ? ` (stage ${status.currentStage})` : ''}`);
-  out.line(`${indent}  started ${formatTime(status.startedAt)} by ${status.trigger.source}:${status.trigger.actor}${status.finishedAt ? `, finished ${formatTime(status.finishedAt)}` : ''}`);
-  for (const stage of status.stages) out.line(`${indent}  ${formatStageLine(stage)}`);
+  out.line(`${indent}  started ${formatTime(status.startedAt)} by ${status.trigger.actor} (${status.trigger.source})${status.finishedAt ? `, finished ${formatTime(status.finishedAt)}` : ''}`);
+  for (const stage of status.stages) out.line(`${indent}  ${formatStageLine(stage, status.finishedAt !== undefined)}`);
   for (const [name, value] of Object.entries(status.facts)) if (value !== undefined) out.line(`${indent}  ${name}: ${value}`);
   for (const check of status.checks ?? []) out.line(`${indent}  ${check.isPassed ? '✓' : '✗'} check ${check.name}: ${check.detail}`);
   if (status.outcome) out.line(`${indent}${formatOutcome(status)}`);

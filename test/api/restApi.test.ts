@@ -67,6 +67,8 @@ describe('write API', () => {
     const response = await write('/deploys', { app: app.name, environment: 'staging', ref: '--upload-pack=touch /tmp/x', extra: 1 });
     expect(response.statusCode).toBe(400);
     expect(response.json().message).toMatch(/^invalid deploy request: ref: a git branch.*; \(root\): Unrecognized key: "extra"$/);
+    const missingEnvironment = await write('/deploys', { app: app.name });
+    expect(missingEnvironment.json().message).toBe('invalid deploy request: environment: required (string)');
     const unknownEnvironment = await write('/deploys', { app: app.name, environment: 'production' });
     expect(unknownEnvironment.json().message).toBe(`app "${app.name}" has no environment "production"; it has: staging`);
     await expectNoDeployStarted(kit.client, app.name, 'staging');
