@@ -5,6 +5,7 @@
 import {
   allHandlersFinished, ApplicationFailure, condition, continueAsNew, ParentClosePolicy, setHandler, startChild, uuid4, workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { durationToMs } from '../lib/duration.js';
 import {
   DEPLOY_LOCKED, enqueueDeployUpdate, lockDeploysUpdate, queueStatusQuery, unlockDeploysUpdate,
@@ -50,12 +51,17 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
   });
 
   const recentlyStarted: string[] = [];
+  /** Pipelines a re-delivery named that exist already (started by an earlier queue). */
+  const alreadyRun: string[] = [];
   const deliveryKeyOf = (request: DeployRequest) => (request.trigger.deliveryId ? `${request.trigger.source}:${request.trigger.deliveryId}` : undefined);
   setHandler(enqueueDeployUpdate, async (request): Promise<EnqueueResult> => {
     const deliveryKey = deliveryKeyOf(request);
     const known = deliveryKey ? seen.get(deliveryKey) : undefined;
     if (known) return { workflowId: known, disposition: 'duplicate' };
-    const workflowId = `deploy/${request.app}/${request.environment}/${safeIdPart(request.sha ?? request.image ?? 'head')}-${uuid4().slice(0, 8)}`;
+    // Derived from the delivery, so a re-delivery that arrives after this queue has ended (its memory
+    // with it) still names the same pipeline, and starting that pipeline again is refused below.
+    const runKey = deliveryKey ? deliveryIdPart(deliveryKey) : uuid4().slice(0, 8);
+    const workflowId = `deploy/${request.app}/${request.environment}/${safeIdPart(request.sha ?? request.image ?? 'head')}-${runKey}`;
     if (deliveryKey) remember(seen, deliveryKey, workflowId);
     const replaced = waiting?.workflowId;
     if (replaced) superseded.push(replaced);
@@ -64,7 +70,9 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     // Answer once the pipeline exists, so the caller can follow it at once; but a webhook sender
     // (GitHub gives up after 10 s) does not wait on a busy worker: after a while the answer is
     // "queued", and the id's status comes from this queue until the pipeline starts.
-    await condition(() => recentlyStarted.includes(workflowId) || superseded.includes(workflowId) || isLocked(), ANSWER_WITHIN);
+    const isSettled = () => recentlyStarted.includes(workflowId) || alreadyRun.includes(workflowId) || superseded.includes(workflowId) || isLocked();
+    await condition(isSettled, ANSWER_WITHIN);
+    if (alreadyRun.includes(workflowId)) return { workflowId, disposition: 'duplicate' };
     return { workflowId, disposition: recentlyStarted.includes(workflowId) ? 'started' : 'queued', supersededWorkflowId: replaced };
   }, {
     validator: (request) => {
@@ -103,12 +111,18 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
         args: [running.request],
         // The queue may end or be reset; a deploy that has started must finish either way.
         parentClosePolicy: ParentClosePolicy.ABANDON,
+        // A delivery's pipeline runs once, however often the webhook comes (within the namespace's retention).
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
       recentlyStarted.push(running.workflowId);
       if (recentlyStarted.length > 20) recentlyStarted.shift();
       await pipeline.result();
-    } catch {
-      // The pipeline reports its own failure; the queue only moves on.
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        alreadyRun.push(running.workflowId);
+        if (alreadyRun.length > 20) alreadyRun.shift();
+      }
+      // Otherwise the pipeline reports its own failure; the queue only moves on.
     }
     running = undefined;
     await continueAsNewIfSuggested();
@@ -153,6 +167,16 @@ function lockedFailure(request: DeployRequest, lock: DeployLock): ApplicationFai
 function remember(seen: Map<string, string>, key: string, workflowId: string): void {
   seen.set(key, workflowId);
   while (seen.size > MAX_REMEMBERED_DELIVERIES) seen.delete(seen.keys().next().value!);
+}
+
+/** 32-bit FNV-1a of the delivery key in hex: short, stable, and pure (workflow code). */
+function deliveryIdPart(deliveryKey: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < deliveryKey.length; i++) {
+    hash ^= deliveryKey.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
 }
 
 function safeIdPart(value: string): string {

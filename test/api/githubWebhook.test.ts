@@ -63,6 +63,22 @@ describe('POST /webhooks/github', () => {
     await harness.waitForRun(first.workflowId);
   });
 
+  it('refuses to deploy a re-delivery again after the deploy queue has ended and forgotten it', async () => {
+    const app = await createGitHubApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const first = (await deliver('push', push(app, sha), { delivery: 'old' })).json();
+    expect((await harness.waitForRun(first.workflowId)).state).toBe('succeeded');
+    const deploysOfApp = () => world.sim.callLog().filter((c) => c.command === 'deploy' && c.argv.includes(app.name)).length;
+    const deploysBefore = deploysOfApp();
+    // An idle queue ends after an hour and its memory of deliveries with it.
+    await kit.client.workflow.getHandle(deployQueueId(app.name, 'staging')).terminate('test: the queue went idle');
+
+    const redelivered = await deliver('push', push(app, sha), { delivery: 'old' });
+    expect(redelivered.statusCode).toBe(202);
+    expect(redelivered.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'duplicate' });
+    expect(deploysOfApp()).toBe(deploysBefore);
+  });
+
   it('refuses forged, unsigned and wrongly prefixed deliveries, counts them, and starts nothing', async () => {
     const app = await createGitHubApp();
     const payload = push(app, 'a'.repeat(40));
