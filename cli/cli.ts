@@ -47,8 +47,9 @@ function parseCommandLine(command: Command, args: string[]) {
     const { positionals, values } = parseArgs({ args, options: { ...COMMON_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
     return { positionals, values: values as Record<string, string | boolean | undefined> };
   } catch (err) {
-    // parseArgs explains unknown options and missing values in its message.
-    throw new UsageError(`${command.name}: ${(err as Error).message}`, command.name);
+    // parseArgs explains missing values well; its unknown-option text is about positionals instead.
+    const unknownOption = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']+)'/.exec((err as Error).message)?.[1] : undefined;
+    throw new UsageError(`${command.name}: ${unknownOption ? `unknown option ${unknownOption}` : (err as Error).message}`, command.name);
   }
 }
 
