@@ -70,7 +70,7 @@ export function createCiAuthenticator(env: EnvConfig, now: () => number): CiAuth
  * only the commit its token was issued for: a leaked token deploys nothing else.
  */
 export function authorizeOidcCaller(
-  caller: CiCaller, appName: string, app: AppConfig, environment: string, env: EnvironmentConfig, request: { sha: string; ref?: string },
+  caller: CiCaller, appName: string, app: AppConfig, environment: string, env: EnvironmentConfig, request: { sha: string; ref?: string; image?: string },
 ): void {
   if (caller.method !== 'oidc') return;
   const repository = app.github?.repository;
@@ -87,6 +87,11 @@ export function authorizeOidcCaller(
   }
   if (request.ref !== undefined && request.ref !== env.branch && request.ref !== expectedRef) {
     throw forbidden(`a token for ${expectedRef} may deploy only that branch, not ref ${request.ref}`);
+  }
+  // A prebuilt image skips tests and build: only one the job pushed to the app's own Fly registry.
+  const ownRegistry = `registry.fly.io/${env.flyApp}`;
+  if (request.image !== undefined && !request.image.startsWith(`${ownRegistry}:`) && !request.image.startsWith(`${ownRegistry}@`)) {
+    throw forbidden(`an OIDC caller may deploy only images from ${ownRegistry}, not ${request.image}`);
   }
 }
 

@@ -174,9 +174,13 @@ describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
     const otherCommit = await post(body, { authorization: `Bearer ${await oidcToken({ repository: app.repository, ref: 'refs/heads/main', sha: 'a'.repeat(40) })}` });
     expect(otherCommit.statusCode).toBe(403);
     expect(otherCommit.json().message).toBe(`the token was issued for commit ${'a'.repeat(40)}; it may deploy only that commit, not ${'f'.repeat(40)}`);
+    const foreignImage = await post(JSON.stringify({ app: app.name, environment: 'staging', sha: 'f'.repeat(40), image: 'docker.io/mallory/shop:latest' }),
+      { authorization: `Bearer ${await oidcToken({ repository: app.repository, ref: 'refs/heads/main', sha: 'f'.repeat(40) })}` });
+    expect(foreignImage.statusCode).toBe(403);
+    expect(foreignImage.json().message).toBe(`an OIDC caller may deploy only images from registry.fly.io/${app.name}, not docker.io/mallory/shop:latest`);
     await expectNoDeployStarted(kit.client, app.name, 'staging');
     const refusals = auditLines(harness.api).filter((line) => line.target === `${app.name}/staging` && line.outcome === 'refused');
-    expect(refusals).toHaveLength(3);
+    expect(refusals).toHaveLength(4);
     expect(refusals[0]).toMatchObject({ actor: 'github-actions:octocat', action: 'deploy', source: 'ci' });
   });
 });
