@@ -9,9 +9,10 @@ import type { DeployTarget } from '../activities/deployTarget.js';
 import { durationToMs } from '../lib/duration.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import {
-  approvalUpdate, cancelSignal, failureDecisionUpdate, statusQuery,
-  type ApprovalDecision, type DeployRequest, type FailureDecision, type RollbackResult,
+  cancelSignal, failureDecisionUpdate, statusQuery,
+  type DeployRequest, type FailureDecision, type RollbackResult,
 } from '../lib/messages.js';
+import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import { buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions } from './activityOptions.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
 import { rollback } from './rollback.js';
@@ -147,14 +148,14 @@ async function build(target: DeployTarget, workspace: string, request: DeployReq
 }
 
 async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: Decisions): Promise<string> {
-  decisions.approvers = target.approval.approvers;
+  decisions.approval.approvers = target.approval.approvers;
   run.setState('waiting-for-approval');
-  const isDecided = await condition(() => decisions.approval !== undefined, target.approval.timeout);
+  const isDecided = await condition(() => decisions.approval.decision !== undefined, target.approval.timeout);
   if (!isDecided) {
     run.setState('failed', `Nobody approved within ${target.approval.timeout}; the deploy was abandoned and nothing changed.`);
     throw ApplicationFailure.nonRetryable(run.status.outcome!, 'ApprovalTimedOut');
   }
-  const decision = decisions.approval!;
+  const decision = decisions.approval.decision!;
   run.fact(decision.isApproved ? 'approved by' : 'rejected by', decision.actor);
   if (!decision.isApproved) {
     run.setState('failed', `Rejected by ${decision.actor}${decision.comment ? `: ${decision.comment}` : ''}; nothing was deployed.`);
@@ -253,23 +254,15 @@ function failureSentence(run: RunTracker, err: unknown): string {
 // ---------------------------------------------------------------- messages from people
 
 interface Decisions {
-  approvers: string[];
-  approval?: ApprovalDecision;
+  approval: ApprovalGate;
   failure?: FailureDecision;
   cancelledBy?: string;
 }
 
 function listenForDecisions(run: RunTracker): Decisions {
-  const decisions: Decisions = { approvers: [] };
-  setHandler(approvalUpdate, (decision) => {
-    decisions.approval ??= decision;
-    return { state: run.status.state };
-  }, {
-    validator: (decision) => {
-      if (run.status.state !== 'waiting-for-approval') throw new Error(`this deploy is not waiting for approval (it is ${run.status.state})`);
-      if (!decisions.approvers.includes(decision.actor)) throw new Error(`${decision.actor} is not an approver for ${run.status.app} ${run.status.environment}`);
-    },
-  });
+  const decisions: Decisions = {
+    approval: acceptApprovals(run, (actor) => `${actor} is not an approver for ${run.status.app} ${run.status.environment}`),
+  };
   setHandler(failureDecisionUpdate, (decision) => {
     decisions.failure ??= decision;
     return { state: run.status.state };

@@ -5,8 +5,9 @@ import { ApplicationFailure, condition, executeChild, isCancellation, proxyActiv
 import type { Activities } from '../activities/index.js';
 import type { RestorePlan } from '../activities/backup/index.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
-import { approvalUpdate, statusQuery, type ApprovalDecision, type RestoreRequest, type RestoreResult } from '../lib/messages.js';
+import { statusQuery, type RestoreRequest, type RestoreResult } from '../lib/messages.js';
 import { localOptions } from './activityOptions.js';
+import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import { formatBytes } from '../lib/units.js';
 import { alertChannel, backupDatabase, postgresOptions } from './backupDatabase.js';
 import { RunTracker } from './runTracker.js';
@@ -20,7 +21,7 @@ const preparation = proxyActivities<Activities>({ ...localOptions, startToCloseT
 export async function restoreDatabase(request: RestoreRequest): Promise<RestoreResult> {
   const run = new RunTracker({ kind: 'restore', database: request.database, trigger: request.trigger }, ['plan', 'approval', 'checksum', 'safety backup', 'restore']);
   setHandler(statusQuery, () => run.status);
-  const approval = acceptApprovals(run);
+  const approval = acceptApprovals(run, (actor) => `${actor} may not approve restores of ${request.database}`);
   let plan: RestorePlan | undefined;
   try {
     plan = await run.stage('plan', () => preparation.prepareRestore({ database: request.database, backupId: request.backupId, targetDatabase: request.targetDatabase }), describePlan);
@@ -82,26 +83,7 @@ function assertRestorable(plan: RestorePlan, request: RestoreRequest): void {
   }
 }
 
-interface ApprovalState {
-  approvers: string[];
-  decision?: ApprovalDecision;
-}
-
-function acceptApprovals(run: RunTracker): ApprovalState {
-  const state: ApprovalState = { approvers: [] };
-  setHandler(approvalUpdate, (decision) => {
-    state.decision ??= decision;
-    return { state: run.status.state };
-  }, {
-    validator: (decision) => {
-      if (run.status.state !== 'waiting-for-approval') throw new Error(`this restore is not waiting for approval (it is ${run.status.state})`);
-      if (!state.approvers.includes(decision.actor)) throw new Error(`${decision.actor} may not approve restores of ${run.status.database}`);
-    },
-  });
-  return state;
-}
-
-async function waitForApproval(run: RunTracker, approval: ApprovalState, plan: RestorePlan): Promise<void> {
+async function waitForApproval(run: RunTracker, approval: ApprovalGate, plan: RestorePlan): Promise<void> {
   approval.approvers = plan.approvers;
   await run.stage('approval', async () => {
     run.setState('waiting-for-approval', `Overwriting the live database ${plan.targetDatabase} with ${plan.backupId} needs approval from ${plan.approvers.join(', ')}.`);

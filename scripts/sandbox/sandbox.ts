@@ -21,7 +21,8 @@ import { startSlackStandIn, type SlackStandIn, type SlackStandInEvent, type Slac
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SANDBOX_TASK_QUEUE = 'flightdeck';
-const SLACK_BOT_TOKEN = 'xoxb-sandbox-not-a-real-token';
+// The local Slack stand-in accepts any token; this placeholder only makes the worker post to it.
+const SLACK_BOT_TOKEN = 'sandbox-placeholder';
 const WORKER_START_TIMEOUT_MS = 180_000;
 const API_START_TIMEOUT_MS = 60_000;
 
