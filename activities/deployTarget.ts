@@ -2,6 +2,7 @@
 // a run. The result is recorded in history, so the run keeps one consistent view of its config.
 import pg from 'pg';
 import { ConfigError, readSecret, resolveTarget, slackChannelFor, type AppsConfig, type EnvConfig, type SmokeCheck } from '../lib/config.js';
+import { databaseOfEnvironment } from '../lib/environmentDatabase.js';
 import { PermanentError, permanentFailure, TransientError, transientFailure } from '../lib/errors.js';
 import { redactText } from '../lib/redact.js';
 import { durationToMs } from '../lib/validate.js';
@@ -16,8 +17,9 @@ export interface DeployTarget {
   smokeCommand?: string[];
   smokeChecks: SmokeCheck[];
   requiredSecrets: string[];
-  /** The NAME of the variable holding the database URL; never its value. */
+  /** The NAME of the variable holding this environment's database URL; never its value. */
   databaseSecret?: string;
+  /** This environment's database has migrations: the pipeline migrates it (and only it). */
   hasMigrations: boolean;
   strategy: string;
   rollbackStrategy: string;
@@ -45,6 +47,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         throw err;
       }
       const { app, env } = resolved;
+      const database = databaseOfEnvironment(config, input.app, input.environment)?.database;
       return {
         app: input.app,
         environment: input.environment,
@@ -55,8 +58,8 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         smokeCommand: app.smokeCommand,
         smokeChecks: app.smokeChecks,
         requiredSecrets: app.requiredSecrets,
-        databaseSecret: app.database?.secret,
-        hasMigrations: Boolean(app.database?.migrations || app.database?.migrateCommand),
+        databaseSecret: database?.secret,
+        hasMigrations: Boolean(database?.migrations || database?.migrateCommand),
         strategy: env.strategy,
         rollbackStrategy: env.rollbackStrategy,
         waitTimeout: env.waitTimeout,

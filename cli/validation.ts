@@ -1,7 +1,7 @@
 // Checks a command line against the config before anything connects: unknown names are refused with
 // the list of what exists, and values that become workflow ids or arguments are validated here.
 import type { z } from 'zod';
-import { ConfigError, resolveTarget, type AppConfig, type AppsConfig, type ResolvedTarget } from '../lib/config.js';
+import { ConfigError, ownValue, resolveTarget, type AppConfig, type AppsConfig, type ResolvedTarget } from '../lib/config.js';
 import { resolveDatabase } from '../lib/databaseOperations.js';
 import { UsageError } from './usageError.js';
 
@@ -14,7 +14,7 @@ export function expectArguments(positionals: string[], command: string, min: num
 
 /** An app and environment from the config; the environment may be left out when the app has only one. */
 export function resolveAppEnvironment(config: AppsConfig, command: string, app: string, environment: string | undefined): ResolvedTarget {
-  const appConfig = config.apps[app];
+  const appConfig = ownValue(config.apps, app);
   if (appConfig && environment === undefined) {
     const environments = Object.keys(appConfig.environments);
     if (environments.length !== 1) throw new UsageError(`${command}: app "${app}" has environments ${environments.join(', ')}; say which, e.g. flightdeck ${command} ${app} ${environments[0]}`, command);
@@ -25,7 +25,7 @@ export function resolveAppEnvironment(config: AppsConfig, command: string, app: 
 
 /** A configured app; unknown names are refused with the list of configured apps. */
 export function resolveApp(config: AppsConfig, app: string): AppConfig {
-  const appConfig = config.apps[app];
+  const appConfig = ownValue(config.apps, app);
   if (!appConfig) asUsage(() => resolveTarget(config, app, ''));
   return appConfig!;
 }
@@ -58,7 +58,7 @@ export function runId(value: string): string {
   return value;
 }
 
-function asUsage<T>(fn: () => T, command?: string): T {
+export function asUsage<T>(fn: () => T, command?: string): T {
   try {
     return fn();
   } catch (err) {

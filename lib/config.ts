@@ -164,6 +164,14 @@ const permissionsSchema = z.object({
 
 const strategy = z.enum(['rolling', 'immediate', 'canary', 'bluegreen']);
 
+const secretName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of the environment variable holding the connection string');
+
+const environmentDatabaseSchema = z.object({
+  secret: secretName,
+  migrations: z.string().min(1).optional(),
+  migrateCommand: command.optional(),
+}).strict().describe("this environment's own database: deploys to the environment migrate it, and only it");
+
 const environmentSchema = z.object({
   flyApp: flyAppName,
   branch: gitRef.optional().describe('pushes to this branch deploy to this environment'),
@@ -178,6 +186,7 @@ const environmentSchema = z.object({
   permissions: permissionsSchema.prefault({}),
   slackChannel: z.string().min(1).optional(),
   lockAfterRollback: z.boolean().default(true),
+  database: environmentDatabaseSchema.optional(),
 }).strict();
 
 const appSchema = z.object({
@@ -188,18 +197,35 @@ const appSchema = z.object({
   smokeCommand: command.optional(),
   smokeChecks: z.array(smokeCheckSchema).default([]),
   requiredSecrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')).default([]),
-  database: z.object({
-    secret: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of the environment variable holding the connection string'),
-    migrations: z.string().min(1).optional(),
-    migrateCommand: command.optional(),
-  }).strict().optional(),
+  database: environmentDatabaseSchema.optional()
+    .describe('shorthand for environments.<name>.database when the app has exactly one environment'),
   slackChannel: z.string().min(1).optional(),
   environments: z.record(resourceName, environmentSchema).refine((envs) => Object.keys(envs).length > 0, 'at least one environment'),
-}).strict();
+}).strict().superRefine((app, ctx) => {
+  if (!app.database) return;
+  const names = Object.keys(app.environments);
+  if (names.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['database'],
+      message: `the per-app database is a shorthand for an app with exactly one environment; this app has ${names.join(', ')}: `
+        + 'give each environment its own database (environments.<name>.database), so a staging deploy can never migrate production',
+    });
+  } else if (app.environments[names[0]!]!.database) {
+    ctx.addIssue({ code: 'custom', path: ['database'], message: `set the database once: here or in environments.${names[0]}.database, not both` });
+  }
+}).transform(({ database, ...app }) => {
+  // The shorthand becomes the one environment's database: everything after parsing sees one form.
+  if (!database) return app;
+  const [name, environment] = Object.entries(app.environments)[0]!;
+  return { ...app, environments: { [name]: { ...environment, database } } };
+});
 
 const databaseSchema = z.object({
   app: resourceName.optional(),
-  secret: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of the environment variable holding the connection string'),
+  secret: secretName,
+  backupBeforeMigrate: z.boolean().default(true)
+    .describe('take a verified backup before any migration changes this database (found by its secret); false opts out'),
   schedule: z.string().min(1).default('0 2 * * *'),
   timezone: z.string().min(1).default('UTC'),
   compressionLevel: z.number().int().min(0).max(9).default(6),
@@ -232,6 +258,7 @@ const appsFileSchema = z.object({
 export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+export type EnvironmentDatabaseConfig = z.infer<typeof environmentDatabaseSchema>;
 export type AppConfig = z.infer<typeof appSchema>;
 export type DatabaseConfig = z.infer<typeof databaseSchema>;
 export type AppsConfig = z.infer<typeof appsFileSchema>;
@@ -240,12 +267,22 @@ export function parseAppsConfig(raw: unknown, source = 'the apps config'): AppsC
   const parsed = appsFileSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(source, problemsOf(parsed.error));
   registerConfiguredSecrets(parsed.data);
-  return parsed.data;
+  return withOwnKeysOnly(parsed.data);
+}
+
+/**
+ * Maps keyed by names from requests (apps, environments, databases) get no prototype: `apps["constructor"]`
+ * is then undefined, as for any other unknown name, wherever it is looked up.
+ */
+function withOwnKeysOnly(config: AppsConfig): AppsConfig {
+  const own = <T>(record: Record<string, T>): Record<string, T> => Object.assign(Object.create(null) as Record<string, T>, record);
+  const apps = own(Object.fromEntries(Object.entries(config.apps).map(([name, app]) => [name, { ...app, environments: own(app.environments) }])));
+  return { ...config, apps, databases: own(config.databases) };
 }
 
 function registerConfiguredSecrets(config: AppsConfig): void {
   for (const app of Object.values(config.apps)) {
-    if (app.database) configuredSecretVariables.add(app.database.secret);
+    for (const environment of Object.values(app.environments)) if (environment.database) configuredSecretVariables.add(environment.database.secret);
     for (const name of app.requiredSecrets) configuredSecretVariables.add(name);
   }
   for (const database of Object.values(config.databases)) configuredSecretVariables.add(database.secret);
@@ -276,11 +313,16 @@ export interface ResolvedTarget {
   env: EnvironmentConfig;
 }
 
+/** A record's own entry by a name from a request: "constructor" or "__proto__" is no app or environment. */
+export function ownValue<T>(record: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
 /** Looks up an app and environment, with an error that lists what exists. */
 export function resolveTarget(config: AppsConfig, appName: string, environment: string): ResolvedTarget {
-  const app = config.apps[appName];
+  const app = ownValue(config.apps, appName);
   if (!app) throw new ConfigError('the request', [`unknown app "${appName}"; configured apps: ${Object.keys(config.apps).join(', ') || '(none)'}`]);
-  const env = app.environments[environment];
+  const env = ownValue(app.environments, environment);
   if (!env) throw new ConfigError('the request', [`app "${appName}" has no environment "${environment}"; it has: ${Object.keys(app.environments).join(', ')}`]);
   return { appName, environment, app, env };
 }
@@ -290,8 +332,8 @@ export function resolveTarget(config: AppsConfig, appName: string, environment: 
  * else SLACK_CHANNEL. Deploys, backups and migrations all choose the same way.
  */
 export function slackChannelFor(config: AppsConfig, env: EnvConfig, target: { app?: string; environment?: string }): string {
-  const app = target.app ? config.apps[target.app] : undefined;
-  const environment = target.environment ? app?.environments[target.environment] : undefined;
+  const app = target.app ? ownValue(config.apps, target.app) : undefined;
+  const environment = target.environment && app ? ownValue(app.environments, target.environment) : undefined;
   return environment?.slackChannel ?? app?.slackChannel ?? config.slack.defaultChannel ?? env.SLACK_CHANNEL;
 }
 

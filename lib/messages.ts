@@ -146,12 +146,17 @@ export const cancelSignal = defineSignal<[{ actor: string; reason: string }]>('c
 export type MigrationAction = 'status' | 'plan' | 'apply' | 'rollback' | 'force';
 
 export interface MigrateRequest {
-  /** The app's name in the config; its `database` section names the secret and the migrations. */
+  /** The app's name in the config. */
   app: string;
   action: MigrationAction;
+  /** Whose database (environments.<name>.database); may be left out when only one environment has one. */
   environment?: string;
+  /** Recorded by runs started before per-environment databases; the config decides now. */
   isProduction?: boolean;
-  /** Take a backup (child workflow backupDatabase) before changing the schema. Defaults to isProduction. */
+  /**
+   * Overrides the config's rule (a verified backup first for a database with a `databases:` entry,
+   * unless its backupBeforeMigrate is false). Only the CLI's --no-backup sets it.
+   */
   backupFirst?: boolean;
   /** Absolute path of the app's checkout; a relative migrations folder is resolved against it. */
   workspace?: string;

@@ -168,7 +168,7 @@ async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: D
 async function migrate(target: DeployTarget, request: DeployRequest, workspace: string | undefined): Promise<void> {
   await executeChild('migrateDatabase', {
     workflowId: `${workflowInfo().workflowId}/migrate`,
-    args: [{ app: target.app, environment: target.environment, action: 'apply', workspace, backupFirst: target.environment === 'production', trigger: { ...request.trigger, source: 'pipeline' } }],
+    args: [{ app: target.app, environment: target.environment, action: 'apply', workspace, trigger: { ...request.trigger, source: 'pipeline' } }],
   });
 }
 

@@ -98,16 +98,24 @@ async function runAppCommand(run: RunTracker, request: MigrateRequest, target: M
   return { app: request.app, action: request.action, mode: 'command', plan: [], appliedVersions: [], rolledBackVersions: [], backupId, summary };
 }
 
-/** Production schema changes start from a fresh backup (the backupDatabase workflow, as a child). */
+/**
+ * A database with a `databases:` entry changes its schema only after a fresh, verified backup (the
+ * backupDatabase workflow, as a child), whatever its environment is called: the config decides, and a
+ * request's backupFirst (the CLI's --no-backup) overrides it.
+ */
 async function backUpFirst(run: RunTracker, request: MigrateRequest, target: MigrationTarget): Promise<string | undefined> {
-  if (!(request.backupFirst ?? request.isProduction ?? false)) {
-    run.skip('backup', 'not requested');
+  // A target resolved before per-environment databases has no isBackupRequired: its history took the request's word.
+  const isBackupWanted = target.isBackupRequired === undefined
+    ? (request.backupFirst ?? request.isProduction ?? false)
+    : (request.backupFirst ?? target.isBackupRequired);
+  if (!isBackupWanted) {
+    run.skip('backup', target.isBackupRequired === false && request.backupFirst === undefined ? 'no databases: entry asks for one' : 'not requested');
     return undefined;
   }
   const database = target.backupDatabase;
   if (!database) {
-    throw ApplicationFailure.nonRetryable(`A backup was requested before migrating, but no entry under "databases" in the config belongs to app ${request.app} `
-      + '(same app or same secret). Add one, so the database can be backed up first.', PermanentError.ConfigInvalid);
+    throw ApplicationFailure.nonRetryable(`A backup was requested before migrating, but no entry under "databases" in the config has the secret of `
+      + `the database of app ${request.app}${target.environment ? ` ${target.environment}` : ''}. Add one, so the database can be backed up first.`, PermanentError.ConfigInvalid);
   }
   const backup = await run.stage('backup', () => executeChild<(input: BackupRequest) => Promise<BackupResult>>(
     'backupDatabase', { workflowId: `${run.status.workflowId}/backup`, args: [{ database, trigger: request.trigger }] },

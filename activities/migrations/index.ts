@@ -3,8 +3,9 @@
 // into Temporal failures. Connection strings stay inside this process; every message is redacted.
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AppConfig, AppsConfig, EnvConfig } from '../../lib/config.js';
-import { readSecret, slackChannelFor } from '../../lib/config.js';
+import type { AppsConfig, EnvConfig } from '../../lib/config.js';
+import { ConfigError, readSecret, slackChannelFor } from '../../lib/config.js';
+import { resolveEnvironmentDatabase, type EnvironmentDatabase } from '../../lib/environmentDatabase.js';
 import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { MigrationAction, MigrationStatusReport, PlannedMigration } from '../../lib/messages.js';
@@ -36,8 +37,12 @@ export interface MigrationTarget {
   /** 'files' when the app has a migrations folder (it wins over a migrateCommand), else 'command'. */
   mode: 'files' | 'command';
   slackChannel: string;
-  /** The `databases:` entry of this app's database, for a backup before migrating. */
+  /** The environment whose database this is (the request's, or the app's only one with a database). */
+  environment?: string;
+  /** The `databases:` entry of this database (same secret), for a backup before migrating. */
   backupDatabase?: string;
+  /** The config asks for a verified backup first (a `databases:` entry without backupBeforeMigrate: false). */
+  isBackupRequired?: boolean;
 }
 
 export interface MigrationRunRequest extends MigrationTargetRequest {
@@ -52,8 +57,7 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 60_000;
 export function createMigrationActivities(deps: MigrationDeps) {
   /** Everything a run needs from the config and the secret store, resolved at the moment of use. */
   async function prepare(request: MigrationTargetRequest & { lockTimeout?: string }, control?: Progress) {
-    const app = databaseAppOf(deps.loadAppsConfig(), request.app);
-    const database = app.database!;
+    const { database } = migratingDatabaseOf(deps.loadAppsConfig(), request);
     const connectionString = readSecret(database.secret);
     if (!connectionString) {
       throw permanentFailure(PermanentError.SecretsMissing, `The database secret ${database.secret} of app "${request.app}" is not set in the worker's environment.`);
@@ -69,26 +73,26 @@ export function createMigrationActivities(deps: MigrationDeps) {
         control?.report(line);
       },
     };
-    return { app, options };
+    return { database, options };
   }
 
   async function migratorOptions(request: MigrationTargetRequest & { lockTimeout?: string }, control?: Progress): Promise<MigratorOptions> {
-    const { app, options } = await prepare(request, control);
-    if (!app.database!.migrations) throw new MigrationError('invalid', `App "${request.app}" migrates with its own command (database.migrateCommand): only apply is possible.`);
-    return { ...options, migrations: await readMigrationsFolder(migrationsFolderOf(app, request.workspace)) };
+    const { database, options } = await prepare(request, control);
+    if (!database.migrations) throw new MigrationError('invalid', `App "${request.app}" migrates with its own command (database.migrateCommand): only apply is possible.`);
+    return { ...options, migrations: await readMigrationsFolder(migrationsFolderOf(database.migrations, request.workspace)) };
   }
 
   return {
     async resolveMigrationTarget(request: MigrationTargetRequest): Promise<MigrationTarget> {
       return reportingFailures(async () => {
         const config = deps.loadAppsConfig();
-        const app = databaseAppOf(config, request.app);
-        const backupDatabase = Object.entries(config.databases)
-          .find(([, db]) => db.app === request.app || db.secret === app.database!.secret)?.[0];
+        const resolved = migratingDatabaseOf(config, request);
         return {
-          mode: app.database!.migrations ? 'files' : 'command',
-          slackChannel: slackChannelFor(config, deps.env, request),
-          backupDatabase,
+          mode: resolved.database.migrations ? 'files' : 'command',
+          environment: resolved.environment,
+          slackChannel: slackChannelFor(config, deps.env, { app: request.app, environment: resolved.environment }),
+          backupDatabase: resolved.backupEntry,
+          isBackupRequired: resolved.isBackupRequired,
         };
       });
     },
@@ -123,8 +127,8 @@ export function createMigrationActivities(deps: MigrationDeps) {
 
     async runAppMigrateCommand(request: MigrationRunRequest): Promise<MigrateCommandOutcome> {
       return heartbeating('command', async (control) => {
-        const { app, options } = await prepare(request, control);
-        const command = app.database!.migrateCommand;
+        const { database, options } = await prepare(request, control);
+        const command = database.migrateCommand;
         if (!command) throw new MigrationError('invalid', `App "${request.app}" has no database.migrateCommand.`);
         return runMigrateCommand({ ...options, command, cwd: request.workspace, timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS }, request.record);
       });
@@ -136,18 +140,22 @@ export type MigrationActivities = ReturnType<typeof createMigrationActivities>;
 
 // ---------------------------------------------------------------- resolving
 
-function databaseAppOf(config: AppsConfig, appName: string): AppConfig {
-  const app = config.apps[appName];
-  if (!app) throw new MigrationError('invalid', `Unknown app "${appName}"; configured apps: ${Object.keys(config.apps).join(', ') || '(none)'}.`);
-  if (!app.database) throw new MigrationError('invalid', `App "${appName}" has no database section in the config.`);
-  if (!app.database.migrations && !app.database.migrateCommand) {
-    throw new MigrationError('invalid', `App "${appName}" has neither database.migrations (a folder) nor database.migrateCommand.`);
+function migratingDatabaseOf(config: AppsConfig, request: MigrationTargetRequest): EnvironmentDatabase {
+  let resolved: EnvironmentDatabase;
+  try {
+    resolved = resolveEnvironmentDatabase(config, request.app, request.environment);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new MigrationError('invalid', err.problems.join('; '));
+    throw err;
   }
-  return app;
+  const { database, environment } = resolved;
+  if (!database.migrations && !database.migrateCommand) {
+    throw new MigrationError('invalid', `The database of ${request.app} ${environment} has neither migrations (a folder) nor migrateCommand.`);
+  }
+  return resolved;
 }
 
-function migrationsFolderOf(app: AppConfig, workspace: string | undefined): string {
-  const folder = app.database!.migrations!;
+function migrationsFolderOf(folder: string, workspace: string | undefined): string {
   if (path.isAbsolute(folder)) return folder;
   if (!workspace || !path.isAbsolute(workspace)) {
     throw new MigrationError('invalid', `The migrations folder "${folder}" is relative to the app's checkout: pass the checkout's absolute path as workspace.`);

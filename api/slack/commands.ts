@@ -3,8 +3,9 @@
 import { listBackups } from '../../activities/backup/backupList.js';
 import { auditLog, type AuditOutcome } from '../../lib/audit.js';
 import { authorizeAppAction, authorizeDatabaseAction, authorizeRunAction, type AppAction, type AuthorizationDecision } from '../../lib/authorization.js';
-import type { AppsConfig } from '../../lib/config.js';
+import { ConfigError, ownValue, type AppsConfig } from '../../lib/config.js';
 import { requestBackup, requestMigration, requestRestore } from '../../lib/databaseOperations.js';
+import { environmentsUsingDatabase, resolveEnvironmentDatabase, type EnvironmentDatabase } from '../../lib/environmentDatabase.js';
 import { deployQueueStatus, lockDeploys, unlockDeploys } from '../../lib/deployLocks.js';
 import type { RunKind, RunStatus, Trigger } from '../../lib/messages.js';
 import { cancelRun, decideApproval, requestRollback, runStatus } from '../../lib/operations.js';
@@ -193,29 +194,39 @@ async function databaseHoldingBackup(config: AppsConfig, backupId: string): Prom
 }
 
 async function migrate(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'migrate' }>): Promise<SlackResponse> {
-  const { app, database } = migrationTarget(ctx.config, command.target);
-  if (!app) return ephemeral(`${command.target} is not linked to an app with migrations (set databases.${command.target}.app).`);
+  const target = migrationTarget(ctx.config, command.target);
+  if ('problem' in target) return ephemeral(target.problem);
+  const { app, environment, backupEntry } = target;
   const changesSchema = command.action === 'apply' || command.action === 'rollback';
   if (changesSchema) {
-    const decision = database
-      ? authorizeDatabaseAction(ctx.config, ctx.caller.userId, 'migrate', database)
-      : { isAllowed: false as const, reason: `migrations of ${app} can be applied from Slack only through a configured database with permissions.migrate` };
+    const decision = backupEntry
+      ? authorizeDatabaseAction(ctx.config, ctx.caller.userId, 'migrate', backupEntry)
+      : { isAllowed: false as const, reason: `migrations of ${app} ${environment} can be applied from Slack only through a configured database with permissions.migrate` };
     const refused = ctx.check('migrate', command.target, decision);
     if (refused) return refused;
   }
-  const workflowId = await requestMigration(ctx.deps.client, ctx.deps.taskQueue, { app, action: command.action, steps: command.steps, trigger: ctx.trigger });
+  // No backupFirst: the run takes the backup the config asks for, as the pipeline's migrations do.
+  const workflowId = await requestMigration(ctx.deps.client, ctx.deps.taskQueue, { app, environment, action: command.action, steps: command.steps, trigger: ctx.trigger });
   ctx.deps.metrics.runsStarted.inc({ kind: 'migrate' });
   if (changesSchema) ctx.audit('migrate', command.target, 'allowed', `${command.action} ${workflowId}`);
   const reply = changesSchema ? inChannel : ephemeral;
-  return reply(`:building_construction: ${mention(ctx.caller.userId)} started migrate ${command.action}${command.steps ? ` ${command.steps}` : ''} for ${app}: \`${workflowId}\`.`);
+  return reply(`:building_construction: ${mention(ctx.caller.userId)} started migrate ${command.action}${command.steps ? ` ${command.steps}` : ''} for ${app} ${environment}: \`${workflowId}\`.`);
 }
 
-/** `migrate <name>`: a configured database (its app runs the migrations) or an app with a database. */
-function migrationTarget(config: AppsConfig, name: string): { app?: string; database?: string } {
-  const dbConfig = config.databases[name];
-  if (dbConfig) return { app: dbConfig.app && config.apps[dbConfig.app]?.database ? dbConfig.app : undefined, database: name };
-  const database = Object.entries(config.databases).find(([, db]) => db.app === name)?.[0];
-  return { app: config.apps[name]?.database ? name : undefined, database };
+/** `migrate <name>`: a configured database (the one environment that uses it migrates) or an app with one database. */
+function migrationTarget(config: AppsConfig, name: string): EnvironmentDatabase | { problem: string } {
+  if (ownValue(config.databases, name)) {
+    const users = environmentsUsingDatabase(config, name);
+    if (users.length === 1) return users[0]!;
+    if (users.length === 0) return { problem: `No app environment uses database ${name} (environments.<name>.database with its secret).` };
+    return { problem: `Database ${name} is used by ${users.map((u) => `${u.app} ${u.environment}`).join(', ')}: migrate it from one of them with the CLI.` };
+  }
+  try {
+    return resolveEnvironmentDatabase(config, name);
+  } catch (err) {
+    if (err instanceof ConfigError) return { problem: err.problems.join('; ') };
+    throw err;
+  }
 }
 
 async function lock(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'lock' }>): Promise<SlackResponse> {

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { requestMigration } from '../../lib/databaseOperations.js';
+import { resolveEnvironmentDatabase } from '../../lib/environmentDatabase.js';
 import type { MigrateRequest, MigrateResult, MigrationAction } from '../../lib/messages.js';
 import type { Command, Session } from '../command.js';
 import { reportStartedRun } from '../runReport.js';
 import { UsageError } from '../usageError.js';
-import { expectArguments, resolveApp, resolveAppEnvironment, text, wholeNumber } from '../validation.js';
+import { asUsage, expectArguments, resolveApp, resolveAppEnvironment, text, wholeNumber } from '../validation.js';
 
 const ACTIONS: MigrationAction[] = ['status', 'plan', 'apply', 'rollback', 'force'];
 
@@ -12,17 +13,19 @@ export const migrateCommand: Command = {
   name: 'migrate',
   summary: 'schema migrations of an app\'s database: status, plan, apply, rollback, force',
   usage: 'flightdeck migrate <app> status|plan|apply|rollback|force [--env ENV] [--to N] [--steps N] [--version N] [--workspace DIR] [--no-backup] [--no-wait] [--json]',
-  details: `Runs a migration action on the database of <app> (its "database" section in the config) and follows it.
+  details: `Runs a migration action on the database of an environment of <app> (environments.<env>.database in the
+config; --env may be left out when only one environment has a database) and follows it.
 
   status          the applied version, pending migrations, drift and dirty state
   plan            what apply (or rollback with --steps/--to) would run, without running it
-  apply           apply pending migrations (up to --to N); production takes a verified backup first
+  apply           apply pending migrations (up to --to N); a database with a "databases:" entry is
+                  backed up (verified) first
   rollback        undo --steps N migrations, or down to --to N (kept; 0 undoes everything)
   force           record --version N as applied and clean, running nothing (recovery from a dirty state)
 
-  --env ENV       the app environment (production takes a backup before changing the schema)
+  --env ENV       the app environment whose database to migrate
   --workspace DIR the app's checkout, when the migrations folder in the config is relative
-  --no-backup     skip the backup before apply/rollback
+  --no-backup     skip the backup before apply/rollback (operator override of the config)
 
   flightdeck migrate shop status --env production
   flightdeck migrate shop rollback --steps 1 --env staging --workspace ~/src/shop`,
@@ -33,18 +36,17 @@ export const migrateCommand: Command = {
   prepare({ positionals, options, config, actor }) {
     const [app, action] = expectArguments(positionals, 'migrate', 2, 2);
     const environment = text(options.env);
-    const appConfig = resolveApp(config, app!);
+    resolveApp(config, app!);
     if (environment !== undefined) resolveAppEnvironment(config, 'migrate', app!, environment);
-    if (!appConfig.database) throw new UsageError(`app "${app}" has no database section in the config, so it has no migrations`, 'migrate');
+    const database = asUsage(() => resolveEnvironmentDatabase(config, app!, environment), 'migrate');
     if (!ACTIONS.includes(action as MigrationAction)) throw new UsageError(`migrate: unknown action "${action}"; expected one of ${ACTIONS.join(', ')}`, 'migrate');
     const forceVersion = wholeNumber(options.version, 'version');
     if (action === 'force' && forceVersion === undefined) throw new UsageError('migrate force needs --version N: the version to record as applied (0: none)', 'migrate');
-    const isProduction = environment === 'production';
     const request: MigrateRequest = {
       app: app!,
       action: action as MigrationAction,
-      ...optional('environment', environment),
-      isProduction,
+      environment: database.environment,
+      // The config decides the backup (databases.<name>.backupBeforeMigrate); --no-backup is the operator's override.
       ...(options['no-backup'] === true ? { backupFirst: false } : {}),
       ...optional('workspace', text(options.workspace) && path.resolve(text(options.workspace)!)),
       ...optional('toVersion', wholeNumber(options.to, 'to')),

@@ -27,7 +27,6 @@ export function sandboxAppsConfig(input: Omit<SandboxConfigInput, 'file'>): Reco
       [DEMO_APP]: {
         repository: input.repositoryDir,
         testCommand: ['node', 'test.js'],
-        database: { secret: DEMO_DATABASE_SECRET },
         smokeChecks: [{ name: 'home', path: '/', expectStatus: 200, bodyContains: 'hello' }],
         environments: {
           [DEMO_ENVIRONMENT]: {
@@ -36,6 +35,8 @@ export function sandboxAppsConfig(input: Omit<SandboxConfigInput, 'file'>): Reco
             waitTimeout: '1m',
             // The sandbox is for trying things: after the bad deploy rolls back, the good one may go again.
             lockAfterRollback: false,
+            // The environment's own database: a deploy to it migrates this one (no migrations in the demo).
+            database: { secret: DEMO_DATABASE_SECRET },
             health: { path: DEMO_HEALTH_PATH, consecutiveSuccesses: 3, interval: '300ms', deadline: '30s', requestTimeout: '2s' },
           },
         },

@@ -64,7 +64,7 @@ describe('flightdeck migrate', { timeout: 180_000 }, () => {
     expect(status.exitCode).toBe(0);
     const output = JSON.parse(status.stdout) as { workflowId: string };
     expect(output).toMatchObject({ state: 'succeeded', result: { mode: 'files', status: { currentVersion: 4, isDirty: false, pending: [] } } });
-    expect(output.workflowId).toMatch(/^migrate\/shop\/-\/status-/);
+    expect(output.workflowId).toMatch(/^migrate\/shop\/staging\/status-/);
   });
 
   it('refuses an unknown action with exit code 2 and lists the actions', async () => {

@@ -34,7 +34,7 @@ afterAll(async () => {
  * A shop app checkout with the sample migrations, a fresh database behind SECRET_NAME, and the
  * worker's activities as the worker builds them (backups stored in a scratch folder).
  */
-async function shopWorld(extraMigrations: Record<string, string> = {}, database: Record<string, unknown> = { migrations: 'db/migrations' }, { isBrandNew = false } = {}) {
+async function shopWorld(extraMigrations: Record<string, string> = {}, database: Record<string, unknown> = { migrations: 'db/migrations' }, { isBrandNew = false, backupBeforeMigrate = false, environment = 'production' } = {}) {
   const db = await scratch.database();
   // A live app's database has data; a brand-new one has not even a table.
   if (!isBrandNew) {
@@ -47,9 +47,10 @@ async function shopWorld(extraMigrations: Record<string, string> = {}, database:
   await fs.mkdir(path.join(workspace, 'db/migrations'), { recursive: true });
   await writeFiles(path.join(workspace, 'db/migrations'), { ...SHOP_MIGRATIONS, ...extraMigrations });
   const config = parseAppsConfig({
-    apps: { shop: { repository: workspace, database: { secret: SECRET_NAME, ...database }, environments: { production: { flyApp: 'shop' } } } },
-    // Found by its secret; without `app`, the backup does not ask Fly for the release.
-    databases: { 'shop-db': { secret: SECRET_NAME } },
+    apps: { shop: { repository: workspace, database: { secret: SECRET_NAME, ...database }, environments: { [environment]: { flyApp: 'shop' } } } },
+    // Found by its secret; without `app`, the backup does not ask Fly for the release. Tests about
+    // something else opt out of the backup before migrating, to stay quick.
+    databases: { 'shop-db': { secret: SECRET_NAME, backupBeforeMigrate } },
     storage: { type: 'local', dir: backupDir },
   });
   const deps = {
@@ -60,7 +61,7 @@ async function shopWorld(extraMigrations: Record<string, string> = {}, database:
     loadAppsConfig: () => config,
   };
   const activities = createActivities(deps);
-  const request = (overrides: Partial<MigrateRequest>): MigrateRequest => ({ app: 'shop', environment: 'production', action: 'apply', workspace, trigger, ...overrides });
+  const request = (overrides: Partial<MigrateRequest>): MigrateRequest => ({ app: 'shop', environment, action: 'apply', workspace, trigger, ...overrides });
   return { db, workspace, backupDir, activities, request };
 }
 
@@ -130,16 +131,30 @@ describe('migrateDatabase workflow', () => {
   });
 
   it('backs up a brand-new, empty database before its first migrations', async () => {
-    const world = await shopWorld({}, undefined, { isBrandNew: true });
+    const world = await shopWorld({}, undefined, { isBrandNew: true, backupBeforeMigrate: true });
 
     const result = await kit.withWorker(world.activities, (taskQueue) => kit.client.workflow.execute(migrateDatabase, {
-      taskQueue, workflowId: kit.uniqueId('migrate-new-shop'), args: [world.request({ isProduction: true })],
+      taskQueue, workflowId: kit.uniqueId('migrate-new-shop'), args: [world.request({})],
     }));
 
     expect(result).toMatchObject({ appliedVersions: [1, 2, 3, 4], backupId: expect.any(String) });
     const [manifestFile] = (await fs.readdir(world.backupDir, { recursive: true })).filter((f) => f.endsWith(`${result.backupId}.manifest.json`));
     const manifest = JSON.parse(await fs.readFile(path.join(world.backupDir, manifestFile!), 'utf8')) as { status: string; source: { tables: string[] } };
     expect(manifest).toMatchObject({ status: 'verified', source: { tables: [] } });
+  });
+
+  it('backs up first when Slack starts a migration of a staging database that has a databases: entry, as the pipeline does', async () => {
+    // The request Slack sends: an environment, no backupFirst. The config alone decides the backup.
+    const world = await shopWorld({}, undefined, { backupBeforeMigrate: true, environment: 'staging' });
+
+    const { result, status } = await kit.withWorker(world.activities, async (taskQueue) => {
+      const handle = await kit.client.workflow.start(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-staging-shop'), args: [world.request({})] });
+      return { result: await handle.result(), status: await handle.query(statusQuery) };
+    });
+
+    expect(result.backupId).toEqual(expect.any(String));
+    expect(status.stages.map((s) => [s.name, s.state])).toEqual([['inspect', 'succeeded'], ['backup', 'succeeded'], ['migrate', 'succeeded']]);
+    expect(await world.db.query('select distinct backup_id from flightdeck_migration_history')).toEqual([{ backup_id: result.backupId }]);
   });
 
   it('fails loudly on a failing migration, leaves the database as it was before it, and keeps the password out of history', async () => {
