@@ -2,7 +2,7 @@
 // Slack call these, so a run started from any of them takes the same path. Workflow ids are derived
 // from the request; the same delivery id (or idempotency key) finds the run it already started.
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowIdReusePolicy } from '@temporalio/client';
 import { ConfigError, type AppsConfig, type DatabaseConfig } from './config.js';
 import type { BackupRequest, MigrateRequest, RestoreRequest, Trigger } from './messages.js';
 
@@ -15,7 +15,8 @@ export async function requestBackup(client: Client, taskQueue: string, request: 
 /** Starts a restore of a catalogued backup and returns its workflow id. */
 export async function requestRestore(client: Client, taskQueue: string, request: RestoreRequest): Promise<string> {
   const workflowId = `restore/${request.database}/${safeIdPart(request.backupId)}-${requestKey(request.trigger)}`;
-  return startOnce(client, 'restoreDatabase', workflowId, taskQueue, request);
+  // A re-delivered restore request finds its run, running or finished: it never restores twice.
+  return startOnce(client, 'restoreDatabase', workflowId, taskQueue, request, 'REJECT_DUPLICATE');
 }
 
 /** Starts a migration run (status, plan, apply, rollback or force) and returns its workflow id. */
@@ -24,9 +25,14 @@ export async function requestMigration(client: Client, taskQueue: string, reques
   return startOnce(client, 'migrateDatabase', workflowId, taskQueue, request);
 }
 
-async function startOnce(client: Client, workflowType: string, workflowId: string, taskQueue: string, request: object): Promise<string> {
+async function startOnce(client: Client, workflowType: string, workflowId: string, taskQueue: string, request: object,
+  workflowIdReusePolicy?: WorkflowIdReusePolicy): Promise<string> {
   // A re-delivered request attaches to the run it started instead of failing or starting another.
-  await client.workflow.start(workflowType, { workflowId, taskQueue, args: [request], workflowIdConflictPolicy: 'USE_EXISTING' });
+  try {
+    await client.workflow.start(workflowType, { workflowId, taskQueue, args: [request], workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
   return workflowId;
 }
 

@@ -237,6 +237,8 @@ export interface BackupRequest {
    * safety backup of the database it is about to overwrite). It gets its own catalog series.
    */
   pgDatabase?: string;
+  /** A restore's safety backup: it is catalogued as such and never prunes its series. */
+  isSafetyBackup?: boolean;
 }
 
 export interface BackupResult {
@@ -253,6 +255,8 @@ export interface BackupResult {
   checks: CheckResult[];
   /** Backups deleted by retention after this one was recorded. */
   prunedBackupIds: string[];
+  /** When the dump's snapshot was taken: writes committed after it are not in this backup. */
+  snapshotAt?: string;
 }
 
 export interface RestoreRequest {
@@ -273,4 +277,8 @@ export interface RestoreResult {
   /** Taken just before an existing database was overwritten. */
   safetyBackupId?: string;
   checks: CheckResult[];
+  /** The overwritten database, kept under this name (never dropped by Flightdeck). */
+  preRestoreDatabase?: string;
+  /** Which writes to the overwritten database are not in the safety backup, and where they are. */
+  writeLossWindow?: string;
 }

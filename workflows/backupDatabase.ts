@@ -1,7 +1,7 @@
 // The nightly backup runbook (pg_dump, copy it somewhere, hope it restores), made provable:
 // dump straight into storage, verify by restoring into a scratch database, record the result in
 // the catalog, prune what retention allows, report. A backup that is not verified is not a backup.
-import { ApplicationFailure, isCancellation, proxyActivities, setHandler, uuid4, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched, proxyActivities, setHandler, uuid4, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { BackupTarget } from '../activities/backup/index.js';
 import type { DumpResult } from '../activities/backup/dump.js';
@@ -29,7 +29,12 @@ const catalog = proxyActivities<Activities>(catalogOptions);
 const fly = proxyActivities<Activities>({ ...flyReadOptions, retry: { maximumAttempts: 2 } });
 const slack = proxyActivities<Activities>({ startToCloseTimeout: '15s', retry: { initialInterval: '2s', maximumAttempts: 5 } });
 
+/** The change id of safety backups that never prune their series (docs/operations.md). */
+export const SAFETY_BACKUP_PATCH = 'safety-backups-never-prune';
+
 export async function backupDatabase(request: BackupRequest): Promise<BackupResult> {
+  const isSafetyBackupKnown = patched(SAFETY_BACKUP_PATCH);
+  const isSafetyBackup = isSafetyBackupKnown && request.isSafetyBackup === true;
   const run = new RunTracker({ kind: 'backup', database: request.database, trigger: request.trigger }, ['dump', 'verify', 'record', 'prune']);
   setHandler(statusQuery, () => run.status);
   let slackChannel: string | undefined;
@@ -44,7 +49,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
 
     const dump = await run.stage('dump', () => postgres.dumpDatabase({
       backupId, database: request.database, pgDatabase: request.pgDatabase, app: target.app,
-      releaseVersion, compressionLevel: target.compressionLevel, trigger: request.trigger,
+      releaseVersion, compressionLevel: target.compressionLevel, trigger: request.trigger, ...(isSafetyBackup ? { isSafetyBackup } : {}),
     }), describeDump);
     recordDumpFacts(run, dump);
 
@@ -54,12 +59,13 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
       () => (verification.isVerified ? 'catalogued as verified' : 'catalogued as FAILED: never counted as a backup'));
     run.fact('manifest', location);
 
-    const prunedBackupIds = await prune(run, target);
+    // A restore's safety backup must not delete what the restore (or its way back) may need.
+    const prunedBackupIds = isSafetyBackup ? skipPrune(run) : await prune(run, target);
     await reportOutcome(run, target, backupId, dump, verification, prunedBackupIds);
     return {
       backupId, isVerified: verification.isVerified, location: dump.location, sizeBytes: dump.sizeBytes, sha256: dump.sha256,
       dumpDurationMs: dump.dumpDurationMs, throughputBytesPerSecond: dump.throughputBytesPerSecond, releaseVersion,
-      checks: verification.checks, prunedBackupIds,
+      checks: verification.checks, prunedBackupIds, snapshotAt: dump.createdAt,
     };
   } catch (err) {
     if (isCancellation(err)) {
@@ -112,6 +118,11 @@ async function verify(run: RunTracker, ref: { database: string; series: string; 
       checks: [{ name: 'verification', isPassed: false, detail: `could not run: ${rootMessage(err)}` }],
     };
   }
+}
+
+function skipPrune(run: RunTracker): string[] {
+  run.skip('prune', 'a safety backup never prunes');
+  return [];
 }
 
 /** The plan is reported before anything is deleted. Pruning trouble never fails a backup. */

@@ -1,25 +1,40 @@
 // Restoring a catalogued backup: into a new database by default; over an existing one only when the
 // request confirms it, after approval when that database is the live one, and after a safety backup
 // of what is about to be overwritten. The stored dump's checksum is checked before anything changes.
-import { ApplicationFailure, condition, executeChild, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+// The backup is held (retention keeps it) from plan to finish. It is restored into a staging
+// database and checked there; only then is it swapped in, in a window that cannot be cancelled, and
+// the old database is kept renamed, never dropped.
+import {
+  ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RestorePlan } from '../activities/backup/index.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
-import { statusQuery, type RestoreRequest, type RestoreResult } from '../lib/messages.js';
+import { statusQuery, type BackupResult, type RestoreRequest, type RestoreResult } from '../lib/messages.js';
 import { localOptions } from './activityOptions.js';
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
-import { formatBytes } from '../lib/units.js';
+import { formatBytes, formatDuration } from '../lib/units.js';
 import { alertChannel, backupDatabase, postgresOptions } from './backupDatabase.js';
 import { RunTracker } from './runTracker.js';
 
 const APPROVAL_TIMEOUT = '30m';
 
 const postgres = proxyActivities<Activities>(postgresOptions);
+/** A staging restore drops its own leftovers, so a retry (after a lost worker) may come soon. */
+const stagingOptions: ActivityOptions = { ...postgresOptions, retry: { initialInterval: '5s', backoffCoefficient: 2, maximumAttempts: 3 } };
+const staging = proxyActivities<Activities>(stagingOptions);
+const swap = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', maximumAttempts: 5 } });
+const holds = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 10 } });
+/** The change id of restoring into a staging database and swapping it in (docs/operations.md). */
+export const RESTORE_BY_SWAP_PATCH = 'restore-by-swap';
 // prepareRestore connects to the server (through a fly proxy when configured): more than a config read.
 const preparation = proxyActivities<Activities>({ ...localOptions, startToCloseTimeout: '2m', heartbeatTimeout: '30s' });
 
 export async function restoreDatabase(request: RestoreRequest): Promise<RestoreResult> {
-  const run = new RunTracker({ kind: 'restore', database: request.database, trigger: request.trigger }, ['plan', 'approval', 'checksum', 'safety backup', 'restore']);
+  // Runs started before staged restores (histories from 099fab7) keep their path.
+  const isStaged = patched(RESTORE_BY_SWAP_PATCH);
+  const stages = isStaged ? ['plan', 'approval', 'checksum', 'restore', 'safety backup', 'swap'] : ['plan', 'approval', 'checksum', 'safety backup', 'restore'];
+  const run = new RunTracker({ kind: 'restore', database: request.database, trigger: request.trigger }, stages);
   setHandler(statusQuery, () => run.status);
   const approval = acceptApprovals(run, (actor) => `${actor} may not approve restores of ${request.database}`);
   let plan: RestorePlan | undefined;
@@ -29,6 +44,7 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     run.fact('backup', plan.backupId);
     run.fact('target', plan.targetDatabase);
     assertRestorable(plan, request);
+    if (isStaged) return await restoreBySwap(run, approval, request, plan);
     const { series, backupId, targetDatabase } = plan;
 
     const isOverwrite = plan.isTargetExisting;
@@ -66,6 +82,61 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
   }
 }
 
+/** plan → hold → approval → checksum → restore into staging → safety backup → swap → release the hold. */
+async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: RestoreRequest, plan: RestorePlan): Promise<RestoreResult> {
+  const { series, backupId, targetDatabase } = plan;
+  const stagingDatabase = plan.stagingDatabase!;
+  const preRestoreDatabase = plan.preRestoreDatabase!;
+  const ref = { database: request.database, series, backupId };
+  const holder = workflowInfo().workflowId;
+  await holds.holdBackup({ ...ref, holder, reason: `restore into ${targetDatabase}` });
+  try {
+    const isOverwrite = plan.isTargetExisting;
+    if (isOverwrite && plan.isProductionTarget) await waitForApproval(run, approval, plan);
+    else run.skip('approval', isOverwrite ? 'not the live database: confirmation suffices' : 'a new database');
+    await checkChecksum(run, ref);
+
+    const outcome = await run.stage('restore', () => staging.restoreBackupIntoStaging({ ...ref, stagingDatabase }),
+      (o) => (o.isVerified ? `into ${stagingDatabase}: row counts, schema and database properties match the backup` : `into ${stagingDatabase}: it does NOT match the backup`));
+    run.status.checks = outcome.checks;
+    if (!outcome.isVerified) {
+      const mismatches = outcome.checks.filter((c) => !c.isPassed).map((c) => `${c.name}: ${c.detail}`).join('; ');
+      throw ApplicationFailure.nonRetryable(`the restored copy does not match backup ${backupId} (${targetDatabase} was not touched): ${mismatches}`, outcome.failureType ?? PermanentError.BackupVerificationFailed);
+    }
+
+    // As late as possible: what is committed after its snapshot is only in the renamed old database.
+    const safety = isOverwrite ? await takeSafetyBackup(run, request, plan, true) : undefined;
+    if (!isOverwrite) run.skip('safety backup', 'nothing is overwritten');
+
+    // Once begun, the swap finishes (or puts the live database back): a cancel waits for it.
+    const swapped = await CancellationScope.nonCancellable(() => run.stage('swap', () => swap.swapInRestoredDatabase({
+      database: request.database, targetDatabase, stagingDatabase, preRestoreDatabase, isOverwrite,
+    }), (s) => (s.preRestoreDatabase ? `${targetDatabase} → ${s.preRestoreDatabase}, ${stagingDatabase} → ${targetDatabase}` : `${stagingDatabase} → ${targetDatabase}`)));
+    const writeLossWindow = safety ? describeWriteLossWindow(plan, safety, swapped) : undefined;
+    if (swapped.preRestoreDatabase) run.fact('old database kept as', swapped.preRestoreDatabase);
+    if (writeLossWindow) run.fact('write-loss window', writeLossWindow);
+    run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts, schema and database properties match.${writeLossWindow ? ` ${writeLossWindow}` : ''}`);
+    return { targetDatabase, isVerified: true, safetyBackupId: safety?.backupId, checks: outcome.checks, preRestoreDatabase: swapped.preRestoreDatabase, writeLossWindow };
+  } finally {
+    await CancellationScope.nonCancellable(() => holds.releaseBackupHold({ ...ref, holder })).catch(() => undefined);
+  }
+}
+
+function describeWriteLossWindow(plan: RestorePlan, safety: { backupId: string; snapshotAt?: string }, swapped: { connectionsBlockedAt: string; preRestoreDatabase?: string }): string {
+  const from = safety.snapshotAt ?? swapped.connectionsBlockedAt;
+  const windowMs = Math.max(0, Date.parse(swapped.connectionsBlockedAt) - Date.parse(from));
+  return `Writes committed to ${plan.targetDatabase} from ${from} (the safety backup ${safety.backupId}) until ${swapped.connectionsBlockedAt} (connections blocked for the swap), `
+    + `${formatDuration(windowMs)}, are not in the safety backup; every write up to the swap is kept in ${swapped.preRestoreDatabase}, and none made after ${plan.backupCreatedAt} is in the restored database.`;
+}
+
+async function checkChecksum(run: RunTracker, ref: { database: string; series: string; backupId: string }): Promise<void> {
+  await run.stage('checksum', async () => {
+    const check = await postgres.verifyBackupChecksum(ref);
+    if (!check.isPassed) throw ApplicationFailure.nonRetryable(`the stored dump is corrupt: ${check.detail}`, PermanentError.BackupChecksumMismatch);
+    return check;
+  }, (check) => check.detail);
+}
+
 function describePlan(plan: RestorePlan): string {
   const target = plan.isTargetExisting ? `overwrite ${plan.targetDatabase}${plan.isProductionTarget ? ' (the live database)' : ''}` : `new database ${plan.targetDatabase}`;
   return `${plan.backupId} (${plan.backupStatus}, ${formatBytes(plan.sizeBytes)}) → ${target}`;
@@ -96,18 +167,22 @@ async function waitForApproval(run: RunTracker, approval: ApprovalGate, plan: Re
 }
 
 /** A verified backup of the target as it is now; no overwrite without one. */
-async function takeSafetyBackup(run: RunTracker, request: RestoreRequest, plan: RestorePlan): Promise<string> {
-  return run.stage('safety backup', async () => {
-    const safety = await executeChild(backupDatabase, {
+async function takeSafetyBackup(run: RunTracker, request: RestoreRequest, plan: RestorePlan): Promise<string>;
+async function takeSafetyBackup(run: RunTracker, request: RestoreRequest, plan: RestorePlan, isStaged: true): Promise<BackupResult>;
+async function takeSafetyBackup(run: RunTracker, request: RestoreRequest, plan: RestorePlan, isStaged = false): Promise<string | BackupResult> {
+  const safety = await run.stage('safety backup', async () => {
+    const result = await executeChild(backupDatabase, {
       workflowId: `${workflowInfo().workflowId}/safety-backup`,
       args: [{
         database: request.database,
         pgDatabase: plan.isProductionTarget ? undefined : plan.targetDatabase,
         trigger: { source: 'pipeline', actor: request.trigger.actor, deliveryId: request.trigger.deliveryId },
+        ...(isStaged ? { isSafetyBackup: true } : {}),
       }],
     });
-    if (!safety.isVerified) throw ApplicationFailure.nonRetryable(`the safety backup ${safety.backupId} of ${plan.targetDatabase} did not verify; nothing was overwritten`, PermanentError.BackupVerificationFailed);
-    run.fact('safety backup', safety.backupId);
-    return safety.backupId;
-  }, (backupId) => backupId);
+    if (!result.isVerified) throw ApplicationFailure.nonRetryable(`the safety backup ${result.backupId} of ${plan.targetDatabase} did not verify; nothing was overwritten`, PermanentError.BackupVerificationFailed);
+    run.fact('safety backup', result.backupId);
+    return result;
+  }, (result) => result.backupId);
+  return isStaged ? safety : safety.backupId;
 }

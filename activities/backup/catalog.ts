@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { DatabaseConfig } from '../../lib/config.js';
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
+import { databasePropertiesSchema } from './databaseProperties.js';
 import { readText, StorageObjectMissing, writeText, type BackupStorage } from './storage.js';
 
 const checkSchema = z.object({ name: z.string(), isPassed: z.boolean(), detail: z.string() });
@@ -45,6 +46,12 @@ export const manifestSchema = z.object({
   }).optional(),
   /** The source's inventory, taken inside the dump's snapshot: what a restore must bring back. */
   source: inventorySchema,
+  /** Encoding, locale, owner, ACL and settings of the dumped database (absent in older manifests). */
+  databaseProperties: databasePropertiesSchema.optional(),
+  /** A safety backup taken by a restore: never prunes its series. */
+  isSafetyBackup: z.boolean().optional(),
+  /** Runs that need this backup kept (a restore from plan to finish): retention never deletes it. */
+  holds: z.array(z.object({ holder: z.string(), reason: z.string(), since: z.iso.datetime() })).optional(),
 });
 
 export type BackupManifest = z.infer<typeof manifestSchema>;

@@ -52,11 +52,17 @@ export function libpqEnvironment(endpoint: PgEndpoint, database: string, passfil
     PGDATABASE: database,
     PGAPPNAME: 'flightdeck-backup',
     PGCONNECT_TIMEOUT: '20',
+    PGOPTIONS: SESSION_OPTIONS,
+    PGKEEPALIVES: '1',
+    PGKEEPALIVES_IDLE: '10',
   };
   if (passfile) env.PGPASSFILE = passfile;
   if (endpoint.sslMode) env.PGSSLMODE = endpoint.sslMode;
   return env;
 }
+
+/** Startup options of every backup and restore session (and of pg_dump/pg_restore, through PGOPTIONS). */
+export const SESSION_OPTIONS = '-c idle_in_transaction_session_timeout=0 -c statement_timeout=0';
 
 export function pgClientConfig(endpoint: PgEndpoint, database: string): pg.ClientConfig {
   const isTls = endpoint.sslMode !== undefined && ['require', 'verify-ca', 'verify-full'].includes(endpoint.sslMode);
@@ -68,6 +74,12 @@ export function pgClientConfig(endpoint: PgEndpoint, database: string): pg.Clien
     database,
     application_name: 'flightdeck-backup',
     connectionTimeoutMillis: 20_000,
+    // A dump's snapshot holder sits idle in its transaction for the whole dump, and inventory counts
+    // can outlast a role's statement_timeout: either timeout would kill it mid-backup. Keepalives
+    // notice a dead peer instead of waiting on it forever.
+    options: SESSION_OPTIONS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     // sslmode=require encrypts without checking the certificate, as libpq does.
     ssl: isTls ? { rejectUnauthorized: endpoint.sslMode !== 'require' } : undefined,
   };

@@ -7,6 +7,7 @@ import type { Trigger } from '../../lib/messages.js';
 import { createChecksumStream } from './checksumStream.js';
 import { dumpKey, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
 import type { DatabaseSession } from './databaseSession.js';
+import { readDatabaseProperties } from './databaseProperties.js';
 import { takeInventory, type DatabaseInventory } from './inventory.js';
 import { pgDumpArgs, pgToolFailure, type PgTools } from './pgTools.js';
 import type { Progress } from './progress.js';
@@ -23,6 +24,8 @@ export interface DumpRequest {
   releaseVersion: string;
   compressionLevel: number;
   trigger: Trigger;
+  /** A restore's safety backup: recorded as such, it never prunes its series. */
+  isSafetyBackup?: boolean;
 }
 
 export interface DumpResult {
@@ -31,6 +34,8 @@ export interface DumpResult {
   location: string;
   sizeBytes: number;
   sha256: string;
+  /** When the dump's snapshot was taken (just before): writes committed after it are not in it. */
+  createdAt?: string;
   dumpDurationMs: number;
   throughputBytesPerSecond: number;
   tableCount: number;
@@ -53,6 +58,7 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
     const dumpDurationMs = Date.now() - createdAt.getTime();
     progress.setPhase('inventory');
     const source = await takeInventory(snapshotHolder);
+    const databaseProperties = await readDatabaseProperties(snapshotHolder, pgDatabase);
     await snapshotHolder.query('commit');
     const manifest: BackupManifest = {
       formatVersion: 1,
@@ -73,6 +79,8 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
       throughputBytesPerSecond: Math.round(sizeBytes / Math.max(dumpDurationMs / 1000, 0.001)),
       status: 'unverified',
       source,
+      databaseProperties,
+      isSafetyBackup: request.isSafetyBackup || undefined,
     };
     await writeManifest(storage, manifest);
     return summarize(manifest, source);
@@ -118,6 +126,7 @@ function summarize(manifest: BackupManifest, source: DatabaseInventory): DumpRes
     location: manifest.location,
     sizeBytes: manifest.sizeBytes,
     sha256: manifest.sha256,
+    createdAt: manifest.createdAt,
     dumpDurationMs: manifest.dumpDurationMs,
     throughputBytesPerSecond: manifest.throughputBytesPerSecond,
     tableCount: source.tables.length,

@@ -12,7 +12,9 @@ import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './d
 import { dumpToStorage, type DumpRequest, type DumpResult } from './dump.js';
 import { pgTools } from './pgTools.js';
 import { withProgress } from './progress.js';
-import { databaseExists, restoreIntoDatabase, withMaintenanceClient, type RestoreOutcome } from './restore.js';
+import {
+  databaseExists, restoreIntoDatabase, restoreIntoStaging, restoreNamesFor, swapInRestored, withMaintenanceClient, type RestoreOutcome, type SwapOutcome, type SwapRequest,
+} from './restore.js';
 import { planRetention, type RetentionPlan } from './retention.js';
 import { createBackupStorage } from './storage.js';
 import { checkStoredChecksum, verifyStoredBackup, type VerificationResult } from './verify.js';
@@ -47,6 +49,10 @@ export interface RestorePlan {
   isProductionTarget: boolean;
   approvers: string[];
   slackChannel: string;
+  /** Where the dump is restored and checked before the swap (absent in plans made before staging). */
+  stagingDatabase?: string;
+  /** The name an overwritten target keeps after the swap. */
+  preRestoreDatabase?: string;
 }
 
 export interface BackupRef {
@@ -155,6 +161,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           return { targetDatabase: await freeRestoreName(client, manifest.pgDatabase, manifest.createdAt), isTargetExisting: false };
         });
         return {
+          ...restoreNamesFor(targetDatabase, new Date()),
           series: manifest.series,
           backupId: manifest.backupId,
           backupStatus: manifest.status,
@@ -173,6 +180,42 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const { storage } = context();
       const manifest = await readManifest(storage, ref.series, ref.backupId);
       return withProgress('checksum', (progress) => checkStoredChecksum(manifest, storage, progress));
+    },
+
+    /** Restores into the plan's staging database and checks it there; the target is not touched. */
+    async restoreBackupIntoStaging(input: BackupRef & { stagingDatabase: string }): Promise<RestoreOutcome> {
+      const { config, storage } = context();
+      assertDatabaseName(input.stagingDatabase);
+      const manifest = await readManifest(storage, input.series, input.backupId);
+      const outcome = await withProgress('connect', (progress) => session(config, input.database, progress.signal, (db) =>
+        restoreIntoStaging(manifest, input.stagingDatabase, db, storage, tools, progress)));
+      deps.logger.info({ backupId: input.backupId, stagingDatabase: input.stagingDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.stagingDatabase}`);
+      return outcome;
+    },
+
+    /** The short window: the staging database takes the target's name; an existing target is kept renamed. */
+    async swapInRestoredDatabase(input: { database: string } & SwapRequest): Promise<SwapOutcome> {
+      const { config } = context();
+      for (const name of [input.targetDatabase, input.stagingDatabase, input.preRestoreDatabase]) assertDatabaseName(name);
+      const swap = await withProgress('swap', (progress) => session(config, input.database, progress.signal, (db) => swapInRestored(db, input)));
+      deps.logger.info({ ...swap, targetDatabase: input.targetDatabase }, `restored copy swapped in as ${input.targetDatabase}`);
+      return swap;
+    },
+
+    /** A restore run's hold on its backup: retention keeps a held backup, whatever its age. */
+    async holdBackup(input: BackupRef & { holder: string; reason: string }): Promise<void> {
+      const { storage } = context();
+      const manifest = await readManifest(storage, input.series, input.backupId);
+      const holds = (manifest.holds ?? []).filter((hold) => hold.holder !== input.holder);
+      await writeManifest(storage, { ...manifest, holds: [...holds, { holder: input.holder, reason: input.reason, since: new Date().toISOString() }] });
+    },
+
+    async releaseBackupHold(input: BackupRef & { holder: string }): Promise<void> {
+      const { storage } = context();
+      const manifest = await readManifest(storage, input.series, input.backupId).catch(() => undefined);
+      if (!manifest?.holds?.some((hold) => hold.holder === input.holder)) return;
+      const holds = manifest.holds.filter((hold) => hold.holder !== input.holder);
+      await writeManifest(storage, { ...manifest, holds: holds.length ? holds : undefined });
     },
 
     async restoreBackup(input: BackupRef & { targetDatabase: string; isOverwrite: boolean }): Promise<RestoreOutcome> {

@@ -26,14 +26,27 @@ export function pgDumpArgs(options: { compressionLevel: number; snapshot: string
     `--snapshot=${options.snapshot}`,
     // Never wait for a password prompt: the passfile has it, or the connection fails.
     '--no-password',
+    // Behind a migration's ACCESS EXCLUSIVE lock, fail (and retry later) instead of queueing forever.
+    `--lock-wait-timeout=${DUMP_LOCK_WAIT_TIMEOUT_MS}`,
   ];
 }
+
+export const DUMP_LOCK_WAIT_TIMEOUT_MS = 5 * 60_000;
 
 export function pgRestoreArgs(options: { database: string; isScratch: boolean }): string[] {
   const args = ['--dbname', options.database, '--exit-on-error', '--no-password'];
   // A scratch copy proves the data restores; its objects need not belong to the original roles.
   if (options.isScratch) args.push('--no-owner', '--no-acl');
   return args;
+}
+
+/** PostgreSQL's ERROR line (and the command it refused) rather than whatever line came last. */
+export function pgErrorOf(stderr: string): string {
+  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
+  const errorAt = lines.findLastIndex((line) => line.includes('ERROR:'));
+  if (errorAt < 0) return lastLine(stderr);
+  const command = lines[errorAt + 1]?.startsWith('Command was:') ? ` (${lines[errorAt + 1]})` : '';
+  return `${lines[errorAt]!.replace(/^.*ERROR:\s*/, '')}${command}`;
 }
 
 const UNREACHABLE_PATTERN = /password authentication failed|no pg_hba\.conf entry|role ".*" does not exist|database ".*" does not exist/i;
@@ -46,7 +59,7 @@ const TRANSIENT_PATTERN = /could not connect|connection refused|timeout expired|
  * hopelessType names the permanent failure for this tool.
  */
 export function pgToolFailure(tool: string, outcome: CommandOutcome, hopelessType: PermanentErrorType): Error {
-  const reason = lastLine(outcome.stderrTail) || (outcome.signal ? `killed by ${outcome.signal}` : `exit code ${outcome.exitCode}`);
+  const reason = pgErrorOf(outcome.stderrTail) || (outcome.signal ? `killed by ${outcome.signal}` : `exit code ${outcome.exitCode}`);
   const message = `${tool} failed: ${reason}`;
   if (outcome.isTimedOut) return transientFailure(TransientError.NetworkError, `${tool} did not finish in time`);
   if (UNREACHABLE_PATTERN.test(outcome.stderrTail)) return permanentFailure(PermanentError.DatabaseUnreachable, message);

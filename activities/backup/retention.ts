@@ -7,6 +7,8 @@ export interface RetentionCandidate {
   backupId: string;
   createdAt: string;
   status: 'verified' | 'failed' | 'unverified';
+  /** Runs that need the backup (a restore in progress): a held backup is never deleted. */
+  holds?: ReadonlyArray<{ holder: string }>;
 }
 
 export interface RetentionPolicy {
@@ -46,7 +48,8 @@ export function planRetention(candidates: readonly RetentionCandidate[], policy:
 
   for (const candidate of newestFirst) {
     const ageMs = now.getTime() - Date.parse(candidate.createdAt);
-    if (protectedIds.has(candidate.backupId)) keep(candidate, `one of the ${policy.minVerified} newest verified backups`);
+    if (candidate.holds?.length) keep(candidate, `held by ${candidate.holds.map((h) => h.holder).join(', ')}`);
+    else if (protectedIds.has(candidate.backupId)) keep(candidate, `one of the ${policy.minVerified} newest verified backups`);
     else if (candidate.status === 'unverified' && ageMs < IN_PROGRESS_GRACE_MS) keep(candidate, 'unverified and recent: may still be in progress');
     else if (ageMs > maxAgeMs) remove(candidate, `older than ${policy.maxAge}`);
     else if (plan.keep.length >= policy.maxCount) remove(candidate, `beyond the newest ${policy.maxCount} backups`);

@@ -10,7 +10,7 @@ import type { BackupManifest } from './catalog.js';
 import { checksumOf } from './checksumStream.js';
 import type { DatabaseSession } from './databaseSession.js';
 import { compareInventories, takeInventory } from './inventory.js';
-import { pgRestoreArgs, type PgTools } from './pgTools.js';
+import { pgErrorOf, pgRestoreArgs, type PgTools } from './pgTools.js';
 import type { Progress } from './progress.js';
 import { StorageObjectMissing, type BackupStorage } from './storage.js';
 import { isSuccessful } from '../../lib/streamingCommand.js';
@@ -113,7 +113,7 @@ export async function restoreAndCompare(manifest: BackupManifest, target: Restor
   const restoreCheck = ((): CheckResult => {
     const name = target.isScratch ? 'scratch restore' : 'restore';
     if (restored.readError) return { name, isPassed: false, detail: `reading the stored dump failed: ${restored.readError.message}` };
-    if (!isSuccessful(restored.outcome)) return { name, isPassed: false, detail: `pg_restore failed: ${lastLine(restored.outcome.stderrTail) || `exit code ${restored.outcome.exitCode}`}` };
+    if (!isSuccessful(restored.outcome)) return { name, isPassed: false, detail: `pg_restore failed: ${pgErrorOf(restored.outcome.stderrTail) || `exit code ${restored.outcome.exitCode}`}` };
     if (restored.sha256 !== manifest.sha256) return { name, isPassed: false, detail: 'the dump changed while it was being restored (checksum differs)' };
     return { name, isPassed: true, detail: `pg_restore into ${target.database}: ${restored.sizeBytes} bytes` };
   })();
