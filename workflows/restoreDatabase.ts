@@ -97,7 +97,7 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
     await checkChecksum(run, ref);
 
     const outcome = await run.stage('restore', () => staging.restoreBackupIntoStaging({ ...ref, stagingDatabase }),
-      (o) => (o.isVerified ? `into ${stagingDatabase}: row counts, schema and database properties match the backup` : `into ${stagingDatabase}: it does NOT match the backup`));
+      (o) => (o.isVerified ? `into ${stagingDatabase}; database properties, row counts and schema match the backup` : `into ${stagingDatabase}; it does NOT match the backup`));
     run.status.checks = outcome.checks;
     if (!outcome.isVerified) {
       const mismatches = outcome.checks.filter((c) => !c.isPassed).map((c) => `${c.name}: ${c.detail}`).join('; ');
@@ -115,7 +115,7 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
     const writeLossWindow = safety ? describeWriteLossWindow(plan, safety, swapped) : undefined;
     if (swapped.preRestoreDatabase) run.fact('old database kept as', swapped.preRestoreDatabase);
     if (writeLossWindow) run.fact('write-loss window', writeLossWindow);
-    run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts, schema and database properties match.${writeLossWindow ? ` ${writeLossWindow}` : ''}`);
+    run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts and schema match.${writeLossWindow ? ` ${writeLossWindow}` : ''}`);
     return { targetDatabase, isVerified: true, safetyBackupId: safety?.backupId, checks: outcome.checks, preRestoreDatabase: swapped.preRestoreDatabase, writeLossWindow };
   } finally {
     await CancellationScope.nonCancellable(() => holds.releaseBackupHold({ ...ref, holder })).catch(() => undefined);
