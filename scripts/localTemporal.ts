@@ -28,6 +28,8 @@ export interface TemporalDevServerOptions {
    */
   isOwnProcessGroup?: boolean;
   startupTimeoutMs?: number;
+  /** Server dynamic config, e.g. { 'limit.historyCount.suggestContinueAsNew': 20 } (recording fixtures). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /** Finds the CLI without building it; throws the script's own explanation when it is missing. */
@@ -57,6 +59,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     // WAL + no fsync: the settings Temporal's own SDK CI uses for a fast, durable-enough dev server.
     args.push('--db-filename', options.dbFilename, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   }
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: options.isOwnProcessGroup ?? false });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });

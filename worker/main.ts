@@ -1,7 +1,5 @@
 // The worker process: connects to Temporal, registers every workflow and activity, installs the
 // backup schedules, and shuts down gracefully on SIGINT/SIGTERM.
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
@@ -11,12 +9,7 @@ import { createLogger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { syncBackupSchedules } from './schedules.js';
-
-/** Compiled JS when running from dist/, the TypeScript source under tsx. */
-function workflowsPath(): string {
-  const js = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
-  return fs.existsSync(js) ? js : fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-}
+import { workflowsPath } from './workflowsPath.js';
 
 async function main(): Promise<void> {
   const env = loadEnvConfig();

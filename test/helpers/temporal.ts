@@ -8,7 +8,8 @@ import type { Client } from '@temporalio/client';
 
 let isRuntimeInstalled = false;
 
-function installQuietRuntime(): void {
+/** Quiet native logs; safe to call more than once in a process. */
+export function installQuietRuntime(): void {
   if (isRuntimeInstalled) return;
   // Runtime.install may run once per process; vitest forks give each test file its own process.
   Runtime.install({ logger: new DefaultLogger('WARN') });
