@@ -6,6 +6,7 @@ import type { Logger } from '../lib/log.js';
 import { redactText, redactValue } from '../lib/redact.js';
 import type { RunStatus } from '../lib/messages.js';
 import { renderRunBlocks, renderRunText } from '../lib/runReport.js';
+import { escapeSlack } from '../lib/slackText.js';
 
 export interface SlackDeps {
   /** Absent when no bot token is configured: messages then go to the log. */
@@ -32,7 +33,11 @@ export interface ThreadReply {
   channel: string;
   threadTs?: string;
   text: string;
+  /** A failure announced to the channel: Flightdeck's own @here before the (escaped) text. */
+  isAlert?: boolean;
 }
+
+const ALERT_PREFIX = ':rotating_light: <!here> ';
 
 export function createSlackActivities({ client, logger }: SlackDeps) {
   // chat.postMessage is not idempotent: remember what this worker posted, so an attempt whose
@@ -76,8 +81,9 @@ export function createSlackActivities({ client, logger }: SlackDeps) {
       });
     },
 
+    /** A thread reply is plain text from the workflow (failure reasons, SQL, recovery steps): all of it is escaped. */
     async postThreadReply(reply: ThreadReply): Promise<void> {
-      const text = redactText(reply.text);
+      const text = `${reply.isAlert ? ALERT_PREFIX : ''}${escapeSlack(redactText(reply.text))}`;
       if (!client) {
         logger.info({ slack: { channel: reply.channel, thread: reply.threadTs } }, text);
         return;

@@ -17,10 +17,15 @@ export type AuthorizationDecision = { isAllowed: true } | { isAllowed: false; re
 
 const ALLOWED: AuthorizationDecision = { isAllowed: true };
 
-/** Slack commands and buttons are accepted only in slack.allowedChannels, when that list is set. */
-export function authorizeChannel(config: AppsConfig, channelId: string): AuthorizationDecision {
+/**
+ * Slack commands and buttons are accepted only in slack.allowedChannels, when that list is set; a
+ * request that names no channel is then refused, never waved through.
+ */
+export function authorizeChannel(config: AppsConfig, channelId: string | undefined): AuthorizationDecision {
   const allowed = config.slack.allowedChannels;
-  if (!allowed || allowed.includes(channelId)) return ALLOWED;
+  if (!allowed) return ALLOWED;
+  if (channelId === undefined) return { isAllowed: false, reason: `Flightdeck takes commands and buttons only in: ${allowed.join(', ')}, and this request named no channel` };
+  if (allowed.includes(channelId)) return ALLOWED;
   return { isAllowed: false, reason: `Flightdeck does not take commands in this channel (${channelId}); use one of: ${allowed.join(', ')}` };
 }
 

@@ -45,6 +45,8 @@ const envSchema = z.object({
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_API_URL: z.url('the Slack Web API base URL, e.g. https://slack.com/api/').optional(),
   SLACK_CHANNEL: z.string().min(1).default('#deploys'),
+  SLACK_TEAM_ID: optionalText.describe('the Slack workspace (team_id) whose requests are accepted; unset: any workspace the signing secret signs for'),
+  SLACK_APP_ID: optionalText.describe('the Slack app (api_app_id) whose requests are accepted; unset: not checked'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   FLIGHTDECK_API_HOST: z.string().min(1).default('0.0.0.0'),
   FLIGHTDECK_API_PORT: z.coerce.number('a TCP port number, e.g. 8080').int().min(0).max(65535).default(8080),

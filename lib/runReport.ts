@@ -2,6 +2,7 @@
 // a link to the run, and buttons while a person's decision is awaited. Pure: no I/O.
 import type { KnownBlock } from '@slack/web-api';
 import type { RunStatus, StageStatus } from './messages.js';
+import { escapeSlack, slackLink } from './slackText.js';
 import { formatDuration } from './units.js';
 
 const STAGE_ICON: Record<StageStatus['state'], string> = {
@@ -21,22 +22,26 @@ export function runSubject(status: RunStatus): string {
   return `${status.kind} ${target}`.trim();
 }
 
+/**
+ * The run as Slack mrkdwn. Outcomes, facts and stage details carry test output, flyctl stderr,
+ * reasons and lock notes: every value is escaped, so none of it can ping or link.
+ */
 export function renderRunText(status: RunStatus): string {
-  const lines = [`*${runSubject(status)}: ${HEADLINE[status.state]}*`];
-  if (status.outcome) lines.push(status.outcome);
-  const facts = Object.entries(status.facts).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}: ${v}`);
+  const lines = [`*${escapeSlack(runSubject(status))}: ${HEADLINE[status.state]}*`];
+  if (status.outcome) lines.push(escapeSlack(status.outcome));
+  const facts = Object.entries(status.facts).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${escapeSlack(k)}: ${escapeSlack(v)}`);
   if (facts.length) lines.push(facts.join(' · '));
-  lines.push(`by ${status.trigger.actor} via ${status.trigger.source}`);
+  lines.push(`by ${escapeSlack(status.trigger.actor)} via ${escapeSlack(status.trigger.source)}`);
   for (const stage of status.stages) {
     const extra = [stage.durationMs === undefined ? '' : formatDuration(stage.durationMs), stage.detail].filter(Boolean).join(', ');
-    lines.push(`${STAGE_ICON[stage.state]} ${stage.name}${extra ? ` (${extra})` : ''}`);
+    lines.push(`${STAGE_ICON[stage.state]} ${escapeSlack(stage.name)}${extra ? ` (${escapeSlack(extra)})` : ''}`);
   }
   return lines.join('\n');
 }
 
 export function renderRunBlocks(status: RunStatus, runUrl?: string): KnownBlock[] {
   const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: renderRunText(status) } }];
-  if (runUrl) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${runUrl}|Open in Temporal> · ${status.workflowId}` }] });
+  if (runUrl) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${slackLink(runUrl, 'Open in Temporal').mrkdwn} · ${escapeSlack(status.workflowId)}` }] });
   const button = (text: string, actionId: string, style?: 'primary' | 'danger') =>
     ({ type: 'button' as const, text: { type: 'plain_text' as const, text }, action_id: actionId, value: status.workflowId, ...(style ? { style } : {}) });
   if (status.state === 'waiting-for-approval') {

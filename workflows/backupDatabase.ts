@@ -74,7 +74,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     }
     const reason = rootMessage(err);
     run.setState('failed', `Backup of ${request.database} FAILED: ${reason}`);
-    await alertChannel(slackChannel, `:rotating_light: <!here> Backup of *${request.database}* FAILED: ${reason}. No new backup was made.`);
+    await alertChannel(slackChannel, `Backup of *${request.database}* FAILED: ${reason}. No new backup was made.`);
     throw ApplicationFailure.nonRetryable(`Backup of ${request.database} failed: ${reason}`, failureType(err) ?? PermanentError.BackupFailed);
   } finally {
     await run.flush();
@@ -152,17 +152,17 @@ async function reportOutcome(run: RunTracker, target: BackupTarget, backupId: st
   }
   const reason = failedChecksText(verification);
   run.setState('failed', `Backup ${backupId} FAILED verification (${verification.failureType}): ${reason}. It does not count as a backup.`);
-  await alertChannel(target.slackChannel, `:rotating_light: <!here> Backup ${backupId} of *${target.database}* FAILED verification: ${reason}. It is kept for inspection but never counted by retention.`);
+  await alertChannel(target.slackChannel, `Backup ${backupId} of *${target.database}* FAILED verification: ${reason}. It is kept for inspection but never counted by retention.`);
 }
 
 /**
  * A failure is announced in the channel itself, not only in the run's message or its thread, where
- * nobody is notified. Slack trouble never fails the run.
+ * nobody is notified (the activity adds the @here; the text itself is escaped). Slack trouble never fails the run.
  */
 export async function alertChannel(channel: string | undefined, text: string): Promise<void> {
   if (!channel) return;
   try {
-    await slack.postThreadReply({ channel, text });
+    await slack.postThreadReply({ channel, text, isAlert: true });
   } catch {
     // The run's own message still says FAILED; the Temporal UI has the rest.
   }

@@ -75,7 +75,7 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     }
     const reason = rootMessage(err);
     run.setState('failed', `Restore of ${request.backupId} FAILED: ${reason}`);
-    await alertChannel(plan?.slackChannel, `:rotating_light: <!here> Restore of ${request.backupId} into ${plan?.targetDatabase ?? 'its target'} FAILED: ${reason}`);
+    await alertChannel(plan?.slackChannel, `Restore of ${request.backupId} into ${plan?.targetDatabase ?? 'its target'} FAILED: ${reason}`);
     throw ApplicationFailure.nonRetryable(`Restore of ${request.backupId} failed: ${reason}`, failureType(err) ?? PermanentError.RestoreFailed);
   } finally {
     await run.flush();

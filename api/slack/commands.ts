@@ -14,6 +14,7 @@ import type { ApiDeps } from '../deps.js';
 import { startDeploy } from '../deployStarter.js';
 import { HttpError } from '../httpErrors.js';
 import type { SlackCatalog, SlackCommand } from './commandParser.js';
+import { slack } from '../../lib/slackText.js';
 import { describeLock, describeQueue, describeRuns, ephemeral, inChannel, lockTerms, mention, refusal } from './replies.js';
 import type { SlackResponse } from './responseUrl.js';
 
@@ -41,7 +42,7 @@ export async function runSlackCommand(deps: ApiDeps, caller: SlackCaller, comman
   } catch (err) {
     const message = (err as Error).message;
     context.audit(command.name, targetOf(command), 'failed', message);
-    return ephemeral(`:x: Could not ${command.name}: ${message}`);
+    return ephemeral(slack`:x: Could not ${command.name}: ${message}`);
   }
 }
 
@@ -106,7 +107,7 @@ async function deploy(ctx: CommandContext, command: Extract<RunnableCommand, { n
   }
   const what = command.sha ?? ref ?? 'the default branch';
   const queued = started.disposition === 'queued' ? ' It waits for the deploy in progress.' : '';
-  return inChannel(`:rocket: ${mention(ctx.caller.userId)} started a deploy of ${command.app} to ${command.environment} (${what}): \`${started.workflowId}\`.${queued}`);
+  return inChannel(slack`:rocket: ${mention(ctx.caller.userId)} started a deploy of ${command.app} to ${command.environment} (${what}): \`${started.workflowId}\`.${queued}`);
 }
 
 async function rollback(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'rollback' }>): Promise<SlackResponse> {
@@ -119,7 +120,7 @@ async function rollback(ctx: CommandContext, command: Extract<RunnableCommand, {
   ctx.deps.metrics.runsStarted.inc({ kind: 'rollback' });
   ctx.audit('rollback', `${command.app}/${command.environment}`, 'allowed', workflowId);
   const to = command.image ?? (command.releaseVersion !== undefined ? `release v${command.releaseVersion}` : 'the last good release');
-  return inChannel(`:rewind: ${mention(ctx.caller.userId)} started a rollback of ${command.app} ${command.environment} to ${to}: \`${workflowId}\`.`);
+  return inChannel(slack`:rewind: ${mention(ctx.caller.userId)} started a rollback of ${command.app} ${command.environment} to ${to}: \`${workflowId}\`.`);
 }
 
 async function status(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'status' }>): Promise<SlackResponse> {
@@ -146,7 +147,7 @@ async function decide(ctx: CommandContext, command: Extract<RunnableCommand, { n
   if (refused) return refused;
   await decideApproval(ctx.deps.client, command.workflowId, { isApproved: command.name === 'approve', actor: ctx.caller.userId, comment: command.comment });
   ctx.audit(command.name, command.workflowId, 'allowed');
-  return inChannel(`${command.name === 'approve' ? ':white_check_mark:' : ':x:'} ${mention(ctx.caller.userId)} ${command.name === 'approve' ? 'approved' : 'rejected'} \`${command.workflowId}\`.`);
+  return inChannel(slack`${command.name === 'approve' ? ':white_check_mark:' : ':x:'} ${mention(ctx.caller.userId)} ${command.name === 'approve' ? 'approved' : 'rejected'} \`${command.workflowId}\`.`);
 }
 
 /** Cancelling needs the permission that starting that kind of run needs. */
@@ -155,12 +156,12 @@ const PERMISSION_TO_CANCEL: Partial<Record<RunKind, AppAction>> = { deploy: 'dep
 async function cancel(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'cancel' }>): Promise<SlackResponse> {
   const run = await lookUpRun(ctx.deps, command.workflowId);
   const permission = PERMISSION_TO_CANCEL[run.kind];
-  if (!permission) return ephemeral(`Only deploys can be cancelled from Slack; \`${command.workflowId}\` is a ${run.kind}.`);
+  if (!permission) return ephemeral(slack`Only deploys can be cancelled from Slack; \`${command.workflowId}\` is a ${run.kind}.`);
   const refused = ctx.checkApp('cancel', permission, run.app ?? '', run.environment ?? '');
   if (refused) return refused;
   await cancelRun(ctx.deps.client, command.workflowId, { actor: ctx.caller.userId, reason: command.reason ?? `cancelled in Slack by ${ctx.caller.userId}` });
   ctx.audit('cancel', command.workflowId, 'allowed', command.reason);
-  return inChannel(`:octagonal_sign: ${mention(ctx.caller.userId)} cancelled \`${command.workflowId}\`; if it had started rolling out, it rolls back.`);
+  return inChannel(slack`:octagonal_sign: ${mention(ctx.caller.userId)} cancelled \`${command.workflowId}\`; if it had started rolling out, it rolls back.`);
 }
 
 async function backup(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'backup' }>): Promise<SlackResponse> {
@@ -169,12 +170,12 @@ async function backup(ctx: CommandContext, command: Extract<RunnableCommand, { n
   const workflowId = await requestBackup(ctx.deps.client, ctx.deps.taskQueue, { database: command.database, trigger: ctx.trigger });
   ctx.deps.metrics.runsStarted.inc({ kind: 'backup' });
   ctx.audit('backup', command.database, 'allowed', workflowId);
-  return inChannel(`:floppy_disk: ${mention(ctx.caller.userId)} started a backup of ${command.database}: \`${workflowId}\`.`);
+  return inChannel(slack`:floppy_disk: ${mention(ctx.caller.userId)} started a backup of ${command.database}: \`${workflowId}\`.`);
 }
 
 async function restore(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'restore' }>): Promise<SlackResponse> {
   const database = await databaseHoldingBackup(ctx.config, command.backupId);
-  if (!database) return ephemeral(`No configured database has a backup \`${command.backupId}\`.`);
+  if (!database) return ephemeral(slack`No configured database has a backup \`${command.backupId}\`.`);
   const refused = ctx.check('restore', database, authorizeDatabaseAction(ctx.config, ctx.caller.userId, 'restore', database));
   if (refused) return refused;
   const workflowId = await requestRestore(ctx.deps.client, ctx.deps.taskQueue, {
@@ -182,7 +183,7 @@ async function restore(ctx: CommandContext, command: Extract<RunnableCommand, { 
   });
   ctx.deps.metrics.runsStarted.inc({ kind: 'restore' });
   ctx.audit('restore', `${database}:${command.backupId}→${command.targetDatabase}`, 'allowed', workflowId);
-  return inChannel(`:inbox_tray: ${mention(ctx.caller.userId)} started a restore of ${command.backupId} into ${command.targetDatabase}: \`${workflowId}\`.`);
+  return inChannel(slack`:inbox_tray: ${mention(ctx.caller.userId)} started a restore of ${command.backupId} into ${command.targetDatabase}: \`${workflowId}\`.`);
 }
 
 async function databaseHoldingBackup(config: AppsConfig, backupId: string): Promise<string | undefined> {
@@ -195,7 +196,7 @@ async function databaseHoldingBackup(config: AppsConfig, backupId: string): Prom
 
 async function migrate(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'migrate' }>): Promise<SlackResponse> {
   const target = migrationTarget(ctx.config, command.target);
-  if ('problem' in target) return ephemeral(target.problem);
+  if ('problem' in target) return ephemeral(slack`${target.problem}`);
   const { app, environment, backupEntry } = target;
   const changesSchema = command.action === 'apply' || command.action === 'rollback';
   if (changesSchema) {
@@ -210,7 +211,7 @@ async function migrate(ctx: CommandContext, command: Extract<RunnableCommand, { 
   ctx.deps.metrics.runsStarted.inc({ kind: 'migrate' });
   if (changesSchema) ctx.audit('migrate', command.target, 'allowed', `${command.action} ${workflowId}`);
   const reply = changesSchema ? inChannel : ephemeral;
-  return reply(`:building_construction: ${mention(ctx.caller.userId)} started migrate ${command.action}${command.steps ? ` ${command.steps}` : ''} for ${app} ${environment}: \`${workflowId}\`.`);
+  return reply(slack`:building_construction: ${mention(ctx.caller.userId)} started migrate ${command.action}${command.steps ? ` ${command.steps}` : ''} for ${app} ${environment}: \`${workflowId}\`.`);
 }
 
 /** `migrate <name>`: a configured database (the one environment that uses it migrates) or an app with one database. */
@@ -237,9 +238,9 @@ async function lock(ctx: CommandContext, command: Extract<RunnableCommand, { nam
     app: command.app, environment: command.environment, owner: ctx.caller.userId,
     reason: command.reason ?? `locked in Slack by ${ctx.caller.userId}`, expiresIn: command.expiresIn,
   });
-  if (result.wasAlreadyLocked) return ephemeral(`${subject} is already locked. ${describeLock(result.lock)}. Unlock first to change the lock.`);
+  if (result.wasAlreadyLocked) return ephemeral(slack`${subject} is already locked. ${describeLock(result.lock)}. Unlock first to change the lock.`);
   ctx.audit('lock', subject, 'allowed', command.reason);
-  return inChannel(`:lock: ${mention(ctx.caller.userId)} locked deploys of ${subject} ${lockTerms(result.lock)}. Rollbacks still run.`);
+  return inChannel(slack`:lock: ${mention(ctx.caller.userId)} locked deploys of ${subject} ${lockTerms(result.lock)}. Rollbacks still run.`);
 }
 
 async function unlock(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'unlock' }>): Promise<SlackResponse> {
@@ -247,10 +248,10 @@ async function unlock(ctx: CommandContext, command: Extract<RunnableCommand, { n
   const refused = ctx.checkApp('unlock', 'lock', command.app, command.environment);
   if (refused) return refused;
   const { removed, waitingWorkflowId } = await unlockDeploys(ctx.deps.client, { app: command.app, environment: command.environment, actor: ctx.caller.userId });
-  if (!removed) return ephemeral(`${subject} was not locked.`);
+  if (!removed) return ephemeral(slack`${subject} was not locked.`);
   ctx.audit('unlock', subject, 'allowed', `was locked by ${removed.owner}: ${removed.reason}`);
   const released = waitingWorkflowId ? ` The waiting deploy \`${waitingWorkflowId}\` starts now.` : '';
-  return inChannel(`:unlock: ${mention(ctx.caller.userId)} unlocked deploys of ${subject} (locked by ${mention(removed.owner)}: ${removed.reason}).${released}`);
+  return inChannel(slack`:unlock: ${mention(ctx.caller.userId)} unlocked deploys of ${subject} (locked by ${mention(removed.owner)}: ${removed.reason}).${released}`);
 }
 
 function targetOf(command: RunnableCommand): string {

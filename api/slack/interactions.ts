@@ -9,6 +9,7 @@ import { decideApproval, decideOnFailure } from '../../lib/operations.js';
 import { renderRunBlocks, renderRunText, SLACK_ACTIONS } from '../../lib/runReport.js';
 import type { ApiDeps } from '../deps.js';
 import { lookUpRun } from './commands.js';
+import { slack } from '../../lib/slackText.js';
 import { mention, refusal } from './replies.js';
 import type { SlackResponse } from './responseUrl.js';
 
@@ -16,6 +17,8 @@ export const blockActionsPayload = z.object({
   type: z.literal('block_actions'),
   user: z.object({ id: z.string().min(1) }),
   channel: z.object({ id: z.string().min(1) }).optional(),
+  team: z.object({ id: z.string() }).nullish(),
+  api_app_id: z.string().optional(),
   response_url: z.string().min(1),
   actions: z.array(z.object({ action_id: z.string(), value: z.string().max(400).optional() })).min(1),
 });
@@ -53,7 +56,7 @@ export async function handleBlockAction(deps: ApiDeps, payload: BlockActionsPayl
     auditLog(deps.logger, { actor, action: meaning.action, target: workflowId, outcome, source: 'slack', detail });
 
   const config = deps.loadApps();
-  const channelDecision = payload.channel ? authorizeChannel(config, payload.channel.id) : { isAllowed: true as const };
+  const channelDecision = authorizeChannel(config, payload.channel?.id);
   if (!channelDecision.isAllowed) {
     audit('refused', channelDecision.reason);
     return refuse(channelDecision.reason);
@@ -79,7 +82,7 @@ export async function handleBlockAction(deps: ApiDeps, payload: BlockActionsPayl
   }
   audit('allowed');
   const after = await lookUpRun(deps, workflowId).catch(() => run);
-  const decided: KnownBlock = { type: 'context', elements: [{ type: 'mrkdwn', text: `${meaning.done} by ${mention(actor)}` }] };
+  const decided: KnownBlock = { type: 'context', elements: [{ type: 'mrkdwn', text: slack`${meaning.done} by ${mention(actor)}`.mrkdwn }] };
   // Rendered from the run's state after the decision: no longer waiting, so no buttons.
   return { replace_original: true, text: renderRunText(after), blocks: [...renderRunBlocks(after), decided] };
 }

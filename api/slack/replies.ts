@@ -2,46 +2,48 @@
 import type { RunSummary } from '../../lib/runHistory.js';
 import type { DeployLock, QueueStatus, RunStatus } from '../../lib/messages.js';
 import { renderRunText } from '../../lib/runReport.js';
+import { joinSlack, slack, slackMention, SlackText } from '../../lib/slackText.js';
 import type { SlackResponse } from './responseUrl.js';
 
-/** Slack user ids render as mentions; other actors (ci-bot, a CLI user) as they are. */
-export function mention(actor: string): string {
-  return /^[UW][A-Z0-9]{2,}$/.test(actor) ? `<@${actor}>` : actor;
+/** Slack user ids render as mentions; other actors (ci-bot, a CLI user) as escaped text. */
+export function mention(actor: string): SlackText {
+  return slackMention(actor);
 }
 
-export function ephemeral(text: string): SlackResponse {
-  return { response_type: 'ephemeral', text };
+/** Every answer is SlackText: built with the `slack` tag, so each value in it is escaped. */
+export function ephemeral(text: SlackText): SlackResponse {
+  return { response_type: 'ephemeral', text: text.mrkdwn };
 }
 
 /** What everyone in the channel should see: who started or changed what. */
-export function inChannel(text: string): SlackResponse {
-  return { response_type: 'in_channel', text };
+export function inChannel(text: SlackText): SlackResponse {
+  return { response_type: 'in_channel', text: text.mrkdwn };
 }
 
 export function refusal(reason: string): SlackResponse {
-  return ephemeral(`:no_entry: ${reason}`);
+  return ephemeral(slack`:no_entry: ${reason}`);
 }
 
 /** "until 2026-11-22T16:00:00.000Z: release freeze" */
-export function lockTerms(lock: DeployLock): string {
-  return `${lock.expiresAt ? `until ${lock.expiresAt}` : 'until someone unlocks'}: ${lock.reason}`;
+export function lockTerms(lock: DeployLock): SlackText {
+  return slack`${lock.expiresAt ? `until ${lock.expiresAt}` : 'until someone unlocks'}: ${lock.reason}`;
 }
 
-export function describeLock(lock: DeployLock): string {
-  return `:lock: locked by ${mention(lock.owner)} since ${lock.since}, ${lockTerms(lock)}`;
+export function describeLock(lock: DeployLock): SlackText {
+  return slack`:lock: locked by ${mention(lock.owner)} since ${lock.since}, ${lockTerms(lock)}`;
 }
 
-export function describeQueue(app: string, environment: string, queue: QueueStatus | undefined, current: RunStatus | undefined, latest: RunSummary | undefined): string {
-  const lines = [`*${app} / ${environment}*`];
-  lines.push(queue?.lock ? describeLock(queue.lock) : ':unlock: deploys are not locked');
-  if (queue?.waiting) lines.push(`waiting: \`${queue.waiting.workflowId}\`${queue.lock ? ' (held until unlocked)' : ''}`);
-  if (current) lines.push(renderRunText(current), `run: \`${current.workflowId}\``);
-  else if (latest) lines.push(`nothing running; latest run: \`${latest.workflowId}\` ${latest.status.toLowerCase()} (${latest.startedAt})`);
-  else lines.push('nothing running, and no runs on record');
-  return lines.join('\n');
+export function describeQueue(app: string, environment: string, queue: QueueStatus | undefined, current: RunStatus | undefined, latest: RunSummary | undefined): SlackText {
+  const lines = [slack`*${app} / ${environment}*`];
+  lines.push(queue?.lock ? describeLock(queue.lock) : slack`:unlock: deploys are not locked`);
+  if (queue?.waiting) lines.push(slack`waiting: \`${queue.waiting.workflowId}\`${queue.lock ? ' (held until unlocked)' : ''}`);
+  if (current) lines.push(new SlackText(renderRunText(current)), slack`run: \`${current.workflowId}\``);
+  else if (latest) lines.push(slack`nothing running; latest run: \`${latest.workflowId}\` ${latest.status.toLowerCase()} (${latest.startedAt})`);
+  else lines.push(slack`nothing running, and no runs on record`);
+  return joinSlack(lines, '\n');
 }
 
-export function describeRuns(subject: string, runs: RunSummary[]): string {
-  if (runs.length === 0) return `No runs of ${subject} on record.`;
-  return [`*Latest runs of ${subject}*`, ...runs.map((r) => `• ${r.startedAt} ${r.kind} ${r.status.toLowerCase()}: \`${r.workflowId}\``)].join('\n');
+export function describeRuns(subject: string, runs: RunSummary[]): SlackText {
+  if (runs.length === 0) return slack`No runs of ${subject} on record.`;
+  return joinSlack([slack`*Latest runs of ${subject}*`, ...runs.map((r) => slack`• ${r.startedAt} ${r.kind} ${r.status.toLowerCase()}: \`${r.workflowId}\``)], '\n');
 }

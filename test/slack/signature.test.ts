@@ -55,7 +55,7 @@ describe('Slack request signatures', () => {
     nowMs = VECTOR.timestamp * 1000 + 299_000;
     const response = await post(VECTOR.body, vectorHeaders);
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('/flightdeck deploy <app> [env] [ref]') });
+    expect(response.json()).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('/flightdeck deploy &lt;app&gt; [env] [ref]') });
   });
 
   it('refuses a forged signature and starts nothing', async () => {

@@ -24,9 +24,11 @@ export interface SlackServer {
 
 export async function startSlackServer(options: {
   client: Client; taskQueue?: string; loadApps: () => AppsConfig; slackApiUrl?: string; now?: () => number; signingSecret?: string;
+  /** More of the API's environment, e.g. SLACK_TEAM_ID. */
+  env?: Record<string, string>;
 }): Promise<SlackServer> {
   const lines: Array<Record<string, unknown>> = [];
-  const env = loadEnvConfig({ SLACK_SIGNING_SECRET: options.signingSecret ?? SIGNING_SECRET, ...(options.slackApiUrl ? { SLACK_API_URL: options.slackApiUrl } : {}) });
+  const env = loadEnvConfig({ SLACK_SIGNING_SECRET: options.signingSecret ?? SIGNING_SECRET, ...(options.slackApiUrl ? { SLACK_API_URL: options.slackApiUrl } : {}), ...options.env });
   const deps: ApiDeps = {
     client: options.client,
     taskQueue: options.taskQueue ?? 'unused',
@@ -81,9 +83,10 @@ export async function slashCommand(server: SlackServer, slack: FakeSlack, text: 
 }
 
 /** A button press on a run's message, signed now. */
-export async function pressButton(server: SlackServer, slack: FakeSlack, actionId: string, workflowId: string, user: string, channel = 'CDEPLOYS'): Promise<{ ack: LightMyRequestResponse; responseUrl: string }> {
+export async function pressButton(server: SlackServer, slack: FakeSlack, actionId: string, workflowId: string, user: string, channel: string | null = 'CDEPLOYS'): Promise<{ ack: LightMyRequestResponse; responseUrl: string }> {
   const responseUrl = newResponseUrl(slack);
-  const payload = { type: 'block_actions', user: { id: user }, channel: { id: channel }, response_url: responseUrl, actions: [{ action_id: actionId, value: workflowId, action_ts: String(Date.now() / 1000) }] };
+  // channel null: a press Slack sends without a channel (e.g. from a message in an app's home).
+  const payload = { type: 'block_actions', user: { id: user }, ...(channel === null ? {} : { channel: { id: channel } }), team: { id: 'T0001' }, response_url: responseUrl, actions: [{ action_id: actionId, value: workflowId, action_ts: String(Date.now() / 1000) }] };
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   const ack = await server.app.inject({ method: 'POST', url: '/slack/interactions', payload: body, headers: slackSignature(body, Math.floor(server.deps.now() / 1000)) });
   return { ack, responseUrl };
