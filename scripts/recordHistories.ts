@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const runsDir = path.join(staged, RUNS_DIR);
     const runs = fs.readdirSync(runsDir).map((f) => JSON.parse(fs.readFileSync(path.join(runsDir, f), 'utf8')) as RecordedRun);
     fs.rmSync(runsDir, { recursive: true });
-    const manifest: FixtureManifest = { commit, recordedAt: new Date().toISOString(), fixtures: fixtures.map((f) => runs.find((r) => r.name === f.name)!) };
+    const manifest: FixtureManifest = { commit, recordedAt: new Date().toISOString(), workflowTypes: registeredWorkflows(commit), fixtures: fixtures.map((f) => runs.find((r) => r.name === f.name)!) };
     fs.writeFileSync(path.join(staged, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     if (fs.existsSync(out) && fs.readdirSync(out).length && !fs.existsSync(path.join(out, 'manifest.json'))) {
       throw new Error(`${out} is not empty and holds no manifest.json: not a fixtures folder, so it is left alone`);
@@ -92,6 +92,12 @@ async function main(): Promise<void> {
     }
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** The workflows the commit's worker registers: the names workflows/index.ts exports. */
+function registeredWorkflows(commit: string): string[] {
+  const index = git(['show', `${commit}:workflows/index.ts`]);
+  return [...index.matchAll(/export\s*\{([^}]*)\}/g)].flatMap((m) => m[1]!.split(',').map((name) => name.trim().split(/\s+as\s+/).at(-1)!)).filter(Boolean).sort();
 }
 
 function run(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<number> {

@@ -31,6 +31,8 @@ export interface FixtureManifest {
   /** The commit whose workflow code made these histories. */
   commit: string;
   recordedAt: string;
+  /** Every workflow the recorded commit's worker registered: each needs at least one fixture. */
+  workflowTypes: string[];
   fixtures: RecordedRun[];
 }
 
