@@ -17,7 +17,8 @@ RUN npx tsc -p tsconfig.build.json \
  && npm prune --omit=dev --no-audit --no-fund
 
 # Runtime stage: Node, the production dependencies, the compiled code, and the tools the activities
-# run: flyctl (deploys, releases, checks, proxy), pg_dump/pg_restore (backups), git (checkouts).
+# run: flyctl (deploys, releases, checks, proxy), pg_dump/pg_restore (backups), git (checkouts),
+# bubblewrap (the sandbox of tests, smoke and migrate commands; see docs/security.md).
 FROM node:20-bookworm-slim AS runtime
 # pg_dump must be at least as new as the servers it dumps: the PostgreSQL project's own packages.
 ARG PG_MAJOR=17
@@ -25,7 +26,7 @@ ARG PG_MAJOR=17
 ARG FLYCTL_VERSION=0.4.87
 ARG TARGETARCH
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl git gnupg \
+ && apt-get install -y --no-install-recommends bubblewrap ca-certificates curl git gnupg \
  && install -d /usr/share/postgresql-common/pgdg \
  && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
  && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" > /etc/apt/sources.list.d/pgdg.list \
@@ -35,7 +36,7 @@ RUN apt-get update \
  && curl -fsSL "https://github.com/superfly/flyctl/releases/download/v${FLYCTL_VERSION}/flyctl_${FLYCTL_VERSION}_Linux_${fly_arch}.tar.gz" | tar -xz -C /usr/local/bin flyctl \
  && ln -s /usr/local/bin/flyctl /usr/local/bin/fly \
  && apt-get purge -y gnupg && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
- && flyctl version && pg_dump --version && pg_restore --version
+ && flyctl version && pg_dump --version && pg_restore --version && bwrap --version
 
 RUN groupadd --system --gid 10001 flightdeck \
  && useradd --system --uid 10001 --gid flightdeck --home-dir /home/flightdeck --create-home flightdeck \

@@ -1,9 +1,11 @@
 // Checking out the commit to deploy into a per-run workspace, and running the app's own commands there.
 import fs from 'node:fs';
 import path from 'node:path';
-import { childProcessEnv } from '../lib/config.js';
+import { childProcessEnv, readSecret, type AppsConfig } from '../lib/config.js';
 import { PermanentError, permanentFailure, type PermanentErrorType } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 import { lastLine, runCommand } from '../lib/process.js';
+import { commandEnvironment, runRepositoryCommand, SandboxUnavailableError, type SandboxSettings } from '../lib/sandbox.js';
 import { commitSha, gitRef } from '../lib/validate.js';
 import { withHeartbeat } from './heartbeat.js';
 
@@ -22,9 +24,21 @@ export interface CommandInput {
   /** Names the failure so the workflow can tell tests from smoke commands. */
   failureType: PermanentErrorType;
   label: string;
+  /** The app whose apps-file entry gives the command's env, network and secrets (by name). */
+  app?: string;
+  /** Which of the app's commandSecrets the command gets. */
+  kind?: 'test' | 'smoke';
 }
 
-export function createGitActivities(deps: { workDir: string }) {
+export interface GitDeps {
+  workDir: string;
+  /** Read on every command: the apps file names directories to hide (local backups). */
+  sandbox: () => SandboxSettings;
+  loadAppsConfig: () => AppsConfig;
+  logger: Logger;
+}
+
+export function createGitActivities(deps: GitDeps) {
   async function git(args: string[], cwd: string | undefined, timeoutMs = 300_000): Promise<string> {
     const result = await withHeartbeat('git', (progress) => runCommand('git', args, {
       cwd, timeoutMs, signal: progress.signal, onLine: progress.report,
@@ -62,13 +76,24 @@ export function createGitActivities(deps: { workDir: string }) {
       return { workspace, sha: await git(['rev-parse', 'HEAD'], workspace) };
     },
 
-    /** Runs an app command (tests, smoke command) in the workspace; a non-zero exit is permanent. */
+    /** Runs an app command (tests, smoke command) in the workspace, sandboxed; a non-zero exit is permanent. */
     async runWorkspaceCommand(input: CommandInput): Promise<{ durationMs: number; lastLine: string }> {
-      const [file, ...args] = input.command;
-      const result = await withHeartbeat(input.label, (progress) => runCommand(file!, args, {
-        cwd: input.workspace, timeoutMs: input.timeoutMs, signal: progress.signal, onLine: progress.report,
-        env: childProcessEnv({ CI: '1' }),
-      }));
+      const app = input.app === undefined ? undefined : deps.loadAppsConfig().apps[input.app];
+      const secretNames = input.kind === undefined ? [] : app?.commandSecrets[input.kind] ?? [];
+      const env = commandEnvironment({
+        workspace: input.workspace,
+        appEnv: app?.env,
+        secrets: Object.fromEntries(secretNames.map((name) => [name, readSecret(name)])),
+      });
+      const result = await withHeartbeat(input.label, (progress) => runRepositoryCommand(deps.sandbox(), {
+        command: input.command, workspace: input.workspace, hasNetwork: app?.network ?? true, env,
+      }, {
+        timeoutMs: input.timeoutMs, signal: progress.signal, onLine: progress.report,
+        onUnsandboxed: (message) => deps.logger.warn({ app: input.app, command: input.label }, message),
+      })).catch((err: unknown) => {
+        if (err instanceof SandboxUnavailableError) throw permanentFailure(input.failureType, `${input.label} did not run: ${err.message}`);
+        throw err;
+      });
       if (result.isCancelled) throw new Error(`${input.label} cancelled`);
       const tail = lastLine(result.stderr) || lastLine(result.stdout);
       if (result.isTimedOut) throw permanentFailure(PermanentError.CommandTimedOut, `${input.label} (${input.command.join(' ')}) did not finish within ${Math.round(input.timeoutMs / 1000)}s`);

@@ -4,6 +4,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
 import type { AppsConfig, EnvConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
+import { sandboxSettings } from '../lib/sandbox.js';
 import { createBackupActivities } from './backup/index.js';
 import { createDeployLockActivities } from './deployLock.js';
 import { createDeployTargetActivities } from './deployTarget.js';
@@ -30,11 +31,16 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeployTargetActivities(deps),
     ...createDeployLockActivities({ temporalClient: deps.temporalClient }),
     ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
-    ...createGitActivities({ workDir }),
+    ...createGitActivities({ workDir, sandbox: () => sandboxSettings(deps.env, localBackupDirs(deps.loadAppsConfig())), loadAppsConfig: deps.loadAppsConfig, logger: deps.logger }),
     ...createHttpActivities(),
     ...createBackupActivities(deps),
     ...createMigrationActivities(deps),
   };
+}
+
+/** Backups in local storage are hidden from repository commands (a test must not swap a dump). */
+function localBackupDirs(config: AppsConfig): string[] {
+  return config.storage.type === 'local' ? [path.resolve(config.storage.dir)] : [];
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -35,6 +35,12 @@ const envSchema = z.object({
   FLIGHTDECK_CONFIG: z.string().min(1).default('flightdeck.yaml'),
   FLIGHTDECK_WORK_DIR: z.string().min(1).default('data/work'),
   FLYCTL_PATH: z.string().min(1).default('flyctl'),
+  FLIGHTDECK_BWRAP_PATH: z.string().min(1).default('bwrap').describe('bubblewrap, the sandbox of repository commands'),
+  FLIGHTDECK_UNSANDBOXED_COMMANDS: z.enum(['allow'], 'allow (or unset): run repository commands without a sandbox when none can be made').optional(),
+  FLIGHTDECK_SANDBOX_HIDE: z.string().min(1).optional()
+    .transform((list) => list?.split(path.delimiter).filter(Boolean))
+    .refine((paths) => paths === undefined || paths.every((p) => path.isAbsolute(p)), `absolute paths separated by "${path.delimiter}"`)
+    .describe('more paths repository commands must not see'),
   PG_BIN_DIR: z.string().trim().min(1)
     .refine((dir) => ['pg_dump', 'pg_restore'].every((tool) => fs.existsSync(path.join(dir, tool))),
       'a directory holding pg_dump and pg_restore, e.g. /usr/lib/postgresql/16/bin (unset: found on PATH)')
@@ -126,6 +132,8 @@ const command = z.union([
   z.string().min(1).transform((s) => s.trim().split(/\s+/)),
 ]).describe('a command as an argument list, e.g. ["npm", "test"] (no shell)');
 
+const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+
 const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const smokeCheckSchema = z.object({
@@ -199,6 +207,13 @@ const appSchema = z.object({
   smokeCommand: command.optional(),
   smokeChecks: z.array(smokeCheckSchema).default([]),
   requiredSecrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')).default([]),
+  env: z.record(variableName, z.string()).default({}).describe('variables the repository commands see (not secrets: those go in commandSecrets)'),
+  network: z.boolean().default(true).describe('false: tests and the smoke command run without any network'),
+  commandSecrets: z.object({
+    test: z.array(variableName).default([]),
+    smoke: z.array(variableName).default([]),
+    migrate: z.array(variableName).default([]),
+  }).strict().prefault({}).describe('the NAMES of worker variables each repository command is given; nothing else is'),
   database: environmentDatabaseSchema.optional()
     .describe('shorthand for environments.<name>.database when the app has exactly one environment'),
   slackChannel: z.string().min(1).optional(),
@@ -286,6 +301,7 @@ function registerConfiguredSecrets(config: AppsConfig): void {
   for (const app of Object.values(config.apps)) {
     for (const environment of Object.values(app.environments)) if (environment.database) configuredSecretVariables.add(environment.database.secret);
     for (const name of app.requiredSecrets) configuredSecretVariables.add(name);
+    for (const names of Object.values(app.commandSecrets)) for (const name of names) configuredSecretVariables.add(name);
   }
   for (const database of Object.values(config.databases)) configuredSecretVariables.add(database.secret);
 }

@@ -136,7 +136,7 @@ async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run
   run.fact('commit', checkout.sha.slice(0, 12));
   if (target.testCommand) {
     await proxyActivities<Activities>({ ...commandOptions(target.testTimeoutMs), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
-      workspace: checkout.workspace, command: target.testCommand, timeoutMs: target.testTimeoutMs, failureType: PermanentError.TestsFailed, label: 'tests',
+      workspace: checkout.workspace, command: target.testCommand, timeoutMs: target.testTimeoutMs, failureType: PermanentError.TestsFailed, label: 'tests', app: target.app, kind: 'test',
     });
   }
   return checkout.workspace;
@@ -191,7 +191,7 @@ async function smoke(target: DeployTarget, appUrl: string, run: RunTracker, work
   }
   if (target.smokeCommand && workspace) {
     await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
-      workspace, command: target.smokeCommand, timeoutMs: 10 * 60_000, failureType: PermanentError.SmokeCheckFailed, label: 'smoke command',
+      workspace, command: target.smokeCommand, timeoutMs: 10 * 60_000, failureType: PermanentError.SmokeCheckFailed, label: 'smoke command', app: target.app, kind: 'smoke',
     });
   }
   return results.length;

@@ -1,51 +1,36 @@
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cancelRun, requestDeploy } from '../../lib/operations.js';
-import { isProcessRunning } from '../../sim/testing.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
+import { processesWithMarker } from '../helpers/processes.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, isStageRunning, machineImages, releasesOf, rolloutsOf, settle, waitForStatus, waitUntil } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld();
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-cancel-'));
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 /**
- * Replaces the commit's test script with one that starts a child (which writes its pid) and then
- * never finishes, as a hung integration test would.
+ * A commit whose test script starts a child (marked in its command line: the sandbox gives it pids of
+ * its own namespace) and then never finishes, as a hung integration test would.
  */
-function commitHangingTests(app: TestApp, pidFile: string): string {
-  app.repo.commit({ behaviour: { version: 'v2' } });
-  const child = `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000);`;
-  fs.writeFileSync(path.join(app.repo.dir, 'test.js'),
-    `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(child)}], { stdio: 'ignore' });\nsetInterval(() => {}, 1000);\n`);
-  const git = (args: string[]) => execFileSync('git', args, {
-    cwd: app.repo.dir, encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 't@example.com' },
-  }).trim();
-  git(['commit', '--quiet', '-am', 'tests that hang']);
-  return git(['rev-parse', 'HEAD']);
+function commitHangingTests(app: TestApp, marker: string): string {
+  const testScript = `require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '${marker}'], { stdio: 'ignore' });\nsetInterval(() => {}, 1000);\n`;
+  return app.repo.commit({ behaviour: { version: 'v2' }, testScript });
 }
 
 describe('cancelling a deploy', () => {
   it('during the tests: kills the test command with its children and deploys nothing', async () => {
     const app = await world.createApp();
-    const pidFile = path.join(scratch, `${app.name}.pid`);
-    const sha = commitHangingTests(app, pidFile);
+    const marker = `flightdeck-hung-test-${app.name}`;
+    const sha = commitHangingTests(app, marker);
     const { status } = await kit.withWorker(world.activities(), async (taskQueue) => {
       const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
       await waitForStatus(kit.client, workflowId, 'the test stage running', (s) => isStageRunning(s, 'test'));
-      const testChildPid = await waitUntil('the test command\'s child to write its pid', () => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')));
-      expect(isProcessRunning(testChildPid)).toBe(true);
+      await waitUntil('the test command\'s child to start', () => processesWithMarker(marker).length > 0);
 
       await cancelRun(kit.client, workflowId, { actor: 'U_BOB', reason: 'wrong branch' });
       const settled = await settle(kit.client, workflowId);
-      await waitUntil('the test command\'s child to be killed', () => !isProcessRunning(testChildPid));
+      await waitUntil('the test command\'s child to be killed', () => processesWithMarker(marker).length === 0);
       return settled;
     });
     expect(status.state).toBe('cancelled');

@@ -28,8 +28,11 @@ export interface DeployWorld {
   readonly slack: FakeSlack;
   /** Raw apps config; tests add their app before starting a deploy. */
   readonly apps: Record<string, unknown>;
-  /** Activities wired to the simulator and fake Slack; `extra` adds deps such as a Temporal client. */
-  activities(extra?: Partial<ActivityDeps>): ReturnType<typeof createActivities>;
+  /**
+   * Activities wired to the simulator and fake Slack; `extra` adds deps such as a Temporal client,
+   * `environment` more worker variables (FLIGHTDECK_BWRAP_PATH…).
+   */
+  activities(extra?: Partial<ActivityDeps>, environment?: Record<string, string>): ReturnType<typeof createActivities>;
   /** A fresh Fly app with healthy machines and a matching repository and config entry. */
   createApp(options?: { machines?: number; environment?: Record<string, unknown>; app?: Record<string, unknown> }): Promise<TestApp>;
   /** The body of GET / on the app: "<app> <version>" tells which image serves. */
@@ -58,8 +61,8 @@ export function useDeployWorld(): DeployWorld {
     get sim() { return sim!; },
     get slack() { return slack!; },
     apps,
-    activities(extra = {}) {
-      const env = loadEnvConfig({ FLYCTL_PATH: sim!.flyctlPath, FLY_API_TOKEN: FLY_TOKEN, FLY_SIM_DIR: sim!.dir, FLIGHTDECK_WORK_DIR: workDir, SLACK_CHANNEL: '#deploys' });
+    activities(extra = {}, environment = {}) {
+      const env = loadEnvConfig({ FLYCTL_PATH: sim!.flyctlPath, FLY_API_TOKEN: FLY_TOKEN, FLY_SIM_DIR: sim!.dir, FLIGHTDECK_WORK_DIR: workDir, SLACK_CHANNEL: '#deploys', ...environment });
       // flyctl (the simulator) reads FLY_SIM_DIR from the worker's environment, as real flyctl reads its config.
       process.env.FLY_SIM_DIR = sim!.dir;
       return createActivities({

@@ -11,6 +11,8 @@ export interface CommitSpec {
   behaviour: SimBehaviour;
   /** Exit code of the app's test script (`node test.js`). */
   testExitCode?: number;
+  /** The whole test script instead (test.js, run as `node test.js` in the sandbox). */
+  testScript?: string;
   flyToml?: SourceDirOptions;
 }
 
@@ -35,7 +37,7 @@ export function createGitRepo(sim: Sim, appName: string): GitRepo {
       const sourceDir = sim.makeSourceDir(spec.behaviour, { app: appName, ...spec.flyToml });
       for (const file of fs.readdirSync(sourceDir)) fs.copyFileSync(path.join(sourceDir, file), path.join(dir, file));
       fs.rmSync(sourceDir, { recursive: true, force: true });
-      fs.writeFileSync(path.join(dir, 'test.js'), `console.log('running tests'); process.exit(${spec.testExitCode ?? 0});\n`);
+      fs.writeFileSync(path.join(dir, 'test.js'), spec.testScript ?? `console.log('running tests'); process.exit(${spec.testExitCode ?? 0});\n`);
       git(dir, ['add', '-A']);
       git(dir, ['commit', '--quiet', '--allow-empty', '-m', 'change']);
       return git(dir, ['rev-parse', 'HEAD']);
