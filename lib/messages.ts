@@ -182,7 +182,8 @@ export interface MigrationRef {
 }
 
 export interface MigrationDrift extends MigrationRef {
-  problem: 'changed' | 'missing';
+  /** unapplied: a late-merged migration below the current version that never ran. */
+  problem: 'changed' | 'missing' | 'unapplied';
   detail: string;
 }
 

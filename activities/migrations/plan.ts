@@ -171,15 +171,35 @@ export function findDrift(migrations: readonly Migration[], state: SchemaState, 
       drift.push({ ...refOf(migration), problem: 'changed', detail: `${migration.up.fileName} changed after it was applied (sha256 ${checksum.slice(0, 12)}… then, ${migration.up.checksum.slice(0, 12)}… now)` });
     }
   }
+  drift.push(...findLateMerged(migrations, state, appliedChecksums));
   if (state.version !== NO_VERSION && !byVersion.has(state.version) && !missingVersions.has(state.version)) {
     drift.push({ version: state.version, name: '?', problem: 'missing', detail: `the database is at version ${state.version}, but no file of that version is in the migrations folder` });
   }
   return drift;
 }
 
+/**
+ * Migrations merged late: below the current version, never applied, yet above one that Flightdeck
+ * applied (so they were not simply applied before Flightdeck kept a history). Counting them as
+ * applied would skip them silently; they need a decision.
+ */
+function findLateMerged(migrations: readonly Migration[], state: SchemaState, appliedChecksums: AppliedChecksums): MigrationDrift[] {
+  const appliedVersions = [...appliedChecksums.keys()];
+  if (appliedVersions.length === 0) return [];
+  const lowestApplied = Math.min(...appliedVersions);
+  return migrations
+    .filter((m) => m.version < state.version && m.version > lowestApplied && !appliedChecksums.has(m.version))
+    .map((m) => ({
+      ...refOf(m), problem: 'unapplied' as const,
+      detail: `${m.up.fileName} was never applied, but the database is already at version ${state.version}: it was merged after later migrations ran. `
+        + `Give it a version above ${state.version} (rename the file) so it runs next, or apply its SQL by hand and remove the file`,
+    }));
+}
+
 export function describeDrift(drift: readonly MigrationDrift[]): string {
+  const isEdited = drift.some((d) => d.problem !== 'unapplied');
   return `Migration drift: the migrations in the folder no longer match what was applied.\n${drift.map((d) => `  - ${d.detail}`).join('\n')}\n`
-    + 'Never edit or delete an applied migration: restore the file as it was, and put the change in a new migration.';
+    + (isEdited ? 'Never edit or delete an applied migration: restore the file as it was, and put the change in a new migration.' : 'Nothing is applied past a skipped migration without that decision.');
 }
 
 /** How to get a dirty database going again, naming the migration that failed part-way. */
