@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { childProcessEnv, type EnvConfig } from '../lib/config.js';
 import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../lib/errors.js';
@@ -198,9 +199,11 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
      * the baseline, same image) and waits for it instead of deploying the image a second time.
      */
     async flyDeployImage(input: {
-      flyApp: string; image: string; strategy: string; waitTimeout: string; baselineReleaseVersion?: number; workDir: string; timeoutMs: number;
+      flyApp: string; image: string; strategy: string; waitTimeout: string; baselineReleaseVersion?: number | null; workDir: string; timeoutMs: number;
       /** The checkout's fly.toml, so its release_command and checks apply, as with a local `fly deploy`. */
       configPath?: string;
+      /** A stored fly.toml (the one a release was verified with), written next to the deploy's logs. */
+      configContent?: string;
     }): Promise<DeployOutcome> {
       requireToken();
       const { attempt } = Context.current().info;
@@ -213,14 +216,43 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
       }
       const args = ['deploy', ...app(input.flyApp), '--image', imageRef.parse(input.image), '--strategy', input.strategy,
         '--wait-timeout', input.waitTimeout, '--yes'];
-      if (input.configPath && fs.existsSync(input.configPath)) args.push('--config', input.configPath);
-      return runDetachedDeploy(input, args);
+      const configPath = input.configContent !== undefined ? writeDeployConfig(input.workDir, input.configContent) : input.configPath;
+      if (configPath && fs.existsSync(configPath)) args.push('--config', configPath);
+      try {
+        return await runDetachedDeploy(input, args);
+      } catch (err) {
+        throw await unlessNothingRolledOut(input.flyApp, input.baselineReleaseVersion, err);
+      }
     },
   };
 
-  async function findDeployOf(flyApp: string, image: string, baseline: number | undefined): Promise<FlyRelease | undefined> {
+  function deployLogDir(runWorkDir: string): string {
+    return path.resolve(workDir, runWorkDir.replace(/[^A-Za-z0-9._/-]/g, '_').replace(/\.\./g, '_'));
+  }
+
+  function writeDeployConfig(runWorkDir: string, content: string): string {
+    const dir = deployLogDir(runWorkDir);
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'fly.toml');
+    fs.writeFileSync(file, content);
+    return file;
+  }
+
+  /**
+   * A failed deploy that created no release above the baseline touched no machine (flyctl creates
+   * the release before it updates any): nothing was rolled out, whatever the error text says.
+   */
+  async function unlessNothingRolledOut(flyApp: string, baseline: number | null | undefined, err: unknown): Promise<unknown> {
+    if (baseline === undefined || !(err instanceof ApplicationFailure) || !err.nonRetryable) return err;
+    if (err.type === PermanentError.ReleaseCommandFailed) return err;
+    const releases = await listReleases(flyApp).catch(() => undefined);
+    if (!releases || releases.some((r) => r.version > (baseline ?? 0))) return err;
+    return permanentFailure(PermanentError.DeployNothingRolledOut, `${err.message} (no release was created: nothing was rolled out)`);
+  }
+
+  async function findDeployOf(flyApp: string, image: string, baseline: number | null | undefined): Promise<FlyRelease | undefined> {
     const releases = await listReleases(flyApp);
-    return releases.find((r) => r.imageRef === image && (baseline === undefined || r.version > baseline));
+    return releases.find((r) => r.imageRef === image && (baseline === undefined || baseline === null || r.version > baseline));
   }
 
   async function waitForRelease(flyApp: string, release: FlyRelease, timeoutMs: number): Promise<DeployOutcome> {
@@ -242,7 +274,7 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
   }
 
   async function runDetachedDeploy(input: { flyApp: string; image: string; workDir: string; timeoutMs: number }, args: string[]): Promise<DeployOutcome> {
-    const logDir = path.resolve(workDir, input.workDir.replace(/[^A-Za-z0-9._/-]/g, '_').replace(/\.\./g, '_'));
+    const logDir = deployLogDir(input.workDir);
     fs.mkdirSync(logDir, { recursive: true });
     const logFile = path.join(logDir, `deploy-${Date.now()}.log`);
     const errFile = `${logFile}.err`;

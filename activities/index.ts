@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { AppsConfig, EnvConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { sandboxSettings } from '../lib/sandbox.js';
+import { createAuditActivities } from './audit.js';
 import { createBackupActivities } from './backup/index.js';
 import { createDeployLockActivities } from './deployLock.js';
 import { createDeployTargetActivities } from './deployTarget.js';
@@ -12,6 +13,7 @@ import { createFlyActivities } from './fly.js';
 import { createGitActivities } from './git.js';
 import { createHttpActivities } from './http.js';
 import { createMigrationActivities } from './migrations/index.js';
+import { createReleaseLedgerActivities } from './releaseLedger.js';
 import { createSlackActivities } from './slack.js';
 
 export interface ActivityDeps {
@@ -28,8 +30,10 @@ export function createActivities(deps: ActivityDeps) {
   const workDir = path.resolve(deps.env.FLIGHTDECK_WORK_DIR);
   return {
     ...createSlackActivities({ client: deps.slack, logger: deps.logger }),
+    ...createAuditActivities({ logger: deps.logger }),
     ...createDeployTargetActivities(deps),
     ...createDeployLockActivities({ temporalClient: deps.temporalClient }),
+    ...createReleaseLedgerActivities({ temporalClient: deps.temporalClient }),
     ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
     ...createGitActivities({ workDir, sandbox: () => sandboxSettings(deps.env, localBackupDirs(deps.loadAppsConfig())), loadAppsConfig: deps.loadAppsConfig, logger: deps.logger }),
     ...createHttpActivities(),

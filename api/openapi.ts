@@ -62,7 +62,20 @@ export const openApiDocument = {
           workflowId: { type: 'string' }, runId: { type: 'string' }, kind: { enum: ['deploy', 'rollback', 'backup', 'restore', 'migrate'] },
           app: { type: 'string' }, environment: { type: 'string' }, database: { type: 'string' },
           status: { type: 'string', description: 'RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT' },
+          verdict: { type: 'string', description: "deploys and rollbacks: Flightdeck's verdict from the release ledger (verified, rolled-back, failed, kept, deploying)" },
           startedAt: { type: 'string', format: 'date-time' }, closedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      LedgerEntry: {
+        type: 'object', required: ['id', 'kind', 'image', 'trigger', 'startedAt', 'verdict'],
+        description: 'An image Flightdeck deployed or rolled back to (or found serving), with its verdict.',
+        properties: {
+          id: { type: 'string', description: 'the run that wrote it' }, kind: { enum: ['deploy', 'rollback', 'adopted'] },
+          image: { type: 'string' }, commit: { type: 'string' }, releaseVersion: { type: 'integer' },
+          flyConfig: { type: 'object', properties: { content: { type: 'string' }, sha256: { type: 'string' } } },
+          trigger: { type: 'object' }, startedAt: { type: 'string', format: 'date-time' }, finishedAt: { type: 'string', format: 'date-time' },
+          verdict: { enum: ['deploying', 'verified', 'verified-by-probe', 'unverified', 'failed', 'rolled-back', 'kept'] },
+          stage: { type: 'string' }, reason: { type: 'string' }, rolledBackTo: { type: 'string' }, forcedBecause: { type: 'string' },
         },
       },
       RunStatus: {
@@ -134,6 +147,21 @@ export const openApiDocument = {
         responses: { 200: json({ type: 'object', properties: { apps: { type: 'array', items: { type: 'object' } }, databases: { type: 'array', items: { type: 'object' } } } }, 'The configuration (no secrets).'), ...commonErrors },
       },
     },
+    '/apps/{app}/environments/{env}/releases': {
+      get: {
+        summary: "The environment's release ledger, newest first: what ran, from which commit, and Flightdeck's verdict",
+        parameters: [
+          { name: 'app', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'env', in: 'path', required: true, schema: { type: 'string' } },
+        ],
+        responses: {
+          200: json({ type: 'object', properties: { app: { type: 'string' }, environment: { type: 'string' }, releases: { type: 'array', items: ref('LedgerEntry') } } }, 'The ledger (empty before the first deploy).'),
+          404: error('No such app or environment in the configuration.'),
+          503: error('No worker answered the ledger query in time.'),
+          ...commonErrors,
+        },
+      },
+    },
     '/runs': {
       get: {
         summary: 'Runs, newest first',
@@ -181,7 +209,7 @@ export const openApiDocument = {
     },
     '/rollbacks': {
       post: {
-        summary: 'Roll back to the last known good image, a release version or an image',
+        summary: 'Roll back to the last known good release (newest verified in the ledger), a release version or an image',
         security: writeSecurity,
         parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
         requestBody: {
@@ -190,7 +218,10 @@ export const openApiDocument = {
             'application/json': {
               schema: {
                 type: 'object', required: ['app', 'environment'], additionalProperties: false,
-                properties: { app: { type: 'string' }, environment: { type: 'string' }, image: { type: 'string' }, releaseVersion: { type: 'integer', minimum: 1 }, reason: { type: 'string' } },
+                properties: {
+                  app: { type: 'string' }, environment: { type: 'string' }, image: { type: 'string' }, releaseVersion: { type: 'integer', minimum: 1 }, reason: { type: 'string' },
+                  force: { type: 'boolean', description: 'go to a target whose ledger verdict is failed anyway; needs image or releaseVersion and a reason' },
+                },
               },
             },
           },

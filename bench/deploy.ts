@@ -48,9 +48,9 @@ async function main(): Promise<void> {
   const brokenHealth = await startBrokenHealthProxies();
   process.env.FLY_SIM_DIR = sim.dir;
   const env = loadEnvConfig({ FLYCTL_PATH: sim.flyctlPath, FLY_API_TOKEN: 'fo1_bench_token', FLY_SIM_DIR: sim.dir, FLIGHTDECK_WORK_DIR: workDir });
-  const activities = createActivities({ env, logger: createLogger({ level: 'silent' }), loadAppsConfig: () => parseAppsConfig({ apps }) });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
+  const activities = createActivities({ env, logger: createLogger({ level: 'silent' }), loadAppsConfig: () => parseAppsConfig({ apps }), temporalClient: client });
   const workerConnection = await NativeConnection.connect({ address: server.address });
   const worker = await Worker.create({
     connection: workerConnection,

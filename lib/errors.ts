@@ -11,6 +11,8 @@ export const PermanentError = {
   FlyConfigInvalid: 'FlyConfigInvalid',
   FlyCommandFailed: 'FlyCommandFailed',
   ReleaseCommandFailed: 'ReleaseCommandFailed',
+  /** A deploy failed before any machine changed (image fetch, config): nothing to roll back. */
+  DeployNothingRolledOut: 'DeployNothingRolledOut',
   DeployHealthTimeout: 'DeployHealthTimeout',
   DeployCrashLoop: 'DeployCrashLoop',
   HealthCheckFailed: 'HealthCheckFailed',
@@ -22,6 +24,8 @@ export const PermanentError = {
   CommandTimedOut: 'CommandTimedOut',
   DatabaseUnreachable: 'DatabaseUnreachable',
   NoRollbackTarget: 'NoRollbackTarget',
+  /** A rollback to an image whose newest verdict is failed, asked for without --force. */
+  RollbackTargetFailed: 'RollbackTargetFailed',
   MigrationFailed: 'MigrationFailed',
   MigrationDrift: 'MigrationDrift',
   MigrationDirty: 'MigrationDirty',

@@ -78,8 +78,12 @@ export interface RollbackRequest {
   environment: string;
   /** An image, or a release version to take the image from; absent: the last known good image. */
   target?: { image?: string; releaseVersion?: number };
-  /** Known from the pipeline's preflight; absent when started by hand. */
+  /** Set by runs recorded before the release ledger (patch release-ledger); newer runs resolve from the ledger. */
   lastKnownGoodImage?: string;
+  /** The image being rolled back from (the pipeline's new release): never a candidate. */
+  failingImage?: string;
+  /** Roll back to a target whose verdict is failed anyway; the reason is audit-logged and kept in the ledger. */
+  force?: { reason: string };
   reason: string;
   trigger: Trigger;
 }

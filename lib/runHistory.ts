@@ -31,6 +31,8 @@ export interface RunSummary {
   database?: string;
   /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW. */
   status: string;
+  /** Flightdeck's verdict on the release a deploy or rollback ran (lib/releaseLedger.ts), when it reached the ledger. */
+  verdict?: string;
   startedAt: string;
   closedAt?: string;
 }

@@ -2,12 +2,13 @@
 // smoke → bake. When the new release fails after it started rolling out, Flightdeck rolls back to
 // the last known good image by itself, verifies it, and says why.
 import {
-  ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, proxyActivities, setHandler, workflowInfo,
+  ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, ParentClosePolicy, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import { durationToMs } from '../lib/duration.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
+import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type ReleaseVerdict } from '../lib/releaseLedger.js';
 import {
   cancelSignal, failureDecisionUpdate, statusQuery,
   type DeployRequest, type FailureDecision, type RollbackResult,
@@ -15,8 +16,10 @@ import {
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import { buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions } from './activityOptions.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
+import { nowIso, readLedger, recordInLedger } from './ledger.js';
 import { rollback } from './rollback.js';
 import { RunTracker } from './runTracker.js';
+import { describeChecksPassed, PROMPT_CANCEL, verifySmoke } from './smoke.js';
 
 export const DEPLOY_STAGES = ['preflight', 'test', 'build', 'approval', 'migrate', 'deploy', 'health', 'smoke', 'bake'];
 
@@ -26,14 +29,12 @@ export interface DeployResult {
   lastKnownGoodImage?: string;
 }
 
-// A cancel reaches an activity only in the answer to a heartbeat, and the SDK sends one at most
-// every 80% of the heartbeat timeout: 10 s here means a cancelled test run is killed within ~8 s.
-const PROMPT_CANCEL = { heartbeatTimeout: '10s' } as const;
-
 const local = proxyActivities<Activities>(localOptions);
 const fly = proxyActivities<Activities>(flyReadOptions);
 
 export async function deployPipeline(request: DeployRequest): Promise<DeployResult> {
+  // Patch release-ledger: runs started before the release ledger keep their preflight and rollback.
+  const hasLedger = patched('release-ledger');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const decisions = listenForDecisions(run);
@@ -41,51 +42,67 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   let target: DeployTarget | undefined;
   let lastKnownGoodImage: string | undefined;
   let workspace: string | undefined;
+  let image = request.image;
   let hasDeployStarted = false;
   try {
     target = await run.stage('preflight', () => resolveTarget(request, run));
-    const preflightResult = await run.stage('preflight', () => preflight(target!, run), (r) => `last known good ${r.lastKnownGoodImage ?? 'none'}`);
+    const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run) : preflight(target!, run)),
+      (r) => `last known good ${r.lastKnownGoodImage ?? 'none'}`);
     lastKnownGoodImage = preflightResult.lastKnownGoodImage;
 
-    let image = request.image;
+    let commit = request.sha;
     if (image) {
       run.skip('test', 'prebuilt image');
       run.skip('build', 'prebuilt image');
     } else {
-      workspace = await run.stage('test', () => checkoutAndTest(request, target!, run), () => target!.testCommand?.join(' ') ?? 'no test command');
-      image = await run.stage('build', () => build(target!, workspace!, request), (ref) => ref);
+      const checkout = await run.stage('test', () => checkoutAndTest(request, target!, run), () => target!.testCommand?.join(' ') ?? 'no test command');
+      workspace = checkout.workspace;
+      commit = checkout.sha;
+      image = await run.stage('build', () => build(target!, workspace!, commit), (ref) => ref);
     }
     run.fact('image', image);
 
     if (target.approval.isRequired) await run.stage('approval', () => awaitApproval(target!, run, decisions));
     else run.skip('approval', 'not required');
 
-    if (target.hasMigrations) await run.stage('migrate', () => migrate(target!, request, workspace));
+    if (target.hasMigrations) await run.stage('migrate', () => migrate(target!, request, workspace, hasLedger));
     else run.skip('migrate', 'no migrations');
 
     try {
       hasDeployStarted = true;
+      if (hasLedger) await recordDeploying(run, target, request, image, commit, workspace);
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
+      if (hasLedger) await recordInLedger(run, target, { releaseVersion: release.releaseVersion });
       const appUrl = await run.stage('health', () => verifyHealth(target!), (r) => r.detail);
-      await run.stage('smoke', () => smoke(target!, appUrl.appUrl, run, workspace), (n) => `${n} ${n === 1 ? 'check' : 'checks'} passed`);
+      await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }), describeChecksPassed);
       if (target.bakeMs > 0) await run.stage('bake', () => bake(target!, appUrl.url), (r) => `${r.probes} probes`);
       else run.skip('bake', 'no bake window');
+      if (hasLedger) await recordInLedger(run, target, { verdict: 'verified', finishedAt: nowIso() });
       run.setState('succeeded', `Deployed ${image}${release.releaseVersion ? ` as release v${release.releaseVersion}` : ''}.`);
       return { image, releaseVersion: release.releaseVersion, lastKnownGoodImage };
     } catch (err) {
       if (isCancellation(err)) throw err;
-      if (failureType(err) === PermanentError.ReleaseCommandFailed) {
-        throw stop(run, `The release_command failed, so nothing was rolled out: ${rootMessage(err)}`);
+      const failedStage = run.status.currentStage ?? 'deploy';
+      if (hasLedger ? isNothingRolledOut(err) : failureType(err) === PermanentError.ReleaseCommandFailed) {
+        if (hasLedger) await recordInLedger(run, target, { verdict: 'failed', stage: failedStage, reason: `nothing was rolled out: ${rootMessage(err)}`, finishedAt: nowIso() });
+        throw stop(run, `Nothing was rolled out, so nothing was rolled back: ${rootMessage(err)}`, failureType(err));
       }
-      await recover(run, target, decisions, lastKnownGoodImage, request, rootMessage(err));
+      const recovery = () => recover(run, target!, decisions, lastKnownGoodImage, request, rootMessage(err), hasLedger ? image : undefined);
+      const outcome = hasLedger ? await CancellationScope.nonCancellable(recovery) : await recovery();
+      if (hasLedger) await recordInLedger(run, target, { ...outcome, stage: failedStage, reason: rootMessage(err), finishedAt: nowIso() });
       throw ApplicationFailure.nonRetryable(run.status.outcome ?? rootMessage(err), 'DeployRolledBack');
     }
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
-        if (hasDeployStarted && target) await rollBack(run, target, lastKnownGoodImage, request, `cancelled by ${decisions.cancelledBy ?? 'request'} during ${run.status.currentStage}`);
-        else run.setState('cancelled', `Cancelled during ${run.status.currentStage ?? 'start'}; nothing was deployed.`);
+        const reason = `cancelled by ${decisions.cancelledBy ?? 'request'} during ${run.status.currentStage}`;
+        if (hasDeployStarted && target) {
+          const outcome = await rollBack(run, target, lastKnownGoodImage, request, reason, hasLedger ? image : undefined);
+          if (hasLedger) await recordInLedger(run, target, { ...outcome, reason, finishedAt: nowIso() });
+        } else {
+          run.setState('cancelled', `Cancelled during ${run.status.currentStage ?? 'start'}; nothing was deployed.`);
+        }
         await run.flush();
       });
       throw err;
@@ -112,8 +129,8 @@ async function resolveTarget(request: DeployRequest, run: RunTracker): Promise<D
 
 interface PreflightResult { lastKnownGoodImage?: string; releaseVersion?: number }
 
-/** The app exists and auth works; required secrets exist; what serves now is healthy and recorded. */
-async function preflight(target: DeployTarget, run: RunTracker): Promise<PreflightResult> {
+/** The app exists and auth works; required secrets exist; the database answers. */
+async function checkAppIsReady(target: DeployTarget) {
   const status = await fly.flyAppStatus(target.flyApp);
   const secretNames = await fly.flySecretNames(target.flyApp);
   const missing = target.requiredSecrets.filter((name) => !secretNames.includes(name));
@@ -121,15 +138,53 @@ async function preflight(target: DeployTarget, run: RunTracker): Promise<Preflig
     throw ApplicationFailure.nonRetryable(`${target.flyApp} is missing required secrets: ${missing.join(', ')} (set them with fly secrets set)`, PermanentError.SecretsMissing);
   }
   if (target.databaseSecret) await local.checkDatabaseReachable({ secretName: target.databaseSecret });
+  return status;
+}
+
+/**
+ * Ready, and the last known good release is the newest one the ledger calls good. An image that
+ * serves but Flightdeck never deployed is adopted only if it passes health and smoke checks now.
+ */
+async function preflightWithLedger(target: DeployTarget, run: RunTracker): Promise<PreflightResult> {
+  const status = await checkAppIsReady(target);
+  const entries = await readLedger(target);
+  const serving = status.servingImage;
+  const isServingAdopted = serving !== undefined && !isKnownImage(entries, serving) && await adoptServingImage(target, run, serving, status.appUrl);
+  const known = isServingAdopted ? serving : lastKnownGood(entries)?.image;
+  if (known) run.fact('last known good', known);
+  return { lastKnownGoodImage: known, releaseVersion: status.releaseVersion };
+}
+
+/** Records a serving image Flightdeck never deployed: verified-by-probe if health and smoke pass now. */
+async function adoptServingImage(target: DeployTarget, run: RunTracker, image: string, appUrl: string): Promise<boolean> {
+  const settings = probeSettings(target);
+  let verdict: ReleaseVerdict = 'verified-by-probe';
+  let reason: string | undefined;
+  try {
+    await proxyActivities<Activities>(probeOptions(settings.deadlineMs)).probeHealth({ ...settings, url: healthUrl(target, appUrl) });
+    await verifySmoke(target, appUrl, undefined, () => undefined);
+  } catch (err) {
+    verdict = 'unverified';
+    reason = rootMessage(err);
+  }
+  await recordInLedger(run, target, {
+    id: `${workflowInfo().workflowId}/adopted`, kind: 'adopted', image, trigger: { source: 'pipeline', actor: 'flightdeck' },
+    startedAt: nowIso(), finishedAt: nowIso(), verdict, stage: 'preflight', reason,
+  });
+  return verdict === 'verified-by-probe';
+}
+
+/** Before the ledger (patch release-ledger): whatever serves and passes health was "known good". */
+async function preflight(target: DeployTarget, run: RunTracker): Promise<PreflightResult> {
+  const status = await checkAppIsReady(target);
   if (!status.servingImage) return { releaseVersion: status.releaseVersion };
-  // Only an image that is healthy right now may become the rollback target.
   const settings = probeSettings(target);
   await proxyActivities<Activities>(probeOptions(settings.deadlineMs)).probeHealth({ ...settings, url: healthUrl(target, status.appUrl) });
   run.fact('last known good', status.servingImage);
   return { lastKnownGoodImage: status.servingImage, releaseVersion: status.releaseVersion };
 }
 
-async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run: RunTracker): Promise<string> {
+async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run: RunTracker): Promise<{ workspace: string; sha: string }> {
   const checkout = await proxyActivities<Activities>(commandOptions(10 * 60_000)).checkoutCommit({
     repository: target.repository, ref: request.ref, sha: request.sha, runKey: workflowInfo().workflowId,
   });
@@ -139,11 +194,12 @@ async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run
       workspace: checkout.workspace, command: target.testCommand, timeoutMs: target.testTimeoutMs, failureType: PermanentError.TestsFailed, label: 'tests', app: target.app, kind: 'test',
     });
   }
-  return checkout.workspace;
+  return { workspace: checkout.workspace, sha: checkout.sha };
 }
 
-async function build(target: DeployTarget, workspace: string, request: DeployRequest): Promise<string> {
-  const imageLabel = `flightdeck-${(request.sha ?? workflowInfo().runId).slice(0, 12)}-${workflowInfo().runId.slice(0, 8)}`;
+/** The image is tagged `<commit>-<run>`, so `fly releases --image` and `fly image show` tell which commit runs. */
+async function build(target: DeployTarget, workspace: string, commit: string | undefined): Promise<string> {
+  const imageLabel = `${(commit ?? workflowInfo().runId).slice(0, 12)}-${workflowInfo().runId.slice(0, 8)}`;
   return proxyActivities<Activities>(buildOptions).flyBuildImage({ flyApp: target.flyApp, workspace, imageLabel, timeoutMs: 25 * 60_000 });
 }
 
@@ -165,9 +221,11 @@ async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: D
   return decision.actor;
 }
 
-async function migrate(target: DeployTarget, request: DeployRequest, workspace: string | undefined): Promise<void> {
+async function migrate(target: DeployTarget, request: DeployRequest, workspace: string | undefined, hasLedger: boolean): Promise<void> {
   await executeChild('migrateDatabase', {
     workflowId: `${workflowInfo().workflowId}/migrate`,
+    // A pipeline that is terminated asks its migration to stop at a safe point rather than killing it mid-statement.
+    parentClosePolicy: hasLedger ? ParentClosePolicy.REQUEST_CANCEL : undefined,
     args: [{ app: target.app, environment: target.environment, action: 'apply', workspace, trigger: { ...request.trigger, source: 'pipeline' } }],
   });
 }
@@ -181,22 +239,6 @@ async function deploy(target: DeployTarget, image: string, baselineReleaseVersio
   });
 }
 
-async function smoke(target: DeployTarget, appUrl: string, run: RunTracker, workspace: string | undefined): Promise<number> {
-  const baseUrl = target.health.url ? new URL(target.health.url).origin : appUrl;
-  const results = await local.runSmokeChecks({ baseUrl, checks: target.smokeChecks });
-  run.status.checks = results;
-  const failed = results.filter((r) => !r.isPassed);
-  if (failed.length) {
-    throw ApplicationFailure.nonRetryable(`smoke checks failed: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`, PermanentError.SmokeCheckFailed);
-  }
-  if (target.smokeCommand && workspace) {
-    await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
-      workspace, command: target.smokeCommand, timeoutMs: 10 * 60_000, failureType: PermanentError.SmokeCheckFailed, label: 'smoke command', app: target.app, kind: 'smoke',
-    });
-  }
-  return results.length;
-}
-
 async function bake(target: DeployTarget, url: string) {
   const settings = probeSettings(target);
   return proxyActivities<Activities>(probeOptions(target.bakeMs)).bakeProbe({ url, durationMs: target.bakeMs, intervalMs: settings.intervalMs, requestTimeoutMs: settings.requestTimeoutMs });
@@ -204,8 +246,17 @@ async function bake(target: DeployTarget, url: string) {
 
 // ---------------------------------------------------------------- failure handling
 
+/** What became of a release that failed its checks, for the ledger. */
+interface RecoveryOutcome {
+  verdict: ReleaseVerdict;
+  rolledBackTo?: string;
+}
+
 /** After a failed rollout: roll back (default), or with onFailure=pause ask a person first. */
-async function recover(run: RunTracker, target: DeployTarget, decisions: Decisions, lastKnownGoodImage: string | undefined, request: DeployRequest, reason: string): Promise<void> {
+async function recover(
+  run: RunTracker, target: DeployTarget, decisions: Decisions, lastKnownGoodImage: string | undefined, request: DeployRequest, reason: string,
+  failingImage: string | undefined,
+): Promise<RecoveryOutcome> {
   run.thread(`:x: ${run.status.currentStage} failed: ${reason}`);
   if (target.onFailure === 'pause') {
     run.setState('waiting-for-decision', `${run.status.currentStage} failed: ${reason}. Roll back or keep? Rolling back in ${target.pauseTimeout} unless someone decides.`);
@@ -213,36 +264,64 @@ async function recover(run: RunTracker, target: DeployTarget, decisions: Decisio
     if (isDecided && decisions.failure!.decision === 'keep') {
       run.fact('kept by', decisions.failure!.actor);
       run.setState('failed', `${reason}. ${decisions.failure!.actor} chose to keep the new release; no rollback.`);
-      return;
+      return { verdict: 'kept' };
     }
     run.fact('rollback decided by', isDecided ? decisions.failure!.actor : `nobody within ${target.pauseTimeout}`);
     run.setState('running');
   }
-  await rollBack(run, target, lastKnownGoodImage, request, reason);
+  return rollBack(run, target, lastKnownGoodImage, request, reason, failingImage);
 }
 
-async function rollBack(run: RunTracker, target: DeployTarget, lastKnownGoodImage: string | undefined, request: DeployRequest, reason: string): Promise<void> {
+/**
+ * Rolls back through the rollback workflow. With the ledger (failingImage given) the rollback picks
+ * the last known good release itself and outlives this run (ABANDON): a pipeline that is terminated
+ * must not leave the app half rolled back.
+ */
+async function rollBack(
+  run: RunTracker, target: DeployTarget, lastKnownGoodImage: string | undefined, request: DeployRequest, reason: string,
+  failingImage: string | undefined,
+): Promise<RecoveryOutcome> {
   if (!lastKnownGoodImage) {
-    run.setState('failed', `${reason}. No healthy release was serving before this deploy, so there is nothing to roll back to.`);
-    return;
+    run.setState('failed', `${reason}. No verified release was serving before this deploy, so there is nothing to roll back to. Act now.`);
+    return { verdict: 'failed' };
   }
+  const trigger = { ...request.trigger, source: 'pipeline' as const };
   let result: RollbackResult;
   try {
     result = await run.stage('rollback', () => executeChild(rollback, {
       workflowId: `${workflowInfo().workflowId}/rollback`,
-      args: [{ app: target.app, environment: target.environment, lastKnownGoodImage, reason, trigger: { ...request.trigger, source: 'pipeline' } }],
+      args: [failingImage
+        ? { app: target.app, environment: target.environment, failingImage, reason, trigger }
+        : { app: target.app, environment: target.environment, lastKnownGoodImage, reason, trigger }],
+      parentClosePolicy: failingImage ? ParentClosePolicy.ABANDON : undefined,
     }), (r) => `to ${r.image}`);
   } catch (err) {
-    run.setState('failed', `${reason}. The automatic rollback to ${lastKnownGoodImage} ALSO failed: ${rootMessage(err)}. Act now.`);
-    return;
+    run.setState('failed', `${reason}. The automatic rollback ALSO failed: ${rootMessage(err)}. Act now.`);
+    return { verdict: 'failed' };
   }
   run.fact('rolled back to', result.image);
-  run.setState('rolled-back', `${reason}. Rolled back to ${result.image}, which is healthy. The database schema was not rolled back.`);
+  const checks = failingImage ? 'which passed health and smoke checks' : 'which is healthy';
+  run.setState('rolled-back', `${reason}. Rolled back to ${result.image}, ${checks}. The database schema was not rolled back.`);
+  return { verdict: 'rolled-back', rolledBackTo: result.image };
 }
 
-function stop(run: RunTracker, outcome: string): ApplicationFailure {
+/** The deploy is recorded before it starts: a crash mid-rollout leaves a `deploying` entry, never a good one. */
+async function recordDeploying(run: RunTracker, target: DeployTarget, request: DeployRequest, image: string, commit: string | undefined, workspace: string | undefined): Promise<void> {
+  const flyConfig: FlyConfigSnapshot | undefined = workspace ? await local.readFlyConfig({ workspace }) : undefined;
+  await recordInLedger(run, target, {
+    kind: 'deploy', image, commit, flyConfig, trigger: request.trigger, startedAt: nowIso(), verdict: 'deploying',
+  });
+}
+
+/** Nothing reached a machine (release_command, image fetch, config): there is nothing to roll back. */
+function isNothingRolledOut(err: unknown): boolean {
+  const type = failureType(err);
+  return type === PermanentError.ReleaseCommandFailed || type === PermanentError.DeployNothingRolledOut;
+}
+
+function stop(run: RunTracker, outcome: string, type = PermanentError.ReleaseCommandFailed as string): ApplicationFailure {
   run.setState('failed', outcome);
-  return ApplicationFailure.nonRetryable(outcome, PermanentError.ReleaseCommandFailed);
+  return ApplicationFailure.nonRetryable(outcome, type);
 }
 
 function failureSentence(run: RunTracker, err: unknown): string {

@@ -5,3 +5,4 @@ export { deployQueue } from './deployQueue.js';
 export { migrateDatabase } from './migrateDatabase.js';
 export { restoreDatabase } from './restoreDatabase.js';
 export { rollback } from './rollback.js';
+export { releaseLedger } from './releaseLedger.js';

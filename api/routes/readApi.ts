@@ -2,9 +2,10 @@
 import { isGrpcDeadlineError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { requestFields, type AppsConfig } from '../../lib/config.js';
+import { requestFields, resolveTarget, type AppsConfig } from '../../lib/config.js';
 import type { RunKind, RunStatus } from '../../lib/messages.js';
 import { runStatus } from '../../lib/operations.js';
+import { readLedger, withLedgerVerdicts } from '../../lib/releaseLedgerClient.js';
 import { listRuns } from '../../lib/runHistory.js';
 import { listBackups } from '../../activities/backup/backupList.js';
 import { resolveDatabase } from '../../lib/databaseOperations.js';
@@ -25,6 +26,7 @@ const runsQuery = z.object({
 }).strict();
 
 const backupsQuery = z.object({ db: requestFields.resourceName }).strict();
+const releasesParams = z.object({ app: requestFields.resourceName, env: requestFields.resourceName }).strict();
 
 const runId = z.string().min(1).max(400).regex(/^[\x21-\x7e]+$/, 'a workflow id such as deploy/shop/staging/abc1234-1a2b3c4d');
 
@@ -34,7 +36,19 @@ export async function readApiRoutes(app: FastifyInstance, deps: ApiDeps): Promis
   app.get('/runs', async (request) => {
     const query = parseRequest(runsQuery, request.query, 'query');
     const runs = await listRuns(deps.client, { app: query.app, environment: query.env, kind: query.kind, database: query.db, limit: query.limit });
-    return { runs };
+    return { runs: await withLedgerVerdicts(deps.client, runs) };
+  });
+
+  app.get('/apps/:app/environments/:env/releases', async (request) => {
+    const params = parseRequest(releasesParams, request.params, 'path');
+    lookUp(() => resolveTarget(deps.loadApps(), params.app, params.env), 'not_found');
+    try {
+      const releases = await deps.client.withDeadline(Date.now() + STATUS_QUERY_TIMEOUT_MS, () => readLedger(deps.client, { app: params.app, environment: params.env }));
+      return { app: params.app, environment: params.env, releases };
+    } catch (err) {
+      if (isGrpcDeadlineError(err)) throw serviceUnavailable(`the release ledger of ${params.app} ${params.env} did not answer within ${STATUS_QUERY_TIMEOUT_MS / 1000} s; is a worker running?`);
+      throw err;
+    }
   });
 
   app.get('/backups', async (request) => {

@@ -18,7 +18,10 @@ const rollbackBody = z.object({
   image: imageRef.optional(),
   releaseVersion: z.number().int().min(1).optional(),
   reason: z.string().min(1).max(500).optional(),
-}).strict().refine((body) => !(body.image && body.releaseVersion), 'give image or releaseVersion, not both');
+  force: z.boolean().optional(),
+}).strict()
+  .refine((body) => !(body.image && body.releaseVersion), 'give image or releaseVersion, not both')
+  .refine((body) => !body.force || ((body.image || body.releaseVersion) && body.reason), 'force needs image or releaseVersion and a reason (it is audit-logged)');
 
 const backupBody = z.object({ database: requestFields.resourceName }).strict();
 
@@ -39,6 +42,7 @@ export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     const target = body.image ? { image: body.image } : body.releaseVersion ? { releaseVersion: body.releaseVersion } : undefined;
     const workflowId = await requestRollback(deps.client, deps.taskQueue, {
       app: body.app, environment: body.environment, reason: body.reason ?? `requested by ${trigger.actor}`, trigger, ...(target ? { target } : {}),
+      ...(body.force ? { force: { reason: body.reason! } } : {}),
     });
     deps.metrics.runsStarted.inc({ kind: 'rollback' });
     auditLog(deps.logger, { actor: trigger.actor, action: 'rollback', target: `${body.app}/${body.environment}`, outcome: 'allowed', source: 'api', detail: workflowId });

@@ -15,6 +15,7 @@ export type SlackCommand =
   | { name: 'deploy'; app: string; environment: string; ref?: string; sha?: string }
   | { name: 'rollback'; app: string; environment: string; releaseVersion?: number; image?: string }
   | { name: 'status'; app: string; environment: string }
+  | { name: 'releases'; app: string; environment: string }
   | { name: 'history'; app: string; environment?: string }
   | { name: 'approve' | 'reject'; workflowId: string; comment?: string }
   | { name: 'cancel'; workflowId: string; reason?: string }
@@ -29,6 +30,7 @@ export const HELP_TEXT = [
   '`/flightdeck deploy <app> [env] [ref]`: test, build and deploy a branch, tag or commit (default: the environment\'s branch)',
   '`/flightdeck rollback <app> [env] [version|image]`: go back to the last good release, a release version (v12) or an image',
   '`/flightdeck status <app> [env]`: what runs now, what waits, and any lock',
+  '`/flightdeck releases <app> [env]`: the release ledger: what ran, from which commit, and whether it was verified',
   '`/flightdeck history <app> [env]`: the latest runs',
   '`/flightdeck approve|reject <run> [comment]`: decide on a deploy waiting for approval',
   '`/flightdeck cancel <run> [reason]`: stop a deploy (rolled back if it had started rolling out)',
@@ -50,6 +52,10 @@ export function parseSlackCommand(text: string, catalog: SlackCatalog): SlackCom
       case 'status': {
         const { app, environment } = appAndEnvironment(args, catalog, 0);
         return { name: 'status', app, environment };
+      }
+      case 'releases': {
+        const { app, environment } = appAndEnvironment(args, catalog, 0);
+        return { name: 'releases', app, environment };
       }
       case 'history': return parseHistory(args, catalog);
       case 'approve':

@@ -9,13 +9,14 @@ import { environmentsUsingDatabase, resolveEnvironmentDatabase, type Environment
 import { deployQueueStatus, lockDeploys, unlockDeploys } from '../../lib/deployLocks.js';
 import type { RunKind, RunStatus, Trigger } from '../../lib/messages.js';
 import { cancelRun, decideApproval, requestRollback, runStatus } from '../../lib/operations.js';
+import { readLedger, withLedgerVerdicts } from '../../lib/releaseLedgerClient.js';
 import { listRuns } from '../../lib/runHistory.js';
 import type { ApiDeps } from '../deps.js';
 import { startDeploy } from '../deployStarter.js';
 import { HttpError } from '../httpErrors.js';
 import type { SlackCatalog, SlackCommand } from './commandParser.js';
 import { slack } from '../../lib/slackText.js';
-import { describeLock, describeQueue, describeRuns, ephemeral, inChannel, lockTerms, mention, refusal } from './replies.js';
+import { describeLock, describeQueue, describeReleases, describeRuns, ephemeral, inChannel, lockTerms, mention, refusal } from './replies.js';
 import type { SlackResponse } from './responseUrl.js';
 
 export interface SlackCaller {
@@ -51,8 +52,12 @@ async function dispatch(ctx: CommandContext, command: RunnableCommand): Promise<
     case 'deploy': return deploy(ctx, command);
     case 'rollback': return rollback(ctx, command);
     case 'status': return status(ctx, command);
+    case 'releases': {
+      const releases = await readLedger(ctx.deps.client, { app: command.app, environment: command.environment });
+      return ephemeral(describeReleases(`${command.app} / ${command.environment}`, releases.slice(0, 15)));
+    }
     case 'history': {
-      const runs = await listRuns(ctx.deps.client, { app: command.app, environment: command.environment, limit: 10 });
+      const runs = await withLedgerVerdicts(ctx.deps.client, await listRuns(ctx.deps.client, { app: command.app, environment: command.environment, limit: 10 }));
       return ephemeral(describeRuns(command.environment ? `${command.app} / ${command.environment}` : command.app, runs));
     }
     case 'approve':

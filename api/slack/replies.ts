@@ -1,4 +1,5 @@
 // How Flightdeck's answers read in Slack: people as mentions, locks, queues and run lists.
+import { describeLedgerEntry, type LedgerEntry } from '../../lib/releaseLedger.js';
 import type { RunSummary } from '../../lib/runHistory.js';
 import type { DeployLock, QueueStatus, RunStatus } from '../../lib/messages.js';
 import { renderRunText } from '../../lib/runReport.js';
@@ -45,5 +46,20 @@ export function describeQueue(app: string, environment: string, queue: QueueStat
 
 export function describeRuns(subject: string, runs: RunSummary[]): SlackText {
   if (runs.length === 0) return slack`No runs of ${subject} on record.`;
-  return joinSlack([slack`*Latest runs of ${subject}*`, ...runs.map((r) => slack`• ${r.startedAt} ${r.kind} ${r.status.toLowerCase()}: \`${r.workflowId}\``)], '\n');
+  return joinSlack([slack`*Latest runs of ${subject}*`, ...runs.map((r) => slack`• ${r.startedAt} ${r.kind} ${r.verdict ?? r.status.toLowerCase()}: \`${r.workflowId}\``)], '\n');
+}
+
+/** The release ledger, newest first; images and details are values: escaped, in code spans. */
+export function describeReleases(subject: string, releases: LedgerEntry[]): SlackText {
+  if (releases.length === 0) return slack`No releases of ${subject} recorded yet.`;
+  return joinSlack([slack`*Releases of ${subject}* (newest first; rollbacks go to the newest verified one)`, ...releases.map((e) => {
+    const release = e.releaseVersion === undefined ? '' : ` v${e.releaseVersion}`;
+    const detail = describeLedgerEntry(e);
+    return slack`• ${e.startedAt} ${e.kind}${release} *${e.verdict}* \`${codeSpan(e.image)}\`${detail === '-' ? '' : slack`: \`${codeSpan(detail)}\``}`;
+  })], '\n');
+}
+
+/** A backtick would end the span early (the slack tag escapes the rest). */
+function codeSpan(text: string): string {
+  return text.replace(/`/g, "'").slice(0, 300);
 }

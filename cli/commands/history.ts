@@ -1,4 +1,5 @@
 import type { RunKind } from '../../lib/messages.js';
+import { withLedgerVerdicts } from '../../lib/releaseLedgerClient.js';
 import { DEFAULT_RUN_LIMIT, listRuns, WORKFLOW_TYPE_OF_KIND, type RunFilter } from '../../lib/runHistory.js';
 import type { Command } from '../command.js';
 import { formatDuration } from '../../lib/units.js';
@@ -41,14 +42,14 @@ export const historyCommand: Command = {
       filter.kind = kind as RunKind;
     }
     return async ({ client, out }) => {
-      const runs = await listRuns(client, filter);
+      const runs = await withLedgerVerdicts(client, await listRuns(client, filter));
       if (runs.length === 0) out.line('no runs match');
       else {
         out.line(formatTable(['STARTED', 'KIND', 'TARGET', 'STATUS', 'DURATION', 'RUN'], runs.map((run) => [
           formatTime(run.startedAt),
           run.kind,
           run.app ? [run.app, run.environment].filter(Boolean).join('/') : run.database ?? '-',
-          run.status.toLowerCase(),
+          run.verdict ?? run.status.toLowerCase(),
           run.closedAt ? formatDuration(Date.parse(run.closedAt) - Date.parse(run.startedAt)) : 'running',
           run.workflowId,
         ])));

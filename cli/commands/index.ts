@@ -8,13 +8,14 @@ import { deployCommand } from './deploy.js';
 import { historyCommand } from './history.js';
 import { lockCommand, unlockCommand } from './locks.js';
 import { migrateCommand } from './migrate.js';
+import { releasesCommand } from './releases.js';
 import { restoreCommand } from './restore.js';
 import { rollbackCommand } from './rollback.js';
 import { schedulesCommand } from './schedules.js';
 import { statusCommand } from './status.js';
 
 export const COMMANDS: readonly Command[] = [
-  deployCommand, rollbackCommand, statusCommand, historyCommand,
+  deployCommand, rollbackCommand, releasesCommand, statusCommand, historyCommand,
   approveCommand, rejectCommand, decideCommand, cancelCommand, lockCommand, unlockCommand,
   backupCommand, backupsCommand, restoreCommand, migrateCommand, schedulesCommand,
 ];

@@ -10,7 +10,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { auditLines, ciSignatureHeaders, expectNoDeployStarted, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 const ISSUER = 'https://token.actions.test';
 const AUDIENCE = 'flightdeck-tests';

@@ -7,7 +7,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { expectNoDeployStarted, GITHUB_PREVIOUS_SECRET, gitHubSignature, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 const harness = useApiWithWorker(kit, world);
 
 interface GitHubApp extends TestApp { repository: string }

@@ -10,7 +10,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { API_TOKEN, auditLines, buildTestServer, expectNoDeployStarted, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 const backupDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-api-backups-'));
 

@@ -10,7 +10,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { useFlightdeckCli, type CliResult } from './runFlightdeck.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 const cli = useFlightdeckCli(() => ({ apps: world.apps }));
 
 /** Runs the command line while a worker serves its task queue. */

@@ -7,7 +7,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, isStageRunning, machineImages, releasesOf, rolloutsOf, settle, waitForStatus, waitUntil } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 /**
  * A commit whose test script starts a child (marked in its command line: the sandbox gives it pids of

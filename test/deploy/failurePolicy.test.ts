@@ -9,7 +9,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, machineImages, releasesOf, rolloutsOf, settle, waitForStatus, waitUntil } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 /** Our own probe reads `/`, which the broken commit answers with 500, while Fly's checks (/health) pass. */
 const HEALTH_ON_HOME = { path: '/', consecutiveSuccesses: 2, interval: '100ms', deadline: '2s', requestTimeout: '1s' };
@@ -31,7 +31,7 @@ describe('failure policy', () => {
       return settle(kit.client, workflowId);
     });
     expect(status.state).toBe('failed');
-    expect(status.outcome).toMatch(/release_command failed, so nothing was rolled out: .*did not finish within its release_command_timeout/);
+    expect(status.outcome).toMatch(/Nothing was rolled out, so nothing was rolled back: .*did not finish within its release_command_timeout/);
     expect(status.stages.find((s) => s.name === 'deploy')?.state).toBe('failed');
     expect(status.stages.find((s) => s.name === 'rollback')).toBeUndefined();
     expect(rolloutsOf(world.sim, app)).toHaveLength(1);
@@ -93,7 +93,7 @@ describe('failure policy', () => {
         return settle(kit.client, workflowId);
       });
       expect(status.state).toBe('rolled-back');
-      expect(status.outcome).toMatch(/Rolled back to .*, which is healthy/);
+      expect(status.outcome).toMatch(/Rolled back to .*, which passed health and smoke checks/);
     } finally {
       process.chdir(workerDir);
       fs.rmSync(strayDir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, rolloutsOf, settle, waitForStatus } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 /** Queues a deploy on a fresh worker and waits for the pipeline's outcome and final status. */
 async function deployAndWait(app: TestApp, sha: string): Promise<{ status: RunStatus; error?: unknown; workflowId: string }> {
@@ -42,7 +42,7 @@ describe('deploy pipeline', () => {
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect(status.state).toBe('rolled-back');
     expect(status.facts['rolled back to']).toBe(app.initialImage);
-    expect(status.outcome).toMatch(/Rolled back to .*healthy/);
+    expect(status.outcome).toMatch(/Rolled back to .*passed health and smoke checks/);
     expect(await world.servedBody(app)).toContain('v1');
     const machines = await world.sim.runJson<Array<{ config: { image: string } }>>(['machine', 'list', '-a', app.name]);
     expect(machines.every((m) => m.config.image === app.initialImage)).toBe(true);
@@ -99,7 +99,7 @@ describe('deploy pipeline', () => {
     const sha = app.repo.commit({ behaviour: { version: 'v2', releaseCommand: { exitCode: 1, output: ['migration failed'] } }, flyToml: { releaseCommand: 'bin/migrate' } });
     const { status } = await deployAndWait(app, sha);
     expect(status.state).toBe('failed');
-    expect(status.outcome).toMatch(/release_command failed, so nothing was rolled out/);
+    expect(status.outcome).toMatch(/Nothing was rolled out, so nothing was rolled back: .*release command failed/);
     expect(status.stages.find((s) => s.name === 'rollback')).toBeUndefined();
     expect(await world.servedBody(app)).toContain('v1');
   });

@@ -8,7 +8,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, rolloutsOf, settle, waitUntil } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 describe('deploy queue', () => {
   it('deploys three quick pushes one at a time: the middle one is superseded and the newest is deployed last', async () => {

@@ -11,6 +11,7 @@ import { createLogger } from '../../lib/log.js';
 import { createSim, type Sim } from '../../sim/testing.js';
 import { startFakeSlack, type FakeSlack } from './fakeSlack.js';
 import { createGitRepo, type GitRepo } from './gitRepo.js';
+import type { WorkflowTestKit } from './temporal.js';
 
 export const FLY_TOKEN = 'fo1_test_token_never_in_history_3c9d';
 export const SLACK_TOKEN = 'xoxb-test-never-in-history-7a1e';
@@ -39,7 +40,8 @@ export interface DeployWorld {
   servedBody(app: TestApp): Promise<string>;
 }
 
-export function useDeployWorld(): DeployWorld {
+/** With a kit, activities get its Temporal client (the release ledger and deploy locks need one). */
+export function useDeployWorld(kit?: WorkflowTestKit): DeployWorld {
   let sim: Sim | undefined;
   let slack: FakeSlack | undefined;
   let workDir = '';
@@ -68,6 +70,7 @@ export function useDeployWorld(): DeployWorld {
       return createActivities({
         env, logger: createLogger({ level: 'silent' }), slack: createSlackClient(SLACK_TOKEN, slack!.apiUrl),
         loadAppsConfig: () => parseAppsConfig({ apps }),
+        temporalClient: kit?.client,
         ...extra,
       });
     },

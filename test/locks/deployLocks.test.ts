@@ -8,7 +8,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, rolloutsOf, settle, waitForStatus, waitUntil } from '../deploy/support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 const target = (app: TestApp) => ({ app: app.name, environment: 'staging' });
 

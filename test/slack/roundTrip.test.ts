@@ -13,7 +13,7 @@ import { deployRequest, settle, waitForStatus } from '../deploy/support.js';
 import { nthResponse, pressButton, slashCommand, startSlackServer, type SlackServer } from './helpers/slackServer.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 let server: SlackServer;
 let taskQueue: string;

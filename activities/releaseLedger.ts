@@ -1,0 +1,55 @@
+// The release ledger from inside a run: record what was deployed and Flightdeck's verdict, read the
+// entries to find the last known good release, and capture the fly.toml a release is deployed with.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { activityInfo } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { PermanentError, permanentFailure } from '../lib/errors.js';
+import type { FlyConfigSnapshot, LedgerEntry, LedgerRecord } from '../lib/releaseLedger.js';
+import { readLedger, recordLedgerEntry, type LedgerAddress } from '../lib/releaseLedgerClient.js';
+
+/** A fly.toml is a few KiB; anything larger is not a fly.toml worth keeping in history. */
+const MAX_FLY_CONFIG_BYTES = 64 * 1024;
+
+export interface ReleaseLedgerActivityDeps {
+  temporalClient?: Client;
+}
+
+export function createReleaseLedgerActivities(deps: ReleaseLedgerActivityDeps) {
+  function client(): Client {
+    if (!deps.temporalClient) {
+      throw permanentFailure(PermanentError.ConfigInvalid, 'this worker was started without a Temporal client, so it cannot reach the release ledger');
+    }
+    return deps.temporalClient;
+  }
+
+  return {
+    async recordRelease(input: LedgerAddress & { record: LedgerRecord }): Promise<LedgerEntry> {
+      // The ledger runs on this worker's task queue, like the runs that write to it.
+      return recordLedgerEntry(client(), activityInfo().taskQueue, input, input.record);
+    },
+
+    async readReleaseLedger(input: LedgerAddress): Promise<LedgerEntry[]> {
+      return readLedger(client(), input);
+    },
+
+    /** The checkout's fly.toml as deployed; absent when the checkout has none. */
+    async readFlyConfig(input: { workspace: string }): Promise<FlyConfigSnapshot | undefined> {
+      const file = path.join(input.workspace, 'fly.toml');
+      let content: string;
+      try {
+        content = await fs.readFile(file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+      if (Buffer.byteLength(content) > MAX_FLY_CONFIG_BYTES) {
+        throw permanentFailure(PermanentError.ConfigInvalid, `fly.toml is larger than ${MAX_FLY_CONFIG_BYTES / 1024} KiB; Flightdeck keeps each release's fly.toml and refuses one this large`);
+      }
+      return { content, sha256: createHash('sha256').update(content).digest('hex') };
+    },
+  };
+}
+
+export type ReleaseLedgerActivities = ReturnType<typeof createReleaseLedgerActivities>;

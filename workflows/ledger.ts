@@ -1,0 +1,36 @@
+// Workflow side of the release ledger: what a run records, and how it reads the entries. Recording
+// never stops a run: an entry that could not be written stays `deploying`, which is never a rollback
+// target, so a lost write can only make Flightdeck more careful, never send it to a bad image.
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { rootMessage } from '../lib/errors.js';
+import type { LedgerEntry, LedgerRecord } from '../lib/releaseLedger.js';
+import { localOptions } from './activityOptions.js';
+import type { RunTracker } from './runTracker.js';
+
+const ledger = proxyActivities<Activities>(localOptions);
+
+export interface LedgerAddress {
+  app: string;
+  environment: string;
+}
+
+export async function readLedger(address: LedgerAddress): Promise<LedgerEntry[]> {
+  return ledger.readReleaseLedger({ app: address.app, environment: address.environment });
+}
+
+/**
+ * Records (or updates) an entry, by default this run's own; a failure to record is reported on the
+ * run, not thrown.
+ */
+export async function recordInLedger(run: RunTracker, address: LedgerAddress, record: Omit<LedgerRecord, 'id'> & { id?: string }): Promise<void> {
+  try {
+    await ledger.recordRelease({ app: address.app, environment: address.environment, record: { ...record, id: record.id ?? workflowInfo().workflowId } });
+  } catch (err) {
+    run.fact('ledger', `not recorded: ${rootMessage(err)}`);
+  }
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}
