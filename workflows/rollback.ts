@@ -8,7 +8,7 @@ import type { FlyRelease } from '../activities/fly.js';
 import { durationToMs } from '../lib/duration.js';
 import { PermanentError, rootMessage } from '../lib/errors.js';
 import { statusQuery, type RollbackRequest, type RollbackResult } from '../lib/messages.js';
-import { hasFailedVerdict, lastKnownGood, newestEntryFor, type LedgerEntry } from '../lib/releaseLedger.js';
+import { hasFailedVerdict, isGoodVerdict, lastKnownGood, newestEntryFor, type LedgerEntry } from '../lib/releaseLedger.js';
 import { flyDeployOptions, flyReadOptions, localOptions } from './activityOptions.js';
 import { verifyHealth } from './health.js';
 import { nowIso, readLedger, recordInLedger } from './ledger.js';
@@ -46,6 +46,12 @@ async function rollBackToKnownGood(request: RollbackRequest, target: DeployTarge
   const address = { app: request.app, environment: request.environment };
   const known = await run.stage('resolve', () => resolveFromLedger(request, target), (k) => describeTarget(k));
   run.fact('image', known.image);
+  if (known.isAlreadyServing) {
+    for (const stage of ['deploy', 'health', 'smoke']) run.skip(stage, 'already on the last known good release');
+    run.setState('succeeded', `${request.app} ${request.environment} already runs ${known.image}, the last known good release `
+      + `(rolled back by ${known.entry!.id}); nothing was changed. To go further back, name a release with --to.`);
+    return { image: known.image, releaseVersion: known.entry?.releaseVersion, isHealthy: true };
+  }
   // Only a rollback that will change something locks: a refused one leaves deploys as they were.
   if (target.lockAfterRollback) await lockDeploysUntilUnlocked(request, run);
   await recordInLedger(run, address, {
@@ -72,6 +78,8 @@ interface RollbackTarget {
   /** The ledger entry the image was verified in: its fly.toml is deployed with it. */
   entry?: LedgerEntry;
   why: string;
+  /** The newest deploy was already rolled back to this image, which serves: nothing to undo. */
+  isAlreadyServing?: boolean;
 }
 
 /** The named image or release (refused if its verdict is failed, unless forced), or the last known good. */
@@ -82,8 +90,13 @@ async function resolveFromLedger(request: RollbackRequest, target: DeployTarget)
     if (hasFailedVerdict(entries, image)) await refuseOrForce(request, image, entries);
     return { image, entry: configuredEntry(entries, image), why: request.force ? 'named, forced' : 'named' };
   }
-  // Going back from a failed deploy: anything but that image. By hand: anything but what serves now.
+  // Going back from a failed deploy: anything but that image. By hand: undo the newest deploy,
+  // so anything but what serves now, unless a rollback already brought it back (no cascading).
   const excluded = request.failingImage ?? (await fly.flyAppStatus(target.flyApp)).servingImage;
+  const newest = entries.find((e) => e.kind !== 'adopted');
+  if (!request.failingImage && newest?.kind === 'rollback' && newest.image === excluded && isGoodVerdict(newest.verdict)) {
+    return { image: newest.image, entry: newest, why: 'already serving', isAlreadyServing: true };
+  }
   const known = lastKnownGood(entries, [excluded]);
   if (!known) {
     throw ApplicationFailure.nonRetryable(`${request.app} ${request.environment} has no verified release to roll back to`
