@@ -1,6 +1,7 @@
 // `npm run demo`: the sandbox scenario, unattended, in a fresh temporary state directory.
 //   1. a good deploy (branch main)  2. a bad deploy (branch broken) that rolls back by itself
-//   3. a verified backup of the demo database
+//   3. a rollback by hand, as someone would type it after the alarm: the bad image is never redeployed
+//   4. a verified backup of the demo database
 // and a summary of what deployed, what rolled back and why, and the backup's size and verification.
 // It goes through the same operations the API and the CLI call (lib/operations, lib/databaseOperations).
 import fs from 'node:fs';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { requestBackup } from '../../lib/databaseOperations.js';
 import type { BackupResult, RunStatus, StageState, Trigger } from '../../lib/messages.js';
-import { requestDeploy, runStatus } from '../../lib/operations.js';
+import { requestDeploy, requestRollback, runStatus } from '../../lib/operations.js';
 import { formatBytes } from '../../lib/units.js';
 import { BAD_BRANCH, GOOD_BRANCH } from './demoRepository.js';
 import { isEntryPoint } from './entryPoint.js';
@@ -29,6 +30,12 @@ export interface DemoDeploy {
   servedAfter: string;
 }
 
+export interface DemoRollback {
+  workflowId: string;
+  status: RunStatus;
+  servedAfter: string;
+}
+
 export interface DemoBackup {
   workflowId: string;
   result: BackupResult;
@@ -37,6 +44,7 @@ export interface DemoBackup {
 export interface DemoSummary {
   goodDeploy: DemoDeploy;
   badDeploy: DemoDeploy;
+  manualRollback: DemoRollback;
   backup: DemoBackup;
   slackMessageCount: number;
   /** Every process the demo's sandbox had started (all stopped by the time runDemo returns). */
@@ -76,6 +84,16 @@ async function deploy(client: Client, sandbox: Sandbox, ref: string): Promise<De
   return { ref, workflowId, status, servedAfter };
 }
 
+async function rollBackByHand(client: Client, sandbox: Sandbox): Promise<DemoRollback> {
+  const workflowId = await requestRollback(client, SANDBOX_TASK_QUEUE, {
+    app: DEMO_APP, environment: DEMO_ENVIRONMENT, reason: 'the demo: a person rolls back after the alarm', trigger: DEMO_TRIGGER,
+  });
+  await client.workflow.getHandle(workflowId).result().catch(() => undefined);
+  const status = await runStatus(client, workflowId);
+  const servedAfter = (await (await fetch(`${sandbox.appUrl}/`)).text()).trim();
+  return { workflowId, status, servedAfter };
+}
+
 async function backup(client: Client): Promise<DemoBackup> {
   const workflowId = await requestBackup(client, SANDBOX_TASK_QUEUE, { database: DEMO_DATABASE, trigger: DEMO_TRIGGER });
   const result = await client.workflow.getHandle(workflowId).result() as BackupResult;
@@ -95,7 +113,7 @@ function describeDeploy(number: number, title: string, run: DemoDeploy): string[
   ];
 }
 
-export function summarize(goodDeploy: DemoDeploy, badDeploy: DemoDeploy, demoBackup: DemoBackup, slackMessageCount: number): string {
+export function summarize(goodDeploy: DemoDeploy, badDeploy: DemoDeploy, manualRollback: DemoRollback, demoBackup: DemoBackup, slackMessageCount: number): string {
   const { result } = demoBackup;
   const checks = result.checks.map((c) => `${c.name} ${c.isPassed ? '✓' : `✗ (${c.detail})`}`).join(' · ');
   return [
@@ -105,7 +123,11 @@ export function summarize(goodDeploy: DemoDeploy, badDeploy: DemoDeploy, demoBac
     '',
     ...describeDeploy(2, 'bad deploy', badDeploy),
     '',
-    `3. backup of database ${DEMO_DATABASE}: ${result.backupId}`,
+    `3. rollback by hand: flightdeck rollback ${DEMO_APP} ${DEMO_ENVIRONMENT}`,
+    `   ${manualRollback.status.state.toUpperCase()}: ${manualRollback.status.outcome ?? ''}`,
+    `   the app now serves: "${manualRollback.servedAfter}"`,
+    '',
+    `4. backup of database ${DEMO_DATABASE}: ${result.backupId}`,
     `   ${formatBytes(result.sizeBytes)}, ${result.isVerified ? 'VERIFIED (restored into a scratch database and compared)' : 'NOT VERIFIED'}, sha256 ${result.sha256.slice(0, 12)}`,
     `   checks: ${checks}`,
     `   stored at ${result.location} (the demo's temporary state; \`npm start\` keeps backups in data/backups)`,
@@ -128,14 +150,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     });
     connection = await Connection.connect({ address: sandbox.temporal.address });
     const client = new Client({ connection, namespace: sandbox.temporal.namespace });
-    progress(`· 1/3 deploying branch ${GOOD_BRANCH}`);
+    progress(`· 1/4 deploying branch ${GOOD_BRANCH}`);
     const goodDeploy = await deploy(client, sandbox, GOOD_BRANCH);
-    progress(`· 2/3 deploying branch ${BAD_BRANCH}`);
+    progress(`· 2/4 deploying branch ${BAD_BRANCH}`);
     const badDeploy = await deploy(client, sandbox, BAD_BRANCH);
-    progress('· 3/3 backing up the demo database');
+    progress('· 3/4 rolling back by hand');
+    const manualRollback = await rollBackByHand(client, sandbox);
+    progress('· 4/4 backing up the demo database');
     const demoBackup = await backup(client);
     const slackMessageCount = sandbox.slack.messages.filter((m) => !m.threadTs).length;
-    return { goodDeploy, badDeploy, backup: demoBackup, slackMessageCount, processIds: sandbox.processIds(), text: summarize(goodDeploy, badDeploy, demoBackup, slackMessageCount) };
+    const text = summarize(goodDeploy, badDeploy, manualRollback, demoBackup, slackMessageCount);
+    return { goodDeploy, badDeploy, manualRollback, backup: demoBackup, slackMessageCount, processIds: sandbox.processIds(), text };
   } finally {
     await connection?.close();
     await sandbox?.stop();
@@ -149,7 +174,8 @@ if (isEntryPoint(import.meta.url)) {
   runDemo({ onProgress: (line) => process.stdout.write(`${line}\n`) })
     .then((summary) => {
       process.stdout.write(`\n${summary.text}\n`);
-      const isAsExpected = summary.goodDeploy.status.state === 'succeeded' && summary.badDeploy.status.state === 'rolled-back' && summary.backup.result.isVerified;
+      const isAsExpected = summary.goodDeploy.status.state === 'succeeded' && summary.badDeploy.status.state === 'rolled-back'
+        && summary.manualRollback.status.state === 'succeeded' && summary.backup.result.isVerified;
       process.exit(isAsExpected ? 0 : 1);
     })
     .catch((err) => {

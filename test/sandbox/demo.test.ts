@@ -1,5 +1,5 @@
 // `npm run demo` end to end: its own Temporal dev server, PostgreSQL, Fly simulator, Slack stand-in,
-// worker and API in a temporary state directory, a good deploy, a bad deploy and a backup.
+// worker and API in a temporary state directory, a good deploy, a bad deploy, a rollback by hand and a backup.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isProcessRunning } from '../../sim/testing.js';
 import { runDemo, type DemoSummary } from '../../scripts/sandbox/demo.js';
@@ -26,6 +26,14 @@ describe('npm run demo', () => {
     expect(summary.badDeploy.servedAfter).toContain('v2');
   });
 
+  it('rolls back by hand after that without ever redeploying the bad image: the good release still serves', () => {
+    const { status } = summary.manualRollback;
+    expect(status.state).toBe('succeeded');
+    expect(status.outcome).toMatch(/already runs .*the last known good release/);
+    expect(status.facts.image).toBe(summary.goodDeploy.status.facts.image);
+    expect(summary.manualRollback.servedAfter).toContain('v2');
+  });
+
   it('takes a backup of the demo database and proves it restores', () => {
     const { result } = summary.backup;
     expect(result.isVerified).toBe(true);
@@ -39,7 +47,8 @@ describe('npm run demo', () => {
     expect(summary.text).toMatch(/SUCCEEDED: Deployed registry\.fly\.io\/flightdeck-demo:\S+ as release v\d+/);
     expect(summary.text).toMatch(/ROLLED-BACK: smoke checks failed: home .*Rolled back to/);
     expect(summary.text).toMatch(/KiB, VERIFIED \(restored into a scratch database and compared\)/);
-    expect(summary.slackMessageCount).toBe(3);
+    expect(summary.text).toMatch(/3\. rollback by hand: .*\n   SUCCEEDED: .*already runs/);
+    expect(summary.slackMessageCount).toBe(4);
   });
 
   it('leaves no process running once it has finished', () => {
