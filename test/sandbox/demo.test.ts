@@ -47,7 +47,7 @@ describe('npm run demo', () => {
     expect(summary.text).toMatch(/SUCCEEDED: Deployed registry\.fly\.io\/flightdeck-demo:\S+ as release v\d+/);
     expect(summary.text).toMatch(/ROLLED-BACK: smoke checks failed: home .*Rolled back to/);
     expect(summary.text).toMatch(/KiB, VERIFIED \(restored into a scratch database and compared\)/);
-    expect(summary.text).toMatch(/3\. rollback by hand: .*\n   SUCCEEDED: .*already runs/);
+    expect(summary.text).toMatch(/3\. rollback by hand: .*\n {3}SUCCEEDED: .*already runs/);
     expect(summary.slackMessageCount).toBe(4);
   });
 
