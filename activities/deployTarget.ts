@@ -28,7 +28,8 @@ export interface DeployTarget {
   bakeMs: number;
   onFailure: 'rollback' | 'pause';
   pauseTimeout: string;
-  approval: { isRequired: boolean; approvers: string[]; timeout: string };
+  /** isSelfApprovalAllowed: the requester may approve their own deploy (four-eyes off); absent in older histories. */
+  approval: { isRequired: boolean; approvers: string[]; timeout: string; isSelfApprovalAllowed?: boolean };
   slackChannel: string;
   /** Link to the run in the Temporal UI, when a UI URL is configured. */
   temporalUiBase?: string;
@@ -74,7 +75,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         bakeMs: env.bake ? durationToMs(env.bake) : 0,
         onFailure: env.onFailure,
         pauseTimeout: env.pauseTimeout,
-        approval: { isRequired: env.approval.required, approvers: env.approval.approvers, timeout: env.approval.timeout },
+        approval: { isRequired: env.approval.required, approvers: env.approval.approvers, timeout: env.approval.timeout, isSelfApprovalAllowed: env.approval.selfApproval },
         slackChannel: slackChannelFor(config, deps.env, input),
         temporalUiBase: deps.env.TEMPORAL_UI_URL ? `${deps.env.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${deps.env.TEMPORAL_NAMESPACE}/workflows/` : undefined,
         lockAfterRollback: env.lockAfterRollback,

@@ -35,7 +35,7 @@ export async function runCli(argv: string[], out = new Output(argv.includes('--j
     if (values.help === true) return showHelp(out, command.name);
     const env = loadEnvConfig();
     const config = loadAppsConfig(env.FLIGHTDECK_CONFIG);
-    const prepared = command.prepare({ positionals, options: values, config, env, actor: actorOf(values.actor) });
+    const prepared = command.prepare({ positionals, options: values, config, env, actor: actorOf(values.actor), identity: cliIdentity() });
     return await execute(prepared, command, { env, config, out, taskQueue: env.TEMPORAL_TASK_QUEUE });
   } catch (err) {
     return reportError(out, err, command);
@@ -51,6 +51,11 @@ function parseCommandLine(command: Command, args: string[]) {
     const unknownOption = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']+)'/.exec((err as Error).message)?.[1] : undefined;
     throw new UsageError(`${command.name}: ${unknownOption ? `unknown option ${unknownOption}` : (err as Error).message}`, command.name);
   }
+}
+
+/** The operator's OS account, marked as a CLI (admin) identity: what approvers lists name as cli:<user>. */
+export function cliIdentity(): string {
+  return `cli:${os.userInfo().username}`;
 }
 
 function actorOf(value: string | boolean | undefined): string {

@@ -13,8 +13,13 @@ export interface CommandInput {
   options: OptionValues;
   config: AppsConfig;
   env: EnvConfig;
-  /** Who is acting: --actor, or the local user name. */
+  /** Who is acting, as recorded with the run: --actor, or the local user name. A label, not an identity. */
   actor: string;
+  /**
+   * Who is acting, as far as Flightdeck can tell: `cli:<OS user>`. The CLI talks to Temporal directly,
+   * so whoever runs it is an operator; decisions are recorded with this, never with --actor.
+   */
+  identity: string;
 }
 
 export interface Session {

@@ -160,8 +160,10 @@ const healthSchema = z.object({
 
 const approvalSchema = z.object({
   required: z.boolean().default(false),
-  approvers: z.array(z.string().min(1)).default([]),
+  approvers: z.array(z.string().min(1)).default([])
+    .describe('Slack user ids, or cli:<OS user> for an operator approving from the CLI'),
   timeout: duration.default('30m'),
+  selfApproval: z.boolean().default(false).describe('the requester may approve their own deploy; default false: four-eyes'),
 }).strict();
 
 const permissionsSchema = z.object({

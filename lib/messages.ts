@@ -19,6 +19,12 @@ export interface StageStatus {
 export interface Trigger {
   source: 'github' | 'ci' | 'slack' | 'api' | 'cli' | 'schedule' | 'pipeline';
   actor: string;
+  /**
+   * Who started the run, authenticated: a Slack user id from a signed request, `token:<name>` for an
+   * API token, `cli:<OS user>` for the CLI. Four-eyes compares approvers with it. Absent for CI and
+   * schedules (and runs started before it existed: a Slack run's actor is then its identity).
+   */
+  identity?: string;
   /** The webhook delivery id (or idempotency key) the run was started for. */
   deliveryId?: string;
 }
@@ -60,6 +66,7 @@ export interface DeployRequest {
 
 export interface ApprovalDecision {
   isApproved: boolean;
+  /** An authenticated identity: a Slack user id from a signed request, or `cli:<OS user>` (the CLI, an operator with Temporal access). */
   actor: string;
   comment?: string;
 }

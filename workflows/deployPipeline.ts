@@ -205,6 +205,7 @@ async function build(target: DeployTarget, workspace: string, commit: string | u
 
 async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: Decisions): Promise<string> {
   decisions.approval.approvers = target.approval.approvers;
+  decisions.approval.isSelfApprovalAllowed = target.approval.isSelfApprovalAllowed;
   run.setState('waiting-for-approval');
   const isDecided = await condition(() => decisions.approval.decision !== undefined, target.approval.timeout);
   if (!isDecided) {

@@ -78,7 +78,7 @@ class CommandContext {
   }
 
   get trigger(): Trigger {
-    return { source: 'slack', actor: this.caller.userId, deliveryId: this.caller.requestKey };
+    return { source: 'slack', actor: this.caller.userId, identity: this.caller.userId, deliveryId: this.caller.requestKey };
   }
 
   audit(action: string, target: string, outcome: AuditOutcome, detail?: string): void {

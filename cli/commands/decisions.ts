@@ -1,7 +1,7 @@
 // A person's answers to a waiting run: approve or reject a deploy or restore, or, after a failed
 // deploy paused by onFailure: pause, roll back or keep the new release.
 import { decideApproval, decideOnFailure } from '../../lib/operations.js';
-import type { Command } from '../command.js';
+import type { Command, OptionValues } from '../command.js';
 import { ExitCode, UsageError } from '../usageError.js';
 import { expectArguments, runId, text } from '../validation.js';
 
@@ -10,15 +10,19 @@ function approvalCommand(isApproved: boolean): Command {
   return {
     name,
     summary: isApproved ? 'approve a deploy or restore waiting for approval' : 'reject a deploy or restore waiting for approval; nothing is changed',
-    usage: `flightdeck ${name} <run-id> [--comment TEXT] [--actor NAME] [--json]`,
-    details: `${isApproved ? 'Approves' : 'Rejects'} <run-id>, which must be waiting for approval. The run checks that the actor
-(--actor, default the local user name) is an approver for that app and environment and refuses anyone else.
+    usage: `flightdeck ${name} <run-id> [--comment TEXT] [--json]`,
+    details: `${isApproved ? 'Approves' : 'Rejects'} <run-id>, which must be waiting for approval. The decision is recorded as
+your OS user with the CLI's operator marker, cli:<user> (--actor is refused here: it is a label, not an
+identity). The run accepts it only when the environment's approvers (or the database's restorers) list
+cli:<user>, and never from whoever requested the run (four-eyes).
 
-  flightdeck ${name} deploy/shop/production/3f2c1a9-1a2b3c4d --actor U024BE7LH${isApproved ? '' : ' --comment "not during the sale"'}`,
+  flightdeck ${name} deploy/shop/production/3f2c1a9-1a2b3c4d${isApproved ? '' : ' --comment "not during the sale"'}`,
     options: { comment: { type: 'string' } },
-    prepare({ positionals, options, actor }) {
+    prepare({ positionals, options, identity }) {
+      refuseActorOption(options, name);
       const [workflowId] = expectArguments(positionals, name, 1, 1).map(runId);
       const comment = text(options.comment);
+      const actor = identity;
       return async ({ client, out }) => {
         await decideApproval(client, workflowId!, { isApproved, actor, ...(comment ? { comment } : {}) });
         out.line(`${isApproved ? 'approved' : 'rejected'} ${workflowId} as ${actor}`);
@@ -35,12 +39,14 @@ export const rejectCommand = approvalCommand(false);
 export const decideCommand: Command = {
   name: 'decide',
   summary: 'after a failed deploy paused for a decision: roll back, or keep the new release',
-  usage: 'flightdeck decide <run-id> rollback|keep [--actor NAME] [--json]',
+  usage: 'flightdeck decide <run-id> rollback|keep [--json]',
   details: `For environments configured with onFailure: pause, a failed deploy waits for a person.
 "rollback" puts the last known good release back; "keep" leaves the new release serving.
 
   flightdeck decide deploy/shop/production/3f2c1a9-1a2b3c4d rollback`,
-  prepare({ positionals, actor }) {
+  prepare({ positionals, options, identity }) {
+    refuseActorOption(options, 'decide');
+    const actor = identity;
     const [id, decision] = expectArguments(positionals, 'decide', 2, 2);
     const workflowId = runId(id!);
     if (decision !== 'rollback' && decision !== 'keep') throw new UsageError(`decide: expected rollback or keep, got "${decision}"`, 'decide');
@@ -52,3 +58,10 @@ export const decideCommand: Command = {
     };
   },
 };
+
+/** A decision carries who decided: from the CLI that is the OS user, never a name typed on the command line. */
+function refuseActorOption(options: OptionValues, command: string): void {
+  if (options.actor !== undefined) {
+    throw new UsageError(`${command}: --actor is not accepted for decisions; they are recorded as your OS user (cli:<user>), which approvers lists must name`, command);
+  }
+}

@@ -23,7 +23,7 @@ Exit code 0 when the deploy succeeded, 1 when it failed or was rolled back (the 
   flightdeck deploy shop production --sha 3f2c1a9
   flightdeck deploy shop staging --image registry.fly.io/shop:deployment-01HX --no-wait`,
   options: { sha: { type: 'string' }, ref: { type: 'string' }, image: { type: 'string' } },
-  prepare({ positionals, options, config, actor }) {
+  prepare({ positionals, options, config, actor, identity }) {
     const [app, environment] = expectArguments(positionals, 'deploy', 1, 2);
     const target = resolveAppEnvironment(config, 'deploy', app!, environment);
     const sha = text(options.sha), ref = text(options.ref), image = text(options.image);
@@ -34,7 +34,7 @@ Exit code 0 when the deploy succeeded, 1 when it failed or was rolled back (the 
       ...(sha ? { sha: validValue(commitSha, sha.toLowerCase(), '--sha') } : {}),
       ...(ref ? { ref: validValue(gitRef, ref, '--ref') } : {}),
       ...(image ? { image: validValue(imageRef, image, '--image') } : {}),
-      trigger: { source: 'cli', actor },
+      trigger: { source: 'cli', actor, identity },
     };
     return async (session) => {
       const queued = await requestDeploy(session.client, session.taskQueue, request);

@@ -33,7 +33,7 @@ config; --env may be left out when only one environment has a database) and foll
     env: { type: 'string' }, to: { type: 'string' }, steps: { type: 'string' }, version: { type: 'string' },
     workspace: { type: 'string' }, 'no-backup': { type: 'boolean' },
   },
-  prepare({ positionals, options, config, actor }) {
+  prepare({ positionals, options, config, actor, identity }) {
     const [app, action] = expectArguments(positionals, 'migrate', 2, 2);
     const environment = text(options.env);
     resolveApp(config, app!);
@@ -52,7 +52,7 @@ config; --env may be left out when only one environment has a database) and foll
       ...optional('toVersion', wholeNumber(options.to, 'to')),
       ...optional('steps', wholeNumber(options.steps, 'steps', 1)),
       ...optional('forceVersion', forceVersion),
-      trigger: { source: 'cli', actor },
+      trigger: { source: 'cli', actor, identity },
     };
     return async (session) => {
       const workflowId = await requestMigration(session.client, session.taskQueue, request);

@@ -20,7 +20,7 @@ plan, approval, checksum, safety backup, restore, verification of row counts and
   flightdeck restore orders orders-20261122T020000Z-a1b2c3
   flightdeck restore orders orders-20261122T020000Z-a1b2c3 --target orders_staging --overwrite`,
   options: { target: { type: 'string' }, overwrite: { type: 'boolean' } },
-  prepare({ positionals, options, config, actor }) {
+  prepare({ positionals, options, config, actor, identity }) {
     const [database, backupId] = expectArguments(positionals, 'restore', 2, 2);
     resolveConfiguredDatabase(config, 'restore', database!);
     if (!/^[\w.-]{1,200}$/.test(backupId!)) throw new UsageError(`"${backupId}" is not a backup id; list them with flightdeck backups ${database}`, 'restore');
@@ -32,7 +32,7 @@ plan, approval, checksum, safety backup, restore, verification of row counts and
       database: database!, backupId: backupId!,
       ...(targetDatabase ? { targetDatabase } : {}),
       ...(options.overwrite === true ? { isOverwriteConfirmed: true } : {}),
-      trigger: { source: 'cli', actor },
+      trigger: { source: 'cli', actor, identity },
     };
     return async (session) => {
       const workflowId = await requestRestore(session.client, session.taskQueue, request);

@@ -27,7 +27,7 @@ unlocks (flightdeck unlock <app> <environment>).
   flightdeck rollback shop production
   flightdeck rollback shop production --to v41 --reason "checkout errors since v42"`,
   options: { to: { type: 'string' }, reason: { type: 'string' }, force: { type: 'boolean' } },
-  prepare({ positionals, options, config, actor }) {
+  prepare({ positionals, options, config, actor, identity }) {
     const [app, environment] = expectArguments(positionals, 'rollback', 1, 2);
     const target = resolveAppEnvironment(config, 'rollback', app!, environment);
     const to = text(options.to);
@@ -41,7 +41,7 @@ unlocks (flightdeck unlock <app> <environment>).
       ...(to ? { target: rollbackTarget(to) } : {}),
       reason: reason ?? `requested by ${actor} from the command line`,
       ...(options.force === true ? { force: { reason: reason! } } : {}),
-      trigger: { source: 'cli', actor },
+      trigger: { source: 'cli', actor, identity },
     };
     return async (session) => {
       const workflowId = await requestRollback(session.client, session.taskQueue, request);

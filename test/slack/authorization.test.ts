@@ -63,21 +63,37 @@ describe('authorization', () => {
     expect(authorizeDatabaseAction(config, 'UANYONE', 'migrate', 'shopdb')).toMatchObject({ isAllowed: false });
   });
 
-  it("falls back to the linked app's restore lists for restores", () => {
-    const withRestorers = parseAppsConfig({
-      apps: { shop: { repository: '/repo', environments: { production: { flyApp: 'shop', permissions: { restore: ['UDBA'] } } } } },
-      databases: { shopdb: { app: 'shop', secret: 'SHOP_DATABASE_URL' } },
-    });
+  const withRestorers = parseAppsConfig({
+    apps: {
+      shop: {
+        repository: '/repo',
+        environments: {
+          production: { flyApp: 'shop', database: { secret: 'SHOP_DATABASE_URL' }, permissions: { restore: ['UDBA'] } },
+          staging: { flyApp: 'shop-staging', database: { secret: 'SHOP_STAGING_DATABASE_URL' }, permissions: { restore: ['USTAGINGDEV'] } },
+        },
+      },
+    },
+    databases: { shopdb: { app: 'shop', secret: 'SHOP_DATABASE_URL' }, shopstaging: { app: 'shop', secret: 'SHOP_STAGING_DATABASE_URL' } },
+  });
+
+  it("falls back to the restore lists of the environment whose database it is, never another environment's", () => {
     expect(authorizeDatabaseAction(withRestorers, 'UDBA', 'restore', 'shopdb')).toEqual(allowed);
     expect(authorizeDatabaseAction(withRestorers, 'UOTHER', 'restore', 'shopdb')).toMatchObject({ isAllowed: false });
+    expect(authorizeDatabaseAction(withRestorers, 'USTAGINGDEV', 'restore', 'shopdb')).toMatchObject({ isAllowed: false, reason: 'USTAGINGDEV may not restore shopdb; allowed: UDBA' });
+    expect(authorizeDatabaseAction(withRestorers, 'USTAGINGDEV', 'restore', 'shopstaging')).toEqual(allowed);
+  });
+
+  it('refuses the requester of a production deploy or restore as its approver (four-eyes), unless the environment allows it', () => {
+    const ownDeploy = { kind: 'deploy' as const, app: 'shop', environment: 'production', trigger: { source: 'slack' as const, actor: 'UBOSS', identity: 'UBOSS' } };
+    expect(authorizeRunAction(config, 'UBOSS', 'approve', ownDeploy)).toEqual({ isAllowed: false, reason: 'UBOSS requested this deploy and cannot approve it too: another approver must (four-eyes)' });
+    const ownRestore = { kind: 'restore' as const, database: 'shopdb', trigger: { source: 'slack' as const, actor: 'UDBA', identity: 'UDBA' } };
+    expect(authorizeRunAction(withRestorers, 'UDBA', 'approve', ownRestore)).toMatchObject({ isAllowed: false, reason: expect.stringContaining('four-eyes') });
+    const selfApproving = parseAppsConfig({ apps: { shop: { repository: '/repo', environments: { production: { flyApp: 'shop', approval: { required: true, approvers: ['UBOSS'], selfApproval: true } } } } } });
+    expect(authorizeRunAction(selfApproving, 'UBOSS', 'approve', ownDeploy)).toEqual(allowed);
   });
 
   it("lets a database's restorers approve its restore, and an environment's approvers approve its deploy", () => {
     const restore = { kind: 'restore' as const, database: 'shopdb' };
-    const withRestorers = parseAppsConfig({
-      apps: { shop: { repository: '/repo', environments: { production: { flyApp: 'shop', permissions: { restore: ['UDBA'] } } } } },
-      databases: { shopdb: { app: 'shop', secret: 'SHOP_DATABASE_URL' } },
-    });
     expect(authorizeRunAction(withRestorers, 'UDBA', 'approve', restore)).toEqual(allowed);
     expect(authorizeRunAction(withRestorers, 'UOTHER', 'approve', restore)).toMatchObject({ isAllowed: false, reason: expect.stringContaining('may not restore shopdb') });
     const deploy = { kind: 'deploy' as const, app: 'shop', environment: 'production' };
