@@ -12,6 +12,8 @@ export interface DeployTarget {
   environment: string;
   flyApp: string;
   repository: string;
+  /** NAMES only: the variable holding the repository's token, and its user name. */
+  repositoryCredential?: { secret: string; username: string };
   testCommand?: string[];
   testTimeoutMs: number;
   smokeCommand?: string[];
@@ -54,6 +56,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         environment: input.environment,
         flyApp: env.flyApp,
         repository: app.repository,
+        repositoryCredential: app.repositoryCredential,
         testCommand: app.testCommand,
         testTimeoutMs: durationToMs(app.testTimeout),
         smokeCommand: app.smokeCommand,

@@ -1,7 +1,8 @@
 // Checking out the commit to deploy into a per-run workspace, and running the app's own commands there.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { childProcessEnv, readSecret, type AppsConfig } from '../lib/config.js';
+import { childProcessEnv, hasCredentials, readSecret, type AppsConfig } from '../lib/config.js';
 import { PermanentError, permanentFailure, type PermanentErrorType } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { lastLine, runCommand } from '../lib/process.js';
@@ -10,7 +11,10 @@ import { commitSha, gitRef } from '../lib/validate.js';
 import { withHeartbeat } from './heartbeat.js';
 
 export interface CheckoutInput {
+  /** Never with credentials in it: those are named in `credential`. */
   repository: string;
+  /** The NAME of the worker variable holding the repository's token or password, and the user name for it. */
+  credential?: { secret: string; username: string };
   ref?: string;
   sha?: string;
   /** Unique per run: the workflow id, made path-safe. */
@@ -39,10 +43,11 @@ export interface GitDeps {
 }
 
 export function createGitActivities(deps: GitDeps) {
-  async function git(args: string[], cwd: string | undefined, timeoutMs = 300_000): Promise<string> {
-    const result = await withHeartbeat('git', (progress) => runCommand('git', args, {
+  async function git(args: string[], cwd: string | undefined, credentialEnv: Record<string, string> = {}, timeoutMs = 300_000): Promise<string> {
+    // No credential helper: a token given through GIT_ASKPASS must not be stored anywhere.
+    const result = await withHeartbeat('git', (progress) => runCommand('git', ['-c', 'credential.helper=', ...args], {
       cwd, timeoutMs, signal: progress.signal, onLine: progress.report,
-      env: childProcessEnv({ GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' }),
+      env: childProcessEnv({ GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', ...credentialEnv }),
     }));
     if (result.exitCode !== 0) {
       throw permanentFailure(PermanentError.CheckoutFailed, `git ${args[0]} failed: ${lastLine(result.stderr) || `exit ${result.exitCode}`}`);
@@ -70,7 +75,10 @@ export function createGitActivities(deps: GitDeps) {
       // A retried attempt starts over: a half-made clone is worth less than a clean one.
       fs.rmSync(workspace, { recursive: true, force: true });
       fs.mkdirSync(path.dirname(workspace), { recursive: true });
-      await git(['clone', '--quiet', '--no-hardlinks', '--', input.repository, workspace], undefined);
+      if (hasCredentials(input.repository)) {
+        throw permanentFailure(PermanentError.InvalidInput, 'The repository URL carries credentials: remove them and name the variable holding the token in repositoryCredential: { secret: NAME }.');
+      }
+      await withAskpass(input.credential, (credentialEnv) => git(['clone', '--quiet', '--no-hardlinks', '--', input.repository, workspace], undefined, credentialEnv));
       const target = sha ?? (ref === undefined ? 'HEAD' : await resolveRef(ref, workspace));
       await git(['checkout', '--quiet', '--detach', target, '--'], workspace);
       return { workspace, sha: await git(['rev-parse', 'HEAD'], workspace) };
@@ -109,6 +117,29 @@ export function createGitActivities(deps: GitDeps) {
     },
 
   };
+}
+
+/** Answers git's user name and password prompts from the environment; it holds no secret itself. */
+export const ASKPASS_SCRIPT = `#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "$FLIGHTDECK_GIT_USERNAME" ;;
+  *) printf '%s\\n' "$FLIGHTDECK_GIT_PASSWORD" ;;
+esac
+`;
+
+/** Runs fn with the environment that gives git the credential through GIT_ASKPASS (none: fn({})). */
+async function withAskpass<T>(credential: CheckoutInput['credential'], fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
+  if (!credential) return fn({});
+  const password = readSecret(credential.secret);
+  if (password === undefined) throw permanentFailure(PermanentError.SecretsMissing, `The repository credential ${credential.secret} is not set in the worker's environment.`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-askpass-'));
+  try {
+    const script = path.join(dir, 'askpass.sh');
+    fs.writeFileSync(script, ASKPASS_SCRIPT, { mode: 0o700 });
+    return await fn({ GIT_ASKPASS: script, FLIGHTDECK_GIT_USERNAME: credential.username, FLIGHTDECK_GIT_PASSWORD: password });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export type GitActivities = ReturnType<typeof createGitActivities>;

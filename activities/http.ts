@@ -1,6 +1,6 @@
 // Flightdeck's own HTTP probes: the health verdict and smoke checks come from here, not from
 // flyctl's exit code (a deploy can "succeed" while the app serves errors).
-import type { SmokeCheck } from '../lib/config.js';
+import { readSecret, type SmokeCheck } from '../lib/config.js';
 import { PermanentError, permanentFailure } from '../lib/errors.js';
 import { durationToMs } from '../lib/validate.js';
 import { withHeartbeat } from './heartbeat.js';
@@ -100,13 +100,30 @@ export function createHttpActivities() {
 
 export type HttpActivities = ReturnType<typeof createHttpActivities>;
 
+/** The request's headers, secrets read by name here (never in the workflow); or why they cannot be. */
+function requestHeaders(check: SmokeCheck): Record<string, string> | string {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(check.requestHeaders ?? {})) {
+    if (typeof value === 'string') {
+      headers[name] = value;
+      continue;
+    }
+    const secret = readSecret(value.secret);
+    if (secret === undefined) return `header ${name}: the secret ${value.secret} is not set in the worker's environment`;
+    headers[name] = `${value.prefix}${secret}`;
+  }
+  return headers;
+}
+
 async function runSmokeCheck(baseUrl: string, check: SmokeCheck): Promise<CheckResult> {
   const url = new URL(check.path, baseUrl).toString();
   const fail = (detail: string): CheckResult => ({ name: check.name, isPassed: false, detail: `${check.method} ${check.path}: ${detail}` });
+  const headers = requestHeaders(check);
+  if (typeof headers === 'string') return fail(headers);
   let response: Response;
   let body: string;
   try {
-    response = await fetch(url, { method: check.method, headers: check.requestHeaders, body: check.body, signal: AbortSignal.timeout(durationToMs(check.timeout)), redirect: 'manual' });
+    response = await fetch(url, { method: check.method, headers, body: check.body, signal: AbortSignal.timeout(durationToMs(check.timeout)), redirect: 'manual' });
     body = await response.text();
   } catch (err) {
     return fail(`no answer (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name})`);

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadAppsConfig, loadEnvConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
+import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { createApiMetrics } from './metrics.js';
 import { buildServer } from './server.js';
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   loadApps(); // an invalid config stops the start, listing every problem
 
   const connection = await Connection.connect(temporalConnectionOptions(env));
-  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(env) });
   const app = await buildServer({ client, taskQueue: env.TEMPORAL_TASK_QUEUE, env, loadApps, logger, metrics: createApiMetrics(), now: Date.now });
   const url = await app.listen({ host: env.FLIGHTDECK_API_HOST, port: env.FLIGHTDECK_API_PORT });
   logger.info({ url, temporal: env.TEMPORAL_ADDRESS, taskQueue: env.TEMPORAL_TASK_QUEUE }, `API listening on ${url}`);

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadAppsConfig, loadEnvConfig } from '../lib/config.js';
 import { DeployLockedError } from '../lib/deployLocks.js';
+import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import type { Command, OptionSpecs, PreparedCommand, Session } from './command.js';
 import { findCommand } from './commands/index.js';
@@ -75,7 +76,7 @@ async function execute(prepared: PreparedCommand, command: Command, context: Omi
     throw new Error(`cannot reach Temporal at ${context.env.TEMPORAL_ADDRESS}: ${(err as Error).message}`);
   }
   try {
-    return await prepared({ ...context, client: new Client({ connection, namespace: context.env.TEMPORAL_NAMESPACE }) });
+    return await prepared({ ...context, client: new Client({ connection, namespace: context.env.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(context.env) }) });
   } finally {
     await connection.close();
   }

@@ -35,6 +35,7 @@ const envSchema = z.object({
   FLIGHTDECK_CONFIG: z.string().min(1).default('flightdeck.yaml'),
   FLIGHTDECK_WORK_DIR: z.string().min(1).default('data/work'),
   FLYCTL_PATH: z.string().min(1).default('flyctl'),
+  FLIGHTDECK_PAYLOAD_KEYS: optionalText.describe('id:base64key pairs, comma-separated; the first encrypts Temporal payloads, all decrypt'),
   FLIGHTDECK_BWRAP_PATH: z.string().min(1).default('bwrap').describe('bubblewrap, the sandbox of repository commands'),
   FLIGHTDECK_UNSANDBOXED_COMMANDS: z.enum(['allow'], 'allow (or unset): run repository commands without a sandbox when none can be made').optional(),
   FLIGHTDECK_SANDBOX_HIDE: z.string().min(1).optional()
@@ -70,18 +71,46 @@ const envSchema = z.object({
 export type EnvConfig = z.infer<typeof envSchema> & {
   /** The Fly token flyctl will use: FLY_ACCESS_TOKEN wins over FLY_API_TOKEN, as in flyctl. */
   flyToken?: string;
+  /** FLIGHTDECK_PAYLOAD_KEYS, parsed; empty: payload encryption is off. */
+  payloadKeys: PayloadKey[];
 };
+
+/** An AES-256 key for Temporal payloads (lib/payloadCodec.ts), named by the id payloads carry. */
+export interface PayloadKey {
+  id: string;
+  key: Buffer;
+}
+
+/** "2026-12:<base64 of 32 bytes>,2026-06:<…>" → keys, or the problems with the list. */
+function parsePayloadKeys(list: string | undefined): PayloadKey[] | string[] {
+  if (list === undefined) return [];
+  const keys: PayloadKey[] = [];
+  const problems: string[] = [];
+  for (const [index, entry] of list.split(',').map((e) => e.trim()).filter(Boolean).entries()) {
+    const separator = entry.indexOf(':');
+    const id = entry.slice(0, separator);
+    const key = Buffer.from(entry.slice(separator + 1), 'base64');
+    if (separator < 1 || !/^[\w.-]{1,64}$/.test(id)) problems.push(`FLIGHTDECK_PAYLOAD_KEYS: entry ${index + 1} is not id:base64key (an id of letters, digits, . _ -)`);
+    else if (key.length !== 32) problems.push(`FLIGHTDECK_PAYLOAD_KEYS: key "${id}" is ${key.length} bytes; expected 32 (openssl rand -base64 32)`);
+    else if (keys.some((k) => k.id === id)) problems.push(`FLIGHTDECK_PAYLOAD_KEYS: key id "${id}" appears twice`);
+    else keys.push({ id, key });
+    registerSecretValues([entry.slice(separator + 1)]);
+  }
+  return problems.length ? problems : keys;
+}
 
 /** Variables whose values are secrets: registered for redaction as soon as they are read. */
 const SECRET_VARIABLES = ['FLY_API_TOKEN', 'FLY_ACCESS_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'TEMPORAL_API_KEY',
-  'FLIGHTDECK_API_TOKEN', 'GITHUB_WEBHOOK_SECRET', 'GITHUB_WEBHOOK_SECRET_PREVIOUS', 'CI_WEBHOOK_SECRET'] as const;
+  'FLIGHTDECK_API_TOKEN', 'GITHUB_WEBHOOK_SECRET', 'GITHUB_WEBHOOK_SECRET_PREVIOUS', 'CI_WEBHOOK_SECRET', 'FLIGHTDECK_PAYLOAD_KEYS'] as const;
 
 export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   registerSecretValues(SECRET_VARIABLES.map((name) => env[name]));
   const blankAsMissing = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(blankAsMissing);
-  if (!parsed.success) throw new ConfigError('the environment', problemsOf(parsed.error));
-  return { ...parsed.data, flyToken: parsed.data.FLY_ACCESS_TOKEN ?? parsed.data.FLY_API_TOKEN };
+  const payloadKeys = parsePayloadKeys(parsed.success ? parsed.data.FLIGHTDECK_PAYLOAD_KEYS : undefined);
+  const keyProblems = payloadKeys.filter((k): k is string => typeof k === 'string');
+  if (!parsed.success || keyProblems.length) throw new ConfigError('the environment', [...(parsed.success ? [] : problemsOf(parsed.error)), ...keyProblems]);
+  return { ...parsed.data, flyToken: parsed.data.FLY_ACCESS_TOKEN ?? parsed.data.FLY_API_TOKEN, payloadKeys: payloadKeys as PayloadKey[] };
 }
 
 /**
@@ -134,6 +163,13 @@ const command = z.union([
 
 const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
+/** A request header's value: plain text, or a secret named by its variable (resolved in the activity). */
+const requestHeaderValue = z.union([
+  z.string(),
+  z.object({ secret: variableName, prefix: z.string().default('') }).strict(),
+]);
+const SECRET_HEADER = /authorization|cookie|token|secret|api[-_]?key|password|credential/i;
+
 const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const smokeCheckSchema = z.object({
@@ -144,7 +180,14 @@ const smokeCheckSchema = z.object({
   bodyContains: z.string().optional(),
   json: z.object({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).optional(),
   headers: z.record(z.string(), z.string()).optional().describe('response headers that must be present, with a value the response must contain'),
-  requestHeaders: z.record(z.string(), z.string()).optional(),
+  requestHeaders: z.record(z.string(), requestHeaderValue).optional()
+    .superRefine((headers, ctx) => {
+      for (const [name, value] of Object.entries(headers ?? {})) {
+        if (typeof value === 'string' && SECRET_HEADER.test(name)) {
+          ctx.addIssue({ code: 'custom', path: [name], message: `${name} carries a secret: name the worker variable that holds it, { secret: NAME, prefix?: "Bearer " }, never its value` });
+        }
+      }
+    }),
   body: z.string().optional(),
   timeout: duration.default('10s'),
 }).strict();
@@ -202,7 +245,12 @@ const environmentSchema = z.object({
 }).strict();
 
 const appSchema = z.object({
-  repository: z.string().min(1).describe('a git URL or a local path'),
+  repository: z.string().min(1).describe('a git URL or a local path')
+    .refine((url) => !hasCredentials(url), 'a repository URL without credentials: name the variable holding the token in repositoryCredential: { secret: NAME }'),
+  repositoryCredential: z.object({
+    secret: variableName.describe('the NAME of the worker variable holding the token or password'),
+    username: z.string().min(1).default('x-access-token'),
+  }).strict().optional().describe('given to git through GIT_ASKPASS, never on a command line'),
   github: z.object({ repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name'), workflow: z.string().min(1).optional() }).strict().optional(),
   testCommand: command.optional(),
   testTimeout: duration.default('15m'),
@@ -274,6 +322,21 @@ const appsFileSchema = z.object({
   ]).default({ type: 'local', dir: 'data/backups' }),
 }).strict();
 
+/**
+ * A URL that carries a password (scheme://user:password@host), or any user name over HTTP(S), where
+ * that is how tokens are usually passed. An ssh user (ssh://git@host, git@host:org/repo) is fine.
+ */
+export function hasCredentials(repository: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(repository);
+  } catch {
+    return false;
+  }
+  if (url.password) return true;
+  return Boolean(url.username) && /^https?:$/.test(url.protocol);
+}
+
 export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
@@ -303,6 +366,10 @@ function registerConfiguredSecrets(config: AppsConfig): void {
   for (const app of Object.values(config.apps)) {
     for (const environment of Object.values(app.environments)) if (environment.database) configuredSecretVariables.add(environment.database.secret);
     for (const name of app.requiredSecrets) configuredSecretVariables.add(name);
+    if (app.repositoryCredential) configuredSecretVariables.add(app.repositoryCredential.secret);
+    for (const check of app.smokeChecks) {
+      for (const value of Object.values(check.requestHeaders ?? {})) if (typeof value !== 'string') configuredSecretVariables.add(value.secret);
+    }
     for (const names of Object.values(app.commandSecrets)) for (const name of names) configuredSecretVariables.add(name);
   }
   for (const database of Object.values(config.databases)) configuredSecretVariables.add(database.secret);

@@ -1,7 +1,7 @@
 // Running an external command the way every activity needs it: an argument array (never a shell),
 // a timeout, cancellation that kills the whole process group, live progress, redacted output.
 import { execa } from 'execa';
-import { redactText } from './redact.js';
+import { cutLine, redactText } from './redact.js';
 
 export interface RunOptions extends ProcessGroupOptions {
   cwd?: string;
@@ -126,14 +126,35 @@ export function superviseProcessGroup(pid: number | undefined, options: ProcessG
   };
 }
 
-/** Feeds text in chunks; calls onLine with each complete, non-blank line, redacted. */
+/** Progress lines longer than this are cut: a line is shown, not parsed. */
+const MAX_PROGRESS_LINE_CHARS = 4096;
+
+/**
+ * Feeds text in chunks; calls onLine with each complete, non-blank line, redacted and cut to a
+ * readable length. A line that never ends (a 16 MiB blob without a newline) is not accumulated.
+ */
 export function createLineReader(onLine: (line: string) => void): (text: string) => void {
   let partial = '';
+  let isDiscarding = false;
   return (text) => {
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) onLine(redactText(line));
+    const lines = text.split('\n');
+    const last = lines.pop() ?? '';
+    for (const piece of lines) {
+      const line = isDiscarding ? partial : partial + piece;
+      if (line.trim()) onLine(redactLine(line));
+      partial = '';
+      isDiscarding = false;
+    }
+    if (isDiscarding) return;
+    partial += last;
+    // Keep a margin beyond the cut, so the cut line is redacted with the context of its tokens.
+    if (partial.length > MAX_PROGRESS_LINE_CHARS * 2) isDiscarding = true;
   };
+}
+
+function redactLine(line: string): string {
+  const redacted = redactText(line);
+  return redacted.length > MAX_PROGRESS_LINE_CHARS ? cutLine(redacted, MAX_PROGRESS_LINE_CHARS) : redacted;
 }
 
 /** The last non-empty line of some output, for progress and error messages. */

@@ -18,16 +18,24 @@ export function registerSecretValues(values: Iterable<string | undefined>): void
   }
 }
 
+// Every pattern runs in linear time on any input, which may be a hostile command's output: a pattern
+// can start only at a fixed literal or a word boundary, each quantifier before a further requirement is
+// bounded (so a failed attempt costs a bounded number of steps), and an unbounded run comes only last,
+// where it ends the match instead of being backtracked over.
 const PATTERNS: Array<[RegExp, string]> = [
   // scheme://user:password@host  →  scheme://user:[REDACTED]@host
-  [/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)[^@\s/]+@/gi, `$1${REDACTED}@`],
-  // libpq keyword form: password=secret
-  [/\b(password\s*=\s*)('[^']*'|[^\s]+)/gi, `$1${REDACTED}`],
-  [/\b(Bearer|FlyV1)\s+[A-Za-z0-9._~+/=,-]+/g, `$1 ${REDACTED}`],
+  [/\b([a-z][a-z0-9+.-]{0,31}:\/\/[^:/?#\s@]{0,256}:)[^@\s/]{1,1024}@/gi, `$1${REDACTED}@`],
+  // libpq keyword form: password=secret; SQL: PASSWORD 'secret'
+  [/\b(password[ \t]{0,16}=[ \t]{0,16})(?:'[^'\n]{0,1024}'|[^\s']+)/gi, `$1${REDACTED}`],
+  [/\b(password[ \t]{1,16})'[^'\n]{0,1024}'/gi, `$1'${REDACTED}'`],
+  [/\b(Bearer|FlyV1)[ \t]{1,16}[A-Za-z0-9._~+/=,-]+/g, `$1 ${REDACTED}`],
   [/\bxox[abposr]-[A-Za-z0-9-]+/g, REDACTED],
-  [/\bgh[pousr]_[A-Za-z0-9]{20,}/g, REDACTED],
-  [/\bfm[12][ar]?_[A-Za-z0-9_+/=-]{10,}/g, REDACTED],
+  [/\bgh[pousr]_[A-Za-z0-9]{20}[A-Za-z0-9]*/g, REDACTED],
+  [/\bfm[12][ar]?_[A-Za-z0-9_+/=-]{10}[A-Za-z0-9_+/=-]*/g, REDACTED],
 ];
+
+/** Longer lines are cut (after redaction) to this many characters: nobody reads them, and nothing parses them. */
+export const MAX_LINE_CHARS = 1024 * 1024;
 
 export function redactText(text: string): string {
   let result = text;
@@ -36,7 +44,29 @@ export function redactText(text: string): string {
     result = result.split(secret).join(REDACTED);
   }
   for (const [pattern, replacement] of PATTERNS) result = result.replace(pattern, replacement);
-  return result;
+  return capLines(result);
+}
+
+/** Cuts over-long lines; what is cut is replaced by a note, never left half a token long. */
+function capLines(text: string): string {
+  if (text.length <= MAX_LINE_CHARS) return text;
+  let hasLongLine = false;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.length <= MAX_LINE_CHARS) continue;
+    hasLongLine = true;
+    lines[i] = cutLine(line, MAX_LINE_CHARS);
+  }
+  return hasLongLine ? lines.join('\n') : text;
+}
+
+/** The first maxChars of a line, without the word the cut falls into (it may be part of a token). */
+export function cutLine(line: string, maxChars: number): string {
+  let end = maxChars;
+  while (end > 0 && !/\s/.test(line[end - 1]!) && maxChars - end < 256) end--;
+  if (end > 0 && !/\s/.test(line[end - 1]!)) end = 0;
+  return `${line.slice(0, end)}[${line.length - end} more characters cut]`;
 }
 
 const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|database_?url|connection_?string/i;

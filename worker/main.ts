@@ -7,6 +7,7 @@ import { createSlackClient } from '../activities/slack.js';
 import { loadAppsConfig, loadEnvConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
+import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { syncBackupSchedules } from './schedules.js';
 import { workflowsPath } from './workflowsPath.js';
@@ -20,7 +21,9 @@ async function main(): Promise<void> {
 
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
   const clientConnection = await Connection.connect(temporalConnectionOptions(env));
-  const temporalClient = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
+  const dataConverter = temporalDataConverter(env);
+  if (dataConverter) logger.info({ payloadKeys: env.payloadKeys.map((k) => k.id) }, 'payloads in Temporal are encrypted');
+  const temporalClient = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
   const schedules = await syncBackupSchedules(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
   logger.info({ schedules }, 'backup schedules in sync with the config');
   const worker = await Worker.create({
@@ -28,6 +31,7 @@ async function main(): Promise<void> {
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     workflowsPath: workflowsPath(),
+    dataConverter,
     activities: createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps, temporalClient }),
     // A deploy in flight gets time to finish its current step before the worker exits.
     shutdownGraceTime: '30s',

@@ -186,7 +186,7 @@ async function preflight(target: DeployTarget, run: RunTracker): Promise<Preflig
 
 async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run: RunTracker): Promise<{ workspace: string; sha: string }> {
   const checkout = await proxyActivities<Activities>(commandOptions(10 * 60_000)).checkoutCommit({
-    repository: target.repository, ref: request.ref, sha: request.sha, runKey: workflowInfo().workflowId,
+    repository: target.repository, credential: target.repositoryCredential, ref: request.ref, sha: request.sha, runKey: workflowInfo().workflowId,
   });
   run.fact('commit', checkout.sha.slice(0, 12));
   if (target.testCommand) {

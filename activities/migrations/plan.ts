@@ -6,6 +6,7 @@
 // timestamp versions; the state is golang-migrate's single row (version, dirty).
 import { createHash } from 'node:crypto';
 import type { MigrationDrift, MigrationRef, MigrationStatusReport, PlannedMigration } from '../../lib/messages.js';
+import { redactText } from '../../lib/redact.js';
 import { MigrationError } from './errors.js';
 import { isTransactionControl, splitSqlSegments, sqlStatements } from './sqlStatements.js';
 
@@ -292,6 +293,7 @@ export function assertForceTarget(migrations: readonly Migration[], version: num
   throw new MigrationError('invalid', `Cannot force version ${version}: there is no such migration in the folder (0 means none applied).`);
 }
 
+/** What a plan shows: the SQL, redacted (a migration may set a role's password), since plans are kept in history. */
 export function toPlannedMigration(step: MigrationStep): PlannedMigration {
-  return { ...refOf(step.migration), direction: step.direction, isTransactional: step.script.isTransactional, sql: step.script.sql };
+  return { ...refOf(step.migration), direction: step.direction, isTransactional: step.script.isTransactional, sql: redactText(step.script.sql) };
 }
