@@ -12,6 +12,7 @@ import {
   type DeployLock, type DeployRequest, type EnqueueResult, type LockRequest, type QueueStatus,
 } from '../lib/messages.js';
 import { deployPipeline } from './deployPipeline.js';
+import { watchForNewerCode } from './entityUpgrade.js';
 
 interface QueuedDeploy { workflowId: string; request: DeployRequest }
 
@@ -27,8 +28,11 @@ export interface DeployQueueState {
 const MAX_REMEMBERED_DELIVERIES = 500;
 const IDLE_EXIT_MS = 60 * 60_000;
 const ANSWER_WITHIN = '3s';
+/** Bump the number when a change to the queue should reach running queues (docs/operations.md). */
+export const QUEUE_CODE_ID = 'deploy-queue-code-v1';
 
 export async function deployQueue(state: DeployQueueState = { seen: [], superseded: [] }): Promise<void> {
+  const isOnNewerCode = watchForNewerCode(QUEUE_CODE_ID);
   const seen = new Map(state.seen);
   let waiting = state.waiting;
   let running: QueuedDeploy | undefined;
@@ -83,8 +87,9 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     },
   });
 
-  async function continueAsNewIfSuggested(): Promise<void> {
-    if (!workflowInfo().continueAsNewSuggested) return;
+  /** At a safe point (no deploy running): continue as new when the history is long, or onto newer code. */
+  async function continueAsNewAtSafePoint(): Promise<void> {
+    if (!workflowInfo().continueAsNewSuggested && !isOnNewerCode()) return;
     await condition(allHandlersFinished);
     await continueAsNew<typeof deployQueue>({ waiting, seen: [...seen], superseded, lock });
   }
@@ -95,7 +100,7 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
       if (lock && hasExpired(lock)) lock = undefined;
       // A locked queue stays open: the lock lives in this workflow, and a deploy may be held.
       if (isLocked() || waiting !== undefined) {
-        await continueAsNewIfSuggested();
+        await continueAsNewAtSafePoint();
         continue;
       }
       // Idle: finish, and let the next request start a fresh queue (update-with-start).
@@ -125,7 +130,7 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
       // Otherwise the pipeline reports its own failure; the queue only moves on.
     }
     running = undefined;
-    await continueAsNewIfSuggested();
+    await continueAsNewAtSafePoint();
   }
 }
 

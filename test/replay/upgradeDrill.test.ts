@@ -1,7 +1,7 @@
 // The upgrade drill (docs/operations.md, "Upgrading Flightdeck"): runs start on the RELEASED code (the
 // commit the replay fixtures come from, extracted with git archive, its own worker fixture in a child
 // process), that worker is stopped while they wait for approval, a worker on today's code takes over,
-// and every run finishes correctly.
+// and every run finishes correctly; the deploy queue moves onto today's code by continuing as new.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,7 +11,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadAppsConfig } from '../../lib/config.js';
 import { approvalUpdate, type BackupResult, type RestoreResult } from '../../lib/messages.js';
-import { decideApproval, requestDeploy } from '../../lib/operations.js';
+import { decideApproval, deployQueueId, requestDeploy } from '../../lib/operations.js';
 import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
 import { deployRequest, settle, waitForStatus, waitUntil } from '../deploy/support.js';
 import { FLY_TOKEN, SLACK_TOKEN, useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
@@ -95,12 +95,17 @@ describe('upgrade drill', () => {
   it('deploys and a restore waiting for approval on the released worker finish correctly on today\'s worker', async () => {
     const app = await world.createApp({ environment: { approval: { required: true, approvers: ['U_ALICE'], timeout: '30m' } } });
     writeConfig(app);
-    const [first, second] = ['v2', 'v3'].map((version) => app.repo.commit({ behaviour: { version } }));
+    const [rejected, first, second] = ['v2', 'v3', 'v4'].map((version) => app.repo.commit({ behaviour: { version } }));
     const taskQueue = kit.uniqueId('drill');
     oldWorker = await startReleasedWorker(taskQueue);
 
-    // On the released code: a deploy waiting for approval, a second one queued behind it, and a
-    // restore over the live database waiting for approval (after a verified backup to restore).
+    // On the released code: a rejected deploy (so the queue passes a safe point without continuing
+    // as new, which replay on today's code must reproduce), a deploy waiting for approval, a third
+    // one queued behind it, and a restore over the live database waiting for approval.
+    const rejectedDeploy = await requestDeploy(kit.client, taskQueue, deployRequest(app, rejected!));
+    await waitForStatus(kit.client, rejectedDeploy.workflowId, 'waiting for approval', (s) => s.state === 'waiting-for-approval');
+    await decideApproval(kit.client, rejectedDeploy.workflowId, { isApproved: false, actor: 'U_ALICE' });
+    expect((await settle(kit.client, rejectedDeploy.workflowId)).status.state).toBe('failed');
     const firstDeploy = await requestDeploy(kit.client, taskQueue, deployRequest(app, first!));
     await waitForStatus(kit.client, firstDeploy.workflowId, 'waiting for approval', (s) => s.state === 'waiting-for-approval');
     const secondDeploy = await requestDeploy(kit.client, taskQueue, deployRequest(app, second!));
@@ -115,6 +120,8 @@ describe('upgrade drill', () => {
     });
     await waitForStatus(kit.client, restore.workflowId, 'waiting for approval', (s) => s.state === 'waiting-for-approval');
 
+    const queue = kit.client.workflow.getHandle(deployQueueId(app.name, 'staging'));
+    const releasedQueueRun = (await queue.describe()).runId;
     expect(await stopGracefully(oldWorker)).toBe(0);
 
     const activities = world.activities({ loadAppsConfig: () => loadAppsConfig(configPath), temporalClient: kit.client });
@@ -122,8 +129,12 @@ describe('upgrade drill', () => {
     await worker.runUntil(async () => {
       await decideApproval(kit.client, firstDeploy.workflowId, ALICE);
       expect((await settle(kit.client, firstDeploy.workflowId)).status.state).toBe('succeeded');
-      // The queue, started on the released code, now starts the held deploy on today's.
+      // The queue, started on the released code, continues as new onto today's at that safe point
+      // (after a deploy), carrying the held request, and starts it.
       await waitForStatus(kit.client, secondDeploy.workflowId, 'waiting for approval', (s) => s.state === 'waiting-for-approval');
+      const releasedQueueHistory = await kit.client.workflow.getHandle(queue.workflowId, releasedQueueRun).fetchHistory();
+      expect(releasedQueueHistory.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+      expect((await queue.describe()).runId).not.toBe(releasedQueueRun);
       await decideApproval(kit.client, secondDeploy.workflowId, ALICE);
       expect((await settle(kit.client, secondDeploy.workflowId)).status.state).toBe('succeeded');
 
@@ -131,7 +142,7 @@ describe('upgrade drill', () => {
       const restored = await restore.result() as RestoreResult;
       expect(restored.isVerified).toBe(true);
     });
-    expect(await world.servedBody(app)).toContain('v3');
+    expect(await world.servedBody(app)).toContain('v4');
     const { rows } = await withAdminClient(liveUrl, (c) => c.query<{ count: string }>('select count(*) from orders'));
     expect(Number(rows[0]!.count)).toBe(50);
   }, 90_000);
