@@ -145,5 +145,5 @@ describe('upgrade drill', () => {
     expect(await world.servedBody(app)).toContain('v4');
     const { rows } = await withAdminClient(liveUrl, (c) => c.query<{ count: string }>('select count(*) from orders'));
     expect(Number(rows[0]!.count)).toBe(50);
-  }, 90_000);
+  }, 150_000);
 });
