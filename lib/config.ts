@@ -43,8 +43,8 @@ const envSchema = z.object({
     .refine((paths) => paths === undefined || paths.every((p) => path.isAbsolute(p)), `absolute paths separated by "${path.delimiter}"`)
     .describe('more paths repository commands must not see'),
   PG_BIN_DIR: z.string().trim().min(1)
-    .refine((dir) => ['pg_dump', 'pg_restore'].every((tool) => fs.existsSync(path.join(dir, tool))),
-      'a directory holding pg_dump and pg_restore, e.g. /usr/lib/postgresql/16/bin (unset: found on PATH)')
+    .refine((dirs) => dirs.split(':').filter(Boolean).every((dir) => ['pg_dump', 'pg_restore'].every((tool) => fs.existsSync(path.join(dir, tool)))),
+      'a directory holding pg_dump and pg_restore, e.g. /usr/lib/postgresql/16/bin, or several separated by ":" (unset: /usr/lib/postgresql/*/bin, else PATH)')
     .optional(),
   FLY_API_TOKEN: optionalText,
   FLY_ACCESS_TOKEN: optionalText,

@@ -67,7 +67,7 @@ export async function createDatabaseLike(admin: pg.ClientBase, name: string, pro
   }
   const literal = (value: string) => admin.escapeLiteral(value);
   const options = [`encoding ${literal(properties.encoding)}`, `lc_collate ${literal(properties.collate)}`, `lc_ctype ${literal(properties.ctype)}`];
-  const { rows: [version] } = await admin.query<{ num: string }>('show server_version_num');
+  const { rows: [version] } = await admin.query<{ num: string }>("select current_setting('server_version_num') as num");
   if (Number(version!.num) >= 150000) {
     const provider = { c: 'libc', i: 'icu', b: 'builtin' }[properties.localeProvider] ?? 'libc';
     options.push(`locale_provider ${provider}`);

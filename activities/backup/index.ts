@@ -10,7 +10,8 @@ import { appOf, listCatalog, manifestKey, readManifest, seriesOf, writeManifest 
 import { PG_DATABASE_NAME } from './connection.js';
 import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './databaseSession.js';
 import { dumpToStorage, type DumpRequest, type DumpResult } from './dump.js';
-import { pgTools } from './pgTools.js';
+import { createClientSelector } from './pgClients.js';
+import type { PgTools } from './pgTools.js';
 import { withProgress } from './progress.js';
 import {
   databaseExists, restoreIntoDatabase, restoreIntoStaging, restoreNamesFor, swapInRestored, withMaintenanceClient, type RestoreOutcome, type SwapOutcome, type SwapRequest,
@@ -62,7 +63,16 @@ export interface BackupRef {
 }
 
 export function createBackupActivities(deps: BackupActivityDeps) {
-  const tools = pgTools(deps.env.PG_BIN_DIR);
+  const selectTools = createClientSelector(deps.env.PG_BIN_DIR);
+  /** pg_dump and pg_restore of the majors this server needs (activities/backup/pgClients.ts). */
+  const toolsFor = async (db: DatabaseSession): Promise<PgTools> => {
+    const client = await db.connect();
+    try {
+      return await selectTools(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
   const context = () => {
     const config = deps.loadAppsConfig();
     return { config, storage: createBackupStorage(config.storage) };
@@ -100,8 +110,8 @@ export function createBackupActivities(deps: BackupActivityDeps) {
 
     async dumpDatabase(request: DumpRequest): Promise<DumpResult> {
       const { config, storage } = context();
-      const dump = await withProgress('connect', (progress) => session(config, request.database, progress.signal, (db) =>
-        dumpToStorage(request, db, storage, tools, progress)));
+      const dump = await withProgress('connect', (progress) => session(config, request.database, progress.signal, async (db) =>
+        dumpToStorage(request, db, storage, await toolsFor(db), progress)));
       deps.logger.info({ backup: { ...dump, database: request.database } }, `backup ${dump.backupId} dumped to ${dump.location}`);
       return dump;
     },
@@ -109,8 +119,8 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     async verifyBackup(ref: BackupRef): Promise<VerificationResult> {
       const { config, storage } = context();
       const manifest = await readManifest(storage, ref.series, ref.backupId);
-      const verification = await withProgress('connect', (progress) => session(config, ref.database, progress.signal, (db) =>
-        verifyStoredBackup(manifest, db, storage, tools, progress)));
+      const verification = await withProgress('connect', (progress) => session(config, ref.database, progress.signal, async (db) =>
+        verifyStoredBackup(manifest, db, storage, await toolsFor(db), progress)));
       const failed = verification.checks.filter((check) => !check.isPassed);
       if (verification.isVerified) deps.logger.info({ backupId: ref.backupId, durationMs: verification.durationMs }, `backup ${ref.backupId} verified`);
       else deps.logger.warn({ backupId: ref.backupId, failureType: verification.failureType, failed }, `backup ${ref.backupId} FAILED verification`);
@@ -187,8 +197,8 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const { config, storage } = context();
       assertDatabaseName(input.stagingDatabase);
       const manifest = await readManifest(storage, input.series, input.backupId);
-      const outcome = await withProgress('connect', (progress) => session(config, input.database, progress.signal, (db) =>
-        restoreIntoStaging(manifest, input.stagingDatabase, db, storage, tools, progress)));
+      const outcome = await withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) =>
+        restoreIntoStaging(manifest, input.stagingDatabase, db, storage, await toolsFor(db), progress)));
       deps.logger.info({ backupId: input.backupId, stagingDatabase: input.stagingDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.stagingDatabase}`);
       return outcome;
     },
@@ -222,8 +232,8 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const { config, storage } = context();
       assertDatabaseName(input.targetDatabase);
       const manifest = await readManifest(storage, input.series, input.backupId);
-      const outcome = await withProgress('connect', (progress) => session(config, input.database, progress.signal, (db) =>
-        restoreIntoDatabase(manifest, input.targetDatabase, input.isOverwrite, db, storage, tools, progress)));
+      const outcome = await withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) =>
+        restoreIntoDatabase(manifest, input.targetDatabase, input.isOverwrite, db, storage, await toolsFor(db), progress)));
       deps.logger.info({ backupId: input.backupId, targetDatabase: input.targetDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.targetDatabase}`);
       return outcome;
     },

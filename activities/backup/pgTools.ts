@@ -1,5 +1,4 @@
 // pg_dump and pg_restore: where they are, the flags we always use, and what their failures mean.
-import path from 'node:path';
 import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../../lib/errors.js';
 import { lastLine } from '../../lib/process.js';
 import type { CommandOutcome } from '../../lib/streamingCommand.js';
@@ -7,15 +6,6 @@ import type { CommandOutcome } from '../../lib/streamingCommand.js';
 export interface PgTools {
   pgDump: string;
   pgRestore: string;
-}
-
-/**
- * From PG_BIN_DIR (it pins a version: pg_dump must be at least as new as the server, and a machine
- * may have several), else whatever PATH has (Debian's wrapper picks the newest installed).
- */
-export function pgTools(binDir?: string): PgTools {
-  const tool = (name: string) => (binDir ? path.join(binDir, name) : name);
-  return { pgDump: tool('pg_dump'), pgRestore: tool('pg_restore') };
 }
 
 export function pgDumpArgs(options: { compressionLevel: number; snapshot: string }): string[] {
