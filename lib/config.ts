@@ -296,6 +296,7 @@ const databaseSchema = z.object({
   schedule: z.string().min(1).default('0 2 * * *'),
   timezone: z.string().min(1).default('UTC'),
   compressionLevel: z.number().int().min(0).max(9).default(6),
+  lockWaitTimeout: duration.default('5m').describe('pg_dump --lock-wait-timeout: behind an ACCESS EXCLUSIVE lock, fail (and retry) instead of queueing forever'),
   retention: z.object({
     maxAge: duration.default('30d'),
     maxCount: z.number().int().min(1).default(30),

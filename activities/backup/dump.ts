@@ -26,7 +26,11 @@ export interface DumpRequest {
   trigger: Trigger;
   /** A restore's safety backup: recorded as such, it never prunes its series. */
   isSafetyBackup?: boolean;
+  /** pg_dump --lock-wait-timeout (the activity fills it in from the config). */
+  lockWaitTimeoutMs?: number;
 }
+
+const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 5 * 60_000;
 
 export interface DumpResult {
   backupId: string;
@@ -54,7 +58,7 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
   try {
     const snapshot = await exportSnapshot(snapshotHolder);
     progress.setPhase('dump');
-    const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot }), session.commandEnv(pgDatabase), storage, key, progress);
+    const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress);
     const dumpDurationMs = Date.now() - createdAt.getTime();
     progress.setPhase('inventory');
     const source = await takeInventory(snapshotHolder);

@@ -10,6 +10,7 @@ import { appOf, listCatalog, manifestKey, readManifest, seriesOf, writeManifest 
 import { PG_DATABASE_NAME } from './connection.js';
 import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './databaseSession.js';
 import { dumpToStorage, type DumpRequest, type DumpResult } from './dump.js';
+import { durationToMs } from '../../lib/validate.js';
 import { createClientSelector } from './pgClients.js';
 import type { PgTools } from './pgTools.js';
 import { withProgress } from './progress.js';
@@ -111,7 +112,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     async dumpDatabase(request: DumpRequest): Promise<DumpResult> {
       const { config, storage } = context();
       const dump = await withProgress('connect', (progress) => session(config, request.database, progress.signal, async (db) =>
-        dumpToStorage(request, db, storage, await toolsFor(db), progress)));
+        dumpToStorage({ ...request, lockWaitTimeoutMs: durationToMs(databaseConfigOf(config, request.database).lockWaitTimeout) }, db, storage, await toolsFor(db), progress)));
       deps.logger.info({ backup: { ...dump, database: request.database } }, `backup ${dump.backupId} dumped to ${dump.location}`);
       return dump;
     },

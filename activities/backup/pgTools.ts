@@ -8,7 +8,7 @@ export interface PgTools {
   pgRestore: string;
 }
 
-export function pgDumpArgs(options: { compressionLevel: number; snapshot: string }): string[] {
+export function pgDumpArgs(options: { compressionLevel: number; snapshot: string; lockWaitTimeoutMs: number }): string[] {
   return [
     '--format=custom',
     `--compress=${options.compressionLevel}`,
@@ -17,11 +17,9 @@ export function pgDumpArgs(options: { compressionLevel: number; snapshot: string
     // Never wait for a password prompt: the passfile has it, or the connection fails.
     '--no-password',
     // Behind a migration's ACCESS EXCLUSIVE lock, fail (and retry later) instead of queueing forever.
-    `--lock-wait-timeout=${DUMP_LOCK_WAIT_TIMEOUT_MS}`,
+    `--lock-wait-timeout=${options.lockWaitTimeoutMs}`,
   ];
 }
-
-export const DUMP_LOCK_WAIT_TIMEOUT_MS = 5 * 60_000;
 
 export function pgRestoreArgs(options: { database: string; isScratch: boolean }): string[] {
   const args = ['--dbname', options.database, '--exit-on-error', '--no-password'];
