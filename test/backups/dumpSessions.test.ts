@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { DumpResult } from '../../activities/backup/dump.js';
+import type { VerificationResult } from '../../activities/backup/verify.js';
 import { createDatabase } from '../helpers/postgres.js';
 import { useBackupTestEnvironment } from './helpers/backupTestEnvironment.js';
 import { withClient } from './helpers/sampleDatabase.js';
@@ -33,8 +35,8 @@ describe('the sessions of a dump', () => {
 
     const dump = await new MockActivityEnvironment().run(activities.dumpDatabase, {
       backupId: 'strict-timeouts', database: 'strict', app: 'unknown', releaseVersion: 'unknown', compressionLevel: 6, trigger,
-    });
-    const verification = await new MockActivityEnvironment().run(activities.verifyBackup, { database: 'strict', series: dump.series, backupId: dump.backupId });
+    }) as DumpResult;
+    const verification = await new MockActivityEnvironment().run(activities.verifyBackup, { database: 'strict', series: dump.series, backupId: dump.backupId }) as VerificationResult;
 
     expect(dump.totalRows).toBe(20000);
     expect(verification.checks.filter((c) => !c.isPassed)).toEqual([]);
