@@ -126,12 +126,28 @@ describe('read API', () => {
     await harness.waitForRun(workflowId);
     await vi.waitFor(async () => {
       const runs = (await harness.api.server.inject({ method: 'GET', url: `/runs?app=${app.name}&env=staging&kind=deploy` })).json().runs;
-      expect(runs).toEqual([expect.objectContaining({ workflowId, kind: 'deploy', app: app.name, environment: 'staging', status: 'COMPLETED' })]);
+      expect(runs).toEqual([expect.objectContaining({ workflowId, kind: 'deploy', app: app.name, environment: 'staging', status: 'COMPLETED', verdict: 'verified' })]);
     }, { timeout: 20_000, interval: 250 });
     const encoded = await harness.api.server.inject({ method: 'GET', url: `/runs/${encodeURIComponent(workflowId)}` });
     expect(encoded.json()).toMatchObject({ workflowId, kind: 'deploy', state: 'succeeded' });
     const asPath = await harness.api.server.inject({ method: 'GET', url: `/runs/${workflowId}` });
     expect(asPath.json()).toEqual(encoded.json());
+  });
+
+  it("lists an environment's release ledger with Flightdeck's verdicts, and refuses an unknown environment", async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { workflowId } = (await write('/deploys', { app: app.name, environment: 'staging', sha })).json();
+    await harness.waitForRun(workflowId);
+    const response = await harness.api.server.inject({ method: 'GET', url: `/apps/${app.name}/environments/staging/releases` });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().releases.map((e: { id: string; kind: string; verdict: string; commit?: string }) => [e.kind, e.verdict, e.commit])).toEqual([
+      ['deploy', 'verified', sha], ['adopted', 'verified-by-probe', undefined],
+    ]);
+    expect(response.json().releases[0].id).toBe(workflowId);
+    const unknown = await harness.api.server.inject({ method: 'GET', url: `/apps/${app.name}/environments/moon/releases` });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().message).toMatch(/moon/);
   });
 
   it('answers an unknown run with 404 and a bad filter with 400', async () => {

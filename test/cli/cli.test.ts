@@ -92,18 +92,19 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     expect(JSON.parse(unknownApp.stdout)).toMatchObject({ error: 'usage', message: expect.stringContaining(`unknown app "nope"; configured apps: ${Object.keys(world.apps).join(', ')}`) });
   });
 
-  it('lists finished runs in history and shows a run\'s stages in status', async () => {
+  it('lists finished runs in history with Flightdeck\'s verdict, the release ledger, and a run\'s stages in status', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
-    const { started, history, status } = await kit.withWorker(world.activities(), async (taskQueue) => {
+    const { started, history, status, releases } = await kit.withWorker(world.activities(), async (taskQueue) => {
       const started = await cli.run(['deploy', app.name, '--sha', sha, '--no-wait', '--json'], { taskQueue });
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
       await kit.client.workflow.getHandle(workflowId).result();
       let history: CliResult;
       // Visibility is eventually consistent: the finished run shows up shortly after it closes.
       do history = await cli.run(['history', app.name, 'staging'], { taskQueue });
-      while (!history.stdout.includes('completed  '));
-      return { started, history, status: await cli.run(['status', workflowId], { taskQueue }) };
+      while (!history.stdout.includes('verified  '));
+      const releases = await cli.run(['releases', app.name, 'staging'], { taskQueue });
+      return { started, history, status: await cli.run(['status', workflowId], { taskQueue }), releases };
     });
     expect(started.exitCode).toBe(0);
     const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
@@ -112,7 +113,12 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     const [header, ...rows] = history.stdout.trim().split('\n');
     expect(header).toMatch(/^STARTED\s+KIND\s+TARGET\s+STATUS\s+DURATION\s+RUN$/);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatch(new RegExp(`deploy\\s+${app.name}/staging\\s+completed\\s+\\d.*${workflowId.replace(/[/.]/g, '\\$&')}$`));
+    expect(rows[0]).toMatch(new RegExp(`deploy\\s+${app.name}/staging\\s+verified\\s+\\d.*${workflowId.replace(/[/.]/g, '\\$&')}$`));
+    expect(releases.exitCode).toBe(0);
+    const [ledgerHeader, ...ledgerRows] = releases.stdout.trim().split('\n');
+    expect(ledgerHeader).toMatch(/^STARTED\s+KIND\s+IMAGE\s+COMMIT\s+RELEASE\s+VERDICT\s+DETAIL$/);
+    expect(ledgerRows[0]).toMatch(new RegExp(`deploy\\s+${app.name}:${sha.slice(0, 12)}-\\S+\\s+${sha.slice(0, 12)}\\s+v\\d+\\s+verified\\s+-$`));
+    expect(ledgerRows[1]).toMatch(/adopted\s+.*verified-by-probe/);
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toContain(`deploy ${app.name}/staging: ${workflowId}`);
     expect(status.stdout).toMatch(/state: succeeded/);

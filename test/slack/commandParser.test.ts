@@ -19,6 +19,12 @@ describe('slash command parser', () => {
     expect(parse('status api')).toMatchObject({ name: 'help', problem: 'api has several environments (eu, us); name one.' });
   });
 
+  it("reads an environment's release ledger", () => {
+    expect(parse('releases shop production')).toEqual({ name: 'releases', app: 'shop', environment: 'production' });
+    expect(parse('releases blog')).toEqual({ name: 'releases', app: 'blog', environment: 'production' });
+    expect(parse('releases shop production extra')).toMatchObject({ name: 'help' });
+  });
+
   it('never takes a mistyped environment for a ref', () => {
     expect(parse('deploy shop prod')).toEqual({ name: 'help', problem: 'shop has no environment "prod"; it has: staging, production.' });
   });
