@@ -14,6 +14,7 @@ import { createGitActivities } from './git.js';
 import { createHttpActivities } from './http.js';
 import { createMigrationActivities } from './migrations/index.js';
 import { createReleaseLedgerActivities } from './releaseLedger.js';
+import { createRunWatchActivities } from './runWatch.js';
 import { createSlackActivities } from './slack.js';
 
 export interface ActivityDeps {
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeployTargetActivities(deps),
     ...createDeployLockActivities({ temporalClient: deps.temporalClient }),
     ...createReleaseLedgerActivities({ temporalClient: deps.temporalClient }),
+    ...createRunWatchActivities({ temporalClient: deps.temporalClient }),
     ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
     ...createGitActivities({ workDir, sandbox: () => sandboxSettings(deps.env, localBackupDirs(deps.loadAppsConfig())), loadAppsConfig: deps.loadAppsConfig, logger: deps.logger }),
     ...createHttpActivities(),

@@ -1,6 +1,5 @@
 // The operations people and systems start: the API, the CLI and Slack all call these, so a deploy
 // started from any of them takes the same path. Workflows are named by type, not imported.
-import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { deployQueueStartOperation } from './deployQueueAddress.js';
 import { deployLockRefusal, deployQueueStatus } from './deployLocks.js';
@@ -21,10 +20,13 @@ export async function requestDeploy(client: Client, taskQueue: string, request: 
     .catch((err: unknown) => { throw deployLockRefusal(err, request.app, request.environment) ?? err; });
 }
 
-/** Starts a rollback; one per app and environment at a time. */
+/**
+ * Starts a rollback; one per app and environment at a time: while one runs, a second request (a
+ * double click, a retried API call) gets that run instead of starting another.
+ */
 export async function requestRollback(client: Client, taskQueue: string, request: RollbackRequest): Promise<string> {
-  const workflowId = `rollback/${request.app}/${request.environment}/${randomUUID().slice(0, 8)}`;
-  await client.workflow.start('rollback', { workflowId, taskQueue, args: [request] });
+  const workflowId = `rollback/${request.app}/${request.environment}/manual`;
+  await client.workflow.start('rollback', { workflowId, taskQueue, args: [request], workflowIdConflictPolicy: 'USE_EXISTING' });
   return workflowId;
 }
 

@@ -26,7 +26,7 @@ export interface FlyConfigSnapshot {
 }
 
 export interface LedgerEntry {
-  /** The run that wrote it (a pipeline or rollback workflow id), or `adopted/<image>`. */
+  /** The run that wrote it: a pipeline's workflow id, a rollback's `<workflow id>@<run id>`, or `<pipeline id>/adopted`. */
   id: string;
   kind: LedgerEntryKind;
   image: string;

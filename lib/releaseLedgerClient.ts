@@ -54,7 +54,9 @@ export async function withLedgerVerdicts(client: Client, runs: RunSummary[]): Pr
   };
   return Promise.all(runs.map(async (run) => {
     if ((run.kind !== 'deploy' && run.kind !== 'rollback') || !run.app || !run.environment) return run;
-    const verdict = (await verdictsOf(run.app, run.environment)).get(run.workflowId);
+    const verdicts = await verdictsOf(run.app, run.environment);
+    // Rollbacks are recorded per run (`<workflow id>@<run id>`): manual ones share a workflow id.
+    const verdict = verdicts.get(`${run.workflowId}@${run.runId}`) ?? verdicts.get(run.workflowId);
     return verdict ? { ...run, verdict } : run;
   }));
 }

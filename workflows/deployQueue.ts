@@ -3,8 +3,10 @@
 // re-delivered webhook with the run it already started. It also holds the environment's deploy
 // lock: while locked it refuses new deploys (rollbacks do not come through here, so they still run).
 import {
-  allHandlersFinished, ApplicationFailure, condition, continueAsNew, ParentClosePolicy, setHandler, startChild, uuid4, workflowInfo,
+  allHandlersFinished, ApplicationFailure, ChildWorkflowCancellationType, condition, continueAsNew, ParentClosePolicy, patched,
+  proxyActivities, setHandler, startChild, uuid4, workflowInfo,
 } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { durationToMs } from '../lib/duration.js';
 import {
@@ -31,8 +33,14 @@ const ANSWER_WITHIN = '3s';
 /** Bump the number when a change to the queue should reach running queues (docs/operations.md). */
 export const QUEUE_CODE_ID = 'deploy-queue-code-v1';
 
+/** Waiting on a pipeline this queue did not start: as long as a deploy can take (approval included). */
+const runWatch = proxyActivities<Activities>({ startToCloseTimeout: '3h', heartbeatTimeout: '1m', retry: { maximumAttempts: 10 } });
+
 export async function deployQueue(state: DeployQueueState = { seen: [], superseded: [] }): Promise<void> {
   const isOnNewerCode = watchForNewerCode(QUEUE_CODE_ID);
+  // Patch queue-one-at-a-time: a pipeline left running by an earlier queue is waited for, and
+  // cancelling the queue never cancels a deploy in progress.
+  const isOneAtATime = patched('queue-one-at-a-time');
   const seen = new Map(state.seen);
   let waiting = state.waiting;
   let running: QueuedDeploy | undefined;
@@ -116,6 +124,8 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
         args: [running.request],
         // The queue may end or be reset; a deploy that has started must finish either way.
         parentClosePolicy: ParentClosePolicy.ABANDON,
+        // Cancelling or resetting the queue must not cancel a deploy halfway (it has its own cancel).
+        cancellationType: isOneAtATime ? ChildWorkflowCancellationType.ABANDON : undefined,
         // A delivery's pipeline runs once, however often the webhook comes (within the namespace's retention).
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
@@ -126,6 +136,9 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         alreadyRun.push(running.workflowId);
         if (alreadyRun.length > 20) alreadyRun.shift();
+        // Started by an earlier queue (terminated, reset, or ended idle) and maybe still deploying:
+        // the next deploy waits for it, so two never overlap.
+        if (isOneAtATime) await runWatch.awaitRunClosed({ workflowId: running.workflowId }).catch(() => undefined);
       }
       // Otherwise the pipeline reports its own failure; the queue only moves on.
     }

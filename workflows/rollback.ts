@@ -54,8 +54,10 @@ async function rollBackToKnownGood(request: RollbackRequest, target: DeployTarge
   }
   // Only a rollback that will change something locks: a refused one leaves deploys as they were.
   if (target.lockAfterRollback) await lockDeploysUntilUnlocked(request, run);
+  // Manual rollbacks of an environment share one workflow id (one at a time): the run id tells them apart.
+  const id = `${workflowInfo().workflowId}@${workflowInfo().runId}`;
   await recordInLedger(run, address, {
-    kind: 'rollback', image: known.image, commit: known.entry?.commit, flyConfig: known.entry?.flyConfig, trigger: request.trigger,
+    id, kind: 'rollback', image: known.image, commit: known.entry?.commit, flyConfig: known.entry?.flyConfig, trigger: request.trigger,
     startedAt: nowIso(), verdict: 'deploying', reason: request.reason, forcedBecause: request.force?.reason,
   });
   const release = await run.stage('deploy', () => deployImage(target, known), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
@@ -64,11 +66,11 @@ async function rollBackToKnownGood(request: RollbackRequest, target: DeployTarge
     await run.stage('smoke', () => verifySmoke(target, health.appUrl, undefined, (results) => { run.status.checks = results; }), describeChecksPassed);
   } catch (err) {
     const stage = run.status.currentStage ?? 'health';
-    await recordInLedger(run, address, { verdict: 'failed', stage, reason: rootMessage(err), releaseVersion: release.releaseVersion, finishedAt: nowIso() });
+    await recordInLedger(run, address, { id, verdict: 'failed', stage, reason: rootMessage(err), releaseVersion: release.releaseVersion, finishedAt: nowIso() });
     run.setState('failed', `Rolled back ${target.flyApp} to ${known.image}, but it failed its ${stage} checks: ${rootMessage(err)}. Act now.`);
     throw ApplicationFailure.nonRetryable(run.status.outcome!, PermanentError.HealthCheckFailed);
   }
-  await recordInLedger(run, address, { verdict: 'verified', releaseVersion: release.releaseVersion, finishedAt: nowIso() });
+  await recordInLedger(run, address, { id, verdict: 'verified', releaseVersion: release.releaseVersion, finishedAt: nowIso() });
   run.setState('succeeded', `Rolled back ${target.flyApp} to ${known.image}; it passed health and smoke checks. The database schema was not rolled back.`);
   return { image: known.image, releaseVersion: release.releaseVersion, isHealthy: true };
 }

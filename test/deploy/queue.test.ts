@@ -2,10 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { queueStatusQuery } from '../../lib/messages.js';
-import { deployQueueId, requestDeploy, runStatus } from '../../lib/operations.js';
+import { decideApproval, deployQueueId, requestDeploy, runStatus } from '../../lib/operations.js';
 import { useDeployWorld } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { deployRequest, rolloutsOf, settle, waitUntil } from './support.js';
+import { deployRequest, rolloutsOf, settle, waitForStatus, waitUntil } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld(kit);
@@ -49,5 +49,33 @@ describe('deploy queue', () => {
     // The superseded commit was never built, let alone deployed.
     expect(world.sim.callLog().some((c) => c.argv.some((arg) => arg.includes(middle!.slice(0, 12))))).toBe(false);
     expect(await world.servedBody(app)).toContain('v4');
+  });
+
+  it('waits for a deploy an earlier queue left running before it starts the next one, and never cancels a deploy with the queue', { timeout: 180_000 }, async () => {
+    const app = await world.createApp({ environment: { approval: { required: true, approvers: ['U_ALICE'], timeout: '10m' } } });
+    const [older, newer] = ['v2', 'v3'].map((version) => app.repo.commit({ behaviour: { version } }));
+    await kit.withWorker(world.activities(), async (taskQueue) => {
+      const first = await requestDeploy(kit.client, taskQueue, deployRequest(app, older!, 'delivery-a'));
+      await waitForStatus(kit.client, first.workflowId, 'waiting for approval', (s) => s.state === 'waiting-for-approval');
+      // The queue goes away (an operator terminates it, or it is reset); its deploy runs on.
+      const queue = kit.client.workflow.getHandle(deployQueueId(app.name, 'staging'));
+      await queue.cancel();
+      await waitUntil('the queue to close', async () => (await queue.describe()).status.name !== 'RUNNING');
+      expect((await runStatus(kit.client, first.workflowId)).state).toBe('waiting-for-approval');
+
+      // A re-delivery starts a new queue, which finds the old deploy still running and waits for it.
+      expect(await requestDeploy(kit.client, taskQueue, deployRequest(app, older!, 'delivery-a'))).toMatchObject({ workflowId: first.workflowId, disposition: 'duplicate' });
+      const second = await requestDeploy(kit.client, taskQueue, deployRequest(app, newer!, 'delivery-b'));
+      expect(second.disposition).toBe('queued');
+      await expect(kit.client.workflow.getHandle(second.workflowId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+      await decideApproval(kit.client, first.workflowId, { isApproved: true, actor: 'U_ALICE' });
+      expect((await settle(kit.client, first.workflowId)).status.state).toBe('succeeded');
+      await waitForStatus(kit.client, second.workflowId, 'the next deploy to wait for approval', (s) => s.state === 'waiting-for-approval');
+      const firstClosed = (await kit.client.workflow.getHandle(first.workflowId).describe()).closeTime!;
+      const secondStarted = (await kit.client.workflow.getHandle(second.workflowId).describe()).startTime;
+      expect(secondStarted.getTime()).toBeGreaterThanOrEqual(firstClosed.getTime());
+      await kit.client.workflow.getHandle(second.workflowId).terminate('test done');
+    });
   });
 });

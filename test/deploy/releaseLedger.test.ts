@@ -138,6 +138,22 @@ describe('release ledger', () => {
     });
   });
 
+  it('runs one rollback at a time per environment: a second request gets the running one', async () => {
+    const app = await world.createApp();
+    const workers = appWorkers(app);
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    await workers.run(async () => {
+      expect((await deploy(workers.taskQueue, deployRequest(app, sha))).state).toBe('succeeded');
+      const request = { app: app.name, environment: 'staging', reason: 'double click', trigger: { source: 'slack' as const, actor: 'U_DANA' } };
+      const [first, second] = await Promise.all([requestRollback(kit.client, workers.taskQueue, request), requestRollback(kit.client, workers.taskQueue, request)]);
+      expect(second).toBe(first);
+      const [runA, runB] = await Promise.all([first, second].map(async (id) => (await kit.client.workflow.getHandle(id).describe()).runId));
+      expect(runB).toBe(runA);
+      expect((await settle(kit.client, first)).status.state).toBe('succeeded');
+      expect(rolloutsOf(world.sim, app).filter((r) => r.image === app.initialImage)).toHaveLength(1);
+    });
+  });
+
   it('refuses a manual rollback to a failed image unless forced with a reason, which is audit-logged', async () => {
     const app = await world.createApp();
     const auditLines: string[] = [];
