@@ -77,4 +77,21 @@ describe('cancelling a deploy', () => {
     expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
     expect(await world.servedBody(app)).toContain('v1');
   });
+
+  it('during the automatic rollback: the rollback finishes first, and the previous image serves', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2', routes: { '/': { status: 500 } } } });
+    const { status, rollbackId } = await kit.withWorker(world.activities(), async (taskQueue) => {
+      const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
+      await waitForStatus(kit.client, workflowId, 'the rollback running', (s) => isStageRunning(s, 'rollback'));
+      await cancelRun(kit.client, workflowId, { actor: 'U_BOB', reason: 'stop everything' });
+      return { ...(await settle(kit.client, workflowId)), rollbackId: `${workflowId}/rollback` };
+    });
+    expect(status.state).toBe('rolled-back');
+    expect(status.outcome).toMatch(/Rolled back to .*passed health and smoke checks/);
+    const rollback = await kit.client.workflow.getHandle(rollbackId).describe();
+    expect(rollback.status.name).toBe('COMPLETED');
+    expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
+    expect(await world.servedBody(app)).toContain('v1');
+  });
 });
