@@ -20,6 +20,23 @@ const idempotencyKey = headerParam('Idempotency-Key', 'The same key finds the ru
 const writeSecurity = [{ apiToken: [] }];
 const writeErrors = { ...commonErrors, 401: error('Missing or wrong bearer token.'), 403: error('The write API is disabled (FLIGHTDECK_API_TOKEN not set).') };
 
+/** Temporal's codec server protocol (api/routes/codec.ts), for the Temporal UI and CLI. */
+function codecPaths() {
+  const payloads = { type: 'object', required: ['payloads'], properties: { payloads: { type: 'array', maxItems: 1000, items: { type: 'object', properties: { metadata: { type: 'object', additionalProperties: { type: 'string', contentEncoding: 'base64' } }, data: { type: 'string', contentEncoding: 'base64' } } } } } };
+  const path = (action: string, summary: string) => ({
+    post: {
+      summary, security: writeSecurity,
+      requestBody: { required: true, content: { 'application/json': { schema: payloads } } },
+      responses: { 200: json(payloads, `The payloads, ${action}d.`), 503: error('Payload encryption is off (FLIGHTDECK_PAYLOAD_KEYS not set).'), ...writeErrors },
+    },
+    options: { summary: 'CORS preflight of the Temporal UI (TEMPORAL_UI_URL)', responses: { 204: { description: 'Allowed methods and headers.' } } },
+  });
+  return {
+    '/codec/decode': path('decode', 'Decrypt Temporal payloads (Temporal UI and CLI codec endpoint)'),
+    '/codec/encode': path('encode', 'Encrypt Temporal payloads (Temporal UI and CLI codec endpoint)'),
+  };
+}
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -198,6 +215,7 @@ export const openApiDocument = {
         responses: { 202: json(ref('Started'), 'The backup started.'), ...writeErrors },
       },
     },
+    ...codecPaths(),
     '/deploys': {
       post: {
         summary: 'Queue a deploy',

@@ -7,6 +7,7 @@ import { openApiRoutes } from './openapi.js';
 import { RateLimiter } from './rateLimit.js';
 import { registerRawBodyParsers } from './rawBody.js';
 import { ciWebhookRoutes } from './routes/ciWebhook.js';
+import { codecRoutes } from './routes/codec.js';
 import { githubWebhookRoutes } from './routes/githubWebhook.js';
 import { healthRoutes } from './routes/health.js';
 import { readApiRoutes } from './routes/readApi.js';
@@ -39,6 +40,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => readApiRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => openApiRoutes(scope));
+  await app.register(async (scope) => codecRoutes(scope, deps));
   return app;
 }
 

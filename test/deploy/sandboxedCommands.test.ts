@@ -20,7 +20,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, isStageRunning, settle, waitForStatus, waitUntil } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 /** What the worker and the API hold, in their real environments (and in this process's). */
 const HELD_SECRETS = {
