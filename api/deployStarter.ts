@@ -5,10 +5,11 @@ import { requestFields, resolveTarget } from '../lib/config.js';
 import { DeployLockedError } from '../lib/deployLocks.js';
 import type { EnqueueResult, Trigger } from '../lib/messages.js';
 import { requestDeploy } from '../lib/operations.js';
+import { describeImageRefusal, isImageAllowed } from '../lib/imagePolicy.js';
 import { imageRef } from '../lib/validate.js';
 import { auditLog } from '../lib/audit.js';
 import type { ApiDeps } from './deps.js';
-import { conflict } from './httpErrors.js';
+import { conflict, forbidden } from './httpErrors.js';
 import { lookUp, parseRequest } from './validation.js';
 
 export const deployTargetSchema = z.object({
@@ -28,8 +29,13 @@ export interface StartedDeploy extends EnqueueResult {
 
 export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: Trigger): Promise<StartedDeploy> {
   const checked = parseRequest(deployTargetSchema, target, 'deploy request');
-  lookUp(() => resolveTarget(deps.loadApps(), checked.app, checked.environment));
+  const { env } = lookUp(() => resolveTarget(deps.loadApps(), checked.app, checked.environment));
   const subject = `${checked.app}/${checked.environment}`;
+  if (checked.image !== undefined && !isImageAllowed(env, checked.image)) {
+    const reason = describeImageRefusal(env, checked.image);
+    auditLog(deps.logger, { actor: trigger.actor, action: 'deploy', target: subject, outcome: 'refused', source: trigger.source, detail: reason });
+    throw forbidden(reason);
+  }
   let result: EnqueueResult;
   try {
     result = await requestDeploy(deps.client, deps.taskQueue, { ...withoutUndefined(checked), trigger });

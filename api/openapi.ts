@@ -185,7 +185,7 @@ export const openApiDocument = {
         parameters: [
           queryParam('app', 'an app name'), queryParam('env', 'an environment name'),
           queryParam('kind', 'the kind of run', { enum: ['deploy', 'rollback', 'backup', 'restore', 'migrate'] }),
-          queryParam('db', 'a database name'), queryParam('limit', 'at most this many (1-200, default 20)', { type: 'integer' }),
+          queryParam('db', 'a database name'), queryParam('limit', 'at most this many (1-100, default 20)', { type: 'integer' }),
         ],
         responses: { 200: json({ type: 'object', properties: { runs: { type: 'array', items: ref('RunSummary') } } }, 'The runs.'), ...commonErrors },
       },

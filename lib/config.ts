@@ -57,7 +57,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   FLIGHTDECK_API_HOST: z.string().min(1).default('0.0.0.0'),
   FLIGHTDECK_API_PORT: z.coerce.number('a TCP port number, e.g. 8080').int().min(0).max(65535).default(8080),
-  FLIGHTDECK_API_TOKEN: optionalText.describe('bearer token for the write API (POST /deploys, /rollbacks, /backups)'),
+  FLIGHTDECK_API_TOKEN: optionalText.describe('legacy bearer token with every scope; prefer named tokens (apiTokens in the apps file)'),
+  FLIGHTDECK_PUBLIC_READS: booleanFlag.default(false).describe('the read API answers without a token'),
   GITHUB_WEBHOOK_SECRET: optionalText,
   GITHUB_WEBHOOK_SECRET_PREVIOUS: optionalText.describe('still accepted while a rotation is in progress'),
   CI_WEBHOOK_SECRET: optionalText,
@@ -242,6 +243,9 @@ const environmentSchema = z.object({
   slackChannel: z.string().min(1).optional(),
   lockAfterRollback: z.boolean().default(true),
   database: environmentDatabaseSchema.optional(),
+  allowedImageRegistries: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*\/?$/, 'an image repository such as ghcr.io/acme/shop, or a prefix ending in /'))
+    .default([]).describe('prebuilt images this environment accepts besides registry.fly.io/<flyApp>'),
+  deploymentEvents: z.boolean().default(false).describe('GitHub deployment events may deploy here (held to branch)'),
 }).strict();
 
 const appSchema = z.object({
@@ -310,8 +314,17 @@ const databaseSchema = z.object({
   }).strict().prefault({}).describe('Slack user ids per action; see docs/slack.md for what an absent list means'),
 }).strict();
 
+const apiTokenScope = z.string().regex(/^(read|(deploy|rollback):(\*|[a-z0-9-]+\/(\*|[a-z0-9-]+))|backup:(\*|[a-z0-9_-]+))$/,
+  'a scope: read, deploy:<app>/<env>, deploy:<app>/*, deploy:*, rollback:… (the same), backup:<db> or backup:*');
+
+const apiTokenSchema = z.object({
+  sha256: z.string().regex(/^[a-f0-9]{64}$/, 'the SHA-256 of the token, 64 hex digits (printf %s "$TOKEN" | sha256sum); never the token'),
+  scopes: z.array(apiTokenScope).min(1),
+}).strict();
+
 const appsFileSchema = z.object({
   apps: z.record(resourceName, appSchema).default({}),
+  apiTokens: z.record(resourceName, apiTokenSchema).default({}).describe('named API tokens, stored as hashes, with scopes'),
   databases: z.record(resourceName, databaseSchema).default({}),
   slack: z.object({
     defaultChannel: z.string().min(1).optional(),

@@ -10,16 +10,19 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async () => {
+    // Probes are unauthenticated: the reason goes to the log, not to whoever asks.
     try {
       deps.loadApps();
     } catch (err) {
-      throw serviceUnavailable(`the apps config does not load: ${(err as Error).message}`);
+      deps.logger.error({ err }, 'readiness: the apps config does not load');
+      throw serviceUnavailable('the apps config does not load; see the server log');
     }
     try {
       // The cheapest call that proves the frontend answers for our namespace.
       await deps.client.withDeadline(Date.now() + READINESS_TIMEOUT_MS, () => deps.client.workflowService.getSystemInfo({}));
     } catch (err) {
-      throw serviceUnavailable(`Temporal is not reachable: ${(err as Error).message}`);
+      deps.logger.error({ err }, 'readiness: Temporal is not reachable');
+      throw serviceUnavailable('Temporal is not reachable; see the server log');
     }
     return { status: 'ready' };
   });

@@ -1,6 +1,6 @@
 // The read API: configured apps, past and current runs (Temporal visibility), a run's status query.
 import { isGrpcDeadlineError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { requestFields, resolveTarget, type AppsConfig } from '../../lib/config.js';
 import type { RunKind, RunStatus } from '../../lib/messages.js';
@@ -10,7 +10,8 @@ import { listRuns } from '../../lib/runHistory.js';
 import { listBackups } from '../../activities/backup/backupList.js';
 import { resolveDatabase } from '../../lib/databaseOperations.js';
 import type { ApiDeps } from '../deps.js';
-import { badRequest, notFound, serviceUnavailable } from '../httpErrors.js';
+import { requireApiToken, requireScope } from '../apiToken.js';
+import { badRequest, HttpError, notFound, serviceUnavailable } from '../httpErrors.js';
 import { lookUp, parseRequest } from '../validation.js';
 
 const RUN_KINDS = ['deploy', 'rollback', 'backup', 'restore', 'migrate'] as const satisfies readonly RunKind[];
@@ -22,7 +23,7 @@ const runsQuery = z.object({
   env: requestFields.resourceName.optional(),
   kind: z.enum(RUN_KINDS).optional(),
   db: requestFields.resourceName.optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(20),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
 }).strict();
 
 const backupsQuery = z.object({ db: requestFields.resourceName }).strict();
@@ -30,7 +31,23 @@ const releasesParams = z.object({ app: requestFields.resourceName, env: requestF
 
 const runId = z.string().min(1).max(400).regex(/^[\x21-\x7e]+$/, 'a workflow id such as deploy/shop/staging/abc1234-1a2b3c4d');
 
+/** Run lists and status queries cost Temporal calls: at most this many at once per API process. */
+const MAX_CONCURRENT_READS = 4;
+
 export async function readApiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  // Runs carry test output, lock reasons and dump locations: a token with the read scope, unless
+  // public reads are explicitly turned on.
+  app.addHook('onRequest', async (request) => {
+    if (deps.env.FLIGHTDECK_PUBLIC_READS) return;
+    requireApiToken(deps, request, 'the read API');
+    requireScope(deps, request, 'read');
+  });
+  const readsInFlight = new Set<FastifyRequest>();
+  app.addHook('preHandler', async (request) => {
+    if (readsInFlight.size >= MAX_CONCURRENT_READS) throw new HttpError(429, 'rate_limited', `${MAX_CONCURRENT_READS} reads are already in progress; retry in 1 s`, { 'retry-after': '1' });
+    readsInFlight.add(request);
+  });
+  app.addHook('onResponse', async (request) => { readsInFlight.delete(request); });
   app.get('/apps', async () => describeApps(deps.loadApps()));
 
   app.get('/runs', async (request) => {

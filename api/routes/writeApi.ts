@@ -6,7 +6,7 @@ import { requestBackup, resolveDatabase } from '../../lib/databaseOperations.js'
 import type { Trigger } from '../../lib/messages.js';
 import { requestRollback } from '../../lib/operations.js';
 import { imageRef } from '../../lib/validate.js';
-import { apiActor, requireApiToken } from '../apiToken.js';
+import { apiActor, apiIdentity, requireApiToken, requireScope } from '../apiToken.js';
 import { auditLog } from '../../lib/audit.js';
 import type { ApiDeps } from '../deps.js';
 import { deployTargetSchema, startDeploy } from '../deployStarter.js';
@@ -26,11 +26,12 @@ const rollbackBody = z.object({
 const backupBody = z.object({ database: requestFields.resourceName }).strict();
 
 export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  app.addHook('onRequest', async (request) => requireApiToken(deps, request));
+  app.addHook('onRequest', async (request) => { requireApiToken(deps, request); });
 
   app.post('/deploys', async (request, reply) => {
     const trigger = apiTrigger(request);
     const body = parseRequest(deployTargetSchema, request.body, 'deploy request');
+    requireScope(deps, request, 'deploy', `${body.app}/${body.environment}`);
     const run = await startDeploy(deps, body, trigger);
     return reply.code(202).send({ workflowId: run.workflowId, disposition: run.disposition });
   });
@@ -38,6 +39,7 @@ export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   app.post('/rollbacks', async (request, reply) => {
     const trigger = apiTrigger(request);
     const body = parseRequest(rollbackBody, request.body, 'rollback request');
+    requireScope(deps, request, 'rollback', `${body.app}/${body.environment}`);
     lookUp(() => resolveTarget(deps.loadApps(), body.app, body.environment));
     const target = body.image ? { image: body.image } : body.releaseVersion ? { releaseVersion: body.releaseVersion } : undefined;
     const workflowId = await requestRollback(deps.client, deps.taskQueue, {
@@ -52,6 +54,7 @@ export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   app.post('/backups', async (request, reply) => {
     const trigger = apiTrigger(request);
     const body = parseRequest(backupBody, request.body, 'backup request');
+    requireScope(deps, request, 'backup', body.database);
     lookUp(() => resolveDatabase(deps.loadApps(), body.database));
     const workflowId = await requestBackup(deps.client, deps.taskQueue, { database: body.database, trigger });
     deps.metrics.runsStarted.inc({ kind: 'backup' });
@@ -62,5 +65,5 @@ export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promi
 
 function apiTrigger(request: FastifyRequest): Trigger {
   const deliveryId = idempotencyDeliveryId(request);
-  return { source: 'api', actor: apiActor(request), ...(deliveryId === undefined ? {} : { deliveryId }) };
+  return { source: 'api', actor: apiActor(request), identity: apiIdentity(request), ...(deliveryId === undefined ? {} : { deliveryId }) };
 }

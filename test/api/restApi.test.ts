@@ -25,6 +25,8 @@ afterAll(() => {
   fs.rmSync(backupDir, { recursive: true, force: true });
 });
 
+const READ = { authorization: `Bearer ${API_TOKEN}` };
+
 function write(url: string, body: unknown, headers: Record<string, string> = { authorization: `Bearer ${API_TOKEN}` }) {
   return harness.api.server.inject({ method: 'POST', url, payload: body as object, headers });
 }
@@ -37,7 +39,7 @@ describe('write API', () => {
     for (const headers of badHeaders) {
       const response = await write('/deploys', body, headers);
       expect(response.statusCode).toBe(401);
-      expect(response.json()).toEqual({ error: 'unauthorized', message: 'send Authorization: Bearer <FLIGHTDECK_API_TOKEN>' });
+      expect(response.json()).toEqual({ error: 'unauthorized', message: 'send Authorization: Bearer <an API token>' });
     }
     await expectNoDeployStarted(kit.client, app.name, 'staging');
     expect(auditLines(harness.api).filter((line) => line.action === 'POST /deploys' && line.outcome === 'refused').length).toBeGreaterThanOrEqual(3);
@@ -47,7 +49,7 @@ describe('write API', () => {
     const withoutToken = await buildTestServer({ client: kit.client, taskQueue: 'unused', apps: appsConfig, env: { FLIGHTDECK_API_TOKEN: '' } });
     const response = await withoutToken.server.inject({ method: 'POST', url: '/rollbacks', payload: {}, headers: { authorization: 'Bearer anything' } });
     expect(response.statusCode).toBe(403);
-    expect(response.json().message).toBe('the write API is disabled: set FLIGHTDECK_API_TOKEN to enable it');
+    expect(response.json().message).toBe('the write API is disabled: add a named token (apiTokens in the apps file) or set FLIGHTDECK_API_TOKEN to enable it');
   });
 
   it('queues a deploy for the named actor and audits it', async () => {
@@ -58,7 +60,7 @@ describe('write API', () => {
     const { workflowId } = response.json();
     const status = await harness.waitForRun(workflowId);
     expect(status.state).toBe('succeeded');
-    expect(status.trigger).toEqual({ source: 'api', actor: 'api:alice' });
+    expect(status.trigger).toEqual({ source: 'api', actor: 'api:alice', identity: 'token:default' });
     expect(auditLines(harness.api).find((line) => line.target === `${app.name}/staging`)).toMatchObject({ actor: 'api:alice', action: 'deploy', outcome: 'allowed', source: 'api' });
   });
 
@@ -91,7 +93,7 @@ describe('write API', () => {
     expect(workflowId).toMatch(new RegExp(`^rollback/${app.name}/staging/`));
     const status = await harness.waitForRun(workflowId);
     expect(status.kind).toBe('rollback');
-    expect(status.trigger.actor).toBe('api:token');
+    expect(status.trigger).toMatchObject({ actor: 'api:default', identity: 'token:default' });
   });
 
   it('starts a backup of a configured database and refuses an unknown one', async () => {
@@ -113,7 +115,7 @@ describe('write API', () => {
 describe('read API', () => {
   it('lists the configured apps and databases without secrets', async () => {
     const app = await world.createApp();
-    const response = await harness.api.server.inject({ method: 'GET', url: '/apps' });
+    const response = await harness.api.server.inject({ method: 'GET', url: '/apps', headers: READ });
     const listed = response.json().apps.find((a: { name: string }) => a.name === app.name);
     expect(listed.environments).toEqual([{ name: 'staging', flyApp: app.name, strategy: 'rolling', isApprovalRequired: false, onFailure: 'rollback' }]);
     expect(response.json().databases).toEqual([{ name: 'orders', app: 'orders-app', schedule: '0 2 * * *', timezone: 'UTC' }]);
@@ -125,12 +127,12 @@ describe('read API', () => {
     const { workflowId } = (await write('/deploys', { app: app.name, environment: 'staging', sha })).json();
     await harness.waitForRun(workflowId);
     await vi.waitFor(async () => {
-      const runs = (await harness.api.server.inject({ method: 'GET', url: `/runs?app=${app.name}&env=staging&kind=deploy` })).json().runs;
+      const runs = (await harness.api.server.inject({ method: 'GET', url: `/runs?app=${app.name}&env=staging&kind=deploy`, headers: READ })).json().runs;
       expect(runs).toEqual([expect.objectContaining({ workflowId, kind: 'deploy', app: app.name, environment: 'staging', status: 'COMPLETED', verdict: 'verified' })]);
     }, { timeout: 20_000, interval: 250 });
-    const encoded = await harness.api.server.inject({ method: 'GET', url: `/runs/${encodeURIComponent(workflowId)}` });
+    const encoded = await harness.api.server.inject({ method: 'GET', url: `/runs/${encodeURIComponent(workflowId)}`, headers: READ });
     expect(encoded.json()).toMatchObject({ workflowId, kind: 'deploy', state: 'succeeded' });
-    const asPath = await harness.api.server.inject({ method: 'GET', url: `/runs/${workflowId}` });
+    const asPath = await harness.api.server.inject({ method: 'GET', url: `/runs/${workflowId}`, headers: READ });
     expect(asPath.json()).toEqual(encoded.json());
   });
 
@@ -139,31 +141,31 @@ describe('read API', () => {
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
     const { workflowId } = (await write('/deploys', { app: app.name, environment: 'staging', sha })).json();
     await harness.waitForRun(workflowId);
-    const response = await harness.api.server.inject({ method: 'GET', url: `/apps/${app.name}/environments/staging/releases` });
+    const response = await harness.api.server.inject({ method: 'GET', url: `/apps/${app.name}/environments/staging/releases`, headers: READ });
     expect(response.statusCode).toBe(200);
     expect(response.json().releases.map((e: { id: string; kind: string; verdict: string; commit?: string }) => [e.kind, e.verdict, e.commit])).toEqual([
       ['deploy', 'verified', sha], ['adopted', 'verified-by-probe', undefined],
     ]);
     expect(response.json().releases[0].id).toBe(workflowId);
-    const unknown = await harness.api.server.inject({ method: 'GET', url: `/apps/${app.name}/environments/moon/releases` });
+    const unknown = await harness.api.server.inject({ method: 'GET', url: `/apps/${app.name}/environments/moon/releases`, headers: READ });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().message).toMatch(/moon/);
   });
 
   it('answers an unknown run with 404 and a bad filter with 400', async () => {
-    const missing = await harness.api.server.inject({ method: 'GET', url: '/runs/deploy%2Fnope%2Fstaging%2Fabc' });
+    const missing = await harness.api.server.inject({ method: 'GET', url: '/runs/deploy%2Fnope%2Fstaging%2Fabc', headers: READ });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().message).toBe('no run with id deploy/nope/staging/abc; GET /runs lists them');
-    const badKind = await harness.api.server.inject({ method: 'GET', url: '/runs?kind=party' });
+    const badKind = await harness.api.server.inject({ method: 'GET', url: '/runs?kind=party', headers: READ });
     expect(badKind.statusCode).toBe(400);
     expect(badKind.json().message).toMatch(/^invalid query: kind: /);
   });
 
   it("lists a database's backups and refuses an unknown database", async () => {
-    const known = await harness.api.server.inject({ method: 'GET', url: '/backups?db=orders' });
+    const known = await harness.api.server.inject({ method: 'GET', url: '/backups?db=orders', headers: READ });
     expect(known.statusCode).toBe(200);
     expect(known.json()).toEqual({ backups: [] });
-    const unknown = await harness.api.server.inject({ method: 'GET', url: '/backups?db=payments' });
+    const unknown = await harness.api.server.inject({ method: 'GET', url: '/backups?db=payments', headers: READ });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().message).toBe('unknown database "payments"; configured databases: orders');
   });

@@ -17,6 +17,7 @@ afterAll(async () => {
   await connection?.close();
 });
 
+const READ = { authorization: `Bearer ${API_TOKEN}` };
 const build = (options: Partial<Parameters<typeof buildTestServer>[0]> = {}) => buildTestServer({ client, taskQueue: 'unused', apps, ...options });
 
 describe('health and readiness', () => {
@@ -33,11 +34,12 @@ describe('health and readiness', () => {
     expect(response.json()).toEqual({ status: 'ready' });
   });
 
-  it('is not ready when the config does not load, and says why', async () => {
-    const { server } = await build({ apps: () => parseAppsConfig({ apps: { shop: { environments: {} } } }) });
+  it('is not ready when the config does not load, and says why in the log only', async () => {
+    const { server, logLines } = await build({ apps: () => parseAppsConfig({ apps: { shop: { environments: {} } } }) });
     const response = await server.inject({ method: 'GET', url: '/readyz' });
     expect(response.statusCode).toBe(503);
-    expect(response.json().message).toMatch(/the apps config does not load: .*apps\.shop\.repository/s);
+    expect(response.json()).toEqual({ error: 'unavailable', message: 'the apps config does not load; see the server log' });
+    expect(JSON.stringify(logLines)).toMatch(/apps\.shop\.repository/);
   });
 
   it('is not ready when Temporal does not answer', async () => {
@@ -78,7 +80,7 @@ describe('hardening', () => {
 
   it('answers a failure inside a route with 500 and no stack trace or internal message', async () => {
     const { server, logLines } = await build({ apps: () => { throw new Error('disk on fire at /secret/path'); } });
-    const response = await server.inject({ method: 'GET', url: '/apps' });
+    const response = await server.inject({ method: 'GET', url: '/apps', headers: READ });
     expect(response.statusCode).toBe(500);
     expect(response.json()).toEqual({ error: 'internal', message: 'internal error; see the server log' });
     expect(response.body).not.toMatch(/disk on fire|at .*\.ts/);
@@ -88,7 +90,7 @@ describe('hardening', () => {
   it('limits each source address with a token bucket and says when to retry', async () => {
     let nowMs = 1_790_000_000_000;
     const { server } = await build({ env: { FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: '60', FLIGHTDECK_API_RATE_LIMIT_BURST: '2' }, now: () => nowMs });
-    const get = (ip: string) => server.inject({ method: 'GET', url: '/apps', remoteAddress: ip });
+    const get = (ip: string) => server.inject({ method: 'GET', url: '/apps', remoteAddress: ip, headers: READ });
     expect((await get('10.0.0.1')).statusCode).toBe(200);
     expect((await get('10.0.0.1')).statusCode).toBe(200);
     const limited = await get('10.0.0.1');
@@ -111,7 +113,7 @@ describe('hardening', () => {
 describe('metrics and the OpenAPI document', () => {
   it('exposes request counts by route and status next to Node defaults', async () => {
     const { server } = await build();
-    await server.inject({ method: 'GET', url: '/apps' });
+    await server.inject({ method: 'GET', url: '/apps', headers: READ });
     const response = await server.inject({ method: 'GET', url: '/metrics' });
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
     expect(response.body).toMatch(/flightdeck_http_request_duration_seconds_count\{method="GET",route="\/apps",status="200"\} 1/);
