@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { lockDeploys } from '../../../lib/deployLocks.js';
 import { queueStatusQuery } from '../../../lib/messages.js';
+import { ledgerWorkflowId } from '../../../lib/releaseLedger.js';
 import { cancelRun, decideApproval, deployQueueId, requestDeploy, requestRollback } from '../../../lib/operations.js';
 import { deployRequest, settle, waitForStatus, waitUntil } from '../../../test/deploy/support.js';
 import { useDeployWorld } from '../../../test/helpers/deployWorld.js';
@@ -24,7 +25,7 @@ const APPROVAL = { approval: { required: true, approvers: ['U_ALICE'], timeout: 
 const HEALTH_ON_HOME = { path: '/', consecutiveSuccesses: 2, interval: '100ms', deadline: '2s', requestTimeout: '1s' };
 
 describe('recording deploys', () => {
-  it('deployPipeline/succeeded, deployQueue/continued-as-new, rollback/manual', async () => {
+  it('deployPipeline/succeeded, deployQueue/continued-as-new, rollback/manual, releaseLedger/recording (in flight)', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
     await withWorker(async (taskQueue) => {
@@ -41,6 +42,8 @@ describe('recording deploys', () => {
       expect((await settle(kit.client, rollbackId)).status.state).toBe('succeeded');
       await saveHistory(kit.client, { workflowId: rollbackId, workflowType: 'rollback', scenario: 'manual' });
       await queue.terminate('recording done');
+      // The environment's ledger, written by both runs, lives on (it continues as new daily).
+      await saveInFlight(kit.client, { workflowId: ledgerWorkflowId(app.name, 'staging'), workflowType: 'releaseLedger', scenario: 'recording' });
     });
   });
 
