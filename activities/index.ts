@@ -7,6 +7,7 @@ import type { Logger } from '../lib/log.js';
 import { sandboxSettings } from '../lib/sandbox.js';
 import { createAuditActivities } from './audit.js';
 import { createBackupActivities } from './backup/index.js';
+import { createBackupListActivities } from './backup/backupList.js';
 import { createDeployLockActivities } from './deployLock.js';
 import { createDeployTargetActivities } from './deployTarget.js';
 import { createFlyActivities } from './fly.js';
@@ -40,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGitActivities({ workDir, sandbox: () => sandboxSettings(deps.env, localBackupDirs(deps.loadAppsConfig())), loadAppsConfig: deps.loadAppsConfig, logger: deps.logger }),
     ...createHttpActivities(),
     ...createBackupActivities(deps),
+    ...createBackupListActivities(deps),
     ...createMigrationActivities(deps),
   };
 }

@@ -2,6 +2,7 @@
 export { backupDatabase } from './backupDatabase.js';
 export { deployPipeline } from './deployPipeline.js';
 export { deployQueue } from './deployQueue.js';
+export { listBackups } from './listBackups.js';
 export { migrateDatabase } from './migrateDatabase.js';
 export { restoreDatabase } from './restoreDatabase.js';
 export { rollback } from './rollback.js';

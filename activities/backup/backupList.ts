@@ -1,7 +1,11 @@
 // The backup catalog as people see it (API, CLI, Slack): every backup of a configured database,
-// including the safety backups restores took of databases they overwrote. Read-only; not an activity.
+// including the safety backups restores took of databases they overwrote. Read-only. Reading it needs
+// the storage's credentials, which only the worker holds: the API and Slack ask the worker through
+// the listBackups workflow (activity listDatabaseBackups); the operator's CLI reads it directly.
 import type { AppsConfig } from '../../lib/config.js';
 import { resolveDatabase } from '../../lib/databaseOperations.js';
+import { ConfigError } from '../../lib/config.js';
+import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import { appOf, listCatalog, seriesOf, type BackupManifest } from './catalog.js';
 import { createBackupStorage, type BackupStorage } from './storage.js';
 
@@ -50,5 +54,19 @@ function summarize(manifest: BackupManifest, isSafetyBackup: boolean): BackupSum
     location: manifest.location,
     trigger: { source: manifest.trigger.source, actor: manifest.trigger.actor },
     isSafetyBackup,
+  };
+}
+
+export function createBackupListActivities(deps: { loadAppsConfig: () => AppsConfig }) {
+  return {
+    /** For the API and Slack, which hold no storage credentials (workflows/listBackups.ts). */
+    async listDatabaseBackups(input: { database: string }): Promise<BackupSummary[]> {
+      try {
+        return await listBackups(deps.loadAppsConfig(), input.database);
+      } catch (err) {
+        if (err instanceof ConfigError) throw permanentFailure(PermanentError.ConfigInvalid, err.problems.join('; '));
+        throw err;
+      }
+    },
   };
 }

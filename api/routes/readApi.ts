@@ -7,8 +7,8 @@ import type { RunKind, RunStatus } from '../../lib/messages.js';
 import { runStatus } from '../../lib/operations.js';
 import { readLedger, withLedgerVerdicts } from '../../lib/releaseLedgerClient.js';
 import { listRuns } from '../../lib/runHistory.js';
-import { listBackups } from '../../activities/backup/backupList.js';
 import { resolveDatabase } from '../../lib/databaseOperations.js';
+import { listBackupsThroughWorker } from '../backupListing.js';
 import type { ApiDeps } from '../deps.js';
 import { requireApiToken, requireScope } from '../apiToken.js';
 import { badRequest, HttpError, notFound, serviceUnavailable } from '../httpErrors.js';
@@ -72,7 +72,7 @@ export async function readApiRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     const query = parseRequest(backupsQuery, request.query, 'query');
     const config = deps.loadApps();
     lookUp(() => resolveDatabase(config, query.db), 'not_found');
-    return { backups: await listBackups(config, query.db) };
+    return { backups: await listBackupsThroughWorker(deps.client, deps.taskQueue, query.db) };
   });
 
   // Workflow ids contain slashes: accepted URL-encoded (/runs/deploy%2Fshop%2F…) and as a path (/runs/deploy/shop/…).

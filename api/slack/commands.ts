@@ -1,7 +1,7 @@
 // What each slash command does once parsed: check who asks (lib/authorization.ts), call the same
 // operations the API and CLI call, audit-log the outcome, and word the answer for Slack.
-import { listBackups } from '../../activities/backup/backupList.js';
 import { auditLog, type AuditOutcome } from '../../lib/audit.js';
+import { listBackupsThroughWorker } from '../backupListing.js';
 import { authorizeAppAction, authorizeDatabaseAction, authorizeRunAction, type AppAction, type AuthorizationDecision } from '../../lib/authorization.js';
 import { ConfigError, ownValue, type AppsConfig } from '../../lib/config.js';
 import { requestBackup, requestMigration, requestRestore } from '../../lib/databaseOperations.js';
@@ -179,7 +179,7 @@ async function backup(ctx: CommandContext, command: Extract<RunnableCommand, { n
 }
 
 async function restore(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'restore' }>): Promise<SlackResponse> {
-  const database = await databaseHoldingBackup(ctx.config, command.backupId);
+  const database = await databaseHoldingBackup(ctx, command.backupId);
   if (!database) return ephemeral(slack`No configured database has a backup \`${command.backupId}\`.`);
   const refused = ctx.check('restore', database, authorizeDatabaseAction(ctx.config, ctx.caller.userId, 'restore', database));
   if (refused) return refused;
@@ -191,9 +191,9 @@ async function restore(ctx: CommandContext, command: Extract<RunnableCommand, { 
   return inChannel(slack`:inbox_tray: ${mention(ctx.caller.userId)} started a restore of ${command.backupId} into ${command.targetDatabase}: \`${workflowId}\`.`);
 }
 
-async function databaseHoldingBackup(config: AppsConfig, backupId: string): Promise<string | undefined> {
-  for (const database of Object.keys(config.databases)) {
-    const backups = await listBackups(config, database);
+async function databaseHoldingBackup(ctx: CommandContext, backupId: string): Promise<string | undefined> {
+  for (const database of Object.keys(ctx.config.databases)) {
+    const backups = await listBackupsThroughWorker(ctx.deps.client, ctx.deps.taskQueue, database);
     if (backups.some((b) => b.backupId === backupId)) return database;
   }
   return undefined;

@@ -67,7 +67,8 @@ export function useApiWithWorker(kit: WorkflowTestKit, world: DeployWorld, optio
   let api: ApiHarness | undefined;
   beforeAll(async () => {
     const taskQueue = kit.uniqueId('api');
-    worker = await kit.createWorker(taskQueue, world.activities());
+    // The worker reads the same apps file as the API (it lists backups for it).
+    worker = await kit.createWorker(taskQueue, world.activities(options.apps ? { loadAppsConfig: options.apps } : {}));
     workerRun = worker.run();
     api = await buildTestServer({ client: kit.client, taskQueue, apps: options.apps ?? (() => parseAppsConfig({ apps: world.apps })), env: options.env?.() });
   });
