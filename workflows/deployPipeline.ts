@@ -68,30 +68,40 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     if (target.hasMigrations) await run.stage('migrate', () => migrate(target!, request, workspace, hasLedger));
     else run.skip('migrate', 'no migrations');
 
+    // The ledger entry is written while the rollout runs, off the critical path; every verdict waits for it.
+    let isRecorded: Promise<void> = Promise.resolve();
+    let releaseVersion: number | undefined;
+    const recordVerdict = async (record: Parameters<typeof recordInLedger>[2]) => {
+      if (!hasLedger) return;
+      await isRecorded;
+      await recordInLedger(run, target!, { releaseVersion, finishedAt: nowIso(), ...record });
+    };
     try {
       hasDeployStarted = true;
-      if (hasLedger) await recordDeploying(run, target, request, image, commit, workspace);
+      if (hasLedger) isRecorded = CancellationScope.nonCancellable(() => recordDeploying(run, target!, request, image!, commit, workspace));
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
+      releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
-      if (hasLedger) await recordInLedger(run, target, { releaseVersion: release.releaseVersion });
       const appUrl = await run.stage('health', () => verifyHealth(target!), (r) => r.detail);
       await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }), describeChecksPassed);
       if (target.bakeMs > 0) await run.stage('bake', () => bake(target!, appUrl.url), (r) => `${r.probes} probes`);
       else run.skip('bake', 'no bake window');
-      if (hasLedger) await recordInLedger(run, target, { verdict: 'verified', finishedAt: nowIso() });
+      await recordVerdict({ verdict: 'verified' });
       run.setState('succeeded', `Deployed ${image}${release.releaseVersion ? ` as release v${release.releaseVersion}` : ''}.`);
       return { image, releaseVersion: release.releaseVersion, lastKnownGoodImage };
     } catch (err) {
       if (isCancellation(err)) throw err;
       const failedStage = run.status.currentStage ?? 'deploy';
       if (hasLedger ? isNothingRolledOut(err) : failureType(err) === PermanentError.ReleaseCommandFailed) {
-        if (hasLedger) await recordInLedger(run, target, { verdict: 'failed', stage: failedStage, reason: `nothing was rolled out: ${rootMessage(err)}`, finishedAt: nowIso() });
+        await recordVerdict({ verdict: 'failed', stage: failedStage, reason: `nothing was rolled out: ${rootMessage(err)}` });
         throw stop(run, `Nothing was rolled out, so nothing was rolled back: ${rootMessage(err)}`, failureType(err));
       }
       const recovery = () => recover(run, target!, decisions, lastKnownGoodImage, request, rootMessage(err), hasLedger ? image : undefined);
       const outcome = hasLedger ? await CancellationScope.nonCancellable(recovery) : await recovery();
-      if (hasLedger) await recordInLedger(run, target, { ...outcome, stage: failedStage, reason: rootMessage(err), finishedAt: nowIso() });
+      await recordVerdict({ ...outcome, stage: failedStage, reason: rootMessage(err) });
       throw ApplicationFailure.nonRetryable(run.status.outcome ?? rootMessage(err), 'DeployRolledBack');
+    } finally {
+      await CancellationScope.nonCancellable(() => isRecorded);
     }
   } catch (err) {
     if (isCancellation(err)) {
@@ -306,9 +316,14 @@ async function rollBack(
   return { verdict: 'rolled-back', rolledBackTo: result.image };
 }
 
-/** The deploy is recorded before it starts: a crash mid-rollout leaves a `deploying` entry, never a good one. */
+/** The deploy is recorded as its rollout starts: a crash mid-rollout leaves a `deploying` entry, never a good one. */
 async function recordDeploying(run: RunTracker, target: DeployTarget, request: DeployRequest, image: string, commit: string | undefined, workspace: string | undefined): Promise<void> {
-  const flyConfig: FlyConfigSnapshot | undefined = workspace ? await local.readFlyConfig({ workspace }) : undefined;
+  let flyConfig: FlyConfigSnapshot | undefined;
+  try {
+    flyConfig = workspace ? await local.readFlyConfig({ workspace }) : undefined;
+  } catch (err) {
+    run.fact('fly.toml', `not kept in the ledger: ${rootMessage(err)}`);
+  }
   await recordInLedger(run, target, {
     kind: 'deploy', image, commit, flyConfig, trigger: request.trigger, startedAt: nowIso(), verdict: 'deploying',
   });

@@ -52,15 +52,19 @@ async function rollBackToKnownGood(request: RollbackRequest, target: DeployTarge
       + `(rolled back by ${known.entry!.id}); nothing was changed. To go further back, name a release with --to.`);
     return { image: known.image, releaseVersion: known.entry?.releaseVersion, isHealthy: true };
   }
-  // Only a rollback that will change something locks: a refused one leaves deploys as they were.
-  if (target.lockAfterRollback) await lockDeploysUntilUnlocked(request, run);
   // Manual rollbacks of an environment share one workflow id (one at a time): the run id tells them apart.
   const id = `${workflowInfo().workflowId}@${workflowInfo().runId}`;
-  await recordInLedger(run, address, {
-    id, kind: 'rollback', image: known.image, commit: known.entry?.commit, flyConfig: known.entry?.flyConfig, trigger: request.trigger,
-    startedAt: nowIso(), verdict: 'deploying', reason: request.reason, forcedBecause: request.force?.reason,
-  });
-  const release = await run.stage('deploy', () => deployImage(target, known), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
+  // Only a rollback that will change something locks (a refused one ended above). Locking, recording
+  // and reading the baseline release are independent: one round trip, not three.
+  const [, , baseline] = await Promise.all([
+    target.lockAfterRollback ? lockDeploysUntilUnlocked(request, run) : undefined,
+    recordInLedger(run, address, {
+      id, kind: 'rollback', image: known.image, commit: known.entry?.commit, flyConfig: known.entry?.flyConfig, trigger: request.trigger,
+      startedAt: nowIso(), verdict: 'deploying', reason: request.reason, forcedBecause: request.force?.reason,
+    }),
+    fly.flyAppStatus(target.flyApp).then((status) => status.releaseVersion ?? null),
+  ]);
+  const release = await run.stage('deploy', () => deployImage(target, known, baseline), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
   try {
     const health = await run.stage('health', () => verifyHealth(target), (r) => r.detail);
     await run.stage('smoke', () => verifySmoke(target, health.appUrl, undefined, (results) => { run.status.checks = results; }), describeChecksPassed);
@@ -129,10 +133,9 @@ function describeTarget(target: RollbackTarget): string {
   return `${target.image} (${target.why}${target.entry?.flyConfig ? ', with its fly.toml' : ''})`;
 }
 
-async function deployImage(target: DeployTarget, known: RollbackTarget) {
+/** `baseline`: the release before this one; a retried attempt finds its own release above it, never an older one of the same image. */
+async function deployImage(target: DeployTarget, known: RollbackTarget, baseline: number | null) {
   const waitTimeoutMs = durationToMs(target.waitTimeout);
-  // The release before this one: a retried attempt finds its own release above it, never an older one of the same image.
-  const baseline = (await fly.flyAppStatus(target.flyApp)).releaseVersion ?? null;
   return proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
     flyApp: target.flyApp, image: known.image, strategy: target.rollbackStrategy, waitTimeout: target.waitTimeout,
     baselineReleaseVersion: baseline, workDir: `deploys/${workflowInfo().workflowId}`, timeoutMs: waitTimeoutMs + 5 * 60_000,
