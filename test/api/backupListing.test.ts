@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseAppsConfig } from '../../lib/config.js';
 import { useDeployWorld } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { buildTestServer } from './apiHarness.js';
+import { API_TOKEN, buildTestServer } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld(kit);
@@ -24,7 +24,7 @@ describe('listing backups from the API', () => {
     const apiConfig = () => parseAppsConfig({ databases, storage: { type: 's3', bucket: 'flightdeck-backups', endpoint: 'http://127.0.0.1:1' } });
     const response = await kit.withWorker(world.activities({ loadAppsConfig: workerConfig }), async (taskQueue) => {
       const { server } = await buildTestServer({ client: kit.client, taskQueue, apps: apiConfig });
-      return server.inject({ method: 'GET', url: '/backups?db=orders' });
+      return server.inject({ method: 'GET', url: '/backups?db=orders', headers: { authorization: `Bearer ${API_TOKEN}` } });
     });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({ backups: [] });
