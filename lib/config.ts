@@ -300,6 +300,8 @@ const databaseSchema = z.object({
   schedule: z.string().min(1).default('0 2 * * *'),
   timezone: z.string().min(1).default('UTC'),
   compressionLevel: z.number().int().min(0).max(9).default(6),
+  restoreTargets: z.array(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a database name')).default([])
+    .describe("existing databases besides the backup's own that its backups may overwrite (with confirmation and the target's approval)"),
   lockWaitTimeout: duration.default('5m').describe('pg_dump --lock-wait-timeout: behind an ACCESS EXCLUSIVE lock, fail (and retry) instead of queueing forever'),
   retention: z.object({
     maxAge: duration.default('30d'),

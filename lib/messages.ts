@@ -279,6 +279,8 @@ export interface RestoreRequest {
   targetDatabase?: string;
   /** Overwriting an existing database must be asked for explicitly. */
   isOverwriteConfirmed?: boolean;
+  /** Overwriting a database with a dump of another one (an allowlisted restoreTargets entry) must be confirmed as such. */
+  isCrossDatabaseConfirmed?: boolean;
   trigger: Trigger;
 }
 

@@ -39,7 +39,7 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
   const approval = acceptApprovals(run, (actor) => `${actor} may not approve restores of ${request.database}`);
   let plan: RestorePlan | undefined;
   try {
-    plan = await run.stage('plan', () => preparation.prepareRestore({ database: request.database, backupId: request.backupId, targetDatabase: request.targetDatabase }), describePlan);
+    plan = await run.stage('plan', () => preparation.prepareRestore({ database: request.database, backupId: request.backupId, targetDatabase: request.targetDatabase, isCrossDatabaseConfirmed: request.isCrossDatabaseConfirmed }), describePlan);
     run.reportTo(plan.slackChannel);
     run.fact('backup', plan.backupId);
     run.fact('target', plan.targetDatabase);
@@ -91,9 +91,13 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
   const holder = workflowInfo().workflowId;
   await holds.holdBackup({ ...ref, holder, reason: `restore into ${targetDatabase}` });
   try {
+    // Every existing target needs approval, by the target's own restorers (the plan names them).
     const isOverwrite = plan.isTargetExisting;
-    if (isOverwrite && plan.isProductionTarget) await waitForApproval(run, approval, plan);
-    else run.skip('approval', isOverwrite ? 'not the live database: confirmation suffices' : 'a new database');
+    if (isOverwrite && plan.approvers.length === 0) {
+      throw ApplicationFailure.nonRetryable(`overwriting ${targetDatabase} needs an approver, and none is configured (permissions.restore or approval.approvers of its app)`, PermanentError.ConfigInvalid);
+    }
+    if (isOverwrite) await waitForApproval(run, approval, plan);
+    else run.skip('approval', 'a new database');
     await checkChecksum(run, ref);
 
     const outcome = await run.stage('restore', () => staging.restoreBackupIntoStaging({ ...ref, stagingDatabase }),
@@ -157,7 +161,8 @@ function assertRestorable(plan: RestorePlan, request: RestoreRequest): void {
 async function waitForApproval(run: RunTracker, approval: ApprovalGate, plan: RestorePlan): Promise<void> {
   approval.approvers = plan.approvers;
   await run.stage('approval', async () => {
-    run.setState('waiting-for-approval', `Overwriting the live database ${plan.targetDatabase} with ${plan.backupId} needs approval from ${plan.approvers.join(', ')}.`);
+    const what = plan.isProductionTarget ? `the live database ${plan.targetDatabase}` : plan.targetDatabase;
+    run.setState('waiting-for-approval', `Overwriting ${what} with ${plan.backupId} needs approval from ${plan.approvers.join(', ')}.`);
     const isDecided = await condition(() => approval.decision !== undefined, APPROVAL_TIMEOUT);
     run.setState('running');
     if (!isDecided) throw ApplicationFailure.nonRetryable(`nobody approved within ${APPROVAL_TIMEOUT}`, PermanentError.InvalidInput);
@@ -174,8 +179,10 @@ async function takeSafetyBackup(run: RunTracker, request: RestoreRequest, plan: 
     const result = await executeChild(backupDatabase, {
       workflowId: `${workflowInfo().workflowId}/safety-backup`,
       args: [{
-        database: request.database,
-        pgDatabase: plan.isProductionTarget ? undefined : plan.targetDatabase,
+        // A configured database's live target is backed up into its own series; any other, into a series of its own.
+        ...(isStaged && plan.targetConfigDatabase
+          ? { database: plan.targetConfigDatabase }
+          : { database: request.database, pgDatabase: plan.isProductionTarget ? undefined : plan.targetDatabase }),
         trigger: { source: 'pipeline', actor: request.trigger.actor, deliveryId: request.trigger.deliveryId },
         ...(isStaged ? { isSafetyBackup: true } : {}),
       }],

@@ -2,12 +2,13 @@
 // anew (a changed config applies to the next run) and reaches storage and Postgres through the
 // helpers beside this file. Arguments and results carry names, sizes and checks, never secrets.
 import { randomBytes } from 'node:crypto';
-import { slackChannelFor, type AppsConfig, type DatabaseConfig, type EnvConfig } from '../../lib/config.js';
+import { readSecret, slackChannelFor, type AppsConfig, type DatabaseConfig, type EnvConfig } from '../../lib/config.js';
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { CheckResult } from '../../lib/messages.js';
 import { appOf, listCatalog, manifestKey, readManifest, seriesOf, writeManifest } from './catalog.js';
-import { PG_DATABASE_NAME } from './connection.js';
+import { parseConnectionString, PG_DATABASE_NAME } from './connection.js';
+import { assertRestoreTarget } from './restoreTargets.js';
 import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './databaseSession.js';
 import { dumpToStorage, type DumpRequest, type DumpResult } from './dump.js';
 import { durationToMs } from '../../lib/validate.js';
@@ -47,8 +48,10 @@ export interface RestorePlan {
   sizeBytes: number;
   targetDatabase: string;
   isTargetExisting: boolean;
-  /** The target is the configured (live) database itself. */
+  /** The target is a configured database's live (URL) database: this one's, or another's on the same server. */
   isProductionTarget: boolean;
+  /** That configured database's name (its own series takes the safety backup). */
+  targetConfigDatabase?: string;
   approvers: string[];
   slackChannel: string;
   /** Where the dump is restored and checked before the swap (absent in plans made before staging). */
@@ -161,16 +164,24 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       return input.backupIds;
     },
 
-    async prepareRestore(input: { database: string; backupId: string; targetDatabase?: string }): Promise<RestorePlan> {
+    async prepareRestore(input: { database: string; backupId: string; targetDatabase?: string; isCrossDatabaseConfirmed?: boolean }): Promise<RestorePlan> {
       const { config } = context();
       const dbConfig = databaseConfigOf(config, input.database);
       if (input.targetDatabase !== undefined) assertDatabaseName(input.targetDatabase);
       const manifest = await findManifest(config, input.database, input.backupId);
       return withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) => {
-        const { targetDatabase, isTargetExisting } = await withMaintenanceClient(db, input.targetDatabase ?? db.defaultDatabase, async (client) => {
-          if (input.targetDatabase) return { targetDatabase: input.targetDatabase, isTargetExisting: await databaseExists(client, input.targetDatabase) };
-          return { targetDatabase: await freeRestoreName(client, manifest.pgDatabase, manifest.createdAt), isTargetExisting: false };
+        const target = await withMaintenanceClient(db, input.targetDatabase ?? db.defaultDatabase, async (client) => {
+          if (!input.targetDatabase) return { targetDatabase: await freeRestoreName(client, manifest.pgDatabase, manifest.createdAt), isTargetExisting: false, isTargetTemplate: false };
+          const { rows: [row] } = await client.query<{ isTemplate: boolean }>('select datistemplate as "isTemplate" from pg_database where datname = $1', [input.targetDatabase]);
+          return { targetDatabase: input.targetDatabase, isTargetExisting: row !== undefined, isTargetTemplate: row?.isTemplate ?? false };
         });
+        const { targetDatabase, isTargetExisting } = target;
+        assertRestoreTarget({
+          ...target, database: input.database, sourcePgDatabase: manifest.pgDatabase, allowedTargets: dbConfig.restoreTargets,
+          isCrossDatabaseConfirmed: input.isCrossDatabaseConfirmed === true,
+        });
+        // Whose database the target is: its own restorers decide, not the source's.
+        const owner = liveDatabaseOwner(config, dbConfig, targetDatabase) ?? (targetDatabase === db.defaultDatabase ? [input.database, dbConfig] as const : undefined);
         return {
           ...restoreNamesFor(targetDatabase, new Date()),
           series: manifest.series,
@@ -180,8 +191,9 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           sizeBytes: manifest.sizeBytes,
           targetDatabase,
           isTargetExisting,
-          isProductionTarget: targetDatabase === db.defaultDatabase,
-          approvers: restoreApproversOf(config, dbConfig),
+          isProductionTarget: owner !== undefined,
+          targetConfigDatabase: owner?.[0],
+          approvers: restoreApproversOf(config, owner?.[1] ?? dbConfig),
           slackChannel: slackChannelFor(config, deps.env, { app: dbConfig.app }),
         };
       }));
@@ -255,6 +267,27 @@ function releaseFlyAppOf(config: AppsConfig, dbConfig: DatabaseConfig): string |
   const environments = Object.entries(app.environments);
   const production = environments.find(([name]) => name === 'production') ?? (environments.length === 1 ? environments[0] : undefined);
   return production?.[1].flyApp;
+}
+
+/**
+ * The configured database whose live (URL) database the target is, on the same server as source:
+ * on a shared cluster, another app's database.
+ */
+function liveDatabaseOwner(config: AppsConfig, source: DatabaseConfig, targetDatabase: string): readonly [string, DatabaseConfig] | undefined {
+  const endpointOf = (dbConfig: DatabaseConfig) => {
+    const url = readSecret(dbConfig.secret);
+    try {
+      return url ? parseConnectionString(url, dbConfig.secret) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const server = endpointOf(source);
+  if (!server) return undefined;
+  return Object.entries(config.databases).find(([, candidate]) => {
+    const endpoint = endpointOf(candidate);
+    return endpoint !== undefined && endpoint.host === server.host && endpoint.port === server.port && endpoint.database === targetDatabase;
+  });
 }
 
 /** Who may approve overwriting the live database: the app's restore permissions, else its deploy approvers. */
