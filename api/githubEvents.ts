@@ -1,5 +1,6 @@
 // What a GitHub event asks Flightdeck to deploy: repository → app (apps[].github.repository),
 // branch → environment (environments[].branch). No I/O: the route verifies, this decides, the route starts.
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import type { AppsConfig } from '../lib/config.js';
@@ -9,7 +10,16 @@ import { parseRequest } from './validation.js';
 export type GitHubDecision =
   | { kind: 'pong'; zen?: string }
   | { kind: 'ignored'; reason: string }
-  | { kind: 'deploy'; targets: DeployTarget[]; actor: string };
+  | {
+    kind: 'deploy';
+    targets: DeployTarget[];
+    actor: string;
+    /**
+     * What the run is deduplicated on, from the signed body only (X-GitHub-Delivery is not signed): a
+     * captured webhook re-sent with a new delivery id finds the run it started, and deploys nothing new.
+     */
+    signedKey: string;
+  };
 
 const repository = z.object({ full_name: z.string() });
 const sender = z.object({ login: z.string() }).optional();
@@ -40,7 +50,7 @@ const workflowRunEvent = z.object({
 
 const deploymentEvent = z.object({
   action: z.string().default('created'),
-  deployment: z.object({ sha: z.string(), ref: z.string(), environment: z.string() }),
+  deployment: z.object({ id: z.number().int(), sha: z.string(), ref: z.string(), environment: z.string() }),
   repository,
   sender,
 });
@@ -74,7 +84,7 @@ function decidePush(push: z.infer<typeof pushEvent>, config: AppsConfig): GitHub
   // An app that names a CI workflow deploys when that workflow succeeds, never on the bare push.
   const deployingOnPush = apps.filter(([, app]) => !app.github?.workflow);
   if (deployingOnPush.length === 0) return { kind: 'ignored', reason: `${push.repository.full_name} deploys after its CI workflow succeeds (workflow_run), not on push` };
-  return deployBranch(deployingOnPush, branch, push.after, `github:${push.sender?.login ?? 'unknown'}`);
+  return deployBranch(deployingOnPush, branch, push.after, `github:${push.sender?.login ?? 'unknown'}`, signedKey('push', push.repository.full_name, push.ref, push.after));
 }
 
 function decideWorkflowRun(event: z.infer<typeof workflowRunEvent>, config: AppsConfig): GitHubDecision {
@@ -95,27 +105,47 @@ function decideWorkflowRun(event: z.infer<typeof workflowRunEvent>, config: Apps
   if (waitingForThisWorkflow.length === 0) {
     return { kind: 'ignored', reason: `workflow "${run.name ?? run.path}" is not the one configured for ${event.repository.full_name}` };
   }
-  return deployBranch(waitingForThisWorkflow, run.head_branch, run.head_sha, `github:${event.sender?.login ?? 'unknown'}`);
+  return deployBranch(waitingForThisWorkflow, run.head_branch, run.head_sha, `github:${event.sender?.login ?? 'unknown'}`,
+    signedKey('run', event.repository.full_name, run.head_branch, run.head_sha));
 }
 
+/**
+ * A deployment event names any sha and any environment: it deploys only to an environment that opts
+ * in (deploymentEvents: true), and only from that environment's branch, as an OIDC caller would.
+ */
 function decideDeployment(event: z.infer<typeof deploymentEvent>, config: AppsConfig): GitHubDecision {
   if (event.action !== 'created') return { kind: 'ignored', reason: `deployment ${event.action}, not created` };
   const { sha, ref, environment } = event.deployment;
   const apps = appsOfRepository(config, event.repository.full_name);
   if (apps.length === 0) return noAppFor(event.repository.full_name);
-  const targets = apps.filter(([, app]) => environment in app.environments).map(([name]) => ({ app: name, environment, sha, ref: branchOf(ref) ?? ref }));
-  if (targets.length === 0) return { kind: 'ignored', reason: `no app of ${event.repository.full_name} has an environment "${environment}"` };
-  return { kind: 'deploy', targets, actor: `github:${event.sender?.login ?? 'unknown'}` };
+  const withEnvironment = apps.filter(([, app]) => Object.hasOwn(app.environments, environment));
+  if (withEnvironment.length === 0) return { kind: 'ignored', reason: `no app of ${event.repository.full_name} has an environment "${environment}"` };
+  const branch = branchOf(ref) ?? ref;
+  const refusals: string[] = [];
+  const targets = withEnvironment.flatMap(([name, app]) => {
+    const env = app.environments[environment]!;
+    if (!env.deploymentEvents) refusals.push(`${name}/${environment} does not take GitHub deployment events (deploymentEvents: true)`);
+    else if (!env.branch || env.branch !== branch) refusals.push(`${name}/${environment} deploys only branch ${env.branch ?? '(none configured)'}, not ${ref}`);
+    else return [{ app: name, environment, sha, ref: branch }];
+    return [];
+  });
+  if (targets.length === 0) return { kind: 'ignored', reason: refusals.join('; ') };
+  return { kind: 'deploy', targets, actor: `github:${event.sender?.login ?? 'unknown'}`, signedKey: signedKey('deployment', event.repository.full_name, String(event.deployment.id), sha) };
+}
+
+/** A short, id-safe digest of signed fields. */
+function signedKey(kind: string, ...fields: string[]): string {
+  return `${kind}-${createHash('sha256').update(fields.join('\n').toLowerCase()).digest('hex').slice(0, 24)}`;
 }
 
 type NamedApp = [string, AppsConfig['apps'][string]];
 
-function deployBranch(apps: NamedApp[], branch: string, sha: string, actor: string): GitHubDecision {
+function deployBranch(apps: NamedApp[], branch: string, sha: string, actor: string, key: string): GitHubDecision {
   const targets = apps.flatMap(([name, app]) => Object.entries(app.environments)
     .filter(([, env]) => env.branch === branch)
     .map(([environment]) => ({ app: name, environment, sha, ref: branch })));
   if (targets.length === 0) return { kind: 'ignored', reason: `no environment deploys branch "${branch}"` };
-  return { kind: 'deploy', targets, actor };
+  return { kind: 'deploy', targets, actor, signedKey: key };
 }
 
 function appsOfRepository(config: AppsConfig, fullName: string): NamedApp[] {

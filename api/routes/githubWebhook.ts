@@ -1,5 +1,5 @@
 // POST /webhooks/github: the signature is checked on the raw bytes before anything is parsed; a
-// re-delivery (same hook id + X-GitHub-Delivery) finds the run the first delivery started.
+// re-delivery, or the same signed body under a new X-GitHub-Delivery, finds the run the first one started.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { startDeploy } from '../deployStarter.js';
@@ -26,8 +26,9 @@ export async function githubWebhookRoutes(app: FastifyInstance, deps: ApiDeps): 
     if (decision.kind === 'pong') return { disposition: 'pong', zen: decision.zen };
     if (decision.kind === 'ignored') return { disposition: 'ignored', reason: decision.reason };
 
-    // A webhook's id plus its delivery id is unique per delivery and repeated on a re-delivery.
-    const deliveryId = `${header(request, 'x-github-hook-id') ?? 'hook'}:${delivery}`;
+    // From the signed body, not X-GitHub-Delivery (unsigned): a re-delivery, or a captured webhook
+    // re-sent with a new delivery id, finds the run the first one started.
+    const deliveryId = decision.signedKey;
     const runs = [];
     for (const target of decision.targets) {
       runs.push(await startDeploy(deps, target, { source: 'github', actor: decision.actor, deliveryId }));

@@ -4,6 +4,7 @@ import { queueStatusQuery } from '../../lib/messages.js';
 import { deployQueueId } from '../../lib/operations.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { rolloutsOf } from '../deploy/support.js';
 import { expectNoDeployStarted, GITHUB_PREVIOUS_SECRET, gitHubSignature, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
@@ -13,9 +14,9 @@ const harness = useApiWithWorker(kit, world);
 interface GitHubApp extends TestApp { repository: string }
 
 /** An app deployed from a GitHub repository: pushes to main deploy to staging. */
-async function createGitHubApp(github: { workflow?: string } = {}): Promise<GitHubApp> {
+async function createGitHubApp(github: { workflow?: string } = {}, environment: Record<string, unknown> = {}): Promise<GitHubApp> {
   const repository = `acme/${kit.uniqueId('shop')}`;
-  const app = await world.createApp({ app: { github: { repository, ...github } }, environment: { branch: 'main' } });
+  const app = await world.createApp({ app: { github: { repository, ...github } }, environment: { branch: 'main', ...environment } });
   return { ...app, repository };
 }
 
@@ -46,7 +47,7 @@ describe('POST /webhooks/github', () => {
     expect(workflowId).toMatch(new RegExp(`^deploy/${app.name}/staging/`));
     const status = await harness.waitForRun(workflowId);
     expect(status.state).toBe('succeeded');
-    expect(status.trigger).toEqual({ source: 'github', actor: 'github:octocat', deliveryId: '4242:d-1' });
+    expect(status.trigger).toEqual({ source: 'github', actor: 'github:octocat', deliveryId: expect.stringMatching(/^push-[0-9a-f]{24}$/) });
     expect(await world.servedBody(app)).toContain('v2');
   });
 
@@ -146,16 +147,40 @@ describe('POST /webhooks/github', () => {
     expect((await harness.waitForRun(accepted.json().workflowId)).state).toBe('succeeded');
   });
 
-  it('deploys a GitHub deployment to the environment it names', async () => {
+  it('deploys nothing new when a captured push is re-sent under a new delivery id', async () => {
     const app = await createGitHubApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const first = (await deliver('push', push(app, sha), { delivery: 'original' })).json();
+    const replayed = await deliver('push', push(app, sha), { delivery: 'forged-new-id' });
+    expect(replayed.statusCode).toBe(202);
+    expect(replayed.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'duplicate' });
+    await harness.waitForRun(first.workflowId);
+    expect(rolloutsOf(world.sim, app)).toHaveLength(1);
+  });
+
+  it('deploys a GitHub deployment to an environment that opts in, from its branch', async () => {
+    const app = await createGitHubApp({}, { deploymentEvents: true });
     const sha = app.repo.commit({ behaviour: { version: 'v3' } });
     const response = await deliver('deployment', {
-      action: 'created', deployment: { sha, ref: 'main', environment: 'staging' }, repository: { full_name: app.repository }, sender: { login: 'hubot' },
+      action: 'created', deployment: { id: 1, sha, ref: 'main', environment: 'staging' }, repository: { full_name: app.repository }, sender: { login: 'hubot' },
     });
     expect(response.statusCode).toBe(202);
     const status = await harness.waitForRun(response.json().workflowId);
     expect(status.trigger.actor).toBe('github:hubot');
     expect(await world.servedBody(app)).toContain('v3');
+  });
+
+  it('ignores a deployment event for an environment that has not opted in, from another branch, or named "constructor"', async () => {
+    const closed = await createGitHubApp();
+    const open = await createGitHubApp({}, { deploymentEvents: true });
+    const deployment = (app: GitHubApp, ref: string, environment: string) => deliver('deployment', {
+      action: 'created', deployment: { id: 7, sha: 'd'.repeat(40), ref, environment }, repository: { full_name: app.repository }, sender: { login: 'mallory' },
+    });
+    expect((await deployment(closed, 'main', 'staging')).json()).toEqual({ disposition: 'ignored', reason: `${closed.name}/staging does not take GitHub deployment events (deploymentEvents: true)` });
+    expect((await deployment(open, 'evil-branch', 'staging')).json()).toEqual({ disposition: 'ignored', reason: `${open.name}/staging deploys only branch main, not evil-branch` });
+    expect((await deployment(open, 'main', 'constructor')).json()).toMatchObject({ disposition: 'ignored', reason: expect.stringContaining('has an environment "constructor"') });
+    await expectNoDeployStarted(kit.client, closed.name, 'staging');
+    await expectNoDeployStarted(kit.client, open.name, 'staging');
   });
 
   it('answers a malformed but signed payload with 400 saying what is wrong, and starts nothing', async () => {
