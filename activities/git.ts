@@ -2,8 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CancelledFailure } from '@temporalio/common';
 import { childProcessEnv, hasCredentials, readSecret, type AppsConfig } from '../lib/config.js';
-import { PermanentError, permanentFailure, type PermanentErrorType } from '../lib/errors.js';
+import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { lastLine, runCommand } from '../lib/process.js';
 import { commandEnvironment, runRepositoryCommand, SandboxUnavailableError, type SandboxSettings } from '../lib/sandbox.js';
@@ -34,6 +35,20 @@ export interface CommandInput {
   kind?: 'test' | 'smoke';
 }
 
+/**
+ * git's own wording for a remote it could not reach (a reset connection, DNS, a 5xx or 429 from the
+ * host, a hung-up transfer): another attempt may well succeed. Anything else (no such repository or
+ * ref, authentication) will fail again.
+ */
+const GIT_TRANSIENT_PATTERNS = [/could not resolve host/i, /connection (reset|refused|timed out)/i, /operation timed out/i,
+  /the remote end hung up unexpectedly/i, /early eof/i, /unexpected disconnect/i, /rpc failed/i, /network is unreachable/i,
+  /temporary failure in name resolution/i, /failed to connect to/i, /gnutls_handshake|tls connection was non-properly terminated/i,
+  /the requested url returned error: (429|5\d\d)/i];
+
+export function isTransientGitFailure(stderr: string): boolean {
+  return GIT_TRANSIENT_PATTERNS.some((p) => p.test(stderr));
+}
+
 export interface GitDeps {
   workDir: string;
   /** Read on every command: the apps file names directories to hide (local backups). */
@@ -49,8 +64,12 @@ export function createGitActivities(deps: GitDeps) {
       cwd, timeoutMs, signal: progress.signal, onLine: progress.report,
       env: childProcessEnv({ GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', ...credentialEnv }),
     }));
-    if (result.exitCode !== 0) {
-      throw permanentFailure(PermanentError.CheckoutFailed, `git ${args[0]} failed: ${lastLine(result.stderr) || `exit ${result.exitCode}`}`);
+    if (result.isCancelled) throw new CancelledFailure(`git ${args[0]} was cancelled`);
+    if (result.exitCode !== 0 || result.isTimedOut) {
+      const message = `git ${args[0]} failed: ${lastLine(result.stderr) || (result.isTimedOut ? 'timed out' : `exit ${result.exitCode}`)}`;
+      // A clone or fetch that lost the network is retried; a missing ref or repository is not.
+      if (result.isTimedOut || isTransientGitFailure(result.stderr)) throw transientFailure(TransientError.NetworkError, message);
+      throw permanentFailure(PermanentError.CheckoutFailed, message);
     }
     return result.stdout.trim();
   }
@@ -72,9 +91,10 @@ export function createGitActivities(deps: GitDeps) {
       const ref = input.ref === undefined ? undefined : gitRef.parse(input.ref);
       const sha = input.sha === undefined ? undefined : commitSha.parse(input.sha);
       const workspace = path.resolve(deps.workDir, input.runKey.replace(/[^A-Za-z0-9._-]/g, '_'));
-      // A retried attempt starts over: a half-made clone is worth less than a clean one.
-      fs.rmSync(workspace, { recursive: true, force: true });
-      fs.mkdirSync(path.dirname(workspace), { recursive: true });
+      // A retried attempt starts over: a half-made clone is worth less than a clean one. (Async: a big
+      // tree removed synchronously would stall heartbeats of every activity on this worker.)
+      await fs.promises.rm(workspace, { recursive: true, force: true });
+      await fs.promises.mkdir(path.dirname(workspace), { recursive: true });
       if (hasCredentials(input.repository)) {
         throw permanentFailure(PermanentError.InvalidInput, 'The repository URL carries credentials: remove them and name the variable holding the token in repositoryCredential: { secret: NAME }.');
       }
@@ -113,7 +133,7 @@ export function createGitActivities(deps: GitDeps) {
       // Only ever below our own work dir: a bad argument must not delete anything else.
       const root = path.resolve(deps.workDir);
       if (!path.resolve(workspace).startsWith(root + path.sep)) return;
-      fs.rmSync(workspace, { recursive: true, force: true });
+      await fs.promises.rm(workspace, { recursive: true, force: true });
     },
 
   };

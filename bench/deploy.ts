@@ -182,7 +182,7 @@ async function runDirect(activities: Activities, app: BenchApp, sha: string, run
   });
   const image = await time('build', () => call(activities.flyBuildImage, { flyApp: target.flyApp, workspace, imageLabel: `direct-${sha.slice(0, 12)}`, timeoutMs: 300_000 }));
   await time('deploy', () => call(activities.flyDeployImage, {
-    flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout, baselineReleaseVersion: before.releaseVersion,
+    flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout, baselineReleaseVersion: before.releaseVersion ?? null,
     workDir: `deploys/direct-${run}`, timeoutMs: 300_000, configPath: `${workspace}/fly.toml`,
   }));
   const appUrl = await time('health', async () => {

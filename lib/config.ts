@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { registerSecretValues } from './redact.js';
-import { commitSha, duration, flyAppName, gitRef, resourceName } from './validate.js';
+import { commitSha, duration, flyAppName, flyDuration, gitRef, resourceName } from './validate.js';
 
 export class ConfigError extends Error {
   constructor(readonly source: string, readonly problems: string[]) {
@@ -42,6 +42,8 @@ const envSchema = z.object({
     .transform((list) => list?.split(path.delimiter).filter(Boolean))
     .refine((paths) => paths === undefined || paths.every((p) => path.isAbsolute(p)), `absolute paths separated by "${path.delimiter}"`)
     .describe('more paths repository commands must not see'),
+  FLY_REGISTRY_HOST: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, 'a registry host such as registry.fly.io').optional()
+    .describe('the registry flyctl pushes built images to (flyctl reads it too); default registry.fly.io'),
   PG_BIN_DIR: z.string().trim().min(1)
     .refine((dirs) => dirs.split(':').filter(Boolean).every((dir) => ['pg_dump', 'pg_restore'].every((tool) => fs.existsSync(path.join(dir, tool)))),
       'a directory holding pg_dump and pg_restore, e.g. /usr/lib/postgresql/16/bin, or several separated by ":" (unset: /usr/lib/postgresql/*/bin, else PATH)')
@@ -233,7 +235,7 @@ const environmentSchema = z.object({
   branch: gitRef.optional().describe('pushes to this branch deploy to this environment'),
   strategy: strategy.default('rolling'),
   rollbackStrategy: strategy.default('immediate'),
-  waitTimeout: duration.default('5m'),
+  waitTimeout: flyDuration.default('5m'),
   health: healthSchema.prefault({}),
   bake: duration.optional().describe('keep probing for this long after smoke passes'),
   onFailure: z.enum(['rollback', 'pause']).default('rollback'),

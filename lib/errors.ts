@@ -15,6 +15,8 @@ export const PermanentError = {
   DeployNothingRolledOut: 'DeployNothingRolledOut',
   DeployHealthTimeout: 'DeployHealthTimeout',
   DeployCrashLoop: 'DeployCrashLoop',
+  /** A rollout that failed after machines changed, for a reason other than health or a crash loop. */
+  DeployRolloutFailed: 'DeployRolloutFailed',
   HealthCheckFailed: 'HealthCheckFailed',
   SmokeCheckFailed: 'SmokeCheckFailed',
   SecretsMissing: 'SecretsMissing',
@@ -48,6 +50,16 @@ export const TransientError = {
   NetworkError: 'NetworkError',
 } as const;
 export type TransientErrorType = (typeof TransientError)[keyof typeof TransientError];
+
+/**
+ * Failure types of a deploy that changed no machine: stop, do not roll back. A failed release_command
+ * keeps its own type and means the same (it runs before any machine is touched). Pure: workflow-safe.
+ */
+export const NOTHING_ROLLED_OUT_TYPES: readonly string[] = [PermanentError.DeployNothingRolledOut, PermanentError.ReleaseCommandFailed];
+
+export function isNothingRolledOut(type: string | undefined): boolean {
+  return type !== undefined && NOTHING_ROLLED_OUT_TYPES.includes(type);
+}
 
 /** Fails the activity without retries; the workflow sees `type` on the failure's cause. */
 export function permanentFailure(type: PermanentErrorType, message: string, details?: unknown): ApplicationFailure {

@@ -18,6 +18,12 @@ export const imageRef = z.string().max(512).regex(/^[a-z0-9][a-z0-9._\-/:@]*$/i,
 /** Temporal duration strings accepted in config: 90s, 5m, 1h30m, 500ms. */
 export const duration = z.string().regex(/^(\d+(ms|s|m|h|d))+$/, 'a duration like 30s, 5m or 1h30m');
 
+/**
+ * A duration handed to flyctl (--wait-timeout): whole units flyctl parses as Go durations and
+ * Temporal and durationToMs read too. Go has no `d` unit, so `1d` is refused here, not by flyctl mid-deploy.
+ */
+export const flyDuration = z.string().regex(/^(\d+(ms|s|m|h))+$/, 'a duration flyctl accepts, like 30s, 5m or 1h30m (Go durations have no d unit: write 24h)');
+
 export function isValidGitRef(ref: string): boolean {
   if (!ref || ref.length > 255 || ref.startsWith('-') || ref.startsWith('/') || ref.endsWith('/') || ref.endsWith('.') || ref.endsWith('.lock')) return false;
   if (ref.includes('..') || ref.includes('//') || ref.includes('@{')) return false;

@@ -14,8 +14,8 @@ export interface SimAppManifest {
   version?: string;
   /** Path the app answers its health on (default "/health"); the fly.toml check path should match. */
   healthPath?: string;
-  /** "fail": the health endpoint always answers 500. */
-  health?: 'pass' | 'fail';
+  /** "fail": the health endpoint always answers 500; "fail-except-first": only on the machine whose id sorts first (a rolling deploy's spearhead). */
+  health?: 'pass' | 'fail' | 'fail-except-first';
   /** The health endpoint answers 503 until this long after the process started. */
   healthyAfterMs?: number;
   /** After this many successful health responses (platform checks included) health answers 500. */
@@ -30,6 +30,8 @@ export interface SimAppManifest {
   routes?: Record<string, SimRoute>;
   /** How fly.toml's release_command ends on this image (default exit 0 at once). */
   releaseCommand?: { exitCode?: number; output?: string[]; durationMs?: number };
+  /** How a fly.toml machine_checks test machine ends on this image (with SourceDirOptions.machineChecks). */
+  machineCheck?: { exitCode?: number; durationMs?: number };
   /** Whether building this source fails (error text defaults to a buildkit "failed to solve" line). */
   build?: { fails?: boolean; error?: string; durationMs?: number };
 }
@@ -81,6 +83,10 @@ export interface SourceDirOptions {
   releaseCommandTimeout?: string;
   /** Path of the [[http_service.checks]] check (default: the manifest's healthPath or "/health"). */
   checkPath?: string;
+  /** Adds [[http_service.machine_checks]]: a test machine per updated machine (see SimAppManifest.machineCheck). */
+  machineChecks?: boolean;
+  /** TOML appended as is (e.g. a [[files]] section or top-level [checks]). */
+  extraToml?: string;
 }
 
 export interface CreateAppOptions {
@@ -105,7 +111,7 @@ export interface SimApp {
 export interface RunOptions {
   /** Working directory (default: the state directory, so no stray fly.toml is picked up). */
   cwd?: string;
-  /** Extra environment, on top of process.env and sim.env. */
+  /** Extra environment, on top of process.env (without LOG_LEVEL) and sim.env. */
   env?: Record<string, string | undefined>;
   /** stdin. */
   input?: string;
@@ -189,6 +195,8 @@ export interface Sim {
   callCount(command: string): number;
   /** How many deploys created a release for this image. */
   deployCount(imageRef: string): number;
+  /** Stops a machine (process gone, state "stopped"), as `fly machine stop` would. */
+  stopMachine(appName: string, machineId: string): Promise<void>;
   /** Pids of this simulator's running machine, router and proxy processes. */
   processIds(): number[];
   /** The raw simulator state (for assertions the CLI does not expose). */

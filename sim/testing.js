@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCallRecords } from './lib/call-log.js';
 import { addFault } from './lib/faults.js';
+import { stopMachine } from './lib/machine-runtime.js';
 import { MANIFEST_FILE_NAME } from './lib/manifest.js';
 import { resumeSimProcesses } from './lib/resume.js';
 import { killAllSimProcesses, listSimProcesses } from './lib/teardown.js';
@@ -52,8 +53,14 @@ export async function createSim(options = {}) {
   if (hasState) await resumeSimProcesses(dir);
   const env = { FLY_SIM_DIR: dir, FLYCTL_PATH, FLY_API_TOKEN: SIM_TOKEN };
 
+  // Like a script's shell, minus LOG_LEVEL: flyctl would print its log lines on stdout (a test may
+  // set LOG_LEVEL for the code under test without breaking its own reads).
+  const baseEnv = () => {
+    const { LOG_LEVEL: _ignored, ...rest } = process.env;
+    return { ...rest, ...env };
+  };
   /** @type {import('./testing.js').Sim['run']} */
-  const run = (args, runOptions = {}) => runFlyctl(args, { cwd: runOptions.cwd ?? dir, env: { ...process.env, ...env, ...runOptions.env }, input: runOptions.input, timeoutMs: runOptions.timeoutMs });
+  const run = (args, runOptions = {}) => runFlyctl(args, { cwd: runOptions.cwd ?? dir, env: { ...baseEnv(), ...runOptions.env }, input: runOptions.input, timeoutMs: runOptions.timeoutMs });
 
   /** @type {import('./testing.js').Sim['runOrThrow']} */
   const runOrThrow = async (args, runOptions) => {
@@ -85,7 +92,7 @@ export async function createSim(options = {}) {
       return JSON.parse(stdout);
     },
     makeSourceDir,
-    start: (args, runOptions = {}) => startFlyctl(args, { cwd: runOptions.cwd ?? dir, env: { ...process.env, ...env, ...runOptions.env } }),
+    start: (args, runOptions = {}) => startFlyctl(args, { cwd: runOptions.cwd ?? dir, env: { ...baseEnv(), ...runOptions.env } }),
     async createApp(name, appOptions = {}) {
       const machines = appOptions.machines ?? 1;
       await runOrThrow(['apps', 'create', name]);
@@ -125,6 +132,11 @@ export async function createSim(options = {}) {
         if (!app) throw new Error(`the simulator has no app ${appName}`);
         app.proxyTarget = { host, port };
       });
+    },
+    async stopMachine(appName, machineId) {
+      /** @type {any} */
+      const ctx = { dir, readState: () => readState(dir), updateState: (/** @type {any} */ mutate) => updateState(dir, mutate) };
+      await stopMachine(ctx, appName, machineId);
     },
     callLog: () => readCallRecords(dir),
     callCount: (command) => readCallRecords(dir).filter((record) => record.command === command).length,
@@ -175,6 +187,8 @@ function flyToml(manifest, options) {
     '    grace_period = "1s"',
     '    method = "GET"',
     `    path = ${JSON.stringify(checkPath)}`,
+    ...(options.machineChecks ? ['', '  [[http_service.machine_checks]]', '    command = ["bin/check"]'] : []),
+    ...(options.extraToml ? ['', options.extraToml] : []),
   ];
   return `${lines.join('\n')}\n`;
 }

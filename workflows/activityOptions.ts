@@ -6,9 +6,14 @@ const transientRetry = { initialInterval: '2s', backoffCoefficient: 2, maximumIn
 /** Quick flyctl reads (status, secrets, releases, checks): retried through 429s and resets. */
 export const flyReadOptions: ActivityOptions = { startToCloseTimeout: '2m', heartbeatTimeout: '30s', retry: transientRetry };
 
-/** `fly deploy`: a retry after a lost worker finds the rollout already under way (see activities/fly.ts). */
+/**
+ * `fly deploy`: a retry after a lost worker resumes the rollout under way (see activities/fly.ts),
+ * and the activity bounds itself by a budget derived from the strategy, the machines and the
+ * timeouts (which this workflow does not know), so start-to-close is only a backstop. Heartbeats
+ * every second; 20 s without one means the worker is gone (and a cancel reaches it within ~16 s).
+ */
 export function flyDeployOptions(waitTimeoutMs: number): ActivityOptions {
-  return { startToCloseTimeout: waitTimeoutMs + 10 * 60_000, heartbeatTimeout: '10s', retry: { ...transientRetry, maximumAttempts: 4 } };
+  return { startToCloseTimeout: Math.max(2 * 3_600_000, 60 * waitTimeoutMs), heartbeatTimeout: '20s', retry: { ...transientRetry, maximumAttempts: 4 } };
 }
 
 /** Build: one retry for a flaky builder. */

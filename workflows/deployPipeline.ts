@@ -245,7 +245,7 @@ async function deploy(target: DeployTarget, image: string, baselineReleaseVersio
   const waitTimeoutMs = durationToMs(target.waitTimeout);
   return proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
     flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout,
-    baselineReleaseVersion, workDir: `deploys/${workflowInfo().workflowId}`, timeoutMs: waitTimeoutMs + 5 * 60_000,
+    baselineReleaseVersion: baselineReleaseVersion ?? null, workDir: `deploys/${workflowInfo().workflowId}`,
     configPath: workspace ? `${workspace}/fly.toml` : undefined,
   });
 }

@@ -138,7 +138,7 @@ async function deployImage(target: DeployTarget, known: RollbackTarget, baseline
   const waitTimeoutMs = durationToMs(target.waitTimeout);
   return proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
     flyApp: target.flyApp, image: known.image, strategy: target.rollbackStrategy, waitTimeout: target.waitTimeout,
-    baselineReleaseVersion: baseline, workDir: `deploys/${workflowInfo().workflowId}`, timeoutMs: waitTimeoutMs + 5 * 60_000,
+    baselineReleaseVersion: baseline, workDir: `deploys/${workflowInfo().workflowId}`,
     configContent: known.entry?.flyConfig?.content,
   });
 }
@@ -169,7 +169,7 @@ async function rollBackByFlyReleases(request: RollbackRequest, target: DeployTar
   const waitTimeoutMs = durationToMs(target.waitTimeout);
   const release = await run.stage('deploy', () => proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
     flyApp: target.flyApp, image, strategy: target.rollbackStrategy, waitTimeout: target.waitTimeout,
-    baselineReleaseVersion: null, workDir: `deploys/${run.status.workflowId}`, timeoutMs: waitTimeoutMs + 5 * 60_000,
+    baselineReleaseVersion: null, workDir: `deploys/${run.status.workflowId}`,
   }), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
   await run.stage('health', () => verifyHealth(target), (r) => r.detail);
   run.setState('succeeded', `Rolled back ${target.flyApp} to ${image}; it is healthy. The database schema was not rolled back.`);

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseToml } from './fly-toml.js';
+import { parseGoDuration } from './duration.js';
 import { FlyError } from './errors.js';
 
 export const CONFIG_FILE_NAME = 'fly.toml';
@@ -76,7 +77,32 @@ export function normalizeAppConfig(raw) {
     internalPort,
     checks: collectChecks(raw, internalPort),
     buildImage: String(raw.build?.image ?? ''),
+    files: (raw.files ?? []).map((/** @type {Record<string, any>} */ file) => ({ guestPath: String(file.guest_path ?? ''), localPath: String(file.local_path ?? '') })),
+    hasMachineChecks: (raw.http_service?.machine_checks ?? []).length > 0 || (raw.machine_checks ?? []).length > 0,
+    problems: validationProblems(raw),
   };
+}
+
+const DEPLOY_STRATEGIES = ['canary', 'rolling', 'immediate', 'bluegreen'];
+
+/**
+ * What flyctl's cfg.Validate reports (appconfig/validation.go), for the parts the simulator models:
+ * each problem is a line of the "extra info" flyctl prints on stdout before `App configuration is not valid`.
+ * @param {Record<string, any>} raw
+ * @returns {string[]}
+ */
+function validationProblems(raw) {
+  /** @type {string[]} */
+  const problems = [];
+  const strategy = raw.deploy?.strategy;
+  if (strategy && !DEPLOY_STRATEGIES.includes(strategy)) {
+    problems.push(`unsupported deployment strategy '${strategy}'; Apps v2 supports the following strategies: ${DEPLOY_STRATEGIES.join(', ')}`);
+  }
+  for (const [name, check] of Object.entries(raw.checks ?? {})) {
+    const intervalMs = check.interval === undefined ? null : parseGoDuration(String(check.interval));
+    if (intervalMs !== null && intervalMs < 2000) problems.push(`Check '${name}' interval is too short: ${check.interval}, minimum is 2 seconds`);
+  }
+  return problems;
 }
 
 /**

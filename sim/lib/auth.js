@@ -15,3 +15,12 @@ export function requireAuthentication(ctx) {
   const { validTokens } = ctx.readState().settings;
   if (validTokens && !validTokens.includes(token)) throw new FlyError('You must be authenticated to view this.');
 }
+
+/**
+ * A deploy token (macaroon, `FlyV1 …`): it may deploy but not read app logs, so flyctl prints a
+ * warning where it would fetch them (machines_releasecommand.go:211, machines_deploymachinesapp.go:1538).
+ * @param {import('./context.js').CommandContext} ctx
+ */
+export function isDeployToken(ctx) {
+  return resolveAccessToken(ctx).startsWith('FlyV1 ');
+}

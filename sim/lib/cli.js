@@ -8,7 +8,7 @@ import { requireAuthentication } from './auth.js';
 import { appendCallRecord, redactArgv } from './call-log.js';
 import { findCommand, GLOBAL_FLAGS } from './command-table.js';
 import { createContext } from './context.js';
-import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, FlyError, isInterrupted } from './errors.js';
+import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, FlyError, isInterrupted, SilentCancel } from './errors.js';
 import { actOutFault, takeFault } from './faults.js';
 import { requireSimDir } from './state.js';
 
@@ -35,9 +35,13 @@ export async function runCli(argv, interrupted) {
     callRecord = ctx.callRecord;
     const handler = isHelp ? await import('./commands/help.js') : await /** @type {NonNullable<typeof found.node.load>} */ (found.node.load)();
     if (found.node.needsAuth && !isHelp) requireAuthentication(ctx);
+    // flyctl reads LOG_LEVEL too, and writes its log lines to stdout (terminal/logging.go).
+    const isDebug = ctx.env.LOG_LEVEL === 'debug';
+    if (isDebug) ctx.out(`DEBUG Loaded flyctl config from ${ctx.env.HOME ?? '~'}/.fly/config.yml\n`);
     const fault = dir && !isHelp ? await takeFault(ctx) : undefined;
     if (fault) await actOutFault(ctx, fault, String(ctx.flags.app || ctx.env.FLY_APP || 'app'));
     await handler.run(ctx);
+    if (isDebug) ctx.out('DEBUG Metrics flush: sent 2 metrics\n');
     if (interrupted.aborted) exitCode = EXIT_INTERRUPTED;
   } catch (err) {
     exitCode = reportError(err, interrupted);
@@ -63,6 +67,8 @@ export async function runCli(argv, interrupted) {
  */
 function reportError(err, signal) {
   if (isInterrupted(err) || signal.aborted) return EXIT_INTERRUPTED;
+  // A rolling update's joined errors where context.Canceled wins: exit 127, nothing printed.
+  if (err instanceof SilentCancel) return EXIT_INTERRUPTED;
   if (err instanceof FlyError) {
     process.stderr.write(`Error: ${err.message}\n`);
     if (err.description && err.description !== err.message) process.stderr.write(`${err.description}\n\n`);

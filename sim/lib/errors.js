@@ -34,3 +34,18 @@ export class Interrupted extends Error {
 export function isInterrupted(err) {
   return err instanceof Interrupted || (err instanceof Error && err.name === 'AbortError');
 }
+
+/**
+ * A rolling update that cancels its sibling pool on the first error and joins every error: with
+ * ≥2 process groups, or ≥3 machines where a non-first one fails, context.Canceled wins, so flyctl
+ * exits 127 and prints no `Error:` line (machines_deploymachinesapp.go; cli.go). The release ends
+ * `interrupted`; the `✖ … update failed` lines on stdout are all that says why.
+ */
+export class SilentCancel extends Error {
+  /** @param {Error} cause the machine's own failure */
+  constructor(cause) {
+    super(cause.message);
+    this.name = 'SilentCancel';
+    this.cause = cause;
+  }
+}

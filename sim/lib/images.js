@@ -12,9 +12,9 @@ import { sleep } from './time.js';
 export const REGISTRY_HOST = 'registry.fly.io';
 const BUILD_ERROR_PREFIX = 'failed to fetch an image or build from source';
 
-/** @param {string} appName @param {string} label */
-export function imageRefFor(appName, label) {
-  return `${REGISTRY_HOST}/${appName}:${label}`;
+/** @param {string} appName @param {string} label @param {string} [registryHost] FLY_REGISTRY_HOST */
+export function imageRefFor(appName, label, registryHost = REGISTRY_HOST) {
+  return `${registryHost}/${appName}:${label}`;
 }
 
 /**
@@ -55,11 +55,11 @@ export function findPushedImage(state, ref) {
  * @param {string} ref
  */
 export function resolveImageReference(ctx, ref) {
-  ctx.out(`Searching for image '${ref}' remotely...\n`);
+  ctx.err(`Searching for image '${ref}' remotely...\n`);
   const image = findPushedImage(ctx.readState(), ref);
   if (!image) throw new FlyError(`${BUILD_ERROR_PREFIX}: could not find image "${ref}"`);
-  ctx.out(`image found: img_${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}\n`);
-  printImageSummary(ctx, image);
+  ctx.err(`image found: img_${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}\n`);
+  if (ctx.env.LOG_LEVEL === 'debug') ctx.out(`DEBUG result image:&{ID:img_${image.digest.slice(7, 23)} Tag:${image.ref} Digest:${image.digest} Size:48234496} error:<nil>\n`);
   return image;
 }
 
@@ -71,11 +71,11 @@ export function resolveImageReference(ctx, ref) {
  */
 export async function buildImage(ctx, { appName, sourceDir, label, isPushed }) {
   const manifest = readSourceManifest(sourceDir);
-  ctx.out('==> Building image\n');
+  ctx.err('==> Building image\n');
   await sleep(manifest.build.durationMs, ctx.signal);
   if (manifest.build.fails) throw new FlyError(`${BUILD_ERROR_PREFIX}: error building: ${manifest.build.error}`);
-  ctx.out('--> Building image done\n');
-  const ref = imageRefFor(appName, label || `deployment-${newUlid()}`);
+  ctx.err('--> Building image done\n');
+  const ref = imageRefFor(appName, label || `deployment-${newUlid()}`, ctx.env.FLY_REGISTRY_HOST || REGISTRY_HOST);
   /** @type {import('./state.js').ImageRecord} */
   const image = {
     ref,
@@ -87,8 +87,8 @@ export async function buildImage(ctx, { appName, sourceDir, label, isPushed }) {
     isPushed,
   };
   if (isPushed) {
-    ctx.out('==> Pushing image to fly\n');
-    ctx.out('--> Pushing image done\n');
+    ctx.err('==> Pushing image to fly\n');
+    ctx.err('--> Pushing image done\n');
   }
   await ctx.updateState((state) => {
     state.images[ref] = image;
@@ -102,8 +102,8 @@ export async function buildImage(ctx, { appName, sourceDir, label, isPushed }) {
  * @param {import('./state.js').ImageRecord} image
  */
 function printImageSummary(ctx, image) {
-  ctx.out(`image: ${image.ref}\n`);
-  ctx.out('image size: 46 MB\n');
+  ctx.err(`image: ${image.ref}\n`);
+  ctx.err('image size: 46 MB\n');
 }
 
 /**

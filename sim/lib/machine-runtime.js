@@ -54,6 +54,41 @@ export async function replaceMachine(ctx, appName, machineId, change, event = { 
 }
 
 /**
+ * A stopped machine gets the new config but stays stopped (flyctl's SkipLaunch: "updated but not
+ * started"), so nothing waits for it.
+ * @param {CommandContext} ctx
+ * @param {string} appName
+ * @param {string} machineId
+ * @param {(machine: import('./state.js').MachineRecord) => void} change
+ */
+export async function updateStoppedMachine(ctx, appName, machineId, change) {
+  await ctx.updateState((state) => {
+    const machine = state.apps[appName].machines[machineId];
+    change(machine);
+    Object.assign(machine, { instanceId: newUlid(), state: 'stopped', pid: null, port: null, updatedAt: new Date().toISOString() });
+    recordEvent(machine, { type: 'update', status: 'stopped', source: 'user', timestamp: Date.now() });
+  });
+}
+
+/**
+ * Stops a machine's process and records it stopped (what `fly machine stop` does).
+ * @param {CommandContext} ctx
+ * @param {string} appName
+ * @param {string} machineId
+ */
+export async function stopMachine(ctx, appName, machineId) {
+  const pid = await ctx.updateState((state) => {
+    const machine = state.apps[appName]?.machines[machineId];
+    if (!machine) throw new Error(`the simulator has no machine ${machineId} in ${appName}`);
+    const previous = machine.pid;
+    Object.assign(machine, { state: 'stopped', pid: null, port: null, updatedAt: new Date().toISOString() });
+    recordEvent(machine, { type: 'stop', status: 'stopped', source: 'user', timestamp: Date.now() });
+    return previous;
+  });
+  await terminateProcess(pid, machineMarker(machineId));
+}
+
+/**
  * Removes the machine and stops its process.
  * @param {CommandContext} ctx
  * @param {string} appName

@@ -4,7 +4,7 @@
 // Started detached by flyctl; registers its own port and state, like a machine reporting to flyd.
 import http from 'node:http';
 import { appendAppLog } from './app-log.js';
-import { updateState } from './state.js';
+import { readState, updateState } from './state.js';
 import { startWatchdog } from './watchdog.js';
 
 /**
@@ -36,10 +36,17 @@ async function updateOwnRecord(change) {
   });
 }
 
+/** Whether this machine sorts first in its app: the one a rolling deploy updates first. */
+function isFirstMachine() {
+  const ids = Object.keys(readState(spec.dir).apps[spec.app]?.machines ?? {}).sort();
+  return ids[0] === spec.machineId;
+}
+
 function healthResponse() {
   const uptimeMs = Date.now() - startedAtMs;
   if (uptimeMs < manifest.healthyAfterMs) return { status: 503, body: 'starting' };
   if (manifest.health === 'fail') return { status: 500, body: 'unhealthy' };
+  if (manifest.health === 'fail-except-first' && !isFirstMachine()) return { status: 500, body: 'unhealthy' };
   if (manifest.failHealthAfterMs !== null && uptimeMs >= manifest.failHealthAfterMs) return { status: 500, body: 'degraded' };
   if (manifest.failHealthAfterRequests !== null && successfulHealthResponses >= manifest.failHealthAfterRequests) return { status: 500, body: 'degraded' };
   successfulHealthResponses += 1;

@@ -11,10 +11,11 @@ export const MANIFEST_FILE_NAME = 'sim-app.json';
 /**
  * @typedef {{ status?: number, body?: string, json?: unknown, headers?: Record<string, string> }} RouteBehaviour
  * @typedef {{
- *   version: string, healthPath: string, health: 'pass' | 'fail', healthyAfterMs: number,
+ *   version: string, healthPath: string, health: 'pass' | 'fail' | 'fail-except-first', healthyAfterMs: number,
  *   failHealthAfterRequests: number | null, failHealthAfterMs: number | null,
  *   crashOnStart: boolean, startDelayMs: number, routes: Record<string, RouteBehaviour>,
  *   releaseCommand: { exitCode: number, output: string[], durationMs: number },
+ *   machineCheck: { exitCode: number, durationMs: number },
  *   build: { fails: boolean, error: string, durationMs: number }
  * }} Manifest
  */
@@ -26,13 +27,13 @@ const DEFAULT_BUILD_ERROR = 'failed to solve: process "/bin/sh -c npm run build"
  * @returns {Manifest}
  */
 export function normalizeManifest(raw) {
-  const known = ['version', 'healthPath', 'health', 'healthyAfterMs', 'failHealthAfterRequests', 'failHealthAfterMs', 'crashOnStart', 'startDelayMs', 'routes', 'releaseCommand', 'build'];
+  const known = ['version', 'healthPath', 'health', 'healthyAfterMs', 'failHealthAfterRequests', 'failHealthAfterMs', 'crashOnStart', 'startDelayMs', 'routes', 'releaseCommand', 'machineCheck', 'build'];
   const unknown = Object.keys(raw).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new FlyError(`${MANIFEST_FILE_NAME}: unknown field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
   return {
     version: String(raw.version ?? 'v1'),
     healthPath: String(raw.healthPath ?? '/health'),
-    health: raw.health === 'fail' ? 'fail' : 'pass',
+    health: raw.health === 'fail' || raw.health === 'fail-except-first' ? raw.health : 'pass',
     healthyAfterMs: Number(raw.healthyAfterMs ?? 0),
     failHealthAfterRequests: raw.failHealthAfterRequests == null ? null : Number(raw.failHealthAfterRequests),
     failHealthAfterMs: raw.failHealthAfterMs == null ? null : Number(raw.failHealthAfterMs),
@@ -43,6 +44,10 @@ export function normalizeManifest(raw) {
       exitCode: Number(raw.releaseCommand?.exitCode ?? 0),
       output: (raw.releaseCommand?.output ?? []).map(String),
       durationMs: Number(raw.releaseCommand?.durationMs ?? 0),
+    },
+    machineCheck: {
+      exitCode: Number(raw.machineCheck?.exitCode ?? 0),
+      durationMs: Number(raw.machineCheck?.durationMs ?? 0),
     },
     build: {
       fails: Boolean(raw.build?.fails),

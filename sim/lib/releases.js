@@ -6,16 +6,17 @@ import { newUlid } from './ids.js';
 import { rfc3339Seconds } from './time.js';
 
 /**
- * Adds a running release to the app (call inside updateState).
+ * Adds a pending release to the app (call inside updateState), with the config it deploys.
  * @param {import('./state.js').AppRecord} app
  * @param {string} imageRef
+ * @param {import('./state.js').AppConfig | null} [config]
  * @returns {import('./state.js').ReleaseRecord}
  */
-export function addRelease(app, imageRef) {
+export function addRelease(app, imageRef, config = null) {
   const version = app.releases.reduce((max, release) => Math.max(max, release.version), 0) + 1;
   const now = new Date();
   /** @type {import('./state.js').ReleaseRecord} */
-  const release = { id: newUlid(now.getTime()), version, status: 'running', imageRef, createdAt: rfc3339Seconds(now), createdAtMs: now.getTime(), reason: '', description: '', error: '' };
+  const release = { id: newUlid(now.getTime()), version, status: 'pending', imageRef, config, createdAt: rfc3339Seconds(now), createdAtMs: now.getTime(), reason: '', description: '', error: '' };
   app.releases.push(release);
   return release;
 }
@@ -24,7 +25,7 @@ export function addRelease(app, imageRef) {
  * @param {import('./context.js').CommandContext} ctx
  * @param {string} appName
  * @param {string} releaseId
- * @param {'complete' | 'failed' | 'interrupted'} status
+ * @param {'running' | 'complete' | 'failed' | 'interrupted'} status
  * @param {string} [error]
  */
 export async function finishRelease(ctx, appName, releaseId, status, error = '') {

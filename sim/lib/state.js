@@ -12,7 +12,8 @@ import { FlyError } from './errors.js';
  * @typedef {{
  *   appName: string, primaryRegion: string, env: Record<string, string>, releaseCommand: string,
  *   strategy: string, waitTimeout: string, releaseCommandTimeout: string, maxUnavailable: number | null, internalPort: number,
- *   checks: CheckDefinition[], buildImage: string
+ *   checks: CheckDefinition[], buildImage: string, files: Array<{ guestPath: string, localPath: string }>,
+ *   hasMachineChecks: boolean, problems: string[]
  * }} AppConfig
  * @typedef {{ type: string, status: string, source: string, timestamp: number, exitCode?: number }} MachineEvent
  * @typedef {{
@@ -25,8 +26,8 @@ import { FlyError } from './errors.js';
  *   events: MachineEvent[], pid: number | null, port: number | null
  * }} MachineRecord
  * @typedef {{
- *   id: string, version: number, status: 'running' | 'complete' | 'failed' | 'interrupted',
- *   imageRef: string, createdAt: string, createdAtMs: number, reason: string, description: string, error: string
+ *   id: string, version: number, status: 'pending' | 'running' | 'complete' | 'failed' | 'interrupted',
+ *   imageRef: string, config?: AppConfig | null, createdAt: string, createdAtMs: number, reason: string, description: string, error: string
  * }} ReleaseRecord
  * @typedef {{ value: string, digest: string, updatedAtMs: number }} SecretRecord
  * @typedef {{ owner: string, pid: number, nonce: string, acquiredAt: string }} LeaseRecord

@@ -41,8 +41,9 @@ describe('cancelling a deploy', () => {
 
   it('during the rollout: stops flyctl, rolls back, and the previous image serves', async () => {
     const app = await world.createApp();
-    // Slow to become healthy, so the rollout is still under way when the cancel arrives.
-    const sha = app.repo.commit({ behaviour: { version: 'v2', healthyAfterMs: 15_000 } });
+    // Slow to become healthy, so the rollout is still under way when the cancel arrives (a cancel
+    // reaches the activity with its next heartbeat, up to 80% of the 20 s heartbeat timeout later).
+    const sha = app.repo.commit({ behaviour: { version: 'v2', healthyAfterMs: 30_000 } });
     const { status } = await kit.withWorker(world.activities(), async (taskQueue) => {
       const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
       await waitForStatus(kit.client, workflowId, 'the deploy stage running', (s) => isStageRunning(s, 'deploy'));

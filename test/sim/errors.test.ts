@@ -1,6 +1,6 @@
 import { beforeAll, describe, it } from 'vitest';
 import type { SimApp } from '../../sim/testing.js';
-import { machinesOf, releasesOf, useSim } from './useSim.js';
+import { errorFrom, machinesOf, releasesOf, useSim } from './useSim.js';
 
 // One simulator for the file; a test that changes an app's machines or releases uses its own app,
 // so the tests run concurrently.
@@ -26,7 +26,7 @@ describe.concurrent('flyctl simulator errors and exit codes', () => {
 
     const deploy = await fixture.sim.run(['deploy', '-a', 'no-such-app', '-i', app.imageRef, '--yes']);
     expect(deploy.exitCode).toBe(1);
-    expect(deploy.stderr).toBe('Error: the app name no-such-app could not be found, did you create the app or misspell it in the fly.toml file or via -a?\n');
+    expect(errorFrom(deploy.stderr)).toBe('Error: the app name no-such-app could not be found, did you create the app or misspell it in the fly.toml file or via -a?\n');
 
     const machines = await fixture.sim.run(['machine', 'list', '-a', 'no-such-app', '--json']);
     expect(machines.stderr).toMatch(/^Error: failed to list VMs: app not found \(Request ID: .+\)\n$/);
@@ -48,7 +48,7 @@ describe.concurrent('flyctl simulator errors and exit codes', () => {
 
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toContain(`✖ Machine ${machine.id} [app] update failed: timeout reached waiting for health checks to pass for machine ${machine.id}: `);
-    expect(result.stderr).toMatch(new RegExp(`^Error: timeout reached waiting for health checks to pass for machine ${machine.id}: .*context deadline exceeded\\n$`));
+    expect(errorFrom(result.stderr)).toMatch(new RegExp(`^Error: timeout reached waiting for health checks to pass for machine ${machine.id}: .*context deadline exceeded\\n$`));
     expect((await releasesOf(fixture.sim, 'errors-health'))[0]).toMatchObject({ Version: 2, Status: 'failed', Stable: false });
   });
 
@@ -78,14 +78,14 @@ describe.concurrent('flyctl simulator errors and exit codes', () => {
     expect((await machinesOf(fixture.sim, 'errors-crash'))[0].state).toBe('stopped');
   });
 
-  it('exits 126 when the release_command outlives --release-command-timeout', async ({ expect }) => {
+  it("exits 1, not 126, when the release_command outlives --release-command-timeout (flyctl rewords the wait's timeout)", async ({ expect }) => {
     await fixture.sim.createApp('errors-slow-migration', { machines: 0 });
     const slowMigration = fixture.sim.makeSourceDir({ releaseCommand: { durationMs: 60_000 } }, { app: 'errors-slow-migration' });
 
     const result = await fixture.sim.run(['deploy', slowMigration, '--release-command-timeout', '300ms', '--yes']);
 
-    expect(result.exitCode).toBe(126);
-    expect(result.stderr).toMatch(/^Error: release command failed - aborting deployment\. error waiting for release_command machine [0-9a-f]{14} to finish running: context deadline exceeded\n$/m);
+    expect(result.exitCode).toBe(1);
+    expect(errorFrom(result.stderr)).toMatch(/^Error: release command failed - aborting deployment\. error waiting for release_command machine [0-9a-f]{14} to finish running: timeout reached waiting for machine's state to change\nYour machine never reached the state "destroyed"\./);
   });
 
   it('fails a build whose source says so, without making a release', async ({ expect }) => {
@@ -94,19 +94,20 @@ describe.concurrent('flyctl simulator errors and exit codes', () => {
     const result = await fixture.sim.run(['deploy', fixture.sim.makeSourceDir('build-fails', { app: 'errors-build' }), '--build-only', '--push']);
 
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/^Error: failed to fetch an image or build from source: error building: failed to solve: /);
+    expect(errorFrom(result.stderr)).toMatch(/^Error: failed to fetch an image or build from source: error building: failed to solve: /);
     expect(await releasesOf(fixture.sim, 'errors-build')).toEqual([]);
   });
 
   it('cannot deploy an image the registry does not have', async ({ expect }) => {
     const result = await fixture.sim.run(['deploy', '-a', app.name, '-i', 'registry.fly.io/errors-app:never-built', '--yes']);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe('Error: failed to fetch an image or build from source: could not find image "registry.fly.io/errors-app:never-built"\n');
+    expect(result.stderr).toContain("Searching for image 'registry.fly.io/errors-app:never-built' remotely...\n");
+    expect(errorFrom(result.stderr)).toBe('Error: failed to fetch an image or build from source: could not find image "registry.fly.io/errors-app:never-built"\n');
   });
 
   it("rejects an invalid --wait-timeout with flyctl's text", async ({ expect }) => {
     const result = await fixture.sim.run(['deploy', '-a', app.name, '-i', app.imageRef, '--wait-timeout', 'soon']);
-    expect(result.stderr).toBe("Error: invalid duration value soon used for --wait-timeout flag: valid options are a number of seconds, number with time unit (i.e.: 5m, 180s) or 'none'\n");
+    expect(errorFrom(result.stderr)).toBe("Error: invalid duration value soon used for --wait-timeout flag: valid options are a number of seconds, number with time unit (i.e.: 5m, 180s) or 'none'\n");
   });
 
   it('requires --yes to scale when not interactive', async ({ expect }) => {

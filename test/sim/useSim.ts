@@ -56,3 +56,9 @@ export async function machinesOf(sim: Sim, app: string): Promise<MachineJson[]> 
 export async function releasesOf(sim: Sim, app: string): Promise<ReleaseJson[]> {
   return sim.runJson<ReleaseJson[]>(['releases', '-a', app]);
 }
+
+/** flyctl's error report: stderr from its last `Error: ` line on (text blocks such as `==> …` come first). */
+export function errorFrom(stderr: string): string {
+  const index = stderr.lastIndexOf('\nError: ');
+  return index < 0 ? stderr : stderr.slice(index + 1);
+}

@@ -7,6 +7,7 @@ import { splitAssignment } from '../assignments.js';
 import { parseDurationFlag } from '../duration.js';
 import { FlyError } from '../errors.js';
 import { buildImage, resolveImageReference } from '../images.js';
+import { releasesNewestFirst } from '../releases.js';
 import { DEFAULT_MAX_UNAVAILABLE, DEFAULT_WAIT_TIMEOUT, deployMachinesApp } from '../deploy/machines-app.js';
 
 const DEFAULT_RELEASE_COMMAND_TIMEOUT = '5m0s';
@@ -18,15 +19,21 @@ export async function run(ctx) {
   const appName = ctx.flags.app || ctx.env.FLY_APP || localConfig?.appName;
   if (!appName) throw new FlyError('the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag');
 
-  ctx.out('==> Verifying app config\n');
+  // Text blocks (==> …) go to stderr; the validation report goes to stdout (Corrections 1, 11).
+  ctx.err('==> Verifying app config\n');
   const app = ctx.readState().apps[appName];
   if (!app) throw new FlyError(`the app name ${appName} could not be found, did you create the app or misspell it in the fly.toml file or via -a?`);
   const configPath = findConfigFile(ctx, workdir);
-  if (localConfig && configPath) ctx.out(`Validating ${configPath}\n✓ Configuration is valid\n`);
-  // Without a local fly.toml flyctl uses the config the app was last deployed with.
-  const appConfig = { ...(localConfig ?? app.config ?? normalizeAppConfig({})), appName };
+  // Without a local fly.toml flyctl uses the config of the app's current release (appconfig/remote.go).
+  const appConfig = { ...(localConfig ?? currentReleaseConfig(app) ?? normalizeAppConfig({})), appName };
   appConfig.env = { ...appConfig.env, ...parseEnvFlags(ctx.flags.env) };
-  ctx.out('--> Verified app config\n');
+  ctx.out(`Validating ${configPath ?? 'platform config'}\n`);
+  if (appConfig.problems?.length) {
+    ctx.out(`${appConfig.problems.join('\n')}\n\n   ✘invalid app configuration\n`);
+    throw new FlyError('App configuration is not valid');
+  }
+  ctx.out('✓ Configuration is valid\n');
+  ctx.err('--> Verified app config\n');
 
   const waitTimeoutMs = durationFlag(ctx, 'wait-timeout', appConfig.waitTimeout || DEFAULT_WAIT_TIMEOUT);
   const releaseCommandTimeoutMs = durationFlag(ctx, 'release-command-timeout', appConfig.releaseCommandTimeout || DEFAULT_RELEASE_COMMAND_TIMEOUT);
@@ -55,8 +62,17 @@ export async function run(ctx) {
     maxUnavailable,
     isRestartOnly: false,
     increasedAvailability: Boolean(ctx.flags.ha),
+    workingDirectory: ctx.cwd,
   });
   ctx.out(`\nVisit your newly deployed app at https://${appName}.fly.dev/\n\n`);
+}
+
+/**
+ * The config the app's current release was deployed with (the newest release that has one).
+ * @param {import('../state.js').AppRecord} app
+ */
+function currentReleaseConfig(app) {
+  return releasesNewestFirst(app).find((release) => release.config)?.config ?? app.config;
 }
 
 /**

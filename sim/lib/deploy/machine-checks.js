@@ -2,7 +2,8 @@
 // Waiting for a machine to be good after it was created or updated, as flyctl does: it reaches
 // "started" within --wait-timeout, it does not crash during the smoke-check window, and all its
 // health checks pass within --wait-timeout. Errors carry flyctl's texts.
-import { FlyError } from '../errors.js';
+import { EXIT_DEADLINE_EXCEEDED, FlyError } from '../errors.js';
+import { newMachineId } from '../ids.js';
 import { formatGoDuration } from '../duration.js';
 import { isMachineHealthy } from '../health.js';
 import { waitForMachineStart } from '../machine-runtime.js';
@@ -11,7 +12,10 @@ import { readAppLog } from '../app-log.js';
 import { pollUntil, sleep } from '../time.js';
 
 /**
- * @typedef {{ appName: string, waitTimeoutMs: number, skipHealthChecks: boolean, skipSmokeChecks: boolean }} CheckSettings
+ * @typedef {{
+ *   appName: string, waitTimeoutMs: number, skipHealthChecks: boolean, skipSmokeChecks: boolean,
+ *   machineCheck?: { manifest: import('../manifest.js').Manifest, timeoutMs: number } | null
+ * }} CheckSettings
  */
 
 /**
@@ -22,6 +26,7 @@ import { pollUntil, sleep } from '../time.js';
 export async function waitForMachineToBeGood(ctx, settings, machineId) {
   // --detach skips all three waits, as flyctl's waitForMachine does.
   if (!settings.skipHealthChecks) await waitForStarted(ctx, settings, machineId);
+  if (!settings.skipHealthChecks && settings.machineCheck) await runTestMachine(ctx, settings.machineCheck);
   if (!settings.skipSmokeChecks) await runSmokeChecks(ctx, settings, machineId);
   if (!settings.skipHealthChecks) await waitForHealthChecks(ctx, settings, machineId);
 }
@@ -40,6 +45,25 @@ export async function waitForStarted(ctx, settings, machineId) {
   if (outcome === 'stopped' && !settings.skipSmokeChecks) throw smokeCheckError(ctx, settings.appName, machineId);
   await sleep(Math.max(0, settings.waitTimeoutMs - (Date.now() - startedAt)), ctx.signal);
   throw startTimeoutError(machineId, settings.waitTimeoutMs);
+}
+
+/**
+ * fly.toml's machine_checks: a test machine runs on the new image after the machine was updated
+ * and started. Its exit event is awaited within the release_command timeout, and that wait keeps
+ * context.DeadlineExceeded in its error chain: flyctl exits 126 with machines already updated
+ * (machinebasedtest.go:124).
+ * @param {import('../context.js').CommandContext} ctx
+ * @param {{ manifest: import('../manifest.js').Manifest, timeoutMs: number }} check
+ */
+async function runTestMachine(ctx, { manifest, timeoutMs }) {
+  const testMachineId = newMachineId();
+  const { exitCode, durationMs } = manifest.machineCheck;
+  if (durationMs > timeoutMs) {
+    await sleep(timeoutMs, ctx.signal);
+    throw new FlyError(`error finding the test command machine ${testMachineId} exit event: context deadline exceeded`, { exitCode: EXIT_DEADLINE_EXCEEDED });
+  }
+  await sleep(durationMs, ctx.signal);
+  if (exitCode !== 0) throw new FlyError(`Error test command machine ${testMachineId} exited with non-zero status of ${exitCode}`);
 }
 
 /**

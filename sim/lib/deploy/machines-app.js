@@ -3,7 +3,10 @@
 // triggers (DeployMachinesApp in flyctl): take the app's lease, create a "running" release, run
 // the release_command, update machines per strategy, then mark the release complete, failed or
 // interrupted. With FLY_EMIT_RELEASE_JSON set, a success prints the release as one JSON line.
-import { isInterrupted } from '../errors.js';
+import { FlyError, isInterrupted, SilentCancel } from '../errors.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isDeployToken } from '../auth.js';
 import { marshalJson } from '../json-output.js';
 import { withAppLease } from '../leases.js';
 import { machineConfigFor, machinesById } from '../machines.js';
@@ -21,7 +24,7 @@ export const DEFAULT_MAX_UNAVAILABLE = 0.33;
  *   manifest: import('../manifest.js').Manifest, strategy: string, waitTimeoutMs: number,
  *   releaseCommandTimeoutMs: number, skipHealthChecks: boolean, skipSmokeChecks: boolean,
  *   skipReleaseCommand: boolean, maxUnavailable: number, isRestartOnly: boolean,
- *   increasedAvailability: boolean
+ *   increasedAvailability: boolean, workingDirectory?: string
  * }} Deployment
  */
 
@@ -35,16 +38,20 @@ export async function deployMachinesApp(ctx, requested) {
   const deployment = { ...requested, waitTimeoutMs: Math.min(requested.waitTimeoutMs, maxWaitTimeoutMs ?? Infinity) };
   const { appName } = deployment;
   return withAppLease(ctx, appName, async () => {
+    // Releases are created `pending` and set `running` once the deployment starts (machines.go:328,
+    // machines_deploymachinesapp.go:71).
     const release = await ctx.updateState((state) => {
       const app = state.apps[appName];
       if (!deployment.isRestartOnly) app.config = deployment.appConfig;
-      return addRelease(app, deployment.imageRef);
+      return addRelease(app, deployment.imageRef, deployment.isRestartOnly ? app.config : deployment.appConfig);
     });
     Object.assign(ctx.callRecord, { app: appName, deployedImage: deployment.imageRef, releaseVersion: release.version });
     try {
+      await finishRelease(ctx, appName, release.id, 'running');
       await (deployment.isRestartOnly ? restartMachines(ctx, deployment, release) : deployNewRelease(ctx, deployment, release));
     } catch (err) {
-      await finishRelease(ctx, appName, release.id, isInterrupted(err) ? 'interrupted' : 'failed', /** @type {Error} */ (err).message);
+      const isCancelled = isInterrupted(err) || err instanceof SilentCancel;
+      await finishRelease(ctx, appName, release.id, isCancelled ? 'interrupted' : 'failed', /** @type {Error} */ (err).message);
       throw err;
     }
     await finishRelease(ctx, appName, release.id, 'complete');
@@ -61,8 +68,12 @@ export async function deployMachinesApp(ctx, requested) {
 async function deployNewRelease(ctx, deployment, release) {
   const state = ctx.readState();
   const region = deployment.appConfig.primaryRegion || state.settings.region;
+  readMachineFiles(deployment.appConfig, deployment.workingDirectory ?? ctx.cwd);
   if (deployment.appConfig.releaseCommand && !deployment.skipReleaseCommand) {
-    await runReleaseCommand(ctx, { appName: deployment.appName, command: deployment.appConfig.releaseCommand, region, timeoutMs: deployment.releaseCommandTimeoutMs, manifest: deployment.manifest });
+    await runReleaseCommand(ctx, {
+      appName: deployment.appName, command: deployment.appConfig.releaseCommand, region, timeoutMs: deployment.releaseCommandTimeoutMs,
+      manifest: deployment.manifest, isDeployToken: isDeployToken(ctx),
+    });
   }
   const rollout = rolloutFor(deployment, release, (machine) => {
     machine.imageRef = deployment.imageRef;
@@ -108,6 +119,9 @@ function rolloutFor(deployment, release, applyRelease) {
       waitTimeoutMs: deployment.waitTimeoutMs,
       skipHealthChecks: deployment.skipHealthChecks,
       skipSmokeChecks: deployment.skipSmokeChecks,
+      machineCheck: deployment.appConfig.hasMachineChecks && !deployment.isRestartOnly
+        ? { manifest: deployment.manifest, timeoutMs: deployment.releaseCommandTimeoutMs }
+        : null,
     },
     applyRelease,
     newMachineSpec: (region, extraMetadata = {}) => ({
@@ -116,4 +130,19 @@ function rolloutFor(deployment, release, applyRelease) {
       config: machineConfigFor({ appConfig: deployment.appConfig, region, releaseId: release.id, releaseVersion: release.version, extraMetadata }),
     }),
   };
+}
+
+/**
+ * `[[files]] local_path` is read when the machine config is made, relative to the process's working
+ * directory, not to fly.toml's (appconfig/config.go:134): flyctl run elsewhere cannot find it.
+ * @param {import('../state.js').AppConfig} appConfig
+ * @param {string} workingDirectory
+ */
+function readMachineFiles(appConfig, workingDirectory) {
+  for (const file of appConfig.files ?? []) {
+    if (!file.localPath) continue;
+    if (!fs.existsSync(path.resolve(workingDirectory, file.localPath))) {
+      throw new FlyError(`could not read file ${file.localPath}: open ${file.localPath}: no such file or directory`);
+    }
+  }
 }

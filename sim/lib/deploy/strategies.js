@@ -4,8 +4,9 @@
 // at a time, stopping at the first failure; immediate replaces all at once without waiting;
 // canary first proves a new machine; bluegreen starts a green copy of every machine and destroys
 // the green ones again if they do not all become healthy.
-import { FlyError, isInterrupted } from '../errors.js';
-import { createMachine, destroyMachine, replaceMachine, waitForMachineStart } from '../machine-runtime.js';
+import { EXIT_DEADLINE_EXCEEDED, FlyError, isInterrupted, SilentCancel } from '../errors.js';
+import { createMachine, destroyMachine, replaceMachine, updateStoppedMachine, waitForMachineStart } from '../machine-runtime.js';
+import { observedState } from '../machines.js';
 import { isMachineHealthy, probeMachineChecks } from '../health.js';
 import { pollUntil } from '../time.js';
 import { waitForMachineToBeGood } from './machine-checks.js';
@@ -51,6 +52,12 @@ export async function updateRolling(ctx, rollout, machineIds, { isAlreadyUpdated
     const shownId = formattedMachineId(machineId);
     line.log('running', `Updating ${shownId}`);
     try {
+      const machine = ctx.readState().apps[rollout.appName]?.machines[machineId];
+      if (!isAlreadyUpdated && machine && observedState(machine) === 'stopped' && machine.pid === null) {
+        await updateStoppedMachine(ctx, rollout.appName, machineId, rollout.applyRelease);
+        line.log('success', `Machine ${shownId} update succeeded (not started: it was stopped)`);
+        return;
+      }
       if (!isAlreadyUpdated) await replaceMachine(ctx, rollout.appName, machineId, rollout.applyRelease);
       // A machine this deploy just launched already passed its smoke checks.
       await waitForMachineToBeGood(ctx, { ...rollout.checks, skipSmokeChecks: rollout.checks.skipSmokeChecks || isAlreadyUpdated }, machineId);
@@ -63,8 +70,15 @@ export async function updateRolling(ctx, rollout, machineIds, { isAlreadyUpdated
   // flyctl updates a spearhead machine first, then the rest in parallel chunks.
   await updateOne(ids[0], 0);
   const rest = ids.slice(1);
-  await runPool(rest, poolSize(rest.length, rollout.maxUnavailable), (machineId, index) => updateOne(machineId, index + 1),
-    (machineId, index) => lines.line(index + 1).log('failure', `Machine ${formattedMachineId(machineId)} update canceled`));
+  try {
+    await runPool(rest, poolSize(rest.length, rollout.maxUnavailable), (machineId, index) => updateOne(machineId, index + 1),
+      (machineId, index) => lines.line(index + 1).log('failure', `Machine ${formattedMachineId(machineId)} update canceled`));
+  } catch (err) {
+    // The pool cancels its siblings on the first error and joins every error; with two or more
+    // machines after the spearhead, context.Canceled wins: exit 127 and no Error line.
+    if (rest.length >= 2 && !isInterrupted(err)) throw new SilentCancel(/** @type {Error} */ (err));
+    throw err;
+  }
 }
 
 /**
@@ -236,8 +250,10 @@ async function waitForGreen(ctx, rollout, greenIds, phase) {
     return healthy.every(Boolean) ? true : undefined;
   }, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 90, signal: ctx.signal });
   if ('timedOut' in outcome) {
-    const reason = phase === 'start' ? 'could not get all green machines into started state' : 'could not get all green machines to be healthy';
-    throw new FlyError(`wait timeout\n${reason}`);
+    // The health wait's per-machine contexts expire first: context.DeadlineExceeded joined with the
+    // reason, so flyctl exits 126 (strategy_bluegreen.go:575-578).
+    if (phase === 'health') throw new FlyError('context deadline exceeded\ncould not get all green machines to be healthy', { exitCode: EXIT_DEADLINE_EXCEEDED });
+    throw new FlyError('wait timeout\ncould not get all green machines into started state');
   }
   for (const id of greenIds) {
     const machine = ctx.readState().apps[appName].machines[id];
