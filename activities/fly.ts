@@ -199,7 +199,8 @@ export function classifyFlyFailure(command: string, result: RunResult): Error {
       `flyctl ${command} was interrupted (exit 127)${reasons.length ? `: ${reasons.map((l) => l.replace(/^✖\s*/, '')).join('; ')}` : ' and printed no error'}`);
   }
   const text = report ?? (lastLine(result.stderr) || lastLine(result.stdout) || `exit code ${result.exitCode}`);
-  let message = `flyctl ${command} failed: ${text.split('\n')[0]}`;
+  // The error line and the first line after it (flyctl's description, or the second of joined errors).
+  let message = `flyctl ${command} failed: ${text.split('\n').slice(0, 2).join(': ').slice(0, 600)}`;
   const type = PERMANENT_PATTERNS.find(([pattern]) => pattern.test(text))?.[1];
   if (type === PermanentError.FlyConfigInvalid) {
     const details = configurationDetails(result.stdout);
@@ -210,7 +211,9 @@ export function classifyFlyFailure(command: string, result: RunResult): Error {
   }
   if (type) return permanentFailure(type, message);
   // flyctl exits 126 when its error chain holds context.DeadlineExceeded: a read that timed out is
-  // worth another try; in a deploy, Fly's state decides what it means (see judgeFailedDeploy).
+  // worth another try; a deploy that did is not (a machine check or a bluegreen health wait expired),
+  // and Fly's state decides what it means (see judgeFailedDeploy).
+  if (result.exitCode === 126 && command === 'deploy') return permanentFailure(PermanentError.DeployRolloutFailed, `${message} (deadline exceeded)`);
   if (result.exitCode === 126 || TRANSIENT_PATTERNS.some((p) => p.test(text))) return transientFailure('FlyTransient', message);
   return permanentFailure(PermanentError.FlyCommandFailed, message);
 }

@@ -138,6 +138,15 @@ describe('fly.toml', () => {
     expect((service.checks as TomlTable[]).map((c) => c.path)).toEqual(['/healthz']);
   });
 
+  it('gives a stopping worker longer than its shutdown grace, and keeps its deploy work files on a volume', () => {
+    const config = flyToml();
+    const grace = /shutdownGraceTime: '(\d+)s'/.exec(read('worker/main.ts'))?.[1];
+    expect(Number(/^(\d+)s?$/.exec(String(config.kill_timeout))?.[1])).toBeGreaterThan(Number(grace));
+    const workDir = /FLIGHTDECK_WORK_DIR=(\S+)/.exec(read('Dockerfile'))?.[1];
+    const workerMounts = (config.mounts as TomlTable[]).filter((m) => (m.processes as string[]).includes('worker'));
+    expect(workerMounts.some((m) => `${workDir}/`.startsWith(`${String(m.destination)}/`))).toBe(true);
+  });
+
   it('writes the apps file where FLIGHTDECK_CONFIG points', () => {
     const config = flyToml();
     expect((config.files as TomlTable[]).map((f) => f.guest_path)).toEqual([(config.env as TomlTable).FLIGHTDECK_CONFIG]);
