@@ -51,7 +51,7 @@ describe('flyctl fidelity: failures decided from the final error and from Fly\'s
     });
     const { status } = await deployAndWait(app, sha, { FLY_API_TOKEN: DEPLOY_TOKEN });
     expect(status.state).toBe('failed');
-    expect(status.outcome).toMatch(/release_command failed, so nothing was rolled out: release command failed - aborting deployment\. machine \w+ exited with non-zero status of 1/);
+    expect(status.outcome).toMatch(/Nothing was rolled out, so nothing was rolled back: release command failed - aborting deployment\. machine \w+ exited with non-zero status of 1/);
     expect(stage(status, 'rollback')).toBeUndefined();
     expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
     const failedRollout = rolloutsOf(world.sim, app)[0]!;
@@ -97,7 +97,7 @@ describe('flyctl fidelity: failures decided from the final error and from Fly\'s
     const missing = `registry.fly.io/${app.name}:never-pushed`;
     const { status } = await deployAndWait(app, app.repo.commit({ behaviour: { version: 'v2' } }), {}, missing);
     expect(status.state).toBe('failed');
-    expect(status.outcome).toMatch(/so nothing was rolled out: failed to fetch an image or build from source: could not find image "registry\.fly\.io\/.*:never-pushed"/);
+    expect(status.outcome).toMatch(/Nothing was rolled out, so nothing was rolled back: failed to fetch an image or build from source: could not find image "registry\.fly\.io\/.*:never-pushed"/);
     expect(stage(status, 'rollback')).toBeUndefined();
     expect(await releasesOf(world.sim, app)).toHaveLength(1);
     expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
@@ -109,7 +109,7 @@ describe('flyctl fidelity: failures decided from the final error and from Fly\'s
     const { status } = await deployAndWait(app, sha);
     expect(rolloutsOf(world.sim, app)[0]!.exitCode).toBe(126);
     expect(status.state).toBe('failed');
-    expect(status.outcome).toMatch(/nothing was rolled out: .*could not get all green machines to be healthy/);
+    expect(status.outcome).toMatch(/Nothing was rolled out, so nothing was rolled back: .*could not get all green machines to be healthy/);
     expect(stage(status, 'rollback')).toBeUndefined();
     expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
   });
@@ -265,7 +265,7 @@ describe('with a deploy token and LOG_LEVEL=debug in the worker\'s environment (
     const sha = app.repo.commit({ behaviour: { version: 'v2', releaseCommand: { exitCode: 1, output: ['migration failed: not authorized'] } }, flyToml: { releaseCommand: 'bin/migrate' } });
     const { status } = await run(app, sha);
     expect(status.state).toBe('failed');
-    expect(status.outcome).toMatch(/release_command failed, so nothing was rolled out/);
+    expect(status.outcome).toMatch(/Nothing was rolled out, so nothing was rolled back: release command failed/);
     expect(stage(status, 'rollback')).toBeUndefined();
   });
 
@@ -273,7 +273,7 @@ describe('with a deploy token and LOG_LEVEL=debug in the worker\'s environment (
     const app = await world.createApp();
     const { status } = await run(app, app.repo.commit({ behaviour: { version: 'v2' } }), `registry.fly.io/${app.name}:never-pushed`);
     expect(status.state).toBe('failed');
-    expect(status.outcome).toMatch(/nothing was rolled out: .*could not find image/);
+    expect(status.outcome).toMatch(/Nothing was rolled out, so nothing was rolled back: .*could not find image/);
     expect(stage(status, 'rollback')).toBeUndefined();
   });
 });
