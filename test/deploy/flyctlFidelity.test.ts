@@ -12,7 +12,7 @@ import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, machineImages, releasesOf, rolloutsOf, settle, waitUntil } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 
 const DEPLOY_TOKEN = 'FlyV1 fm2_lJPECAAAAAAAAnever_in_history_5b7e';
 
@@ -173,22 +173,21 @@ describe('flyctl fidelity: where and how flyctl runs', () => {
 });
 
 describe('flyctl fidelity: retries find their own release', () => {
-  it('(14.7, 13.1) a rollback retried after a 429 deploys the image again instead of matching the release that first shipped it', async () => {
+  it('(14.7, 13.1) a rollback retried after a 429 deploys the image again instead of matching the release that first shipped it', { timeout: 180_000 }, async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
-    const deployed = await deployAndWait(app, sha);
-    expect(deployed.status.state).toBe('succeeded');
-    const newImage = deployed.status.facts.image!;
-    expect(await machineImages(world.sim, app)).toEqual([newImage, newImage]);
-
-    await world.sim.injectFault('deploy', { kind: 'rate-limited', times: 1 });
-    const { status } = await kit.withWorker(world.activities(), async (taskQueue) => {
+    // One worker for both runs: the release ledger the deploy starts lives on its task queue.
+    const { deployed, status } = await kit.withWorker(world.activities(), async (taskQueue) => {
+      const { workflowId: deployId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
+      const deployedRun = await settle(kit.client, deployId);
+      await world.sim.injectFault('deploy', { kind: 'rate-limited', times: 1 });
       const workflowId = await requestRollback(kit.client, taskQueue, {
         app: app.name, environment: 'staging', target: { image: app.initialImage }, reason: 'test', trigger: { source: 'cli', actor: 'dana' },
       });
-      return settle(kit.client, workflowId);
+      return { deployed: deployedRun.status, status: (await settle(kit.client, workflowId)).status };
     });
-    expect(status.state).toBe('succeeded');
+    expect(deployed.state).toBe('succeeded');
+    expect(`${status.state}: ${status.outcome}`).toMatch(/^succeeded: /);
     const rollbackCalls = rolloutsOf(world.sim, app).filter((c) => c.argv.includes(app.initialImage));
     expect(rollbackCalls.map((c) => c.exitCode)).toEqual([1, 0]);
     expect(rollbackCalls[0]!.fault).toBe('rate-limited');
