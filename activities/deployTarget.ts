@@ -35,6 +35,8 @@ export interface DeployTarget {
   slackChannel: string;
   /** Link to the run in the Temporal UI, when a UI URL is configured. */
   temporalUiBase?: string;
+  /** Where checkouts, tests and smoke commands run (FLIGHTDECK_RUNNER_TASK_QUEUE); absent: the run's own queue. */
+  runnerTaskQueue?: string;
   lockAfterRollback: boolean;
 }
 
@@ -80,6 +82,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         pauseTimeout: env.pauseTimeout,
         approval: { isRequired: env.approval.required, approvers: env.approval.approvers, timeout: env.approval.timeout, isSelfApprovalAllowed: env.approval.selfApproval },
         slackChannel: slackChannelFor(config, deps.env, input),
+        runnerTaskQueue: deps.env.FLIGHTDECK_RUNNER_TASK_QUEUE,
         temporalUiBase: deps.env.TEMPORAL_UI_URL ? `${deps.env.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${deps.env.TEMPORAL_NAMESPACE}/workflows/` : undefined,
         lockAfterRollback: env.lockAfterRollback,
       };

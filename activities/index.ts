@@ -38,12 +38,21 @@ export function createActivities(deps: ActivityDeps) {
     ...createReleaseLedgerActivities({ temporalClient: deps.temporalClient }),
     ...createRunWatchActivities({ temporalClient: deps.temporalClient }),
     ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
-    ...createGitActivities({ workDir, sandbox: () => sandboxSettings(deps.env, localBackupDirs(deps.loadAppsConfig())), loadAppsConfig: deps.loadAppsConfig, logger: deps.logger }),
+    ...createRunnerActivities(deps),
     ...createHttpActivities(),
     ...createBackupActivities(deps),
     ...createBackupListActivities(deps),
     ...createMigrationActivities(deps),
   };
+}
+
+/**
+ * What the runner queue serves (FLIGHTDECK_RUNNER_TASK_QUEUE): checkouts and the sandboxed repository
+ * commands. It needs no Fly, Slack, database or storage secret: a runner can be started without them.
+ */
+export function createRunnerActivities(deps: Pick<ActivityDeps, 'env' | 'logger' | 'loadAppsConfig'>) {
+  const workDir = path.resolve(deps.env.FLIGHTDECK_WORK_DIR);
+  return createGitActivities({ workDir, sandbox: () => sandboxSettings(deps.env, localBackupDirs(deps.loadAppsConfig())), loadAppsConfig: deps.loadAppsConfig, logger: deps.logger });
 }
 
 /** Backups in local storage are hidden from repository commands (a test must not swap a dump). */

@@ -35,6 +35,8 @@ const envSchema = z.object({
   FLIGHTDECK_CONFIG: z.string().min(1).default('flightdeck.yaml'),
   FLIGHTDECK_WORK_DIR: z.string().min(1).default('data/work'),
   FLYCTL_PATH: z.string().min(1).default('flyctl'),
+  FLIGHTDECK_RUNNER_TASK_QUEUE: z.string().min(1).optional()
+    .describe('checkouts, tests and smoke commands go to this queue, served by a secretless runner (unset: the worker\'s own queue)'),
   FLIGHTDECK_PAYLOAD_KEYS: optionalText.describe('id:base64key pairs, comma-separated; the first encrypts Temporal payloads, all decrypt'),
   FLIGHTDECK_BWRAP_PATH: z.string().min(1).default('bwrap').describe('bubblewrap, the sandbox of repository commands'),
   FLIGHTDECK_UNSANDBOXED_COMMANDS: z.enum(['allow'], 'allow (or unset): run repository commands without a sandbox when none can be made').optional(),

@@ -2,10 +2,11 @@
 // backup schedules, and shuts down gracefully on SIGINT/SIGTERM.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import type { DataConverter } from '@temporalio/common';
+import { createActivities, createRunnerActivities } from '../activities/index.js';
 import { createSlackClient } from '../activities/slack.js';
-import { loadAppsConfig, loadEnvConfig } from '../lib/config.js';
-import { createLogger } from '../lib/log.js';
+import { loadAppsConfig, loadEnvConfig, type AppsConfig, type EnvConfig } from '../lib/config.js';
+import { createLogger, type Logger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
@@ -20,8 +21,18 @@ async function main(): Promise<void> {
   logger.info({ apps: Object.keys(apps.apps), databases: Object.keys(apps.databases), temporal: env.TEMPORAL_ADDRESS, taskQueue: env.TEMPORAL_TASK_QUEUE }, 'starting worker');
 
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
-  const clientConnection = await Connection.connect(temporalConnectionOptions(env));
   const dataConverter = temporalDataConverter(env);
+  const runnerQueue = env.FLIGHTDECK_RUNNER_TASK_QUEUE;
+  // --runner: only the runner queue (checkouts, tests, smoke commands), with no secret beyond Temporal's.
+  if (process.argv.includes('--runner')) {
+    if (!runnerQueue) throw new Error('--runner needs FLIGHTDECK_RUNNER_TASK_QUEUE, the queue the worker sends checkouts and tests to');
+    const runner = await createRunnerWorker(connection, env, logger, loadApps, dataConverter);
+    logger.info({ taskQueue: runnerQueue }, 'runner running; Ctrl-C to stop');
+    await runner.run();
+    await connection.close();
+    return;
+  }
+  const clientConnection = await Connection.connect(temporalConnectionOptions(env));
   if (dataConverter) logger.info({ payloadKeys: env.payloadKeys.map((k) => k.id) }, 'payloads in Temporal are encrypted');
   const temporalClient = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
   const schedules = await syncBackupSchedules(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
@@ -37,11 +48,25 @@ async function main(): Promise<void> {
     shutdownGraceTime: '30s',
     maxConcurrentActivityTaskExecutions: 20,
   });
-  logger.info('worker running; Ctrl-C to stop');
-  await worker.run();
+  // The default worker serves the runner queue too (one process); --no-runner leaves it to a separate runner.
+  const runner = runnerQueue && !process.argv.includes('--no-runner') ? await createRunnerWorker(connection, env, logger, loadApps, dataConverter) : undefined;
+  logger.info({ runnerTaskQueue: runnerQueue ?? '(this queue)' }, 'worker running; Ctrl-C to stop');
+  await Promise.all([worker.run(), runner?.run()]);
   await connection.close();
   await clientConnection.close();
   logger.info('worker stopped');
+}
+
+async function createRunnerWorker(connection: NativeConnection, env: EnvConfig, logger: Logger, loadApps: () => AppsConfig, dataConverter: DataConverter | undefined): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.FLIGHTDECK_RUNNER_TASK_QUEUE!,
+    dataConverter,
+    activities: createRunnerActivities({ env, logger, loadAppsConfig: loadApps }),
+    shutdownGraceTime: '30s',
+    maxConcurrentActivityTaskExecutions: 10,
+  });
 }
 
 runProcessMain('flightdeck-worker', main);

@@ -35,6 +35,8 @@ const fly = proxyActivities<Activities>(flyReadOptions);
 export async function deployPipeline(request: DeployRequest): Promise<DeployResult> {
   // Patch release-ledger: runs started before the release ledger keep their preflight and rollback.
   const hasLedger = patched('release-ledger');
+  // Patch runner-queue: checkouts, tests and the smoke command go to the runner queue when one is configured.
+  const hasRunnerQueue = patched('runner-queue');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const decisions = listenForDecisions(run);
@@ -55,7 +57,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
       run.skip('test', 'prebuilt image');
       run.skip('build', 'prebuilt image');
     } else {
-      const checkout = await run.stage('test', () => checkoutAndTest(request, target!, run), () => target!.testCommand?.join(' ') ?? 'no test command');
+      const checkout = await run.stage('test', () => checkoutAndTest(request, target!, run, hasRunnerQueue ? target!.runnerTaskQueue : undefined), () => target!.testCommand?.join(' ') ?? 'no test command');
       workspace = checkout.workspace;
       commit = checkout.sha;
       image = await run.stage('build', () => build(target!, workspace!, commit), (ref) => ref);
@@ -83,7 +85,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
       releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
       const appUrl = await run.stage('health', () => verifyHealth(target!), (r) => r.detail);
-      await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }), describeChecksPassed);
+      await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }, hasRunnerQueue ? target!.runnerTaskQueue : undefined), describeChecksPassed);
       if (target.bakeMs > 0) await run.stage('bake', () => bake(target!, appUrl.url), (r) => `${r.probes} probes`);
       else run.skip('bake', 'no bake window');
       await recordVerdict({ verdict: 'verified' });
@@ -194,13 +196,13 @@ async function preflight(target: DeployTarget, run: RunTracker): Promise<Preflig
   return { lastKnownGoodImage: status.servingImage, releaseVersion: status.releaseVersion };
 }
 
-async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run: RunTracker): Promise<{ workspace: string; sha: string }> {
-  const checkout = await proxyActivities<Activities>(commandOptions(10 * 60_000)).checkoutCommit({
+async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run: RunTracker, runnerTaskQueue: string | undefined): Promise<{ workspace: string; sha: string }> {
+  const checkout = await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), taskQueue: runnerTaskQueue }).checkoutCommit({
     repository: target.repository, credential: target.repositoryCredential, ref: request.ref, sha: request.sha, runKey: workflowInfo().workflowId,
   });
   run.fact('commit', checkout.sha.slice(0, 12));
   if (target.testCommand) {
-    await proxyActivities<Activities>({ ...commandOptions(target.testTimeoutMs), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
+    await proxyActivities<Activities>({ ...commandOptions(target.testTimeoutMs), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 }, taskQueue: runnerTaskQueue }).runWorkspaceCommand({
       workspace: checkout.workspace, command: target.testCommand, timeoutMs: target.testTimeoutMs, failureType: PermanentError.TestsFailed, label: 'tests', app: target.app, kind: 'test',
     });
   }

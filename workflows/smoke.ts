@@ -14,7 +14,8 @@ const local = proxyActivities<Activities>(localOptions);
 export const PROMPT_CANCEL = { heartbeatTimeout: '10s' } as const;
 
 /** Runs the smoke checks (and the smoke command, when there is a checkout); throws SmokeCheckFailed. */
-export async function verifySmoke(target: DeployTarget, appUrl: string, workspace: string | undefined, onResults: (results: CheckResult[]) => void): Promise<number> {
+/** `runnerTaskQueue`: where the smoke command runs (the runner queue, patch runner-queue); absent: the run's own queue. */
+export async function verifySmoke(target: DeployTarget, appUrl: string, workspace: string | undefined, onResults: (results: CheckResult[]) => void, runnerTaskQueue?: string): Promise<number> {
   const baseUrl = target.health.url ? new URL(target.health.url).origin : appUrl;
   const results = await local.runSmokeChecks({ baseUrl, checks: target.smokeChecks });
   onResults(results);
@@ -23,7 +24,7 @@ export async function verifySmoke(target: DeployTarget, appUrl: string, workspac
     throw ApplicationFailure.nonRetryable(`smoke checks failed: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`, PermanentError.SmokeCheckFailed);
   }
   if (target.smokeCommand && workspace) {
-    await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 } }).runWorkspaceCommand({
+    await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 }, taskQueue: runnerTaskQueue }).runWorkspaceCommand({
       workspace, command: target.smokeCommand, timeoutMs: 10 * 60_000, failureType: PermanentError.SmokeCheckFailed, label: 'smoke command', app: target.app, kind: 'smoke',
     });
   }

@@ -27,6 +27,8 @@ export interface TestApp {
 export interface DeployWorld {
   readonly sim: Sim;
   readonly slack: FakeSlack;
+  /** FLIGHTDECK_WORK_DIR of the activities: where runs check out. */
+  readonly workDir: string;
   /** Raw apps config; tests add their app before starting a deploy. */
   readonly apps: Record<string, unknown>;
   /**
@@ -62,6 +64,7 @@ export function useDeployWorld(kit?: WorkflowTestKit): DeployWorld {
   const world: DeployWorld = {
     get sim() { return sim!; },
     get slack() { return slack!; },
+    get workDir() { return workDir; },
     apps,
     activities(extra = {}, environment = {}) {
       const env = loadEnvConfig({ FLYCTL_PATH: sim!.flyctlPath, FLY_API_TOKEN: FLY_TOKEN, FLY_SIM_DIR: sim!.dir, FLIGHTDECK_WORK_DIR: workDir, SLACK_CHANNEL: '#deploys', ...environment });

@@ -53,7 +53,7 @@ function dockerfileInstructions(): Array<{ instruction: string; args: string }> 
 describe('docker-compose.yml', () => {
   it('runs Temporal with its own PostgreSQL, the Temporal UI, and the worker and API built from the Dockerfile', () => {
     const { services } = compose();
-    expect(Object.keys(services).sort()).toEqual(['api', 'temporal', 'temporal-postgresql', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'runner', 'temporal', 'temporal-postgresql', 'temporal-ui', 'worker']);
     expect(services.temporal!.image).toMatch(/^temporalio\/auto-setup:\d/);
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'temporal-postgresql' });
     expect(services['temporal-ui']!.image).toMatch(/^temporalio\/ui:\d/);
@@ -61,6 +61,8 @@ describe('docker-compose.yml', () => {
     expect(services.api!.image).toBe(services.worker!.image);
     expect(sourceOfDistCommand(services.worker!.command!.join(' '))).toBe('worker/main.ts');
     expect(sourceOfDistCommand(services.api!.command!.join(' '))).toBe('api/main.ts');
+    expect(sourceOfDistCommand(services.runner!.command!.join(' '))).toBe('worker/main.ts');
+    expect(services.runner!.command).toContain('--runner');
   });
 
   it('keeps backups on a named volume the worker writes', () => {
@@ -72,7 +74,7 @@ describe('docker-compose.yml', () => {
 
   it('wires only variables that lib/config.ts reads, and points both at the Temporal service', () => {
     const known = envSchemaVariables();
-    for (const name of ['worker', 'api'] as const) {
+    for (const name of ['worker', 'api', 'runner'] as const) {
       const environment = compose().services[name]!.environment!;
       expect(environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
       expect(Object.keys(environment).filter((v) => !known.has(v))).toEqual([]);
