@@ -306,6 +306,7 @@ const databaseSchema = z.object({
   compressionLevel: z.number().int().min(0).max(9).default(6),
   restoreTargets: z.array(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a database name')).default([])
     .describe("existing databases besides the backup's own that its backups may overwrite (with confirmation and the target's approval)"),
+  stallTimeout: duration.default('15m').describe('a pg_dump that writes nothing for this long is stopped and retried'),
   lockWaitTimeout: duration.default('5m').describe('pg_dump --lock-wait-timeout: behind an ACCESS EXCLUSIVE lock, fail (and retry) instead of queueing forever'),
   retention: z.object({
     maxAge: duration.default('30d'),

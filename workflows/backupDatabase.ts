@@ -16,6 +16,8 @@ import { RunTracker } from './runTracker.js';
 /** pg_dump and pg_restore: long, heartbeating ({phase, bytes}); a retry starts the step over. */
 export const postgresOptions: ActivityOptions = {
   startToCloseTimeout: '12h',
+  // All attempts together: three 12-hour attempts would skip the next nights (the schedule's SKIP overlap).
+  scheduleToCloseTimeout: '14h',
   heartbeatTimeout: '30s',
   retry: { initialInterval: '30s', backoffCoefficient: 2, maximumAttempts: 3 },
 };

@@ -5,7 +5,7 @@ import { Transform } from 'node:stream';
 
 export interface ChecksumStream {
   stream: Transform;
-  /** Valid once the stream has ended. */
+  /** Of the bytes that passed so far (the whole input once the stream has ended); ends the hashing. */
   result(): { sha256: string; sizeBytes: number };
 }
 
@@ -22,6 +22,12 @@ export function createChecksumStream(options: ChecksumStreamOptions = {}): Check
   const hash = createHash('sha256');
   let sizeBytes = 0;
   let sha256 = '';
+  // The digest of everything that passed: at the end, or when asked after a consumer stopped reading
+  // (pg_restore may exit having read every byte, before the stream's own end).
+  const digest = () => {
+    if (!sha256) sha256 = hash.digest('hex');
+    return sha256;
+  };
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
@@ -30,12 +36,12 @@ export function createChecksumStream(options: ChecksumStreamOptions = {}): Check
       callback(null, chunk);
     },
     flush(callback) {
-      sha256 = hash.digest('hex');
+      digest();
       if (!options.beforeEnd) return callback();
       options.beforeEnd().then(() => callback(), (err: Error) => callback(err));
     },
   });
-  return { stream, result: () => ({ sha256, sizeBytes }) };
+  return { stream, result: () => ({ sha256: digest(), sizeBytes }) };
 }
 
 /** Reads a stream to its end, returning its checksum and size. */

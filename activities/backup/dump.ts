@@ -2,7 +2,7 @@
 // on the way, inside an exported snapshot in which the source's inventory is also taken. The dump's
 // manifest is written right away as `unverified`, so even an interrupted run leaves a true catalog.
 import type pg from 'pg';
-import { PermanentError } from '../../lib/errors.js';
+import { PermanentError, transientFailure, TransientError } from '../../lib/errors.js';
 import type { Trigger } from '../../lib/messages.js';
 import { createChecksumStream } from './checksumStream.js';
 import { dumpKey, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
@@ -28,9 +28,12 @@ export interface DumpRequest {
   isSafetyBackup?: boolean;
   /** pg_dump --lock-wait-timeout (the activity fills it in from the config). */
   lockWaitTimeoutMs?: number;
+  /** How long pg_dump may write nothing before it counts as hung (the activity fills it in from the config). */
+  stallTimeoutMs?: number;
 }
 
 const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_STALL_TIMEOUT_MS = 15 * 60_000;
 
 export interface DumpResult {
   backupId: string;
@@ -58,7 +61,7 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
   try {
     const snapshot = await exportSnapshot(snapshotHolder);
     progress.setPhase('dump');
-    const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress);
+    const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress, request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
     const dumpDurationMs = Date.now() - createdAt.getTime();
     progress.setPhase('inventory');
     const source = await takeInventory(snapshotHolder);
@@ -100,7 +103,7 @@ async function exportSnapshot(client: pg.Client): Promise<string> {
   return row!.snapshot;
 }
 
-async function streamDump(tools: PgTools, args: string[], env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress) {
+async function streamDump(tools: PgTools, args: string[], env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress, stallTimeoutMs: number) {
   const dump = startStreamingCommand(tools.pgDump, args, { env, timeoutMs: DUMP_TIMEOUT_MS, signal: progress.signal });
   const checksum = createChecksumStream({
     onBytes: progress.addBytes,
@@ -111,14 +114,31 @@ async function streamDump(tools: PgTools, args: string[], env: Record<string, st
     },
   });
   dump.stdout.pipe(checksum.stream);
+  // A hung pg_dump (a dead connection, a lock it waits for) heartbeats no progress: it is stopped
+  // after stallTimeoutMs without a byte, and the attempt fails (retried), instead of running for hours.
+  let stalledFor: number | undefined;
+  let lastBytes = -1;
+  let lastAdvanceAt = Date.now();
+  const watchdog = setInterval(() => {
+    if (progress.bytes() !== lastBytes) {
+      lastBytes = progress.bytes();
+      lastAdvanceAt = Date.now();
+    } else if (Date.now() - lastAdvanceAt > stallTimeoutMs) {
+      stalledFor = Date.now() - lastAdvanceAt;
+      dump.stop();
+    }
+  }, Math.min(1000, stallTimeoutMs / 4));
   try {
     await storage.write(key, checksum.stream, progress.signal);
   } catch (err) {
     dump.stop();
     const outcome = await dump.finished.catch(() => undefined);
     progress.throwIfCancelled();
+    if (stalledFor !== undefined) throw transientFailure(TransientError.NetworkError, `pg_dump made no progress for ${Math.round(stalledFor / 1000)} s (stalled at ${progress.bytes()} bytes) and was stopped`);
     // The dump's own failure explains more than the storage write it broke.
     throw outcome && !isSuccessful(outcome) ? pgToolFailure('pg_dump', outcome, PermanentError.BackupDumpFailed) : err;
+  } finally {
+    clearInterval(watchdog);
   }
   return checksum.result();
 }

@@ -115,7 +115,11 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     async dumpDatabase(request: DumpRequest): Promise<DumpResult> {
       const { config, storage } = context();
       const dump = await withProgress('connect', (progress) => session(config, request.database, progress.signal, async (db) =>
-        dumpToStorage({ ...request, lockWaitTimeoutMs: durationToMs(databaseConfigOf(config, request.database).lockWaitTimeout) }, db, storage, await toolsFor(db), progress)));
+        dumpToStorage({
+          ...request,
+          lockWaitTimeoutMs: durationToMs(databaseConfigOf(config, request.database).lockWaitTimeout),
+          stallTimeoutMs: durationToMs(databaseConfigOf(config, request.database).stallTimeout),
+        }, db, storage, await toolsFor(db), progress)));
       deps.logger.info({ backup: { ...dump, database: request.database } }, `backup ${dump.backupId} dumped to ${dump.location}`);
       return dump;
     },

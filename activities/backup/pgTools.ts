@@ -21,8 +21,9 @@ export function pgDumpArgs(options: { compressionLevel: number; snapshot: string
   ];
 }
 
-export function pgRestoreArgs(options: { database: string; isScratch: boolean }): string[] {
+export function pgRestoreArgs(options: { database: string; isScratch: boolean; role?: string }): string[] {
   const args = ['--dbname', options.database, '--exit-on-error', '--no-password'];
+  if (options.role) args.push(`--role=${options.role}`);
   // A scratch copy proves the data restores; its objects need not belong to the original roles.
   if (options.isScratch) args.push('--no-owner', '--no-acl');
   return args;

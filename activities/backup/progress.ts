@@ -6,6 +6,8 @@ import { CancelledFailure } from '@temporalio/common';
 export interface Progress {
   setPhase(phase: string): void;
   addBytes(count: number): void;
+  /** Bytes counted in the current phase. */
+  bytes(): number;
   /** Aborted when the activity is cancelled (or its worker shuts down). */
   signal: AbortSignal;
   /** Throws the cancellation if one arrived: call after a step that may have been cut short. */
@@ -29,6 +31,7 @@ export async function withProgress<T>(initialPhase: string, fn: (progress: Progr
     return await fn({
       setPhase: (next) => { phase = next; bytes = 0; beat(); },
       addBytes: (count) => { bytes += count; },
+      bytes: () => bytes,
       signal,
       throwIfCancelled,
     });

@@ -2,6 +2,7 @@
 // restore into a scratch database compared with the source's inventory, and the scratch dropped.
 // Restores into a target database reuse the same restore-and-compare step.
 import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
 import { PermanentError, type PermanentErrorType } from '../../lib/errors.js';
 import { lastLine } from '../../lib/process.js';
 import type { CheckResult } from '../../lib/messages.js';
@@ -44,8 +45,8 @@ export async function verifyStoredBackup(manifest: BackupManifest, session: Data
   checks.push(await checkArchiveContents(manifest, session, storage, tools, progress));
   if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupVerificationFailed);
 
-  checks.push(...await withScratchDatabase(session, manifest.pgDatabase, (scratch) =>
-    restoreAndCompare(manifest, { session, storage, tools, progress, database: scratch, isScratch: true })));
+  checks.push(...await withScratchDatabase(session, manifest.pgDatabase, (scratch, role) =>
+    restoreAndCompare(manifest, { session, storage, tools, progress, database: scratch, isScratch: true, role })));
   return finish(checks.every((check) => check.isPassed) ? undefined : PermanentError.BackupVerificationFailed);
 }
 
@@ -98,6 +99,8 @@ export interface RestoreTarget {
   /** An existing, empty database. */
   database: string;
   isScratch: boolean;
+  /** pg_restore --role: the role the restore runs as. */
+  role?: string;
 }
 
 /** Restores the dump into target.database, then compares its inventory with the source's. */
@@ -105,7 +108,7 @@ export async function restoreAndCompare(manifest: BackupManifest, target: Restor
   target.progress.setPhase('restore');
   const restored = await restoreArchive({
     pgRestore: target.tools.pgRestore,
-    args: pgRestoreArgs({ database: target.database, isScratch: target.isScratch }),
+    args: pgRestoreArgs({ database: target.database, isScratch: target.isScratch, role: target.role }),
     env: target.session.commandEnv(target.database),
     storage: target.storage, key: manifest.dumpKey, progress: target.progress, timeoutMs: RESTORE_TIMEOUT_MS,
   });
@@ -131,18 +134,67 @@ export async function restoreAndCompare(manifest: BackupManifest, target: Restor
   }
 }
 
-/** A throwaway database on the source's server, dropped whatever happens. */
-async function withScratchDatabase<T>(session: DatabaseSession, sourceDatabase: string, fn: (scratch: string) => Promise<T>): Promise<T> {
-  const scratch = `flightdeck_verify_${randomBytes(6).toString('hex')}`;
+/** The role a verification restores as: no superuser, so code in the dump (index expressions, defaults) runs unprivileged. */
+export const VERIFY_ROLE = 'flightdeck_verify';
+/** A scratch database older than this was left by a crash (no verification runs that long). */
+const ORPHAN_SCRATCH_AGE_MS = 24 * 3_600_000;
+const SCRATCH_NAME = /^flightdeck_verify_(\d{14})_[0-9a-f]+$/;
+
+/**
+ * A throwaway database on the source's server, owned by the unprivileged verify role, dropped
+ * whatever happens (on a fresh connection: the one that made it may be what failed). Scratch
+ * databases that crashed runs left behind are swept first.
+ */
+async function withScratchDatabase<T>(session: DatabaseSession, sourceDatabase: string, fn: (scratch: string, role: string | undefined) => Promise<T>): Promise<T> {
+  const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+  const scratch = `flightdeck_verify_${stamp}_${randomBytes(4).toString('hex')}`;
   const admin = await session.connect(sourceDatabase);
+  let role: string | undefined;
   try {
-    await admin.query(`create database ${admin.escapeIdentifier(scratch)} template template0`);
-    try {
-      return await fn(scratch);
-    } finally {
-      await admin.query(`drop database if exists ${admin.escapeIdentifier(scratch)} with (force)`);
-    }
+    await sweepOrphanedScratchDatabases(admin);
+    role = await ensureVerifyRole(admin);
+    const owner = role ? ` owner ${admin.escapeIdentifier(role)}` : '';
+    await admin.query(`create database ${admin.escapeIdentifier(scratch)} template template0${owner}`);
   } finally {
     await admin.end().catch(() => undefined);
+  }
+  try {
+    return await fn(scratch, role);
+  } finally {
+    const dropper = await session.connect(sourceDatabase);
+    try {
+      await dropper.query(`drop database if exists ${dropper.escapeIdentifier(scratch)} with (force)`);
+    } finally {
+      await dropper.end().catch(() => undefined);
+    }
+  }
+}
+
+export async function sweepOrphanedScratchDatabases(admin: pg.ClientBase, now = new Date()): Promise<string[]> {
+  const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'flightdeck\\_verify\\_%'`);
+  const orphans = rows.map((r) => r.datname).filter((name) => {
+    const stamp = SCRATCH_NAME.exec(name)?.[1];
+    if (!stamp) return false;
+    const createdAt = Date.UTC(+stamp.slice(0, 4), +stamp.slice(4, 6) - 1, +stamp.slice(6, 8), +stamp.slice(8, 10), +stamp.slice(10, 12), +stamp.slice(12, 14));
+    return now.getTime() - createdAt > ORPHAN_SCRATCH_AGE_MS;
+  });
+  for (const name of orphans) await admin.query(`drop database if exists ${admin.escapeIdentifier(name)} with (force)`).catch(() => undefined);
+  return orphans;
+}
+
+/**
+ * The unprivileged role, created (NOLOGIN, no superuser) when missing and granted to the
+ * connecting user so that pg_restore --role can become it. undefined when the connecting user may
+ * not create or grant it: verification then runs as that user, as before.
+ */
+async function ensureVerifyRole(admin: pg.ClientBase): Promise<string | undefined> {
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_roles where rolname = $1', [VERIFY_ROLE]);
+    if (!rowCount) await admin.query(`create role ${VERIFY_ROLE} nologin nosuperuser nocreatedb nocreaterole`);
+    const { rows: [member] } = await admin.query<{ isMember: boolean }>(`select pg_has_role(current_user, '${VERIFY_ROLE}', 'MEMBER') as "isMember"`);
+    if (!member!.isMember) await admin.query(`grant ${VERIFY_ROLE} to current_user`);
+    return VERIFY_ROLE;
+  } catch {
+    return undefined;
   }
 }

@@ -13,7 +13,7 @@ const trigger = { source: 'api' as const, actor: 'alice' };
 const urls: Record<string, string> = {};
 
 beforeAll(async () => {
-  for (const name of ['strict', 'locked']) {
+  for (const name of ['strict', 'locked', 'hung']) {
     urls[name] = await createDatabase(harness.serverUrl, name);
     await withClient(urls[name]!, (c) => c.query('create table orders as select g as id, md5(g::text) as ref from generate_series(1, 20000) g'));
     harness.setSecret(`${name.toUpperCase()}_DATABASE_URL`, urls[name]!);
@@ -22,6 +22,7 @@ beforeAll(async () => {
     databases: {
       strict: { secret: 'STRICT_DATABASE_URL' },
       locked: { secret: 'LOCKED_DATABASE_URL', lockWaitTimeout: '1s' },
+      hung: { secret: 'HUNG_DATABASE_URL', lockWaitTimeout: '10m', stallTimeout: '2s' },
     },
   });
 });
@@ -58,5 +59,25 @@ describe('the sessions of a dump', () => {
 
     expect(String((failure as Error).message)).toMatch(/pg_dump failed: canceling statement due to statement timeout/);
     expect(fs.readdirSync(harness.storageDir, { recursive: true }).filter((f) => String(f).includes('locked-out'))).toEqual([]);
+  });
+
+  it('stops a pg_dump that writes nothing for stallTimeout, instead of heartbeating for hours, and stores nothing', async () => {
+    const activities = harness.activities();
+    const startedAt = Date.now();
+    const failure = await withClient(urls.hung!, async (locker) => {
+      // pg_dump hangs behind this lock, well within its own 10-minute lock wait.
+      await locker.query('begin; lock table orders in access exclusive mode');
+      try {
+        return await new MockActivityEnvironment().run(activities.dumpDatabase, {
+          backupId: 'hung-dump', database: 'hung', app: 'unknown', releaseVersion: 'unknown', compressionLevel: 6, trigger,
+        }).catch((err: unknown) => err);
+      } finally {
+        await locker.query('rollback');
+      }
+    });
+
+    expect(String((failure as Error).message)).toMatch(/pg_dump made no progress for \d+ s \(stalled at 0 bytes\) and was stopped/);
+    expect(Date.now() - startedAt).toBeLessThan(60_000);
+    expect(fs.readdirSync(harness.storageDir, { recursive: true }).filter((f) => String(f).includes('hung-dump'))).toEqual([]);
   });
 });
