@@ -265,12 +265,11 @@ const appSchema = z.object({
   smokeCommand: command.optional(),
   smokeChecks: z.array(smokeCheckSchema).default([]),
   requiredSecrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')).default([]),
-  env: z.record(variableName, z.string()).default({}).describe('variables the repository commands see (not secrets: those go in commandSecrets)'),
+  env: z.record(variableName, z.string()).default({}).describe('variables the tests and the smoke command see (not secrets: those go in commandSecrets)'),
   network: z.boolean().default(true).describe('false: tests and the smoke command run without any network'),
   commandSecrets: z.object({
     test: z.array(variableName).default([]),
     smoke: z.array(variableName).default([]),
-    migrate: z.array(variableName).default([]),
   }).strict().prefault({}).describe('the NAMES of worker variables each repository command is given; nothing else is'),
   database: environmentDatabaseSchema.optional()
     .describe('shorthand for environments.<name>.database when the app has exactly one environment'),
