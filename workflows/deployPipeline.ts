@@ -7,7 +7,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import { durationToMs } from '../lib/duration.js';
-import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
+import { failureType, isNothingRolledOut, PermanentError, rootMessage } from '../lib/errors.js';
 import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type ReleaseVerdict } from '../lib/releaseLedger.js';
 import {
   cancelSignal, failureDecisionUpdate, statusQuery,
@@ -94,7 +94,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     } catch (err) {
       if (isCancellation(err)) throw err;
       const failedStage = run.status.currentStage ?? 'deploy';
-      if (hasLedger ? isNothingRolledOut(err) : failureType(err) === PermanentError.ReleaseCommandFailed) {
+      if (hasLedger ? isNothingRolledOut(failureType(err)) : failureType(err) === PermanentError.ReleaseCommandFailed) {
         await recordVerdict({ verdict: 'failed', stage: failedStage, reason: `nothing was rolled out: ${rootMessage(err)}` });
         throw stop(run, `Nothing was rolled out, so nothing was rolled back: ${rootMessage(err)}`, failureType(err));
       }
@@ -329,12 +329,6 @@ async function recordDeploying(run: RunTracker, target: DeployTarget, request: D
   await recordInLedger(run, target, {
     kind: 'deploy', image, commit, flyConfig, trigger: request.trigger, startedAt: nowIso(), verdict: 'deploying',
   });
-}
-
-/** Nothing reached a machine (release_command, image fetch, config): there is nothing to roll back. */
-function isNothingRolledOut(err: unknown): boolean {
-  const type = failureType(err);
-  return type === PermanentError.ReleaseCommandFailed || type === PermanentError.DeployNothingRolledOut;
 }
 
 function stop(run: RunTracker, outcome: string, type = PermanentError.ReleaseCommandFailed as string): ApplicationFailure {

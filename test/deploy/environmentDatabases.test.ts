@@ -9,7 +9,7 @@ import { SHOP_MIGRATIONS, useMigrationScratch } from '../migrations/helpers.js';
 import { deployRequest, settle } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
-const world = useDeployWorld();
+const world = useDeployWorld(kit);
 const scratch = useMigrationScratch();
 
 const tablesOf = async (db: { query: <R extends object>(sql: string) => Promise<R[]> }) =>
