@@ -7,7 +7,7 @@ import { findApiCaller, hasAnyApiToken, hasScope, type ApiAction, type ApiCaller
 import { auditLog } from '../lib/audit.js';
 import type { ApiDeps } from './deps.js';
 import { forbidden, unauthorized } from './httpErrors.js';
-import { header, parseRequest } from './validation.js';
+import { clientAddress, header, parseRequest } from './validation.js';
 
 export const ACTOR_HEADER = 'X-Flightdeck-Actor';
 const actorName = z.string().regex(/^[\w.@+-]{1,100}$/, 'a user name of up to 100 letters, digits, ".", "@", "+", "_" or "-"');
@@ -22,7 +22,7 @@ export function requireApiToken(deps: ApiDeps, request: FastifyRequest, what = '
   const token = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : '';
   const caller = token ? findApiCaller(config, deps.env, token) : undefined;
   if (!caller) {
-    auditLog(deps.logger, { actor: `ip:${request.ip}`, action: `${request.method} ${request.routeOptions.url}`, target: what, outcome: 'refused', source: 'api', detail: token ? 'unknown bearer token' : 'no bearer token' });
+    auditLog(deps.logger, { actor: `ip:${clientAddress(request, deps.env)}`, action: `${request.method} ${request.routeOptions.url}`, target: what, outcome: 'refused', source: 'api', detail: token ? 'unknown bearer token' : 'no bearer token' });
     throw unauthorized('send Authorization: Bearer <an API token>');
   }
   callers.set(request, caller);

@@ -28,6 +28,17 @@ export function createCiAuthenticator(env: EnvConfig, now: () => number): CiAuth
   // Fetched on first use and cached by jose (refetched when a token names an unknown key id).
   const jwks = createRemoteJWKSet(jwksUrl, { timeoutDuration: 5000 });
 
+  /** jti → when the token expires: a token is used once, then refused until it has expired anyway. */
+  const usedTokenIds = new Map<string, number>();
+
+  function useTokenOnce(payload: JWTPayload): void {
+    if (typeof payload.jti !== 'string' || payload.jti === '') throw new CiAuthenticationError('the OIDC token has no jti claim, so its reuse could not be refused');
+    const nowMs = now();
+    for (const [jti, expiresMs] of usedTokenIds) if (expiresMs <= nowMs) usedTokenIds.delete(jti);
+    if (usedTokenIds.has(payload.jti)) throw new CiAuthenticationError(`the OIDC token ${payload.jti} was already used; request a fresh token for each call`);
+    usedTokenIds.set(payload.jti, (payload.exp ?? nowMs / 1000 + 3600) * 1000);
+  }
+
   async function authenticateOidc(token: string, rawBody: Buffer): Promise<CiCaller> {
     let payload: JWTPayload;
     try {
@@ -39,10 +50,11 @@ export function createCiAuthenticator(env: EnvConfig, now: () => number): CiAuth
     }
     const { repository, ref } = payload;
     if (typeof repository !== 'string' || typeof ref !== 'string') throw new CiAuthenticationError('the OIDC token has no repository or ref claim');
+    useTokenOnce(payload);
     return {
       method: 'oidc', actor: `github-actions:${typeof payload.actor === 'string' ? payload.actor : repository}`,
-      // One token may be used for several requests; with the body it names one request.
-      replayKey: `oidc:${payload.jti ?? token.slice(-16)}:${sha256Hex(rawBody).slice(0, 16)}`,
+      // A token is used once (its jti is remembered); the run is deduplicated on the signed body.
+      replayKey: `oidc:${sha256Hex(rawBody).slice(0, 32)}`,
       claims: { ...payload, repository, ref },
     };
   }
@@ -52,8 +64,9 @@ export function createCiAuthenticator(env: EnvConfig, now: () => number): CiAuth
     const signature = header(request, CI_SIGNATURE_HEADER);
     const verdict = verifyTimestampedSignature({ rawBody, timestamp: header(request, CI_TIMESTAMP_HEADER), signature, secret: env.CI_WEBHOOK_SECRET, nowMs: now() });
     if (!verdict.isValid) throw new CiAuthenticationError(`${CI_SIGNATURE_HEADER} refused: ${verdict.reason}`);
-    // Replaying the exact signed request within the window finds the run it started.
-    return { method: 'hmac', actor: 'ci', replayKey: `hmac:${signature!.slice(-32)}` };
+    // Deduplicated on the signed body: the same request, re-signed or replayed within the window (with
+    // any unsigned header, Idempotency-Key included), finds the run it started.
+    return { method: 'hmac', actor: 'ci', replayKey: `hmac:${sha256Hex(rawBody).slice(0, 32)}` };
   }
 
   return {
@@ -88,11 +101,37 @@ export function authorizeOidcCaller(
   if (request.ref !== undefined && request.ref !== env.branch && request.ref !== expectedRef) {
     throw forbidden(`a token for ${expectedRef} may deploy only that branch, not ref ${request.ref}`);
   }
-  // A prebuilt image skips tests and build: only one the job pushed to the app's own Fly registry.
+  assertPinnedClaims(caller.claims, app);
+  // A prebuilt image skips tests and build: only one the job pushed to the app's own Fly registry,
+  // tagged with the commit the token was issued for.
   const ownRegistry = `registry.fly.io/${env.flyApp}`;
   if (request.image !== undefined && !request.image.startsWith(`${ownRegistry}:`) && !request.image.startsWith(`${ownRegistry}@`)) {
     throw forbidden(`an OIDC caller may deploy only images from ${ownRegistry}, not ${request.image}`);
   }
+  if (request.image !== undefined && !isTaggedWithCommit(request.image, tokenSha)) {
+    throw forbidden(`an OIDC caller's image must be tagged with the token's commit (${typeof tokenSha === 'string' ? tokenSha.slice(0, 12) : 'the token has no sha claim'}), not ${request.image}`);
+  }
+}
+
+/** The optional pins of apps.<app>.github: a token from another workflow, event or (renamed) repository is refused. */
+function assertPinnedClaims(claims: JWTPayload, app: AppConfig): void {
+  const pins = app.github;
+  if (pins?.jobWorkflowRef !== undefined && claims.job_workflow_ref !== pins.jobWorkflowRef) {
+    throw forbidden(`the token's job_workflow_ref ${String(claims.job_workflow_ref)} is not ${pins.jobWorkflowRef}`);
+  }
+  if (pins?.eventNames !== undefined && !pins.eventNames.includes(String(claims.event_name))) {
+    throw forbidden(`the token's event_name ${String(claims.event_name)} is not one of ${pins.eventNames.join(', ')}`);
+  }
+  if (pins?.repositoryId !== undefined && String(claims.repository_id) !== pins.repositoryId) {
+    throw forbidden(`the token's repository_id ${String(claims.repository_id)} is not ${pins.repositoryId}`);
+  }
+}
+
+/** registry.fly.io/shop:<tag>: the tag holds the commit (its first 12 characters at least). */
+function isTaggedWithCommit(image: string, sha: unknown): boolean {
+  if (typeof sha !== 'string' || sha.length < 12) return false;
+  const tag = /:([^:/@]+)$/.exec(image)?.[1];
+  return tag !== undefined && tag.toLowerCase().includes(sha.slice(0, 12).toLowerCase());
 }
 
 function sha256Hex(data: Buffer): string {

@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.js';
 import { readApiRoutes } from './routes/readApi.js';
 import { writeApiRoutes } from './routes/writeApi.js';
 import { slackRoutes } from './slack/plugin.js';
+import { clientAddress } from './validation.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -82,9 +83,10 @@ function installRateLimit(app: FastifyInstance, deps: ApiDeps): void {
   const limiter = new RateLimiter(deps.env.FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE, deps.env.FLIGHTDECK_API_RATE_LIMIT_BURST, deps.now);
   app.addHook('onRequest', async (request) => {
     if (UNLIMITED_ROUTES.has(request.routeOptions.url ?? '')) return;
-    const verdict = limiter.take(request.ip);
+    const client = clientAddress(request, deps.env);
+    const verdict = limiter.take(client);
     if (!verdict.isAllowed) {
-      throw new HttpError(429, 'rate_limited', `too many requests from ${request.ip}; retry in ${verdict.retryAfterSeconds} s`,
+      throw new HttpError(429, 'rate_limited', `too many requests from ${client}; retry in ${verdict.retryAfterSeconds} s`,
         { 'retry-after': String(verdict.retryAfterSeconds) });
     }
   });

@@ -1,8 +1,9 @@
 // Request bodies and query strings are parsed with zod at the edge; a refusal lists every problem
 // with the field it concerns, so the caller can fix the request in one go.
+import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ConfigError } from '../lib/config.js';
+import { ConfigError, type EnvConfig } from '../lib/config.js';
 import { badRequest, notFound } from './httpErrors.js';
 
 export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
@@ -53,4 +54,15 @@ const idempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/, 'up to 200 l
 export function idempotencyDeliveryId(request: FastifyRequest): string | undefined {
   const key = header(request, 'idempotency-key');
   return key === undefined ? undefined : `key:${parseRequest(idempotencyKey, key, 'Idempotency-Key header')}`;
+}
+
+/**
+ * The client's address. Behind Fly's proxy every request comes from the proxy: with
+ * FLIGHTDECK_TRUST_PROXY=true the address is Fly-Client-IP, which the proxy sets (and overwrites);
+ * without it that header is ignored, since anyone could send it.
+ */
+export function clientAddress(request: FastifyRequest, env: Pick<EnvConfig, 'FLIGHTDECK_TRUST_PROXY'>): string {
+  if (!env.FLIGHTDECK_TRUST_PROXY) return request.ip;
+  const flyClientIp = header(request, 'fly-client-ip')?.trim();
+  return flyClientIp && isIP(flyClientIp) ? flyClientIp : request.ip;
 }

@@ -70,6 +70,7 @@ const envSchema = z.object({
   CI_OIDC_AUDIENCE: z.string().min(1).default('flightdeck'),
   CI_OIDC_JWKS_URL: z.url('the JWKS URL of the OIDC issuer').optional(),
   FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: z.coerce.number('a whole number, e.g. 600').int().min(1).default(600).describe('requests per minute per source IP'),
+  FLIGHTDECK_TRUST_PROXY: booleanFlag.default(false).describe("behind Fly's proxy: rate limit and log by Fly-Client-IP"),
   FLIGHTDECK_API_RATE_LIMIT_BURST: z.coerce.number('a whole number, e.g. 60').int().min(1).default(60).describe('requests a source may send at once'),
 });
 
@@ -259,7 +260,13 @@ const appSchema = z.object({
     secret: variableName.describe('the NAME of the worker variable holding the token or password'),
     username: z.string().min(1).default('x-access-token'),
   }).strict().optional().describe('given to git through GIT_ASKPASS, never on a command line'),
-  github: z.object({ repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name'), workflow: z.string().min(1).optional() }).strict().optional(),
+  github: z.object({
+    repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name'),
+    workflow: z.string().min(1).optional(),
+    jobWorkflowRef: z.string().min(1).optional().describe('OIDC: the job_workflow_ref a token must carry, e.g. acme/shop/.github/workflows/deploy.yml@refs/heads/main'),
+    eventNames: z.array(z.string().min(1)).min(1).optional().describe('OIDC: the event_name values a token may carry, e.g. [push]'),
+    repositoryId: z.union([z.string().regex(/^\d+$/), z.number().int()]).transform(String).optional().describe('OIDC: the repository_id a token must carry (survives renames)'),
+  }).strict().optional(),
   testCommand: command.optional(),
   testTimeout: duration.default('15m'),
   smokeCommand: command.optional(),

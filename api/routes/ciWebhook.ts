@@ -1,5 +1,5 @@
 // POST /webhooks/ci: a generic deploy trigger for any CI. Authenticated (HMAC or OIDC) before the
-// body is parsed; an Idempotency-Key (or the same signed request replayed) finds the run it started.
+// body is parsed; the same signed body (replayed, re-signed, whatever its unsigned headers) finds the run it started.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { requestFields, resolveTarget } from '../../lib/config.js';
@@ -9,7 +9,7 @@ import { authorizeOidcCaller, CiAuthenticationError, createCiAuthenticator, type
 import type { ApiDeps } from '../deps.js';
 import { startDeploy } from '../deployStarter.js';
 import { HttpError, unauthorized } from '../httpErrors.js';
-import { idempotencyDeliveryId, lookUp, parseJsonBody, parseRequest } from '../validation.js';
+import { clientAddress, lookUp, parseJsonBody, parseRequest } from '../validation.js';
 
 const ciDeployBody = z.object({
   app: requestFields.resourceName,
@@ -30,12 +30,13 @@ export async function ciWebhookRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     } catch (err) {
       if (!(err instanceof CiAuthenticationError)) throw err;
       deps.metrics.signatureFailures.inc({ source: 'ci' });
-      request.log.warn({ ip: request.ip, reason: err.message }, 'CI webhook refused');
+      request.log.warn({ ip: clientAddress(request, deps.env), reason: err.message }, 'CI webhook refused');
       throw unauthorized(err.message);
     }
 
     const body = parseRequest(ciDeployBody, parseJsonBody(rawBody), 'CI deploy request');
-    const deliveryId = idempotencyDeliveryId(request) ?? caller.replayKey;
+    // The signed body decides what is a duplicate; the unsigned Idempotency-Key header does not.
+    const deliveryId = caller.replayKey;
     const target = lookUp(() => resolveTarget(deps.loadApps(), body.app, body.environment));
     try {
       authorizeOidcCaller(caller, body.app, target.app, body.environment, target.env, body);

@@ -6,7 +6,7 @@ import { startDeploy } from '../deployStarter.js';
 import { decideGitHubEvent } from '../githubEvents.js';
 import { badRequest, serviceUnavailable, unauthorized } from '../httpErrors.js';
 import { isValidGitHubSignature } from '../signatures.js';
-import { header, parseJsonBody } from '../validation.js';
+import { clientAddress, header, parseJsonBody } from '../validation.js';
 
 export async function githubWebhookRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   app.post('/webhooks/github', async (request, reply) => {
@@ -15,7 +15,7 @@ export async function githubWebhookRoutes(app: FastifyInstance, deps: ApiDeps): 
     const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     if (!isValidGitHubSignature(rawBody, header(request, 'x-hub-signature-256'), secrets)) {
       deps.metrics.signatureFailures.inc({ source: 'github' });
-      request.log.warn({ ip: request.ip, delivery: header(request, 'x-github-delivery') }, 'GitHub webhook refused: bad signature');
+      request.log.warn({ ip: clientAddress(request, deps.env), delivery: header(request, 'x-github-delivery') }, 'GitHub webhook refused: bad signature');
       throw unauthorized('X-Hub-Signature-256 is missing or does not match the body (HMAC-SHA256 with the webhook secret)');
     }
 

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { unauthorized } from '../httpErrors.js';
 import { SIGNATURE_WINDOW_SECONDS, verifyTimestampedSignature } from '../signatures.js';
-import { header } from '../validation.js';
+import { clientAddress, header } from '../validation.js';
 
 export interface VerifiedSlackRequest {
   rawBody: Buffer;
@@ -22,7 +22,7 @@ export function createSlackVerifier(deps: Pick<ApiDeps, 'env' | 'now' | 'metrics
 
   function refuse(request: FastifyRequest, reason: string): never {
     deps.metrics.signatureFailures.inc({ source: 'slack' });
-    deps.logger.warn({ ip: request.ip, route: request.routeOptions.url, reason }, 'Slack request refused');
+    deps.logger.warn({ ip: clientAddress(request, deps.env), route: request.routeOptions.url, reason }, 'Slack request refused');
     throw unauthorized(`Slack request refused: ${reason}`);
   }
 

@@ -7,6 +7,7 @@ import { queueStatusQuery } from '../../lib/messages.js';
 import { deployQueueId } from '../../lib/operations.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { rolloutsOf } from '../deploy/support.js';
 import { auditLines, ciSignatureHeaders, expectNoDeployStarted, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
@@ -36,9 +37,9 @@ const harness = useApiWithWorker(kit, world, { env: () => ({ CI_OIDC_ISSUER: ISS
 
 interface CiApp extends TestApp { repository: string }
 
-async function createCiApp(): Promise<CiApp> {
+async function createCiApp(pins: Record<string, unknown> = {}): Promise<CiApp> {
   const repository = `acme/${kit.uniqueId('shop')}`;
-  const app = await world.createApp({ app: { github: { repository } }, environment: { branch: 'main' } });
+  const app = await world.createApp({ app: { github: { repository, ...pins } }, environment: { branch: 'main' } });
   return { ...app, repository };
 }
 
@@ -82,15 +83,18 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
     await harness.waitForRun(first.workflowId);
   });
 
-  it('treats requests with the same Idempotency-Key as one', async () => {
+  it('finds the run a signed body started, whatever unsigned Idempotency-Key a replay carries', async () => {
     const app = await createCiApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
     const body = JSON.stringify({ app: app.name, environment: 'staging', sha });
     const nowSeconds = Math.floor(Date.now() / 1000);
     const first = (await post(body, { ...ciSignatureHeaders(body, nowSeconds - 5), 'idempotency-key': 'build-981' })).json();
-    const retried = await post(body, { ...ciSignatureHeaders(body, nowSeconds), 'idempotency-key': 'build-981' });
-    expect(retried.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
+    const replayed = await post(body, { ...ciSignatureHeaders(body, nowSeconds - 5), 'idempotency-key': 'attacker-new-key' });
+    expect(replayed.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
+    const resigned = await post(body, ciSignatureHeaders(body, nowSeconds));
+    expect(resigned.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
     await harness.waitForRun(first.workflowId);
+    expect(rolloutsOf(world.sim, app)).toHaveLength(1);
   });
 
   it('refuses stale, future, forged and unsigned requests, counts them, and starts nothing', async () => {
@@ -137,6 +141,42 @@ describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
     const status = await harness.waitForRun(response.json().workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger.actor).toBe('github-actions:octocat');
+  });
+
+  it('refuses a second use of the same token (its jti), and starts nothing more', async () => {
+    const app = await createCiApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const token = await oidcToken({ repository: app.repository, ref: 'refs/heads/main', sha });
+    const first = await post(JSON.stringify({ app: app.name, environment: 'staging', sha }), { authorization: `Bearer ${token}` });
+    expect(first.statusCode).toBe(202);
+    const reused = await post(JSON.stringify({ app: app.name, environment: 'staging', sha, ref: 'main' }), { authorization: `Bearer ${token}` });
+    expect(reused.statusCode).toBe(401);
+    expect(reused.json().message).toMatch(/^the OIDC token .* was already used; request a fresh token for each call$/);
+    await harness.waitForRun(first.json().workflowId);
+    expect(rolloutsOf(world.sim, app)).toHaveLength(1);
+  });
+
+  it("refuses a token whose workflow, event or repository id is not the app's pins, audits it, and starts nothing", async () => {
+    const app = await createCiApp({ jobWorkflowRef: 'acme/shop/.github/workflows/deploy.yml@refs/heads/main', eventNames: ['push'], repositoryId: 4242 });
+    const sha = 'e'.repeat(40);
+    const body = JSON.stringify({ app: app.name, environment: 'staging', sha });
+    const good = { repository: app.repository, ref: 'refs/heads/main', sha, job_workflow_ref: 'acme/shop/.github/workflows/deploy.yml@refs/heads/main', event_name: 'push', repository_id: '4242' };
+    const refusal = async (claims: Record<string, unknown>) => (await post(body, { authorization: `Bearer ${await oidcToken({ ...good, ...claims })}` })).json();
+    expect(await refusal({ job_workflow_ref: 'acme/shop/.github/workflows/pr.yml@refs/pull/1/merge' })).toMatchObject({ error: 'forbidden', message: expect.stringContaining('job_workflow_ref') });
+    expect(await refusal({ event_name: 'pull_request_target' })).toMatchObject({ error: 'forbidden', message: expect.stringContaining('event_name pull_request_target is not one of push') });
+    expect(await refusal({ repository_id: '666' })).toMatchObject({ error: 'forbidden', message: 'the token\'s repository_id 666 is not 4242' });
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
+    expect(auditLines(harness.api).filter((line) => line.target === `${app.name}/staging` && line.outcome === 'refused')).toHaveLength(3);
+  });
+
+  it("refuses a prebuilt image that is not tagged with the token's commit", async () => {
+    const app = await createCiApp();
+    const sha = 'b'.repeat(40);
+    const token = await oidcToken({ repository: app.repository, ref: 'refs/heads/main', sha });
+    const response = await post(JSON.stringify({ app: app.name, environment: 'staging', sha, image: `registry.fly.io/${app.name}:latest` }), { authorization: `Bearer ${token}` });
+    expect(response.statusCode).toBe(403);
+    expect(response.json().message).toBe(`an OIDC caller's image must be tagged with the token's commit (${'b'.repeat(12)}), not registry.fly.io/${app.name}:latest`);
+    await expectNoDeployStarted(kit.client, app.name, 'staging');
   });
 
   it('refuses a token for another audience or issuer, or an expired one, and starts nothing', async () => {

@@ -102,6 +102,18 @@ describe('hardening', () => {
     expect((await get('10.0.0.1')).statusCode).toBe(200);
   });
 
+  it("keys the limit on Fly-Client-IP behind Fly's proxy only when FLIGHTDECK_TRUST_PROXY is set", async () => {
+    const limits = { FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: '1', FLIGHTDECK_API_RATE_LIMIT_BURST: '1' };
+    const viaProxy = (server: Awaited<ReturnType<typeof build>>['server'], client: string) =>
+      server.inject({ method: 'GET', url: '/openapi.json', remoteAddress: '172.16.0.2', headers: { 'fly-client-ip': client } });
+    const trusting = (await build({ env: { ...limits, FLIGHTDECK_TRUST_PROXY: 'true' } })).server;
+    expect([(await viaProxy(trusting, '203.0.113.7')).statusCode, (await viaProxy(trusting, '198.51.100.9')).statusCode]).toEqual([200, 200]);
+    expect((await viaProxy(trusting, '203.0.113.7')).statusCode).toBe(429);
+    // Not trusted: anyone could send the header to get a fresh bucket per request.
+    const untrusting = (await build({ env: limits })).server;
+    expect([(await viaProxy(untrusting, '203.0.113.7')).statusCode, (await viaProxy(untrusting, '198.51.100.9')).statusCode]).toEqual([200, 429]);
+  });
+
   it('does not rate limit health probes and metric scrapes', async () => {
     const { server } = await build({ env: { FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: '1', FLIGHTDECK_API_RATE_LIMIT_BURST: '1' } });
     const statuses = [];
