@@ -13,7 +13,9 @@ COPY activities ./activities
 COPY worker ./worker
 COPY api ./api
 COPY cli ./cli
+# The workflow bundle is made here too (dist/workflow-bundle.js), so a worker polls seconds after it starts.
 RUN npx tsc -p tsconfig.build.json \
+ && node dist/worker/bundleWorkflows.js \
  && npm prune --omit=dev --no-audit --no-fund
 
 # Runtime stage: Node, the production dependencies, the compiled code, and the tools the activities

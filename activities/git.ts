@@ -9,7 +9,7 @@ import type { Logger } from '../lib/log.js';
 import { lastLine, runCommand } from '../lib/process.js';
 import { commandEnvironment, runRepositoryCommand, SandboxUnavailableError, type SandboxSettings } from '../lib/sandbox.js';
 import { commitSha, gitRef } from '../lib/validate.js';
-import { withHeartbeat } from './heartbeat.js';
+import { interruptedAttempt, withHeartbeat } from './heartbeat.js';
 
 export interface CheckoutInput {
   /** Never with credentials in it: those are named in `credential`. */
@@ -122,7 +122,8 @@ export function createGitActivities(deps: GitDeps) {
         if (err instanceof SandboxUnavailableError) throw permanentFailure(input.failureType, `${input.label} did not run: ${err.message}`);
         throw err;
       });
-      if (result.isCancelled) throw new Error(`${input.label} cancelled`);
+      // A worker shutting down kills the command too: that says nothing about the app, so never a verdict.
+      if (result.isCancelled) throw interruptedAttempt(input.label);
       const tail = lastLine(result.stderr) || lastLine(result.stdout);
       if (result.isTimedOut) throw permanentFailure(PermanentError.CommandTimedOut, `${input.label} (${input.command.join(' ')}) did not finish within ${Math.round(input.timeoutMs / 1000)}s`);
       if (result.exitCode !== 0) throw permanentFailure(input.failureType, `${input.label} (${input.command.join(' ')}) failed with exit code ${result.exitCode}: ${tail}`);

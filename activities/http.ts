@@ -3,7 +3,7 @@
 import { readSecret, type SmokeCheck } from '../lib/config.js';
 import { PermanentError, permanentFailure } from '../lib/errors.js';
 import { durationToMs } from '../lib/validate.js';
-import { withHeartbeat } from './heartbeat.js';
+import { interruptedAttempt, withHeartbeat } from './heartbeat.js';
 
 export interface HealthProbeInput {
   url: string;
@@ -49,39 +49,56 @@ const pause = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) =
   signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
 });
 
+/** What a health probe has seen so far; time spent without a worker does not count against the deadline. */
+interface HealthProbeProgress { streak: number; attempts: number; probingMs: number; lastDetail: string }
+
+/** Where a bake is in its window: a resumed bake keeps its window, never restarts it. */
+interface BakeProgress { windowStartedAt: number; probes: number }
+
 export function createHttpActivities() {
   return {
     /** N consecutive 2xx answers within the deadline, or a HealthCheckFailed naming the last answer. */
     async probeHealth(input: HealthProbeInput): Promise<HealthProbeResult> {
-      return withHeartbeat('health probe', async (progress) => {
-        const startedAt = Date.now();
-        let streak = 0;
-        let attempts = 0;
-        let last: ProbeOutcome = { isOk: false, detail: 'no answer yet' };
-        while (Date.now() - startedAt < input.deadlineMs && !progress.signal.aborted) {
+      return withHeartbeat<HealthProbeResult, HealthProbeProgress>('health probe', async (progress) => {
+        const seen = progress.resumed ?? { streak: 0, attempts: 0, probingMs: 0, lastDetail: 'no answer yet' };
+        const attemptStartedAt = Date.now();
+        const probingMs = () => seen.probingMs + (Date.now() - attemptStartedAt);
+        let { streak, attempts, lastDetail } = seen;
+        while (probingMs() < input.deadlineMs) {
+          if (progress.signal.aborted) throw interruptedAttempt('the health probe');
           attempts++;
-          last = await probeOnce(input.url, input.requestTimeoutMs);
-          streak = last.isOk ? streak + 1 : 0;
-          progress.report(`${input.url}: ${last.detail} (${streak}/${input.consecutiveSuccesses})`);
-          if (streak >= input.consecutiveSuccesses) return { attempts, elapsedMs: Date.now() - startedAt };
+          const outcome = await probeOnce(input.url, input.requestTimeoutMs);
+          streak = outcome.isOk ? streak + 1 : 0;
+          lastDetail = outcome.detail;
+          progress.save({ streak, attempts, probingMs: probingMs(), lastDetail });
+          progress.report(`${input.url}: ${outcome.detail} (${streak}/${input.consecutiveSuccesses})`);
+          if (streak >= input.consecutiveSuccesses) return { attempts, elapsedMs: probingMs() };
           await pause(input.intervalMs, progress.signal);
         }
+        if (progress.signal.aborted) throw interruptedAttempt('the health probe');
         throw permanentFailure(PermanentError.HealthCheckFailed,
-          `${input.url} did not answer 2xx ${input.consecutiveSuccesses} times in a row within ${Math.round(input.deadlineMs / 1000)}s (last: ${last.detail}, ${attempts} probes)`);
+          `${input.url} did not answer 2xx ${input.consecutiveSuccesses} times in a row within ${Math.round(input.deadlineMs / 1000)}s (last: ${lastDetail}, ${attempts} probes)`);
       });
     },
 
-    /** Keeps probing for the bake window; the first failure ends it. */
+    /**
+     * Keeps probing for the bake window; the first failure ends it. A resumed bake keeps the window it
+     * started and probes at least once more before it can pass.
+     */
     async bakeProbe(input: BakeInput): Promise<{ probes: number }> {
-      return withHeartbeat('bake', async (progress) => {
-        const startedAt = Date.now();
-        let probes = 0;
-        while (Date.now() - startedAt < input.durationMs && !progress.signal.aborted) {
+      return withHeartbeat<{ probes: number }, BakeProgress>('bake', async (progress) => {
+        const windowStartedAt = progress.resumed?.windowStartedAt ?? Date.now();
+        let probes = progress.resumed?.probes ?? 0;
+        let hasProbedThisAttempt = false;
+        while (!hasProbedThisAttempt || Date.now() - windowStartedAt < input.durationMs) {
+          if (progress.signal.aborted) throw interruptedAttempt('the bake');
           probes++;
+          hasProbedThisAttempt = true;
           const outcome = await probeOnce(input.url, input.requestTimeoutMs);
+          progress.save({ windowStartedAt, probes });
           progress.report(`bake probe ${probes}: ${outcome.detail}`);
           if (!outcome.isOk) {
-            throw permanentFailure(PermanentError.HealthCheckFailed, `health failed during bake after ${Math.round((Date.now() - startedAt) / 1000)}s: ${input.url} answered ${outcome.detail}`);
+            throw permanentFailure(PermanentError.HealthCheckFailed, `health failed during bake after ${Math.round((Date.now() - windowStartedAt) / 1000)}s: ${input.url} answered ${outcome.detail}`);
           }
           await pause(input.intervalMs, progress.signal);
         }
@@ -91,9 +108,15 @@ export function createHttpActivities() {
 
     /** Runs every declared smoke check and returns each result; the workflow decides. */
     async runSmokeChecks(input: { baseUrl: string; checks: SmokeCheck[] }): Promise<CheckResult[]> {
-      const results: CheckResult[] = [];
-      for (const check of input.checks) results.push(await runSmokeCheck(input.baseUrl, check));
-      return results;
+      return withHeartbeat('smoke checks', async (progress) => {
+        const results: CheckResult[] = [];
+        for (const check of input.checks) {
+          if (progress.signal.aborted) throw interruptedAttempt('the smoke checks');
+          results.push(await runSmokeCheck(input.baseUrl, check));
+          progress.report(`${results.length}/${input.checks.length} smoke checks run`);
+        }
+        return results;
+      });
     },
   };
 }

@@ -11,7 +11,7 @@ import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { syncBackupSchedules } from './schedules.js';
-import { workflowsPath } from './workflowsPath.js';
+import { workflowCode } from './workflowBundle.js';
 
 async function main(): Promise<void> {
   const env = loadEnvConfig();
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    workflowsPath: workflowsPath(),
+    ...workflowCode((message) => logger.info(message)),
     dataConverter,
     activities: createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps, temporalClient }),
     // A deploy in flight gets time to finish its current step before the worker exits.

@@ -1,5 +1,6 @@
 // Timeouts and retry policies, by kind of activity. One place to tune how patient Flightdeck is.
 import type { ActivityOptions } from '@temporalio/workflow';
+import { PermanentError } from '../lib/errors.js';
 
 const transientRetry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 };
 
@@ -19,14 +20,29 @@ export function flyDeployOptions(waitTimeoutMs: number): ActivityOptions {
 /** Build: one retry for a flaky builder. */
 export const buildOptions: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { ...transientRetry, maximumAttempts: 2 } };
 
-/** App commands (tests, smoke command) and checkouts: their verdict stands, except a failed clone. */
+/** Checkouts: a failed clone is retried once. */
 export function commandOptions(timeoutMs: number): ActivityOptions {
   return { startToCloseTimeout: timeoutMs + 60_000, heartbeatTimeout: '30s', retry: { ...transientRetry, maximumAttempts: 2 } };
 }
 
-/** Probes decide health: one attempt, bounded by their own deadline. */
+/**
+ * Activities whose failure is a verdict (probes, the app's tests and smoke command): the verdict is a
+ * non-retryable failure and stands; an attempt lost with its worker (shutdown, kill: heartbeat
+ * timeout) is retried at once, and the activity resumes from its heartbeat where it can.
+ */
+const verdictRetry = {
+  initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5,
+  nonRetryableErrorTypes: [PermanentError.HealthCheckFailed, PermanentError.TestsFailed, PermanentError.SmokeCheckFailed, PermanentError.CommandTimedOut],
+};
+
+/** The app's own commands (tests, smoke command): a cancel reaches them within ~8 s (80% of the heartbeat timeout). */
+export function appCommandOptions(timeoutMs: number): ActivityOptions {
+  return { startToCloseTimeout: timeoutMs + 60_000, heartbeatTimeout: '10s', retry: verdictRetry };
+}
+
+/** Probes decide health, bounded by their own deadline; a resumed probe keeps its streak and its window. */
 export function probeOptions(deadlineMs: number): ActivityOptions {
-  return { startToCloseTimeout: deadlineMs + 60_000, heartbeatTimeout: '30s', retry: { maximumAttempts: 1 } };
+  return { startToCloseTimeout: deadlineMs + 60_000, heartbeatTimeout: '10s', retry: verdictRetry };
 }
 
 /** Config reads and small checks. */

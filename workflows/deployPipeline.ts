@@ -14,12 +14,12 @@ import {
   type DeployRequest, type FailureDecision, type RollbackResult,
 } from '../lib/messages.js';
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
-import { buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions } from './activityOptions.js';
+import { appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions } from './activityOptions.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
 import { nowIso, readLedger, recordInLedger } from './ledger.js';
 import { rollback } from './rollback.js';
 import { RunTracker } from './runTracker.js';
-import { describeChecksPassed, PROMPT_CANCEL, verifySmoke } from './smoke.js';
+import { describeChecksPassed, verifySmoke } from './smoke.js';
 
 export const DEPLOY_STAGES = ['preflight', 'test', 'build', 'approval', 'migrate', 'deploy', 'health', 'smoke', 'bake'];
 
@@ -202,7 +202,7 @@ async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run
   });
   run.fact('commit', checkout.sha.slice(0, 12));
   if (target.testCommand) {
-    await proxyActivities<Activities>({ ...commandOptions(target.testTimeoutMs), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 }, taskQueue: runnerTaskQueue }).runWorkspaceCommand({
+    await proxyActivities<Activities>({ ...appCommandOptions(target.testTimeoutMs), taskQueue: runnerTaskQueue }).runWorkspaceCommand({
       workspace: checkout.workspace, command: target.testCommand, timeoutMs: target.testTimeoutMs, failureType: PermanentError.TestsFailed, label: 'tests', app: target.app, kind: 'test',
     });
   }

@@ -5,13 +5,9 @@ import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import { PermanentError } from '../lib/errors.js';
 import type { CheckResult } from '../lib/messages.js';
-import { commandOptions, localOptions } from './activityOptions.js';
+import { appCommandOptions, localOptions } from './activityOptions.js';
 
 const local = proxyActivities<Activities>(localOptions);
-
-// A cancel reaches an activity only in the answer to a heartbeat, and the SDK sends one at most
-// every 80% of the heartbeat timeout: 10 s here means a cancelled command is killed within ~8 s.
-export const PROMPT_CANCEL = { heartbeatTimeout: '10s' } as const;
 
 /** Runs the smoke checks (and the smoke command, when there is a checkout); throws SmokeCheckFailed. */
 /** `runnerTaskQueue`: where the smoke command runs (the runner queue, patch runner-queue); absent: the run's own queue. */
@@ -24,7 +20,7 @@ export async function verifySmoke(target: DeployTarget, appUrl: string, workspac
     throw ApplicationFailure.nonRetryable(`smoke checks failed: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`, PermanentError.SmokeCheckFailed);
   }
   if (target.smokeCommand && workspace) {
-    await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), ...PROMPT_CANCEL, retry: { maximumAttempts: 1 }, taskQueue: runnerTaskQueue }).runWorkspaceCommand({
+    await proxyActivities<Activities>({ ...appCommandOptions(10 * 60_000), taskQueue: runnerTaskQueue }).runWorkspaceCommand({
       workspace, command: target.smokeCommand, timeoutMs: 10 * 60_000, failureType: PermanentError.SmokeCheckFailed, label: 'smoke command', app: target.app, kind: 'smoke',
     });
   }

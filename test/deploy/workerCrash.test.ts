@@ -1,61 +1,25 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { requestDeploy } from '../../lib/operations.js';
-import { isProcessRunning } from '../../sim/testing.js';
-import { FLY_TOKEN, SLACK_TOKEN, useDeployWorld } from '../helpers/deployWorld.js';
+import { useDeployWorld } from '../helpers/deployWorld.js';
+import { useWorkerProcesses } from '../helpers/workerProcess.js';
 import { deployRequest, isStageRunning, machineImages, releasesOf, rolloutsOf, settle, waitForStatus, waitUntil } from './support.js';
 
-// The worker runs in separate processes here, so this file talks to the server as a plain client
-// and builds the workflow bundle once for every worker process it starts.
+// The worker runs in separate processes here, so this file talks to the server as a plain client.
 const world = useDeployWorld();
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-crash-'));
-const bundlePath = path.join(scratch, 'workflows.js');
-const workers: ChildProcess[] = [];
+const workers = useWorkerProcesses();
 let client: Client;
 let connection: Connection;
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new Client({ connection, namespace: inject('temporalNamespace') });
-  const { code } = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
-  fs.writeFileSync(bundlePath, code);
 });
 afterAll(async () => {
-  for (const worker of workers) worker.kill('SIGKILL');
   await connection?.close();
-  fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Starts `test/deploy/fixtures/worker.ts` in its own process and resolves once it polls. */
-async function startWorkerProcess(taskQueue: string): Promise<ChildProcess> {
-  const configPath = path.join(scratch, 'flightdeck.yaml');
-  fs.writeFileSync(configPath, JSON.stringify({ apps: world.apps }));
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url))], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace'), TEMPORAL_TASK_QUEUE: taskQueue,
-      WORKFLOW_BUNDLE_PATH: bundlePath, FLIGHTDECK_CONFIG: configPath, FLIGHTDECK_WORK_DIR: path.join(scratch, 'work'),
-      FLYCTL_PATH: world.sim.flyctlPath, FLY_SIM_DIR: world.sim.dir, FLY_API_TOKEN: FLY_TOKEN,
-      SLACK_BOT_TOKEN: SLACK_TOKEN, SLACK_API_URL: world.slack.apiUrl, LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workers.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  await waitUntil('the worker process to start polling', () => {
-    if (child.exitCode !== null) throw new Error(`the worker process exited with ${child.exitCode}: ${output.slice(-2000)}`);
-    return output.includes('worker ready');
-  });
-  return child;
-}
+const startWorkerProcess = (taskQueue: string) => workers.start(taskQueue, world.workerProcessEnv());
 
 describe('a worker killed mid-deploy', () => {
   it('lets the rollout finish, and a new worker completes the run with exactly one deploy of the image', async () => {
@@ -72,8 +36,7 @@ describe('a worker killed mid-deploy', () => {
       return newest && newest.ImageRef !== app.initialImage && newest.Status === 'running' ? newest : undefined;
     });
 
-    firstWorker.kill('SIGKILL');
-    await waitUntil('the first worker to be gone', () => firstWorker.pid !== undefined && !isProcessRunning(firstWorker.pid));
+    await firstWorker.stop('kill');
     expect((await releasesOf(world.sim, app))[0]).toMatchObject({ Version: rollingOut.Version, Status: 'running' });
     await startWorkerProcess(taskQueue);
 

@@ -40,6 +40,8 @@ export interface DeployWorld {
   createApp(options?: { machines?: number; environment?: Record<string, unknown>; app?: Record<string, unknown> }): Promise<TestApp>;
   /** The body of GET / on the app: "<app> <version>" tells which image serves. */
   servedBody(app: TestApp): Promise<string>;
+  /** The environment of a worker process (test/helpers/workerProcess.ts) wired to this world; writes its config file. */
+  workerProcessEnv(): Record<string, string>;
 }
 
 /** With a kit, activities get its Temporal client (the release ledger and deploy locks need one). */
@@ -98,6 +100,17 @@ export function useDeployWorld(kit?: WorkflowTestKit): DeployWorld {
     async servedBody(app) {
       const response = await fetch(`${app.appUrl}/`);
       return response.text();
+    },
+    workerProcessEnv() {
+      const configPath = path.join(workDir, 'flightdeck.yaml');
+      // Written whole and renamed into place: a worker process may be reading it right now.
+      fs.writeFileSync(`${configPath}.${process.pid}.tmp`, JSON.stringify({ apps }));
+      fs.renameSync(`${configPath}.${process.pid}.tmp`, configPath);
+      return {
+        FLIGHTDECK_CONFIG: configPath, FLIGHTDECK_WORK_DIR: workDir,
+        FLYCTL_PATH: sim!.flyctlPath, FLY_SIM_DIR: sim!.dir, FLY_API_TOKEN: FLY_TOKEN,
+        SLACK_BOT_TOKEN: SLACK_TOKEN, SLACK_API_URL: slack!.apiUrl, SLACK_CHANNEL: '#deploys', LOG_LEVEL: 'warn',
+      };
     },
   };
   return world;

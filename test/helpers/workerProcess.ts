@@ -1,0 +1,82 @@
+// Flightdeck workers in their own processes, so a test can stop one the two ways a worker is lost:
+// a graceful shutdown (SIGTERM: running activities are cancelled with WORKER_SHUTDOWN after the
+// grace time) or a SIGKILL (nothing runs any more; the server finds out by heartbeat timeout). The
+// workflow bundle is built once per file, which makes a replacement worker ready in a second or two.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { isProcessRunning } from '../../sim/testing.js';
+
+const WORKER_ENTRY = fileURLToPath(new URL('../fixtures/workerProcess.ts', import.meta.url));
+const WORKFLOWS = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+export type WorkerLoss = 'shutdown' | 'kill';
+
+export interface WorkerProcess {
+  readonly pid: number;
+  /** Shuts the worker down gracefully (SIGTERM) or SIGKILLs it, and waits until the process is gone. */
+  stop(how: WorkerLoss): Promise<void>;
+}
+
+export interface WorkerProcesses {
+  /**
+   * Starts a worker on the task queue with the environment given (config file, flyctl, Slack, ...)
+   * and resolves once it polls. shutdownGraceMs: how long running activities may go on after a
+   * SIGTERM before they are cancelled (the production worker allows 30 s).
+   */
+  start(taskQueue: string, env: Record<string, string>, options?: { shutdownGraceMs?: number }): Promise<WorkerProcess>;
+}
+
+/** Call at the top level of a test file. */
+export function useWorkerProcesses(): WorkerProcesses {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-workers-'));
+  const bundlePath = path.join(scratch, 'workflow-bundle.js');
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS, logger: new DefaultLogger('WARN') });
+    fs.writeFileSync(bundlePath, code);
+  });
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  return {
+    async start(taskQueue, env, options = {}) {
+      const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+        env: {
+          ...process.env, ...env,
+          TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace'), TEMPORAL_TASK_QUEUE: taskQueue,
+          WORKFLOW_BUNDLE_PATH: bundlePath, WORKER_SHUTDOWN_GRACE_MS: String(options.shutdownGraceMs ?? 30_000),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+      child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the worker process did not start polling within 120 s: ${output.slice(-2000)}`)), 120_000);
+        const check = () => {
+          if (output.includes('worker ready')) { clearTimeout(timer); resolve(); }
+        };
+        child.stdout!.on('data', check);
+        void exited.then(() => { clearTimeout(timer); reject(new Error(`the worker process exited with ${child.exitCode}: ${output.slice(-2000)}`)); });
+      });
+      return {
+        pid: child.pid!,
+        async stop(how) {
+          child.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM');
+          await exited;
+          if (isProcessRunning(child.pid!)) throw new Error(`worker ${child.pid} still runs after ${how}`);
+        },
+      };
+    },
+  };
+}
