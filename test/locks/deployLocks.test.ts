@@ -85,16 +85,18 @@ describe('deploy locks', () => {
     });
   });
 
-  it('still rolls back, saying so, when the worker cannot take the lock', async () => {
+  it('refuses to roll back, changing nothing and saying why, on a worker without a Temporal client (no ledger, no lock)', async () => {
     const app = await world.createApp();
-    await kit.withWorker(world.activities(), async (taskQueue) => {
-      await deploy(taskQueue, app, 'v2');
+    const taskQueue = kit.uniqueId('tq');
+    const onWorker = async <T>(activities: object, fn: () => Promise<T>) => (await kit.createWorker(taskQueue, activities)).runUntil(fn());
+    await onWorker(world.activities(), () => deploy(taskQueue, app, 'v2'));
+    const status = await onWorker(world.activities({ temporalClient: undefined }), async () => {
       const rollbackId = await requestRollback(kit.client, taskQueue, { ...target(app), reason: 'errors up', trigger: { source: 'cli', actor: 'ann' } });
-      const { status } = await settle(kit.client, rollbackId);
-      expect(status.outcome).toMatch(/^Rolled back/);
-      expect(status.facts['deploy lock']).toBe('not taken: this worker was started without a Temporal client, so it cannot lock deploys');
-      expect(await world.servedBody(app)).toContain('v1');
+      return (await settle(kit.client, rollbackId)).status;
     });
+    expect(status.state).toBe('failed');
+    expect(status.outcome).toMatch(/without a Temporal client, so it cannot reach the release ledger/);
+    expect(await world.servedBody(app)).toContain('v2');
   });
 
   it('lets a lock with an expiry lapse by itself', async () => {
