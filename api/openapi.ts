@@ -18,7 +18,7 @@ const commonErrors = {
 };
 const idempotencyKey = headerParam('Idempotency-Key', 'The same key finds the run the first request started instead of starting another.');
 const writeSecurity = [{ apiToken: [] }];
-const writeErrors = { ...commonErrors, 401: error('Missing or wrong bearer token.'), 403: error('The write API is disabled (FLIGHTDECK_API_TOKEN not set).') };
+const writeErrors = { ...commonErrors, 401: error('Missing or wrong bearer token.'), 403: error('The write API is disabled (no API token configured), or the token lacks the scope this route needs.') };
 
 /** Temporal's codec server protocol (api/routes/codec.ts), for the Temporal UI and CLI. */
 function codecPaths() {
