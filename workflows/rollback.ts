@@ -49,7 +49,7 @@ async function rollBackToKnownGood(request: RollbackRequest, target: DeployTarge
   if (known.isAlreadyServing) {
     for (const stage of ['deploy', 'health', 'smoke']) run.skip(stage, 'already on the last known good release');
     run.setState('succeeded', `${request.app} ${request.environment} already runs ${known.image}, the last known good release `
-      + `(rolled back by ${known.entry!.id}); nothing was changed. To go further back, name a release with --to.`);
+      + `(put back by a rollback at ${known.entry!.finishedAt ?? known.entry!.startedAt}); nothing was changed. To go further back, name a release with --to.`);
     return { image: known.image, releaseVersion: known.entry?.releaseVersion, isHealthy: true };
   }
   // Manual rollbacks of an environment share one workflow id (one at a time): the run id tells them apart.
