@@ -1,10 +1,10 @@
+import esbuild from 'esbuild';
 // Shared set-up for the migration tests: scratch migration folders, fresh databases, and the
 // sample migrations of a small shop app.
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, inject } from 'vitest';
 import pg from 'pg';
 import { readMigrationsFolder } from '../../activities/migrations/files.js';
@@ -81,11 +81,17 @@ export async function eventually(probe: () => Promise<boolean>, what: string, ti
  * An app's own migration tool, as a script in its checkout: it connects with DATABASE_URL from its
  * environment and records the arguments it was given. With `failWith`, it prints that and exits 3.
  */
-export function appMigrationTool(options: { failWith?: string } = {}): string {
-  const pgUrl = pathToFileURL(createRequire(import.meta.url).resolve('pg')).href;
-  if (options.failWith !== undefined) return `console.error(${JSON.stringify(options.failWith)}.replace('$DATABASE_URL', process.env.DATABASE_URL));\nprocess.exit(3);\n`;
-  return [
-    `const { default: pg } = await import(${JSON.stringify(pgUrl)});`,
+/**
+ * An app's own migration tool (a checkout's `migrate.mjs`) and the pg client it imports, bundled
+ * into the checkout: repository commands run sandboxed, where nothing outside the checkout but the
+ * read-only system is visible (the repository's node_modules may sit under the sandbox's private /tmp).
+ */
+export function appMigrationTool(options: { failWith?: string } = {}): Record<string, string> {
+  if (options.failWith !== undefined) {
+    return { 'migrate.mjs': `console.error(${JSON.stringify(options.failWith)}.replace('$DATABASE_URL', process.env.DATABASE_URL));\nprocess.exit(3);\n` };
+  }
+  const script = [
+    "const { default: pg } = await import('./pg-bundle.cjs');",
     'const client = new pg.Client({ connectionString: process.env.DATABASE_URL });',
     'await client.connect();',
     "await client.query('create table made_by_app_tool (args text)');",
@@ -93,4 +99,15 @@ export function appMigrationTool(options: { failWith?: string } = {}): string {
     'await client.end();',
     "console.log('2 migrations applied by the app tool');",
   ].join('\n');
+  return { 'migrate.mjs': script, 'pg-bundle.cjs': pgBundle() };
+}
+
+let pgBundleText: string | undefined;
+
+function pgBundle(): string {
+  pgBundleText ??= esbuild.buildSync({
+    entryPoints: [createRequire(import.meta.url).resolve('pg')], bundle: true, platform: 'node', format: 'cjs', write: false,
+    external: ['pg-native', 'pg-cloudflare'], logLevel: 'silent',
+  }).outputFiles[0]!.text;
+  return pgBundleText;
 }

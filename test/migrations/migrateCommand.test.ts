@@ -8,9 +8,9 @@ const scratch = useMigrationScratch();
 const OTHER_SECRET = 'BILLING_DATABASE_URL';
 afterAll(() => { delete process.env[OTHER_SECRET]; });
 
-async function appWithTool(script: string) {
+async function appWithTool(files: Record<string, string>) {
   const db = await scratch.database();
-  const checkout = await scratch.folder({ 'migrate.mjs': script });
+  const checkout = await scratch.folder(files);
   const options = { connectionString: db.url, command: [process.execPath, 'migrate.mjs', '--all'], cwd: checkout, timeoutMs: 30_000, lockTimeoutMs: 5_000 };
   return { db, options };
 }
@@ -47,7 +47,7 @@ describe("an app's own migration command", () => {
     parseAppsConfig({ databases: { billing: { secret: OTHER_SECRET } } });
     process.env[OTHER_SECRET] = 'postgres://billing:billing-password-7@billing.internal/billing';
     const printConnections = 'console.log(JSON.stringify({ names: Object.keys(process.env).filter((n) => /DATABASE|^PG/.test(n)), database: new URL(process.env.DATABASE_URL).pathname }))';
-    const { db, options } = await appWithTool(printConnections);
+    const { db, options } = await appWithTool({ 'migrate.mjs': printConnections });
 
     const outcome = await runMigrateCommand(options, RECORD);
 

@@ -42,7 +42,7 @@ async function shopWorld(extraMigrations: Record<string, string> = {}, database:
     await db.query(`insert into signups values ('ada@example.com')`);
   }
   process.env[SECRET_NAME] = db.url;
-  const workspace = await scratch.folder({ 'migrate.mjs': appMigrationTool() });
+  const workspace = await scratch.folder(appMigrationTool());
   const backupDir = await scratch.folder({});
   await fs.mkdir(path.join(workspace, 'db/migrations'), { recursive: true });
   await writeFiles(path.join(workspace, 'db/migrations'), { ...SHOP_MIGRATIONS, ...extraMigrations });
