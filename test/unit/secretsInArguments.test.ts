@@ -10,6 +10,8 @@ import { ASKPASS_SCRIPT } from '../../activities/git.js';
 import { createHttpActivities } from '../../activities/http.js';
 import { buildMigrations, planApply, toPlannedMigration } from '../../activities/migrations/plan.js';
 import { ConfigError, parseAppsConfig } from '../../lib/config.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { CheckResult } from '../../lib/messages.js';
 
 function appWith(fields: Record<string, unknown>) {
   return { apps: { shop: { repository: 'https://github.com/acme/shop.git', environments: { production: { flyApp: 'shop' } }, ...fields } } };
@@ -72,10 +74,12 @@ describe('smoke-check request headers', () => {
     const checks = config.apps.shop!.smokeChecks;
     expect(JSON.stringify(checks)).not.toContain('smoke-secret-value-42');
     const activities = createHttpActivities();
+    // An activity: it heartbeats, so it runs in an activity context.
+    const runChecks = (): Promise<CheckResult[]> => new MockActivityEnvironment().run(activities.runSmokeChecks, { baseUrl, checks });
 
-    const [before] = await activities.runSmokeChecks({ baseUrl, checks });
+    const [before] = await runChecks();
     process.env.SHOP_SMOKE_TOKEN = 'smoke-secret-value-42';
-    const [after] = await activities.runSmokeChecks({ baseUrl, checks });
+    const [after] = await runChecks();
 
     expect(before).toMatchObject({ isPassed: false, detail: expect.stringContaining('SHOP_SMOKE_TOKEN is not set') });
     expect(after).toMatchObject({ isPassed: true });
