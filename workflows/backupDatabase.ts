@@ -176,6 +176,7 @@ function recordDumpFacts(run: RunTracker, dump: DumpResult): void {
   run.fact('throughput', `${formatBytes(dump.throughputBytesPerSecond)}/s`);
   run.fact('sha256', dump.sha256.slice(0, 12));
   run.fact('location', dump.location);
+  if (dump.sweptOrphans?.length) run.fact('orphans deleted', dump.sweptOrphans.join(', '));
 }
 
 function describeDump(dump: DumpResult): string {

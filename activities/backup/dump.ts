@@ -47,6 +47,8 @@ export interface DumpResult {
   throughputBytesPerSecond: number;
   tableCount: number;
   totalRows: number;
+  /** Objects with no manifest (older than a day) that the run deleted from its series before dumping. */
+  sweptOrphans?: string[];
 }
 
 /** Generous: a dump that takes longer than this is stuck, not big. */
@@ -58,9 +60,14 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
   const key = dumpKey(series, request.backupId, request.releaseVersion);
   const createdAt = new Date();
   const snapshotHolder = await session.connect(pgDatabase);
+  // What this attempt stored: deleted if the attempt fails before its manifest is written, so a
+  // failed dump (an inventory cut short, a manifest that could not be written) leaves no orphan.
+  const written: string[] = [];
+  let isCatalogued = false;
   try {
     const snapshot = await exportSnapshot(snapshotHolder);
     progress.setPhase('dump');
+    written.push(key);
     const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress, request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
     const dumpDurationMs = Date.now() - createdAt.getTime();
     progress.setPhase('inventory');
@@ -90,9 +97,11 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
       isSafetyBackup: request.isSafetyBackup || undefined,
     };
     await writeManifest(storage, manifest);
+    isCatalogued = true;
     return summarize(manifest, source);
   } finally {
     await snapshotHolder.end().catch(() => undefined);
+    if (!isCatalogued) for (const stored of written) await storage.delete(stored).catch(() => undefined);
   }
 }
 

@@ -19,7 +19,8 @@ import {
   databaseExists, restoreIntoDatabase, restoreIntoStaging, restoreNamesFor, swapInRestored, withMaintenanceClient, type RestoreOutcome, type SwapOutcome, type SwapRequest,
 } from './restore.js';
 import { planRetention, type RetentionPlan } from './retention.js';
-import { createBackupStorage } from './storage.js';
+import { createBackupStorage, type BackupStorage } from './storage.js';
+import { sweepOrphans } from './orphans.js';
 import { checkStoredChecksum, verifyStoredBackup, type VerificationResult } from './verify.js';
 
 export interface BackupActivityDeps {
@@ -95,6 +96,18 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     return readManifest(storage, key.slice(0, key.lastIndexOf('/') + 1), backupId);
   }
 
+  /** Sweeping is housekeeping: trouble with it is logged, never a reason to skip a backup. */
+  async function sweepSeries(storage: BackupStorage, series: string): Promise<string[]> {
+    try {
+      const swept = await sweepOrphans(storage, series);
+      if (swept.length) deps.logger.warn({ series, swept }, `deleted ${swept.length} orphaned backup object(s) with no manifest: ${swept.join(', ')}`);
+      return swept;
+    } catch (err) {
+      deps.logger.warn({ series, err: (err as Error).message }, 'sweeping orphaned backup objects failed');
+      return [];
+    }
+  }
+
   return {
     async prepareBackup(input: { database: string; pgDatabase?: string }): Promise<BackupTarget> {
       const { config } = context();
@@ -114,6 +127,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
 
     async dumpDatabase(request: DumpRequest): Promise<DumpResult> {
       const { config, storage } = context();
+      const sweptOrphans = await sweepSeries(storage, seriesOf(request.app, request.database, request.pgDatabase));
       const dump = await withProgress('connect', (progress) => session(config, request.database, progress.signal, async (db) =>
         dumpToStorage({
           ...request,
@@ -121,7 +135,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           stallTimeoutMs: durationToMs(databaseConfigOf(config, request.database).stallTimeout),
         }, db, storage, await toolsFor(db), progress)));
       deps.logger.info({ backup: { ...dump, database: request.database } }, `backup ${dump.backupId} dumped to ${dump.location}`);
-      return dump;
+      return sweptOrphans.length ? { ...dump, sweptOrphans } : dump;
     },
 
     async verifyBackup(ref: BackupRef): Promise<VerificationResult> {

@@ -41,23 +41,36 @@ export function createLocalStorage(dir: string): BackupStorage {
     },
 
     async list(prefix) {
-      // Only the deepest directory the prefix names needs scanning.
-      const scanned = path.join(root, ...prefix.split('/').slice(0, -1));
-      const entries = await fs.promises.readdir(scanned, { recursive: true, withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return [];
-        throw err;
-      });
-      return entries
-        .filter((entry) => entry.isFile() && !entry.name.includes(PARTIAL_MARKER))
-        .map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
-        .filter((key) => key.startsWith(prefix))
-        .sort();
+      return (await filesUnder(root, prefix)).filter((key) => !key.includes(PARTIAL_MARKER));
+    },
+
+    async listObjects(prefix) {
+      const objects = [];
+      for (const key of await filesUnder(root, prefix)) {
+        const stat = await fs.promises.stat(fileOf(key)).catch(() => undefined);
+        if (stat) objects.push({ key, modifiedAt: stat.mtime, isPartial: key.includes(PARTIAL_MARKER) });
+      }
+      return objects;
     },
 
     async delete(key) {
       await fs.promises.rm(fileOf(key), { force: true });
     },
   };
+}
+
+/** Every file's key under prefix, sorted; only the deepest directory the prefix names is scanned. */
+async function filesUnder(root: string, prefix: string): Promise<string[]> {
+  const scanned = path.join(root, ...prefix.split('/').slice(0, -1));
+  const entries = await fs.promises.readdir(scanned, { recursive: true, withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
+    .filter((key) => key.startsWith(prefix))
+    .sort();
 }
 
 /** Flushed to disk while it is written, so that the final fsync waits for the last part only. */

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, paginateListObjectsV2, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { StorageConfig } from './storage.js';
-import { StorageObjectMissing, type BackupStorage } from './storage.js';
+import { StorageObjectMissing, type BackupStorage, type StoredObject } from './storage.js';
 
 type S3StorageConfig = Extract<StorageConfig, { type: 's3' }>;
 
@@ -28,6 +28,17 @@ export function createS3Storage(config: S3StorageConfig, options: { partSizeByte
   const prefix = config.prefix && !config.prefix.endsWith('/') ? `${config.prefix}/` : config.prefix;
   const objectKey = (key: string) => `${prefix}${key}`;
   const locationOf = (key: string) => `s3://${config.bucket}/${objectKey(key)}`;
+
+  // An unfinished multipart upload is no object: none is listed as partial (a bucket lifecycle rule aborts stale uploads).
+  async function listObjects(keyPrefix: string): Promise<StoredObject[]> {
+    const objects: StoredObject[] = [];
+    for await (const page of paginateListObjectsV2({ client }, { Bucket: config.bucket, Prefix: objectKey(keyPrefix) })) {
+      for (const object of page.Contents ?? []) {
+        if (object.Key) objects.push({ key: object.Key.slice(prefix.length), modifiedAt: object.LastModified ?? new Date(), isPartial: false });
+      }
+    }
+    return objects.sort((a, b) => a.key.localeCompare(b.key));
+  }
 
   return {
     locationOf,
@@ -63,12 +74,10 @@ export function createS3Storage(config: S3StorageConfig, options: { partSizeByte
     },
 
     async list(keyPrefix) {
-      const keys: string[] = [];
-      for await (const page of paginateListObjectsV2({ client }, { Bucket: config.bucket, Prefix: objectKey(keyPrefix) })) {
-        for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(prefix.length));
-      }
-      return keys.sort();
+      return (await listObjects(keyPrefix)).map((object) => object.key);
     },
+
+    listObjects,
 
     async delete(key) {
       await client.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: objectKey(key) }));

@@ -15,6 +15,18 @@ export interface BackupStorage {
   list(prefix: string): Promise<string[]>;
   /** Deleting a missing key succeeds: deletions are retried. */
   delete(key: string): Promise<void>;
+  /**
+   * Every object under prefix with when it was last written, unfinished writes included (a local
+   * `.partial-*` file, isPartial): what the orphan sweep (orphans.ts) looks at.
+   */
+  listObjects(prefix: string): Promise<StoredObject[]>;
+}
+
+export interface StoredObject {
+  key: string;
+  modifiedAt: Date;
+  /** An unfinished write: never read, listed only here. */
+  isPartial: boolean;
 }
 
 export class StorageObjectMissing extends Error {
