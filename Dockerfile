@@ -18,9 +18,16 @@ RUN npx tsc -p tsconfig.build.json \
  && node dist/worker/bundleWorkflows.js \
  && npm prune --omit=dev --no-audit --no-fund
 
+# squawk, the migration linter (lib/migrationSafety.ts): a static binary from PyPI's squawk-cli wheel, for the
+# image's platform. Keep the version in step with scripts/squawk.sh.
+FROM python:3.12-slim-bookworm AS squawk
+ARG SQUAWK_VERSION=2.70.0
+RUN pip install --no-cache-dir --no-deps --only-binary=:all: --target /opt/squawk "squawk-cli==${SQUAWK_VERSION}" \
+ && /opt/squawk/bin/squawk --version
+
 # Runtime stage: Node, the production dependencies, the compiled code, and the tools the activities
 # run: flyctl (deploys, releases, checks, proxy), pg_dump/pg_restore (backups), git (checkouts),
-# bubblewrap (the sandbox of tests, smoke and migrate commands; see docs/security.md).
+# bubblewrap (the sandbox of tests, smoke and migrate commands; see docs/security.md), squawk (migration lint).
 FROM node:24-bookworm-slim AS runtime
 # pg_dump must be at least as new as the servers it dumps: the PostgreSQL project's own packages.
 ARG PG_MAJOR=17
@@ -44,6 +51,7 @@ RUN groupadd --system --gid 10001 flightdeck \
  && useradd --system --uid 10001 --gid flightdeck --home-dir /home/flightdeck --create-home flightdeck \
  && install -d -o flightdeck -g flightdeck /app/data /app/data/work /app/data/backups /app/config
 WORKDIR /app
+COPY --from=squawk /opt/squawk/bin/squawk /usr/local/bin/squawk
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./

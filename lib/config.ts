@@ -38,6 +38,7 @@ const envSchema = z.object({
   FLIGHTDECK_RUNNER_TASK_QUEUE: z.string().min(1).optional()
     .describe('checkouts, tests and smoke commands go to this queue, served by a secretless runner (unset: the worker\'s own queue)'),
   FLIGHTDECK_PAYLOAD_KEYS: optionalText.describe('id:base64key pairs, comma-separated; the first encrypts Temporal payloads, all decrypt'),
+  SQUAWK_PATH: z.string().min(1).default('squawk').describe('squawk, the migration linter (npm run setup installs it; see scripts/squawk.sh)'),
   FLIGHTDECK_BWRAP_PATH: z.string().min(1).default('bwrap').describe('bubblewrap, the sandbox of repository commands'),
   FLIGHTDECK_UNSANDBOXED_COMMANDS: z.enum(['allow'], 'allow (or unset): run repository commands without a sandbox when none can be made').optional(),
   FLIGHTDECK_SANDBOX_HIDE: z.string().min(1).optional()
@@ -233,6 +234,13 @@ const environmentDatabaseSchema = z.object({
   migrateCommand: command.optional(),
 }).strict().describe("this environment's own database: deploys to the environment migrate it, and only it");
 
+const migrationSafetyAction = z.enum(['warn', 'approve', 'block'], 'warn, approve or block');
+
+const migrationSafetySchema = z.object({
+  lockRisk: migrationSafetyAction.optional(),
+  rollbackIncompatible: migrationSafetyAction.optional(),
+}).strict().describe('what a pending migration with findings does here (lib/migrationSafety.ts); unset: approve in production, warn elsewhere');
+
 const environmentSchema = z.object({
   flyApp: flyAppName,
   branch: gitRef.optional().describe('pushes to this branch deploy to this environment'),
@@ -248,6 +256,7 @@ const environmentSchema = z.object({
   slackChannel: z.string().min(1).optional(),
   lockAfterRollback: z.boolean().default(true),
   database: environmentDatabaseSchema.optional(),
+  migrationSafety: migrationSafetySchema.optional(),
   allowedImageRegistries: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*\/?$/, 'an image repository such as ghcr.io/acme/shop, or a prefix ending in /'))
     .default([]).describe('prebuilt images this environment accepts besides registry.fly.io/<flyApp>'),
   deploymentEvents: z.boolean().default(false).describe('GitHub deployment events may deploy here (held to branch)'),

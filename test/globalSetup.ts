@@ -1,7 +1,9 @@
 // One Temporal dev server and one PostgreSQL for the whole test run, shared by every test file.
+import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startTemporalDevServer, type TemporalDevServer } from '../scripts/localTemporal.js';
 import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
+import { locateSquawk } from '../scripts/squawk.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,6 +17,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started: Array<TemporalDevServer | LocalPostgres> = [];
   const stopAll = async () => { await Promise.allSettled(started.map((s) => s.stop())); };
   try {
+    // The migration linter, on the PATH of test workers and of the workers they start (SQUAWK_PATH's default).
+    const squawk = locateSquawk();
+    process.env.PATH = `${path.dirname(squawk)}${path.delimiter}${process.env.PATH ?? ''}`;
     const [temporal, postgresUrl] = await Promise.all([
       startTemporalDevServer().then((server) => { started.push(server); return server; }),
       process.env.TEST_DATABASE_URL

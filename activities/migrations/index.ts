@@ -4,12 +4,13 @@
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { AppsConfig, EnvConfig } from '../../lib/config.js';
-import { ConfigError, readSecret, slackChannelFor } from '../../lib/config.js';
+import { ConfigError, ownValue, readSecret, slackChannelFor } from '../../lib/config.js';
 import { resolveEnvironmentDatabase, type EnvironmentDatabase } from '../../lib/environmentDatabase.js';
 import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { MigrationAction, MigrationStatusReport, PlannedMigration } from '../../lib/messages.js';
 import { registerSecretValues, redactText, redactValue } from '../../lib/redact.js';
+import { describeMigrationSafety, resolveMigrationSafetyPolicy, type MigrationSafetyPolicy, type MigrationSafetyReport } from '../../lib/migrationSafety.js';
 import { duration, durationToMs } from '../../lib/validate.js';
 import { withHeartbeat, type Progress } from '../heartbeat.js';
 import { MigrationError, type MigrationErrorKind } from './errors.js';
@@ -18,7 +19,10 @@ import { runMigrateCommand, type MigrateCommandOutcome } from './migrateCommand.
 import {
   applyPending, forceVersion, inspectDatabase, rollBack, stateOf, type MigrationRunOutcome, type MigratorOptions, type RunRecord,
 } from './migrator.js';
-import { assertSafeToMigrate, planApply, planRollback, toPlannedMigration, type RollbackTarget, type SchemaState } from './plan.js';
+import {
+  assertSafeToMigrate, migrationLabel, planApply, planRollback, toPlannedMigration, type Migration, type RollbackTarget, type SchemaState,
+} from './plan.js';
+import { lintMigrations, SQUAWK_VERSION } from './squawk.js';
 
 export interface MigrationDeps {
   env: EnvConfig;
@@ -43,6 +47,8 @@ export interface MigrationTarget {
   backupDatabase?: string;
   /** The config asks for a verified backup first (a `databases:` entry without backupBeforeMigrate: false). */
   isBackupRequired?: boolean;
+  /** What findings of the migration linter do in this environment; absent in older histories. */
+  migrationSafety?: MigrationSafetyPolicy;
 }
 
 export interface MigrationRunRequest extends MigrationTargetRequest {
@@ -82,6 +88,22 @@ export function createMigrationActivities(deps: MigrationDeps) {
     return { ...options, migrations: await readMigrationsFolder(migrationsFolderOf(database.migrations, request.workspace)) };
   }
 
+  /** Lints what an apply would run now; an app's own migrate command is not analysable, and says so. */
+  async function lintPending(request: MigrationTargetRequest, control?: Progress): Promise<MigrationSafetyReport> {
+    const { database } = migratingDatabaseOf(deps.loadAppsConfig(), request);
+    if (!database.migrations) return commandNotAnalysable(database.migrateCommand ?? []);
+    const options = await migratorOptions(request, control);
+    const status = await inspectDatabase(options);
+    const pending = planApply(options.migrations, stateOf(status)).map((step) => step.migration);
+    return lintReport(pending, control?.signal);
+  }
+
+  async function lintReport(pending: Migration[], signal?: AbortSignal): Promise<MigrationSafetyReport> {
+    if (pending.length === 0) return { mode: 'none', migrations: [], findings: [] };
+    const findings = await lintMigrations(deps.env.SQUAWK_PATH, pending, signal);
+    return { mode: 'files', linter: `squawk ${SQUAWK_VERSION}`, migrations: pending.map(migrationLabel), findings };
+  }
+
   return {
     async resolveMigrationTarget(request: MigrationTargetRequest): Promise<MigrationTarget> {
       return reportingFailures(async () => {
@@ -93,13 +115,25 @@ export function createMigrationActivities(deps: MigrationDeps) {
           slackChannel: slackChannelFor(config, deps.env, { app: request.app, environment: resolved.environment }),
           backupDatabase: resolved.backupEntry,
           isBackupRequired: resolved.isBackupRequired,
+          migrationSafety: resolveMigrationSafetyPolicy(resolved.environment, environmentConfigOf(config, request.app, resolved.environment)?.migrationSafety),
         };
       });
     },
 
-    /** Status, and the plan an action would run (the dry run). Takes no lock and changes nothing. */
+    /**
+     * The migration safety report of what an apply would run now (squawk's findings), for the
+     * pipeline's decision before anything changes. Takes no lock and changes nothing.
+     */
+    async lintPendingMigrations(request: MigrationTargetRequest): Promise<MigrationSafetyReport & { summary: string }> {
+      return heartbeating('lint', async (control) => {
+        const report = await lintPending(request, control);
+        return { ...report, summary: describeMigrationSafety(report) };
+      });
+    },
+
+    /** Status, and the plan an action would run (the dry run), with its safety findings. Takes no lock and changes nothing. */
     async inspectMigrations(request: MigrationTargetRequest & { action: MigrationAction } & RollbackTarget):
-      Promise<{ status: MigrationStatusReport; plan: PlannedMigration[] }> {
+      Promise<{ status: MigrationStatusReport; plan: PlannedMigration[]; safety?: MigrationSafetyReport }> {
       return reportingFailures(async () => {
         const options = await migratorOptions(request);
         const status = await inspectDatabase(options);
@@ -107,7 +141,12 @@ export function createMigrationActivities(deps: MigrationDeps) {
         // Refuse early, before a backup is taken; the run itself checks again under the lock.
         if (request.action === 'apply' || request.action === 'rollback') assertSafeToMigrate(status);
         const direction = request.action === 'plan' ? planDirection(request, state) : request.action;
-        if (direction === 'apply') return { status, plan: planApply(options.migrations, state, request.toVersion).map(toPlannedMigration) };
+        if (direction === 'apply') {
+          const steps = planApply(options.migrations, state, request.toVersion);
+          // The dry run shows the findings; an apply's own decision was made before it (the pipeline's lint stage).
+          const safety = request.action === 'plan' ? await lintReport(steps.map((step) => step.migration)) : undefined;
+          return { status, plan: steps.map(toPlannedMigration), safety };
+        }
         if (direction === 'rollback') return { status, plan: planRollback(options.migrations, state, request).map(toPlannedMigration) };
         return { status, plan: [] };
       });
@@ -137,6 +176,20 @@ export function createMigrationActivities(deps: MigrationDeps) {
 }
 
 export type MigrationActivities = ReturnType<typeof createMigrationActivities>;
+
+function commandNotAnalysable(command: readonly string[]): MigrationSafetyReport {
+  return {
+    mode: 'command',
+    migrations: [],
+    findings: [],
+    notAnalysable: `The app migrates with its own command (${command.join(' ')}): Flightdeck cannot see the SQL it will run, so nothing was linted `
+      + 'for lock risk or rollback compatibility. Review its pending migrations by hand, or move them into a migrations folder of .sql files.',
+  };
+}
+
+function environmentConfigOf(config: AppsConfig, app: string, environment: string | undefined) {
+  return environment === undefined ? undefined : ownValue(config.apps, app)?.environments[environment];
+}
 
 // ---------------------------------------------------------------- resolving
 
