@@ -3,6 +3,7 @@
 import pg from 'pg';
 import { ConfigError, readSecret, resolveTarget, slackChannelFor, type AppsConfig, type EnvConfig, type SmokeCheck } from '../lib/config.js';
 import { databaseOfEnvironment } from '../lib/environmentDatabase.js';
+import { resolveMigrationSafetyPolicy, type MigrationSafetyPolicy } from '../lib/migrationSafety.js';
 import { PermanentError, permanentFailure, TransientError, transientFailure } from '../lib/errors.js';
 import { redactText } from '../lib/redact.js';
 import { durationToMs } from '../lib/validate.js';
@@ -23,6 +24,8 @@ export interface DeployTarget {
   databaseSecret?: string;
   /** This environment's database has migrations: the pipeline migrates it (and only it). */
   hasMigrations: boolean;
+  /** What findings of the migration linter do here (environments.<name>.migrationSafety over the default); absent in older histories. */
+  migrationSafety?: MigrationSafetyPolicy;
   strategy: string;
   rollbackStrategy: string;
   waitTimeout: string;
@@ -66,6 +69,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         requiredSecrets: app.requiredSecrets,
         databaseSecret: database?.secret,
         hasMigrations: Boolean(database?.migrations || database?.migrateCommand),
+        migrationSafety: resolveMigrationSafetyPolicy(input.environment, env.migrationSafety),
         strategy: env.strategy,
         rollbackStrategy: env.rollbackStrategy,
         waitTimeout: env.waitTimeout,

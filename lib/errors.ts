@@ -32,6 +32,8 @@ export const PermanentError = {
   MigrationDrift: 'MigrationDrift',
   MigrationDirty: 'MigrationDirty',
   MigrationLockTimeout: 'MigrationLockTimeout',
+  /** The environment's migrationSafety policy blocks a pending migration's finding; nothing changed. */
+  MigrationSafetyBlocked: 'MigrationSafetyBlocked',
   BackupChecksumMismatch: 'BackupChecksumMismatch',
   BackupVerificationFailed: 'BackupVerificationFailed',
   /** pg_dump failed in a way another attempt cannot fix (version mismatch, missing privileges). */

@@ -19,6 +19,7 @@ export const MIGRATION_SAFETY_ACTIONS: readonly MigrationSafetyAction[] = ['warn
 export interface MigrationFinding {
   /** `<version>_<name>` of the migration. */
   migration: string;
+  version: number;
   fileName: string;
   /** 1-based line of the statement in the file. */
   line: number;
@@ -135,9 +136,9 @@ export function judgeMigrationSafety(report: MigrationSafetyReport, policy: Migr
   return { action, findings };
 }
 
-/** The run will change the schema in a way the previous image may not live with. */
-export function hasRollbackIncompatible(report: MigrationSafetyReport | undefined): boolean {
-  return Boolean(report?.findings.some((f) => f.category === 'rollbackIncompatible'));
+/** The rollback-incompatible findings among migrations that were applied: the previous image may not live with them. */
+export function rollbackIncompatibleApplied(findings: readonly MigrationFinding[], appliedVersions: readonly number[]): MigrationFinding[] {
+  return findings.filter((f) => f.category === 'rollbackIncompatible' && appliedVersions.includes(f.version));
 }
 
 // ---------------------------------------------------------------- describing
@@ -147,6 +148,17 @@ const MAX_STATEMENT_CHARS = 300;
 export function boundStatement(statement: string): string {
   const oneLine = statement.replace(/\s+/g, ' ').trim();
   return oneLine.length > MAX_STATEMENT_CHARS ? `${oneLine.slice(0, MAX_STATEMENT_CHARS)}…` : oneLine;
+}
+
+/** A few words for the run's facts: "2 lock risk, 1 rollback-incompatible", "clean", "not analysable". */
+export function summarizeMigrationSafety(report: MigrationSafetyReport): string {
+  if (report.mode === 'command') return 'not analysable (migrate command)';
+  if (report.mode === 'none') return 'nothing pending';
+  const counts = (['lockRisk', 'rollbackIncompatible'] as const)
+    .map((category) => [category, report.findings.filter((f) => f.category === category).length] as const)
+    .filter(([, count]) => count > 0)
+    .map(([category, count]) => `${count} ${CATEGORY_LABEL[category]}`);
+  return counts.length ? counts.join(', ') : 'clean';
 }
 
 /** One finding as plain text: where, the statement, the rule and category, why, and what to do instead. */
@@ -161,11 +173,7 @@ export function describeMigrationSafety(report: MigrationSafetyReport): string {
   if (report.mode === 'none') return 'Migration safety: no pending migration to lint.';
   const linted = `${report.migrations.length} pending migration${report.migrations.length === 1 ? '' : 's'} linted${report.linter ? ` with ${report.linter}` : ''}`;
   if (report.findings.length === 0) return `Migration safety: ${linted}: no lock risk, nothing rollback-incompatible.`;
-  const counts = (['lockRisk', 'rollbackIncompatible'] as const)
-    .map((category) => [category, report.findings.filter((f) => f.category === category).length] as const)
-    .filter(([, count]) => count > 0)
-    .map(([category, count]) => `${count} ${CATEGORY_LABEL[category]}`);
-  return `Migration safety: ${linted}: ${counts.join(', ')}.\n${report.findings.map(describeFinding).join('\n')}`;
+  return `Migration safety: ${linted}: ${summarizeMigrationSafety(report)}.\n${report.findings.map(describeFinding).join('\n')}`;
 }
 
 /** Why a run stops under a block policy: which statement, why, and how to split it. */
@@ -174,5 +182,5 @@ export function describeBlocked(environment: string, verdict: MigrationSafetyVer
   const more = verdict.findings.length > 1 ? ` (and ${verdict.findings.length - 1} more)` : '';
   if (!first) return `Migration safety blocked the deploy to ${environment}.`;
   return `Migration safety blocks ${CATEGORY_LABEL[first.category]} migrations in ${environment}: ${first.fileName}:${first.line} `
-    + `${first.statement} — ${first.why}${more}. Nothing was changed. ${first.fix}`;
+    + `${first.statement} — ${first.why.replace(/\.+$/, '')}${more}. Nothing was changed. ${first.fix}`;
 }

@@ -8,6 +8,7 @@ import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import { durationToMs } from '../lib/duration.js';
 import { failureType, isNothingRolledOut, PermanentError, rootMessage } from '../lib/errors.js';
+import { summarizeMigrationSafety } from '../lib/migrationSafety.js';
 import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type ReleaseVerdict } from '../lib/releaseLedger.js';
 import {
   cancelSignal, failureDecisionUpdate, statusQuery,
@@ -16,6 +17,7 @@ import {
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import { appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions } from './activityOptions.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
+import { checkMigrationSafety, type MigrationSafetyGate } from './migrationSafety.js';
 import { nowIso, readLedger, recordInLedger } from './ledger.js';
 import { rollback } from './rollback.js';
 import { RunTracker } from './runTracker.js';
@@ -37,6 +39,8 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   const hasLedger = patched('release-ledger');
   // Patch runner-queue: checkouts, tests and the smoke command go to the runner queue when one is configured.
   const hasRunnerQueue = patched('runner-queue');
+  // Patch migration-safety: pending migrations are linted before the approval, which their findings may require.
+  const hasMigrationSafety = patched('migration-safety');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const decisions = listenForDecisions(run);
@@ -64,7 +68,13 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     }
     run.fact('image', image);
 
-    if (target.approval.isRequired) await run.stage('approval', () => awaitApproval(target!, run, decisions));
+    let safety: MigrationSafetyGate | undefined;
+    if (hasMigrationSafety && target.hasMigrations) {
+      run.addStage('lint', 'approval');
+      safety = await run.stage('lint', () => checkMigrationSafety(run, target!, workspace), (gate) => gate.report && summarizeMigrationSafety(gate.report));
+    }
+
+    if (target.approval.isRequired || safety?.approvalMessage) await run.stage('approval', () => awaitApproval(target!, run, decisions, safety?.approvalMessage));
     else run.skip('approval', 'not required');
 
     if (target.hasMigrations) await run.stage('migrate', () => migrate(target!, request, workspace, hasLedger));
@@ -215,10 +225,11 @@ async function build(target: DeployTarget, workspace: string, commit: string | u
   return proxyActivities<Activities>(buildOptions).flyBuildImage({ flyApp: target.flyApp, workspace, imageLabel, timeoutMs: 25 * 60_000 });
 }
 
-async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: Decisions): Promise<string> {
+/** reason: why this deploy needs a person (the migration safety findings), shown as the message's outcome. */
+async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: Decisions, reason?: string): Promise<string> {
   decisions.approval.approvers = target.approval.approvers;
   decisions.approval.isSelfApprovalAllowed = target.approval.isSelfApprovalAllowed;
-  run.setState('waiting-for-approval');
+  run.setState('waiting-for-approval', reason);
   const isDecided = await condition(() => decisions.approval.decision !== undefined, target.approval.timeout);
   if (!isDecided) {
     run.setState('failed', `Nobody approved within ${target.approval.timeout}; the deploy was abandoned and nothing changed.`);
@@ -230,7 +241,7 @@ async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: D
     run.setState('failed', `Rejected by ${decision.actor}${decision.comment ? `: ${decision.comment}` : ''}; nothing was deployed.`);
     throw ApplicationFailure.nonRetryable(run.status.outcome!, 'DeployRejected');
   }
-  run.setState('running');
+  run.setState('running', reason === undefined ? undefined : '');
   return decision.actor;
 }
 
@@ -338,7 +349,7 @@ function stop(run: RunTracker, outcome: string, type = PermanentError.ReleaseCom
 
 function failureSentence(run: RunTracker, err: unknown): string {
   const stage = run.status.stages.find((s) => s.state === 'failed')?.name ?? run.status.currentStage ?? 'start';
-  const nothingDeployed = ['preflight', 'test', 'build', 'approval', 'migrate'].includes(stage) ? ' Nothing was deployed.' : '';
+  const nothingDeployed = ['preflight', 'test', 'build', 'lint', 'approval', 'migrate'].includes(stage) ? ' Nothing was deployed.' : '';
   return `${stage} failed: ${rootMessage(err)}.${nothingDeployed}`;
 }
 

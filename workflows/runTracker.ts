@@ -57,6 +57,14 @@ export class RunTracker {
     }
   }
 
+  /** A stage only some runs have (decided at run time), placed before another in the checklist. */
+  addStage(name: string, before: string): void {
+    if (this.status.stages.some((s) => s.name === name)) return;
+    const index = this.status.stages.findIndex((s) => s.name === before);
+    this.status.stages.splice(index < 0 ? this.status.stages.length : index, 0, { name, state: 'pending' });
+    this.changed();
+  }
+
   skip(name: string, detail: string): void {
     this.finish(this.find(name), 'skipped', detail);
   }

@@ -94,6 +94,7 @@ function toFindings(migration: Migration, violation: SquawkViolation): Migration
   const why = violation.help ? `${violation.message} ${violation.help}` : violation.message;
   return categories.map((category) => ({
     migration: migrationLabel(migration),
+    version: migration.version,
     fileName: migration.up.fileName,
     line,
     statement: boundStatement(redactText(statement)),
