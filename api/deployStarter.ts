@@ -1,10 +1,13 @@
 // The one path by which every HTTP trigger (GitHub, generic CI, the write API) queues a deploy:
 // names, refs and shas are validated against the config before anything reaches a workflow.
+// Webhooks are accepted (durable at once, no worker in the path; GitHub waits 10 s and never
+// retries); people and tools on the write API and Slack get the queue's answer (started, queued,
+// or refused by a lock).
 import { z } from 'zod';
 import { requestFields, resolveTarget } from '../lib/config.js';
 import { DeployLockedError } from '../lib/deployLocks.js';
 import type { EnqueueResult, Trigger } from '../lib/messages.js';
-import { requestDeploy } from '../lib/operations.js';
+import { acceptDeploy, requestDeploy } from '../lib/operations.js';
 import { describeImageRefusal, isImageAllowed } from '../lib/imagePolicy.js';
 import { imageRef } from '../lib/validate.js';
 import { auditLog } from '../lib/audit.js';
@@ -27,7 +30,10 @@ export interface StartedDeploy extends EnqueueResult {
   environment: string;
 }
 
-export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: Trigger): Promise<StartedDeploy> {
+/** accept: answer once the request is durable (webhooks); enqueue: answer with the queue's decision. */
+export type DeployAnswer = 'accept' | 'enqueue';
+
+export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: Trigger, answer: DeployAnswer = 'enqueue'): Promise<StartedDeploy> {
   const checked = parseRequest(deployTargetSchema, target, 'deploy request');
   const { env } = lookUp(() => resolveTarget(deps.loadApps(), checked.app, checked.environment));
   const subject = `${checked.app}/${checked.environment}`;
@@ -38,7 +44,8 @@ export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: 
   }
   let result: EnqueueResult;
   try {
-    result = await requestDeploy(deps.client, deps.taskQueue, { ...withoutUndefined(checked), trigger });
+    const request = { ...withoutUndefined(checked), trigger };
+    result = await (answer === 'accept' ? acceptDeploy : requestDeploy)(deps.client, deps.taskQueue, request);
   } catch (err) {
     if (err instanceof DeployLockedError) {
       auditLog(deps.logger, { actor: trigger.actor, action: 'deploy', target: subject, outcome: 'refused', source: trigger.source, detail: err.message });

@@ -67,7 +67,7 @@ export const openApiDocument = {
       CiDeploy: { allOf: [ref('DeployTarget'), { required: ['sha'] }] },
       Enqueued: {
         type: 'object', required: ['workflowId', 'disposition'],
-        properties: { workflowId: { type: 'string' }, disposition: { enum: ['started', 'queued', 'duplicate'] } },
+        properties: { workflowId: { type: 'string' }, disposition: { enum: ['started', 'queued', 'duplicate', 'accepted'] } },
       },
       GitHubAccepted: {
         allOf: [ref('Enqueued'), { type: 'object', properties: { runs: { type: 'array', items: { allOf: [ref('Enqueued'), { properties: { app: { type: 'string' }, environment: { type: 'string' } } }] } } } }],
@@ -119,9 +119,8 @@ export const openApiDocument = {
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } }, 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: { payload: { type: 'string' } } } } } },
         responses: {
           200: json({ type: 'object', properties: { disposition: { enum: ['pong', 'ignored'] }, reason: { type: 'string' }, zen: { type: 'string' } } }, 'A ping, or an event that deploys nothing (the reason says why).'),
-          202: json(ref('GitHubAccepted'), 'A deploy was queued (or this delivery had already queued it: disposition duplicate).'),
+          202: json(ref('GitHubAccepted'), 'Accepted durably (disposition accepted), before any worker sees it: GET /runs/{workflowId} says what became of it (queued, started, superseded, or refused by a lock). A re-delivery answers the same workflowId and deploys nothing more.'),
           401: error('Missing or wrong X-Hub-Signature-256.'),
-          409: error('The app and environment are locked.'),
           503: error('GITHUB_WEBHOOK_SECRET is not set.'),
           ...commonErrors,
         },
@@ -134,10 +133,9 @@ export const openApiDocument = {
         parameters: [headerParam(CI_TIMESTAMP_HEADER, 'Unix seconds, with the HMAC signature'), idempotencyKey],
         requestBody: { required: true, content: { 'application/json': { schema: ref('CiDeploy') } } },
         responses: {
-          202: json(ref('Enqueued'), 'The deploy was queued (or found: disposition duplicate).'),
+          202: json(ref('Enqueued'), 'Accepted durably (disposition accepted): GET /runs/{workflowId} says what became of it, including a refusal by a lock. A replay answers the same workflowId.'),
           401: error('Missing, wrong, stale or future signature; or an OIDC token with the wrong issuer, audience or signature, or expired.'),
           403: error("The OIDC token's repository or ref is not the one configured for this app and environment."),
-          409: error('The app and environment are locked.'),
           ...commonErrors,
         },
       },

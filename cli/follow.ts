@@ -7,7 +7,7 @@ import { runStatus } from '../lib/operations.js';
 import { describeRun, formatStageLine } from './format.js';
 import type { Output } from './output.js';
 
-export const FINAL_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'rolled-back', 'cancelled', 'superseded']);
+export const FINAL_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'rolled-back', 'cancelled', 'superseded', 'refused']);
 const POLL_INTERVAL_MS = 250;
 
 /** Prints the run's progress on out and resolves with its final status. */

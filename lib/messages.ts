@@ -3,7 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export type RunKind = 'deploy' | 'rollback' | 'backup' | 'restore' | 'migrate';
-export type RunState = 'queued' | 'running' | 'waiting-for-approval' | 'waiting-for-decision' | 'succeeded' | 'failed' | 'rolled-back' | 'cancelled' | 'superseded';
+export type RunState = 'queued' | 'running' | 'waiting-for-approval' | 'waiting-for-decision' | 'succeeded' | 'failed' | 'rolled-back' | 'cancelled' | 'superseded' | 'refused';
 export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
 export interface StageStatus {
@@ -106,16 +106,31 @@ export interface RollbackResult {
 export interface EnqueueResult {
   /** The pipeline's workflow id: the run a caller can follow. */
   workflowId: string;
-  disposition: 'queued' | 'started' | 'duplicate';
+  /** accepted: handed to the queue durably without waiting for it (webhooks); its status says what became of it. */
+  disposition: 'queued' | 'started' | 'duplicate' | 'accepted';
   /** A waiting request this one replaced (newest commit wins). */
   supersededWorkflowId?: string;
 }
 export const enqueueDeployUpdate = defineUpdate<EnqueueResult, [DeployRequest]>('enqueueDeploy');
 
+/** A deploy request and the pipeline id it will run under. */
+export interface QueuedDeploy { workflowId: string; request: DeployRequest }
+/**
+ * A webhook's deploy, handed over by signal-with-start: the server accepts it durably with no
+ * worker involved, so the webhook is answered at about the cost of one workflow start. The queue
+ * treats it as an enqueue; a lock refuses it into `refused` (the run's status then says why).
+ */
+export const acceptDeploySignal = defineSignal<[QueuedDeploy]>('acceptDeploy');
+
+/** A deploy the queue refused after accepting it, because the environment was locked. */
+export interface RefusedDeploy { workflowId: string; request: DeployRequest; lock: DeployLock }
+
 export interface QueueStatus {
-  running?: { workflowId: string; request: DeployRequest };
-  waiting?: { workflowId: string; request: DeployRequest };
+  running?: QueuedDeploy;
+  waiting?: QueuedDeploy;
   superseded: string[];
+  /** Accepted deploys a lock refused, newest last (absent from queues started before it existed). */
+  refused?: RefusedDeploy[];
   /** Present while new deploys are refused. */
   lock?: DeployLock;
 }

@@ -1,10 +1,12 @@
 // The operations people and systems start: the API, the CLI and Slack all call these, so a deploy
 // started from any of them takes the same path. Workflows are named by type, not imported.
+import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { deployQueueStartOperation } from './deployQueueAddress.js';
-import { deployLockRefusal, deployQueueStatus } from './deployLocks.js';
+import { deployQueueId, deployQueueStartOperation } from './deployQueueAddress.js';
+import { deployLockRefusal, deployQueueStatus, describeLockRefusal } from './deployLocks.js';
+import { deployRunId } from './deployRunId.js';
 import {
-  approvalUpdate, cancelSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
+  acceptDeploySignal, approvalUpdate, cancelSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
   type ApprovalDecision, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
 } from './messages.js';
 
@@ -18,6 +20,21 @@ export async function requestDeploy(client: Client, taskQueue: string, request: 
   const startWorkflowOperation = deployQueueStartOperation(taskQueue, request.app, request.environment);
   return client.workflow.executeUpdateWithStart(enqueueDeployUpdate, { args: [request], startWorkflowOperation })
     .catch((err: unknown) => { throw deployLockRefusal(err, request.app, request.environment) ?? err; });
+}
+
+/**
+ * Hands a deploy to the app's queue durably and answers at once (signal-with-start: the Temporal
+ * server alone accepts it, no worker in the path): what webhooks use, since GitHub waits 10 s at most
+ * and does not retry, and a worker may be restarting. The run id is derived from the delivery as the
+ * queue would, so a re-delivery is answered with the same id; a lock's refusal shows as the run's status.
+ */
+export async function acceptDeploy(client: Client, taskQueue: string, request: DeployRequest): Promise<EnqueueResult> {
+  const workflowId = deployRunId(request, randomUUID);
+  await client.workflow.signalWithStart('deployQueue', {
+    workflowId: deployQueueId(request.app, request.environment), taskQueue, args: [],
+    signal: acceptDeploySignal, signalArgs: [{ workflowId, request }],
+  });
+  return { workflowId, disposition: 'accepted' };
 }
 
 /**
@@ -53,6 +70,10 @@ export async function runStatus(client: Client, workflowId: string): Promise<Run
     if (queue?.waiting?.workflowId === workflowId) {
       return notStartedDeploy(workflowId, queue.waiting.request, 'queued', `waiting behind ${queue.running?.workflowId ?? 'the deploy in progress'}`);
     }
+    const refusal = queue?.refused?.find((r) => r.workflowId === workflowId);
+    if (refusal) {
+      return notStartedDeploy(workflowId, refusal.request, 'refused', `refused, nothing was deployed. ${describeLockRefusal(refusal.request.app, refusal.request.environment, refusal.lock)}`);
+    }
     if (queue?.superseded.includes(workflowId)) {
       const replacedBy = queue.waiting?.workflowId ?? queue.running?.workflowId;
       return notStartedDeploy(workflowId, { app: app!, environment: environment!, trigger: { source: 'api', actor: 'unknown' } }, 'superseded',
@@ -62,11 +83,11 @@ export async function runStatus(client: Client, workflowId: string): Promise<Run
   }
 }
 
-function notStartedDeploy(workflowId: string, request: DeployRequest, state: 'queued' | 'superseded', outcome: string): RunStatus {
+function notStartedDeploy(workflowId: string, request: DeployRequest, state: 'queued' | 'superseded' | 'refused', outcome: string): RunStatus {
   const now = new Date().toISOString();
   return {
     kind: 'deploy', workflowId, app: request.app, environment: request.environment, state, trigger: request.trigger,
-    startedAt: now, ...(state === 'superseded' ? { finishedAt: now } : {}), stages: [], facts: {}, outcome,
+    startedAt: now, ...(state === 'queued' ? {} : { finishedAt: now }), stages: [], facts: {}, outcome,
   };
 }
 

@@ -11,7 +11,7 @@ const STAGE_ICON: Record<StageStatus['state'], string> = {
 
 const HEADLINE: Record<RunStatus['state'], string> = {
   queued: 'queued', running: 'in progress', 'waiting-for-approval': 'waiting for approval', 'waiting-for-decision': 'failed: roll back or keep?',
-  succeeded: 'succeeded', failed: 'FAILED', 'rolled-back': 'ROLLED BACK', cancelled: 'cancelled', superseded: 'superseded by a newer request',
+  succeeded: 'succeeded', failed: 'FAILED', 'rolled-back': 'ROLLED BACK', cancelled: 'cancelled', superseded: 'superseded by a newer request', refused: 'refused (deploys are locked)',
 };
 
 export const SLACK_ACTIONS = { approve: 'flightdeck_approve', reject: 'flightdeck_reject', rollback: 'flightdeck_rollback', keep: 'flightdeck_keep' } as const;

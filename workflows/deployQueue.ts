@@ -2,6 +2,8 @@
 // runs one pipeline, keeps only the newest waiting request (newest commit wins), and answers a
 // re-delivered webhook with the run it already started. It also holds the environment's deploy
 // lock: while locked it refuses new deploys (rollbacks do not come through here, so they still run).
+// Requests come as an update (the CLI, Slack, the write API: answered once the pipeline starts) or
+// as a signal-with-start (webhooks: answered by the server alone, durable even with no worker up).
 import {
   allHandlersFinished, ApplicationFailure, ChildWorkflowCancellationType, condition, continueAsNew, ParentClosePolicy, patched,
   proxyActivities, setHandler, startChild, uuid4, workflowInfo,
@@ -10,19 +12,20 @@ import type { Activities } from '../activities/index.js';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { durationToMs } from '../lib/duration.js';
 import {
-  DEPLOY_LOCKED, enqueueDeployUpdate, lockDeploysUpdate, queueStatusQuery, unlockDeploysUpdate,
-  type DeployLock, type DeployRequest, type EnqueueResult, type LockRequest, type QueueStatus,
+  acceptDeploySignal, DEPLOY_LOCKED, enqueueDeployUpdate, lockDeploysUpdate, queueStatusQuery, unlockDeploysUpdate,
+  type DeployLock, type DeployRequest, type EnqueueResult, type LockRequest, type QueuedDeploy, type QueueStatus, type RefusedDeploy,
 } from '../lib/messages.js';
+import { deliveryKeyOf, deployRunId } from '../lib/deployRunId.js';
 import { deployPipeline } from './deployPipeline.js';
 import { watchForNewerCode } from './entityUpgrade.js';
-
-interface QueuedDeploy { workflowId: string; request: DeployRequest }
 
 export interface DeployQueueState {
   waiting?: QueuedDeploy;
   /** delivery key → pipeline workflow id, newest last; bounded. */
   seen: Array<[string, string]>;
   superseded: string[];
+  /** Accepted (signalled) deploys a lock refused; absent in state carried from older queues. */
+  refused?: RefusedDeploy[];
   /** Carried through continueAsNew: a lock lasts until someone unlocks (or it expires). */
   lock?: DeployLock;
 }
@@ -46,9 +49,10 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
   let running: QueuedDeploy | undefined;
   let lock = state.lock;
   const superseded = state.superseded.slice(-50);
+  const refused = (state.refused ?? []).slice(-50);
   const isLocked = (): boolean => lock !== undefined && !hasExpired(lock);
 
-  setHandler(queueStatusQuery, (): QueueStatus => ({ running, waiting, superseded, lock: isLocked() ? lock : undefined }));
+  setHandler(queueStatusQuery, (): QueueStatus => ({ running, waiting, superseded, refused, lock: isLocked() ? lock : undefined }));
 
   setHandler(lockDeploysUpdate, (request) => {
     if (isLocked()) return { lock: lock!, wasAlreadyLocked: true };
@@ -65,19 +69,25 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
   const recentlyStarted: string[] = [];
   /** Pipelines a re-delivery named that exist already (started by an earlier queue). */
   const alreadyRun: string[] = [];
-  const deliveryKeyOf = (request: DeployRequest) => (request.trigger.deliveryId ? `${request.trigger.source}:${request.trigger.deliveryId}` : undefined);
+
+  /** The newest request waits (replacing an older waiting one); returns the one it replaced. */
+  function enqueue(deploy: QueuedDeploy): string | undefined {
+    const deliveryKey = deliveryKeyOf(deploy.request);
+    if (deliveryKey) remember(seen, deliveryKey, deploy.workflowId);
+    const replaced = waiting?.workflowId;
+    if (replaced) superseded.push(replaced);
+    waiting = deploy;
+    return replaced;
+  }
+
   setHandler(enqueueDeployUpdate, async (request): Promise<EnqueueResult> => {
     const deliveryKey = deliveryKeyOf(request);
     const known = deliveryKey ? seen.get(deliveryKey) : undefined;
     if (known) return { workflowId: known, disposition: 'duplicate' };
     // Derived from the delivery, so a re-delivery that arrives after this queue has ended (its memory
     // with it) still names the same pipeline, and starting that pipeline again is refused below.
-    const runKey = deliveryKey ? deliveryIdPart(deliveryKey) : uuid4().slice(0, 8);
-    const workflowId = `deploy/${request.app}/${request.environment}/${safeIdPart(request.sha ?? request.image ?? 'head')}-${runKey}`;
-    if (deliveryKey) remember(seen, deliveryKey, workflowId);
-    const replaced = waiting?.workflowId;
-    if (replaced) superseded.push(replaced);
-    waiting = { workflowId, request };
+    const workflowId = deployRunId(request, uuid4);
+    const replaced = enqueue({ workflowId, request });
     if (running) return { workflowId, disposition: 'queued', supersededWorkflowId: replaced };
     // Answer once the pipeline exists, so the caller can follow it at once; but a webhook sender
     // (GitHub gives up after 10 s) does not wait on a busy worker: after a while the answer is
@@ -95,11 +105,24 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     },
   });
 
+  // The API named the run already (from the delivery, as the update above would); a re-delivery is
+  // dropped here, and one that comes after this queue has ended is refused when its pipeline starts.
+  setHandler(acceptDeploySignal, (deploy) => {
+    const deliveryKey = deliveryKeyOf(deploy.request);
+    if (deliveryKey && seen.has(deliveryKey)) return;
+    if (isLocked()) {
+      if (!refused.some((r) => r.workflowId === deploy.workflowId)) refused.push({ ...deploy, lock: lock! });
+      if (refused.length > 50) refused.shift();
+      return;
+    }
+    enqueue(deploy);
+  });
+
   /** At a safe point (no deploy running): continue as new when the history is long, or onto newer code. */
   async function continueAsNewAtSafePoint(): Promise<void> {
     if (!workflowInfo().continueAsNewSuggested && !isOnNewerCode()) return;
     await condition(allHandlersFinished);
-    await continueAsNew<typeof deployQueue>({ waiting, seen: [...seen], superseded, lock });
+    await continueAsNew<typeof deployQueue>({ waiting, seen: [...seen], superseded, refused, lock });
   }
 
   for (;;) {
@@ -185,18 +208,4 @@ function lockedFailure(request: DeployRequest, lock: DeployLock): ApplicationFai
 function remember(seen: Map<string, string>, key: string, workflowId: string): void {
   seen.set(key, workflowId);
   while (seen.size > MAX_REMEMBERED_DELIVERIES) seen.delete(seen.keys().next().value!);
-}
-
-/** 32-bit FNV-1a of the delivery key in hex: short, stable, and pure (workflow code). */
-function deliveryIdPart(deliveryKey: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < deliveryKey.length; i++) {
-    hash ^= deliveryKey.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, '0');
-}
-
-function safeIdPart(value: string): string {
-  return value.replace(/[^A-Za-z0-9._-]/g, '_').slice(-40);
 }

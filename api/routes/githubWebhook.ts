@@ -31,7 +31,7 @@ export async function githubWebhookRoutes(app: FastifyInstance, deps: ApiDeps): 
     const deliveryId = decision.signedKey;
     const runs = [];
     for (const target of decision.targets) {
-      runs.push(await startDeploy(deps, target, { source: 'github', actor: decision.actor, deliveryId }));
+      runs.push(await startDeploy(deps, target, { source: 'github', actor: decision.actor, deliveryId }, 'accept'));
     }
     return reply.code(202).send({ workflowId: runs[0]!.workflowId, disposition: runs[0]!.disposition, runs });
   });

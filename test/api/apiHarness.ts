@@ -14,6 +14,7 @@ import { createLogger } from '../../lib/log.js';
 import type { RunStatus } from '../../lib/messages.js';
 import { deployQueueId, runStatus } from '../../lib/operations.js';
 import type { DeployWorld } from '../helpers/deployWorld.js';
+import { waitUntil } from '../deploy/support.js';
 import type { WorkflowTestKit } from '../helpers/temporal.js';
 
 export const GITHUB_SECRET = 'gh-webhook-secret-for-tests-5b1f';
@@ -82,6 +83,14 @@ export function useApiWithWorker(kit: WorkflowTestKit, world: DeployWorld, optio
       return api;
     },
     async waitForRun(workflowId) {
+      // A webhook's run is accepted before its queue has seen it, and may wait behind another deploy.
+      const notStarted = await waitUntil(`${workflowId} to start, or to be turned down`, async () => {
+        const status = await runStatus(kit.client, workflowId);
+        if (status.state === 'superseded' || status.state === 'refused') return status;
+        await kit.client.workflow.getHandle(workflowId).describe();
+        return null;
+      });
+      if (notStarted) return notStarted;
       await kit.client.workflow.getHandle(workflowId).result().catch(() => undefined);
       return runStatus(kit.client, workflowId);
     },

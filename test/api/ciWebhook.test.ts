@@ -63,7 +63,7 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
     const body = JSON.stringify({ app: app.name, environment: 'staging', sha });
     const response = await post(body, ciSignatureHeaders(body));
     expect(response.statusCode).toBe(202);
-    expect(response.json().disposition).toBe('started');
+    expect(response.json().disposition).toBe('accepted');
     const status = await harness.waitForRun(response.json().workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger).toMatchObject({ source: 'ci', actor: 'ci' });
@@ -77,10 +77,11 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
     const headers = ciSignatureHeaders(body);
     const first = (await post(body, headers)).json();
     const replayed = await post(body, headers);
-    expect(replayed.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
+    expect(replayed.json()).toEqual({ workflowId: first.workflowId, disposition: 'accepted' });
+    expect((await harness.waitForRun(first.workflowId)).state).toBe('succeeded');
     const queue = await kit.client.workflow.getHandle(deployQueueId(app.name, 'staging')).query(queueStatusQuery);
     expect(queue.waiting).toBeUndefined();
-    await harness.waitForRun(first.workflowId);
+    expect(rolloutsOf(world.sim, app)).toHaveLength(1);
   });
 
   it('finds the run a signed body started, whatever unsigned Idempotency-Key a replay carries', async () => {
@@ -90,9 +91,9 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
     const nowSeconds = Math.floor(Date.now() / 1000);
     const first = (await post(body, { ...ciSignatureHeaders(body, nowSeconds - 5), 'idempotency-key': 'build-981' })).json();
     const replayed = await post(body, { ...ciSignatureHeaders(body, nowSeconds - 5), 'idempotency-key': 'attacker-new-key' });
-    expect(replayed.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
+    expect(replayed.json()).toEqual({ workflowId: first.workflowId, disposition: 'accepted' });
     const resigned = await post(body, ciSignatureHeaders(body, nowSeconds));
-    expect(resigned.json()).toEqual({ workflowId: first.workflowId, disposition: 'duplicate' });
+    expect(resigned.json()).toEqual({ workflowId: first.workflowId, disposition: 'accepted' });
     await harness.waitForRun(first.workflowId);
     expect(rolloutsOf(world.sim, app)).toHaveLength(1);
   });

@@ -4,8 +4,10 @@ import { queueStatusQuery } from '../../lib/messages.js';
 import { deployQueueId } from '../../lib/operations.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { rolloutsOf } from '../deploy/support.js';
-import { expectNoDeployStarted, GITHUB_PREVIOUS_SECRET, gitHubSignature, useApiWithWorker } from './apiHarness.js';
+import { rolloutsOf, waitUntil } from '../deploy/support.js';
+import { buildTestServer, expectNoDeployStarted, GITHUB_PREVIOUS_SECRET, gitHubSignature, useApiWithWorker } from './apiHarness.js';
+import { lockDeploys } from '../../lib/deployLocks.js';
+import { parseAppsConfig } from '../../lib/config.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld(kit);
@@ -43,7 +45,7 @@ describe('POST /webhooks/github', () => {
     const response = await deliver('push', push(app, sha), { delivery: 'd-1' });
     expect(response.statusCode).toBe(202);
     const { workflowId, disposition } = response.json();
-    expect(disposition).toBe('started');
+    expect(disposition).toBe('accepted');
     expect(workflowId).toMatch(new RegExp(`^deploy/${app.name}/staging/`));
     const status = await harness.waitForRun(workflowId);
     expect(status.state).toBe('succeeded');
@@ -57,11 +59,12 @@ describe('POST /webhooks/github', () => {
     const first = (await deliver('push', push(app, sha), { delivery: 'same' })).json();
     const second = await deliver('push', push(app, sha), { delivery: 'same' });
     expect(second.statusCode).toBe(202);
-    expect(second.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'duplicate' });
+    expect(second.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'accepted' });
+    expect((await harness.waitForRun(first.workflowId)).state).toBe('succeeded');
     const queue = await kit.client.workflow.getHandle(deployQueueId(app.name, 'staging')).query(queueStatusQuery);
     expect(queue.waiting).toBeUndefined();
     expect(queue.superseded).toEqual([]);
-    await harness.waitForRun(first.workflowId);
+    expect(rolloutsOf(world.sim, app)).toHaveLength(1);
   });
 
   it('refuses to deploy a re-delivery again after the deploy queue has ended and forgotten it', async () => {
@@ -76,8 +79,51 @@ describe('POST /webhooks/github', () => {
 
     const redelivered = await deliver('push', push(app, sha), { delivery: 'old' });
     expect(redelivered.statusCode).toBe(202);
-    expect(redelivered.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'duplicate' });
+    expect(redelivered.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'accepted' });
+    // The new queue tries to start the delivery's pipeline, is refused (it exists), and moves on.
+    await waitUntil('the new queue to find the run exists', async () => {
+      const queue = await kit.client.workflow.getHandle(deployQueueId(app.name, 'staging')).query(queueStatusQuery);
+      return queue.running === undefined && queue.waiting === undefined;
+    });
     expect(deploysOfApp()).toBe(deploysBefore);
+    expect((await harness.waitForRun(first.workflowId)).state).toBe('succeeded');
+  });
+
+  it('accepts a push to a locked environment, and its run says who locked it and why; nothing deploys', async () => {
+    const app = await createGitHubApp();
+    await lockDeploys(kit.client, harness.api.deps.taskQueue, { app: app.name, environment: 'staging', owner: 'U_ALICE', reason: 'db maintenance' });
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const response = await deliver('push', push(app, sha));
+    expect(response.statusCode).toBe(202);
+    const status = await harness.waitForRun(response.json().workflowId);
+    expect(status.state).toBe('refused');
+    expect(status.outcome).toContain('locked by U_ALICE');
+    expect(status.outcome).toContain('db maintenance');
+    expect(rolloutsOf(world.sim, app)).toHaveLength(0);
+  });
+
+  it('accepts pushes while no worker runs, and deploys them once a worker starts', async () => {
+    const taskQueue = kit.uniqueId('no-worker-yet');
+    const api = await buildTestServer({ client: kit.client, taskQueue, apps: () => parseAppsConfig({ apps: world.apps }) });
+    const app = await createGitHubApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const body = JSON.stringify(push(app, sha));
+    const response = await api.server.inject({
+      method: 'POST', url: '/webhooks/github', payload: body,
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': 'while-down', 'x-hub-signature-256': gitHubSignature(body) },
+    });
+    expect(response.statusCode).toBe(202);
+    expect(response.json().disposition).toBe('accepted');
+    expect(rolloutsOf(world.sim, app)).toHaveLength(0);
+
+    const worker = await kit.createWorker(taskQueue, world.activities());
+    const result = await worker.runUntil(async () => {
+      await waitUntil('the accepted push to start', () => kit.client.workflow.getHandle(response.json().workflowId).describe());
+      return kit.client.workflow.getHandle(response.json().workflowId).result();
+    });
+    expect(result).toBeDefined();
+    expect(await world.servedBody(app)).toContain('v2');
+    expect(rolloutsOf(world.sim, app)).toHaveLength(1);
   });
 
   it('refuses forged, unsigned and wrongly prefixed deliveries, counts them, and starts nothing', async () => {
@@ -143,7 +189,7 @@ describe('POST /webhooks/github', () => {
     await expectNoDeployStarted(kit.client, app.name, 'staging');
     const accepted = await deliver('workflow_run', workflowRun('success'));
     expect(accepted.statusCode).toBe(202);
-    expect(accepted.json().disposition).toBe('started');
+    expect(accepted.json().disposition).toBe('accepted');
     expect((await harness.waitForRun(accepted.json().workflowId)).state).toBe('succeeded');
   });
 
@@ -153,7 +199,7 @@ describe('POST /webhooks/github', () => {
     const first = (await deliver('push', push(app, sha), { delivery: 'original' })).json();
     const replayed = await deliver('push', push(app, sha), { delivery: 'forged-new-id' });
     expect(replayed.statusCode).toBe(202);
-    expect(replayed.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'duplicate' });
+    expect(replayed.json()).toMatchObject({ workflowId: first.workflowId, disposition: 'accepted' });
     await harness.waitForRun(first.workflowId);
     expect(rolloutsOf(world.sim, app)).toHaveLength(1);
   });
