@@ -169,10 +169,12 @@ async function runDirect(activities: Activities, app: BenchApp, sha: string, run
       timings[stage] = Date.now() - startedAt;
     }
   };
+  // As the pipeline does them (patch quick-stages): Fly's status, the secret names and the ledger at once.
   const before = await time('preflight', async () => {
-    const status = await call(activities.flyAppStatus, target.flyApp);
-    await call(activities.flySecretNames, target.flyApp);
-    await call(activities.probeHealth, { ...probe, url: new URL(target.health.path, status.appUrl).toString() });
+    const [status] = await Promise.all([
+      call(activities.flyAppStatus, target.flyApp), call(activities.flySecretNames, target.flyApp),
+      call(activities.readReleaseLedger, { app: app.name, environment: 'staging' }),
+    ]);
     return status;
   });
   const workspace = await time('test', async () => {
@@ -186,10 +188,9 @@ async function runDirect(activities: Activities, app: BenchApp, sha: string, run
     workDir: `deploys/direct-${run}`, timeoutMs: 300_000, configPath: `${workspace}/fly.toml`,
   }));
   const appUrl = await time('health', async () => {
-    const status = await call(activities.flyAppStatus, target.flyApp);
-    await call(activities.probeHealth, { ...probe, url: new URL(target.health.path, status.appUrl).toString() });
+    await call(activities.probeHealth, { ...probe, url: new URL(target.health.path, before.appUrl).toString() });
     await call(activities.flyMachineChecks, target.flyApp);
-    return status.appUrl;
+    return before.appUrl;
   });
   await time('smoke', () => call(activities.runSmokeChecks, { baseUrl: appUrl, checks: target.smokeChecks }));
   await call(activities.removeWorkspace, workspace);

@@ -1,5 +1,5 @@
 // Timeouts and retry policies, by kind of activity. One place to tune how patient Flightdeck is.
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { PermanentError } from '../lib/errors.js';
 
 const transientRetry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 };
@@ -47,3 +47,10 @@ export function probeOptions(deadlineMs: number): ActivityOptions {
 
 /** Config reads and small checks. */
 export const localOptions: ActivityOptions = { startToCloseTimeout: '30s', retry: { ...transientRetry, maximumAttempts: 3 } };
+
+/**
+ * Config reads and ledger reads on the pipeline's critical path, as local activities: they run in
+ * the worker that runs the workflow, with no task-queue round trip (a stage's overhead is mostly
+ * those round trips). Seconds at most, so a lost worker only repeats them.
+ */
+export const quickLocalOptions: LocalActivityOptions = { startToCloseTimeout: '30s', retry: { ...transientRetry, maximumAttempts: 3 } };

@@ -2,7 +2,8 @@
 // smoke → bake. When the new release fails after it started rolling out, Flightdeck rolls back to
 // the last known good image by itself, verifies it, and says why.
 import {
-  ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, ParentClosePolicy, patched, proxyActivities, setHandler, workflowInfo,
+  ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, ParentClosePolicy, patched, proxyActivities, proxyLocalActivities,
+  setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
@@ -15,7 +16,9 @@ import {
   type DeployRequest, type FailureDecision, type RollbackResult,
 } from '../lib/messages.js';
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
-import { appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions } from './activityOptions.js';
+import {
+  appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions, quickLocalOptions,
+} from './activityOptions.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
 import { checkMigrationSafety, type MigrationSafetyGate } from './migrationSafety.js';
 import { nowIso, readLedger, recordInLedger } from './ledger.js';
@@ -32,6 +35,7 @@ export interface DeployResult {
 }
 
 const local = proxyActivities<Activities>(localOptions);
+const quickLocal = proxyLocalActivities<Activities>(quickLocalOptions);
 const fly = proxyActivities<Activities>(flyReadOptions);
 
 export async function deployPipeline(request: DeployRequest): Promise<DeployResult> {
@@ -41,6 +45,9 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   const hasRunnerQueue = patched('runner-queue');
   // Patch migration-safety: pending migrations are linted before the approval, which their findings may require.
   const hasMigrationSafety = patched('migration-safety');
+  // Patch quick-stages: config and ledger reads as local activities, preflight's reads at once, and
+  // health reuses the app URL preflight read: fewer round trips per stage.
+  const isQuick = patched('quick-stages');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const decisions = listenForDecisions(run);
@@ -51,8 +58,8 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   let image = request.image;
   let hasDeployStarted = false;
   try {
-    target = await run.stage('preflight', () => resolveTarget(request, run));
-    const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run) : preflight(target!, run)),
+    target = await run.stage('preflight', () => resolveTarget(request, run, isQuick));
+    const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run, isQuick) : preflight(target!, run)),
       (r) => `last known good ${r.lastKnownGoodImage ?? 'none'}`);
     lastKnownGoodImage = preflightResult.lastKnownGoodImage;
 
@@ -94,7 +101,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
-      const appUrl = await run.stage('health', () => verifyHealth(target!), (r) => r.detail);
+      const appUrl = await run.stage('health', () => verifyHealth(target!, isQuick ? preflightResult.appUrl : undefined), (r) => r.detail);
       await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }, hasRunnerQueue ? target!.runnerTaskQueue : undefined), describeChecksPassed);
       if (target.bakeMs > 0) await run.stage('bake', () => bake(target!, appUrl.url), (r) => `${r.probes} probes`);
       else run.skip('bake', 'no bake window');
@@ -141,20 +148,21 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
 
 // ---------------------------------------------------------------- stages
 
-async function resolveTarget(request: DeployRequest, run: RunTracker): Promise<DeployTarget> {
-  const target = await local.resolveDeployTarget({ app: request.app, environment: request.environment });
+async function resolveTarget(request: DeployRequest, run: RunTracker, isQuick: boolean): Promise<DeployTarget> {
+  const target = await (isQuick ? quickLocal : local).resolveDeployTarget({ app: request.app, environment: request.environment });
   run.reportTo(target.slackChannel, target.temporalUiBase);
   run.fact('fly app', target.flyApp);
   if (request.sha) run.fact('commit', request.sha.slice(0, 12));
   return target;
 }
 
-interface PreflightResult { lastKnownGoodImage?: string; releaseVersion?: number }
+interface PreflightResult { lastKnownGoodImage?: string; releaseVersion?: number; appUrl?: string }
 
-/** The app exists and auth works; required secrets exist; the database answers. */
-async function checkAppIsReady(target: DeployTarget) {
-  const status = await fly.flyAppStatus(target.flyApp);
-  const secretNames = await fly.flySecretNames(target.flyApp);
+/** The app exists and auth works; required secrets exist; the database answers. isQuick: both reads at once. */
+async function checkAppIsReady(target: DeployTarget, isQuick = false) {
+  const [status, secretNames] = isQuick
+    ? await Promise.all([fly.flyAppStatus(target.flyApp), fly.flySecretNames(target.flyApp)])
+    : [await fly.flyAppStatus(target.flyApp), await fly.flySecretNames(target.flyApp)];
   const missing = target.requiredSecrets.filter((name) => !secretNames.includes(name));
   if (missing.length) {
     throw ApplicationFailure.nonRetryable(`${target.flyApp} is missing required secrets: ${missing.join(', ')} (set them with fly secrets set)`, PermanentError.SecretsMissing);
@@ -167,14 +175,15 @@ async function checkAppIsReady(target: DeployTarget) {
  * Ready, and the last known good release is the newest one the ledger calls good. An image that
  * serves but Flightdeck never deployed is adopted only if it passes health and smoke checks now.
  */
-async function preflightWithLedger(target: DeployTarget, run: RunTracker): Promise<PreflightResult> {
-  const status = await checkAppIsReady(target);
-  const entries = await readLedger(target);
+async function preflightWithLedger(target: DeployTarget, run: RunTracker, isQuick: boolean): Promise<PreflightResult> {
+  const [status, entries] = isQuick
+    ? await Promise.all([checkAppIsReady(target, true), readLedger(target, true)])
+    : [await checkAppIsReady(target), await readLedger(target)];
   const serving = status.servingImage;
   const isServingAdopted = serving !== undefined && !isKnownImage(entries, serving) && await adoptServingImage(target, run, serving, status.appUrl);
   const known = isServingAdopted ? serving : lastKnownGood(entries)?.image;
   if (known) run.fact('last known good', known);
-  return { lastKnownGoodImage: known, releaseVersion: status.releaseVersion };
+  return { lastKnownGoodImage: known, releaseVersion: status.releaseVersion, appUrl: status.appUrl };
 }
 
 /** Records a serving image Flightdeck never deployed: verified-by-probe if health and smoke pass now. */

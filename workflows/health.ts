@@ -8,17 +8,20 @@ import { flyReadOptions, probeOptions } from './activityOptions.js';
 
 const fly = proxyActivities<Activities>(flyReadOptions);
 
-/** Health is Flightdeck's own verdict: N good answers in a row, and every machine's checks passing. */
-export async function verifyHealth(target: DeployTarget): Promise<{ appUrl: string; url: string; detail: string }> {
-  const status = await fly.flyAppStatus(target.flyApp);
-  const url = healthUrl(target, status.appUrl);
+/**
+ * Health is Flightdeck's own verdict: N good answers in a row, and every machine's checks passing.
+ * knownAppUrl: the app's URL, when the caller read it already (a deploy does not change it).
+ */
+export async function verifyHealth(target: DeployTarget, knownAppUrl?: string): Promise<{ appUrl: string; url: string; detail: string }> {
+  const appUrl = knownAppUrl ?? (await fly.flyAppStatus(target.flyApp)).appUrl;
+  const url = healthUrl(target, appUrl);
   const settings = probeSettings(target);
   const result = await proxyActivities<Activities>(probeOptions(settings.deadlineMs)).probeHealth({ ...settings, url });
   const checks = await fly.flyMachineChecks(target.flyApp);
   if (!checks.isAllPassing) {
     throw ApplicationFailure.nonRetryable(`machine checks failing: ${checks.failing.join('; ')}`, PermanentError.HealthCheckFailed);
   }
-  return { appUrl: status.appUrl, url, detail: `${settings.consecutiveSuccesses}/${settings.consecutiveSuccesses} probes ok in ${Math.round(result.elapsedMs / 100) / 10}s, ${checks.total} machine checks passing` };
+  return { appUrl, url, detail: `${settings.consecutiveSuccesses}/${settings.consecutiveSuccesses} probes ok in ${Math.round(result.elapsedMs / 100) / 10}s, ${checks.total} machine checks passing` };
 }
 
 

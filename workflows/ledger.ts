@@ -1,22 +1,24 @@
 // Workflow side of the release ledger: what a run records, and how it reads the entries. Recording
 // never stops a run: an entry that could not be written stays `deploying`, which is never a rollback
 // target, so a lost write can only make Flightdeck more careful, never send it to a bad image.
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { rootMessage } from '../lib/errors.js';
 import type { LedgerEntry, LedgerRecord } from '../lib/releaseLedger.js';
-import { localOptions } from './activityOptions.js';
+import { localOptions, quickLocalOptions } from './activityOptions.js';
 import type { RunTracker } from './runTracker.js';
 
 const ledger = proxyActivities<Activities>(localOptions);
+const quickLedger = proxyLocalActivities<Activities>(quickLocalOptions);
 
 export interface LedgerAddress {
   app: string;
   environment: string;
 }
 
-export async function readLedger(address: LedgerAddress): Promise<LedgerEntry[]> {
-  return ledger.readReleaseLedger({ app: address.app, environment: address.environment });
+/** isQuick: as a local activity (the pipeline's preflight, patch quick-stages). */
+export async function readLedger(address: LedgerAddress, isQuick = false): Promise<LedgerEntry[]> {
+  return (isQuick ? quickLedger : ledger).readReleaseLedger({ app: address.app, environment: address.environment });
 }
 
 /**
