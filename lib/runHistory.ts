@@ -38,7 +38,11 @@ export interface RunSummary {
 }
 
 export const DEFAULT_RUN_LIMIT = 20;
-/** Visibility has no ORDER BY on the dev server's SQL store: runs are sorted here, from at most this many. */
+/**
+ * Temporal's SQL visibility (the dev server's SQLite, the server's PostgreSQL) answers open runs first,
+ * newest start first, then closed runs, latest close first: the first `limit` matches are the newest,
+ * so a listing reads one page of `limit` runs (a few more when some fall to the exact filter below).
+ */
 const MAX_SCANNED_RUNS = 5000;
 
 export const WORKFLOW_TYPE_OF_KIND: Record<RunKind, string> = {
@@ -59,10 +63,11 @@ export async function listRuns(client: Client, filter: RunFilter = {}): Promise<
   if (kinds.length === 0) return [];
   const runs: RunSummary[] = [];
   let scanned = 0;
-  for await (const execution of client.workflow.list({ query: visibilityQuery(kinds, filter) })) {
+  for await (const execution of client.workflow.list({ query: visibilityQuery(kinds, filter), pageSize: Math.min(limit, 1000) })) {
     if (++scanned > MAX_SCANNED_RUNS) break;
     const run = summarize(execution);
     if (run && matches(run, filter)) runs.push(run);
+    if (runs.length >= limit) break;
   }
   runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.workflowId.localeCompare(a.workflowId));
   return runs.slice(0, limit);
