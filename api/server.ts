@@ -14,8 +14,11 @@ import { readApiRoutes } from './routes/readApi.js';
 import { writeApiRoutes } from './routes/writeApi.js';
 import { slackRoutes } from './slack/plugin.js';
 import { clientAddress } from './validation.js';
+import { isTemporalUnavailable } from '../lib/temporalConnection.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** A Temporal server restart takes seconds; GitHub does not retry, CI and people do. */
+const TEMPORAL_RETRY_AFTER_SECONDS = 5;
 
 /** Probes and scrapes come from the same few addresses all day; they are not rate limited. */
 const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -65,6 +68,14 @@ function installErrorHandling(app: FastifyInstance, deps: ApiDeps): void {
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
     if (err instanceof HttpError) {
       return reply.code(err.statusCode).headers(err.headers).send({ error: err.error, message: err.message });
+    }
+    if (isTemporalUnavailable(err)) {
+      // A restart of the Temporal server: the caller (CI, GitHub's redelivery, a person) should try again.
+      deps.logger.warn({ err, route: request.routeOptions.url, method: request.method }, 'Temporal is unreachable');
+      return reply.code(503).header('retry-after', String(TEMPORAL_RETRY_AFTER_SECONDS)).send({
+        error: 'unavailable',
+        message: `Temporal is unreachable (its server may be restarting); nothing could be read or started. Retry in ${TEMPORAL_RETRY_AFTER_SECONDS} s.`,
+      });
     }
     const statusCode = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
     if (statusCode >= 500) {

@@ -5,7 +5,8 @@
 //      activities take when called directly, one after the other, with no Temporal in between;
 //   2. the time from the first failed health probe to the rollback starting;
 //   3. N pipelines at once for different apps: runs per minute and the worker's peak RSS.
-// BENCH_RUNS (default 15), BENCH_ROLLBACKS (5) and BENCH_CONCURRENCY (8) change the counts.
+// BENCH_RUNS (default 15), BENCH_ROLLBACKS (5) and BENCH_CONCURRENCY (100) change the counts. The worker uses the
+// production settings (worker/tuning.ts, FLIGHTDECK_WORKER_* variables).
 // Prints figures; it passes or fails nothing.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -24,10 +25,11 @@ import { requestDeploy } from '../lib/operations.js';
 import { startTemporalDevServer } from '../scripts/localTemporal.js';
 import { createSim } from '../sim/testing.js';
 import { createGitRepo, type GitRepo } from '../test/helpers/gitRepo.js';
+import { workerTuning } from '../worker/tuning.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 5);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 const STAGES = ['preflight', 'test', 'build', 'deploy', 'health', 'smoke'] as const;
 type Stage = (typeof STAGES)[number];
 const HEALTH = { consecutiveSuccesses: 1, interval: '100ms', deadline: '1s', requestTimeout: '1s' };
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
   const repos: GitRepo[] = [];
   const brokenHealth = await startBrokenHealthProxies();
   process.env.FLY_SIM_DIR = sim.dir;
-  const env = loadEnvConfig({ FLYCTL_PATH: sim.flyctlPath, FLY_API_TOKEN: 'fo1_bench_token', FLY_SIM_DIR: sim.dir, FLIGHTDECK_WORK_DIR: workDir });
+  const env = loadEnvConfig({ ...process.env, FLYCTL_PATH: sim.flyctlPath, FLY_API_TOKEN: 'fo1_bench_token', FLY_SIM_DIR: sim.dir, FLIGHTDECK_WORK_DIR: workDir });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   const activities = createActivities({ env, logger: createLogger({ level: 'silent' }), loadAppsConfig: () => parseAppsConfig({ apps }), temporalClient: client });
@@ -56,9 +58,9 @@ async function main(): Promise<void> {
     connection: workerConnection,
     namespace: server.namespace, taskQueue: TASK_QUEUE, activities,
     workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-    maxConcurrentActivityTaskExecutions: 20,
+    ...workerTuning(env),
   });
-  const rss = sampleRss();
+  const rss = sampleRss(() => sim.processIds());
   const running = worker.run();
   let counter = 0;
 
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
     const outcomes = await Promise.all(concurrentApps.map((app, i) => runPipeline(app, shas[i]!)));
     const wallMs = Date.now() - startedAt;
     const concurrentPeak = rss.peak();
+    const simPeak = rss.simPeak();
     const succeeded = outcomes.filter((s) => s.state === 'succeeded').length;
 
     console.log('\n=== deploy pipeline benchmark ===');
@@ -141,7 +144,8 @@ async function main(): Promise<void> {
     console.log(`  → rollback's fly deploy starts median ${fmt(percentile(toDeploy, 50))} ms, p99 ${fmt(percentile(toDeploy, 99))} ms (minus the deadline: ${fmt(percentile(toDeploy, 50) - HEALTH_DEADLINE_MS)} ms)`);
     console.log(`\n${CONCURRENCY} pipelines at once (different apps, one worker)`);
     console.log(`  ${succeeded}/${CONCURRENCY} succeeded in ${fmt(wallMs)} ms → ${(CONCURRENCY / (wallMs / 60_000)).toFixed(1)} runs per minute`);
-    console.log(`  worker process peak RSS ${formatMb(concurrentPeak)} (whole benchmark: ${formatMb(rss.overallPeak())})`);
+    console.log(`  worker process peak RSS ${formatMb(concurrentPeak)} (whole benchmark: ${formatMb(rss.overallPeak())}); worker settings ${JSON.stringify(workerTuning(env))}`);
+    console.log(`  simulator (not the worker): peak ${simPeak.processes} machine, router and proxy processes, ${formatMb(simPeak.bytes)} RSS together`);
   } finally {
     rss.stop();
     worker.shutdown();
@@ -238,22 +242,38 @@ async function startBrokenHealthProxies() {
   };
 }
 
-function sampleRss() {
+/** Samples this process's RSS, and the simulator's processes (machines, routers) apart from it. */
+function sampleRss(simProcessIds: () => number[]) {
   const first = process.memoryUsage().rss;
   let peak = first;
   let overall = first;
+  let simPeak = { processes: 0, bytes: 0 };
   const timer = setInterval(() => {
     const rss = process.memoryUsage().rss;
     peak = Math.max(peak, rss);
     overall = Math.max(overall, rss);
-  }, 50);
+    const pids = simProcessIds();
+    const bytes = pids.reduce((sum, pid) => sum + residentBytes(pid), 0);
+    if (bytes > simPeak.bytes) simPeak = { processes: pids.length, bytes };
+  }, 250);
   return {
     first: () => first,
-    reset() { peak = process.memoryUsage().rss; },
+    reset() { peak = process.memoryUsage().rss; simPeak = { processes: 0, bytes: 0 }; },
     peak: () => peak,
+    simPeak: () => simPeak,
     overallPeak: () => overall,
     stop: () => clearInterval(timer),
   };
+}
+
+/** VmRSS of a process from /proc (0 once it is gone). */
+function residentBytes(pid: number): number {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 function percentile(values: number[], p: number): number {

@@ -37,6 +37,13 @@ const envSchema = z.object({
   FLYCTL_PATH: z.string().min(1).default('flyctl'),
   FLIGHTDECK_RUNNER_TASK_QUEUE: z.string().min(1).optional()
     .describe('checkouts, tests and smoke commands go to this queue, served by a secretless runner (unset: the worker\'s own queue)'),
+  FLIGHTDECK_WORKER_MAX_ACTIVITIES: z.coerce.number('a whole number, e.g. 20').int().min(1).default(20)
+    .describe('activities one worker runs at once (flyctl, git, probes, Slack): each flyctl or git call is a child process'),
+  FLIGHTDECK_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number('a whole number of at least 2, e.g. 10').int().min(2).default(10)
+    .describe('workflow tasks one worker runs at once; they share one thread, so more slots only queue'),
+  FLIGHTDECK_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number('a whole number, e.g. 250').int().min(0).default(250)
+    .refine((n) => n === 0 || n >= 2, '0 (no cache: every task replays its history) or at least 2')
+    .describe('runs kept in memory between tasks (sticky cache); below the open runs, tasks replay history'),
   FLIGHTDECK_PAYLOAD_KEYS: optionalText.describe('id:base64key pairs, comma-separated; the first encrypts Temporal payloads, all decrypt'),
   SQUAWK_PATH: z.string().min(1).default('squawk').describe('squawk, the migration linter (npm run setup installs it; see scripts/squawk.sh)'),
   FLIGHTDECK_BWRAP_PATH: z.string().min(1).default('bwrap').describe('bubblewrap, the sandbox of repository commands'),

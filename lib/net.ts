@@ -28,3 +28,18 @@ export async function waitForPort(host: string, port: number, timeoutMs: number)
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A free loopback port in [min, max], tried at random (for programs that cannot take a kernel-chosen port). */
+export async function freePortInRange(min: number, max: number, attempts = 50): Promise<number> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const port = min + Math.floor(Math.random() * (max - min + 1));
+    const isFree = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.unref();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (isFree) return port;
+  }
+  throw new Error(`no free port between ${min} and ${max} after ${attempts} attempts`);
+}

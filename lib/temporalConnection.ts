@@ -19,3 +19,17 @@ export function temporalConnectionOptions(env: EnvConfig): TemporalConnectionOpt
   if (env.TEMPORAL_API_KEY) options.apiKey = env.TEMPORAL_API_KEY;
   return options;
 }
+
+/** gRPC status codes that mean "the Temporal frontend cannot be reached right now", not "the call is wrong". */
+const GRPC_UNAVAILABLE = 14;
+
+/**
+ * True when a Temporal call failed because the server is down or restarting (gRPC UNAVAILABLE, possibly
+ * wrapped by the SDK as the cause of a ServiceError or a WorkflowStartError): worth a retry later.
+ */
+export function isTemporalUnavailable(err: unknown): boolean {
+  for (let current = err, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    if ((current as { code?: unknown }).code === GRPC_UNAVAILABLE) return true;
+  }
+  return false;
+}

@@ -73,7 +73,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   return { address, namespace, uiUrl, pid: child.pid, stop: () => stopProcess(child) };
 }
 
-async function waitUntilServing(child: ChildProcess, address: string, namespace: string, timeoutMs: number): Promise<void> {
+/** Resolves once the frontend answers for the namespace; rejects if the process exits first. */
+export async function waitUntilServing(child: ChildProcess, address: string, namespace: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const [host, port] = address.split(':');
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`it exited with code ${code}`))));

@@ -11,6 +11,7 @@ import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { syncBackupSchedules } from './schedules.js';
+import { workerTuning } from './tuning.js';
 import { workflowCode } from './workflowBundle.js';
 
 async function main(): Promise<void> {
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
     activities: createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps, temporalClient }),
     // A deploy in flight gets time to finish its current step before the worker exits.
     shutdownGraceTime: '30s',
-    maxConcurrentActivityTaskExecutions: 20,
+    ...workerTuning(env),
   });
   // The default worker serves the runner queue too (one process); --no-runner leaves it to a separate runner.
   const runner = runnerQueue && !process.argv.includes('--no-runner') ? await createRunnerWorker(connection, env, logger, loadApps, dataConverter) : undefined;

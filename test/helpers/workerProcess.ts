@@ -31,8 +31,14 @@ export interface WorkerProcesses {
   start(taskQueue: string, env: Record<string, string>, options?: { shutdownGraceMs?: number }): Promise<WorkerProcess>;
 }
 
+/** The Temporal server workers connect to; read when a worker starts (default: the run's dev server). */
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+}
+
 /** Call at the top level of a test file. */
-export function useWorkerProcesses(): WorkerProcesses {
+export function useWorkerProcesses(temporal: () => TemporalTarget = () => ({ address: inject('temporalAddress'), namespace: inject('temporalNamespace') })): WorkerProcesses {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-workers-'));
   const bundlePath = path.join(scratch, 'workflow-bundle.js');
   const children: ChildProcess[] = [];
@@ -48,10 +54,11 @@ export function useWorkerProcesses(): WorkerProcesses {
 
   return {
     async start(taskQueue, env, options = {}) {
+      const { address, namespace } = temporal();
       const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
         env: {
           ...process.env, ...env,
-          TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace'), TEMPORAL_TASK_QUEUE: taskQueue,
+          TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, TEMPORAL_TASK_QUEUE: taskQueue,
           WORKFLOW_BUNDLE_PATH: bundlePath, WORKER_SHUTDOWN_GRACE_MS: String(options.shutdownGraceMs ?? 30_000),
         },
         stdio: ['ignore', 'pipe', 'pipe'],

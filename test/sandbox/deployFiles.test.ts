@@ -38,6 +38,7 @@ interface ComposeService {
   volumes?: string[];
   healthcheck?: { disable?: boolean };
   ports?: string[];
+  depends_on?: unknown;
 }
 
 function compose(): { services: Record<string, ComposeService>; volumes: Record<string, unknown> } {
@@ -53,9 +54,7 @@ function dockerfileInstructions(): Array<{ instruction: string; args: string }> 
 describe('docker-compose.yml', () => {
   it('runs Temporal with its own PostgreSQL, the Temporal UI, and the worker and API built from the Dockerfile', () => {
     const { services } = compose();
-    expect(Object.keys(services).sort()).toEqual(['api', 'runner', 'temporal', 'temporal-postgresql', 'temporal-ui', 'worker']);
-    expect(services.temporal!.image).toMatch(/^temporalio\/auto-setup:\d/);
-    expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'temporal-postgresql' });
+    expect(Object.keys(services).sort()).toEqual(['api', 'runner', 'temporal', 'temporal-namespace', 'temporal-postgresql', 'temporal-schema', 'temporal-ui', 'worker']);
     expect(services['temporal-ui']!.image).toMatch(/^temporalio\/ui:\d/);
     expect(services.worker!.build).toBe('.');
     expect(services.api!.image).toBe(services.worker!.image);
@@ -63,6 +62,29 @@ describe('docker-compose.yml', () => {
     expect(sourceOfDistCommand(services.api!.command!.join(' '))).toBe('api/main.ts');
     expect(sourceOfDistCommand(services.runner!.command!.join(' '))).toBe('worker/main.ts');
     expect(services.runner!.command).toContain('--runner');
+  });
+
+  it('runs the Temporal server and schema tool of the version the tests run, not the deprecated auto-setup image', () => {
+    const { services } = compose();
+    const testedVersion = /^TEMPORAL_SERVER_VERSION="v([\d.]+)"/m.exec(read('scripts/temporal-server.sh'))![1];
+    expect(services.temporal!.image).toBe(`temporalio/server:${testedVersion}`);
+    expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'temporal-postgresql' });
+    for (const job of ['temporal-schema', 'temporal-namespace']) expect(services[job]!.image).toBe(`temporalio/admin-tools:${testedVersion}`);
+    expect(Object.values(services).map((s) => s.image).filter((image) => image?.includes('auto-setup'))).toEqual([]);
+  });
+
+  it('sets up the schema with the script the tests run, before the server starts, and the namespace before Flightdeck starts', () => {
+    const { services } = compose();
+    const mounts = (name: string) => (services[name]!.volumes ?? []).map((v) => v.split(':'));
+    const [schemaScript, schemaScriptInContainer] = mounts('temporal-schema').find(([, inContainer]) => inContainer?.endsWith('.sh'))!;
+    expect(schemaScript).toBe('./scripts/temporal-schema.sh');
+    expect(services['temporal-schema']!.command!.join(' ')).toContain(schemaScriptInContainer);
+    expect(read('scripts/temporalServer.ts')).toContain("'./temporal-schema.sh'");
+    expect(mounts('temporal').map(([file]) => file)).toContain('./scripts/temporal-dynamicconfig.yaml');
+    expect(services.temporal!.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    for (const name of ['worker', 'runner', 'api']) {
+      expect(services[name]!.depends_on).toMatchObject({ 'temporal-namespace': { condition: 'service_completed_successfully' } });
+    }
   });
 
   it('keeps backups on a named volume the worker writes', () => {
