@@ -1,6 +1,7 @@
 // Messages (queries, updates, signals) and the shapes they carry, shared by workflows and clients.
 // Workflow-safe: imports only @temporalio/workflow definitions and pure types.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { MigrationSafetyReport } from './migrationSafety.js';
 
 export type RunKind = 'deploy' | 'rollback' | 'backup' | 'restore' | 'migrate';
 export type RunState = 'queued' | 'running' | 'waiting-for-approval' | 'waiting-for-decision' | 'succeeded' | 'failed' | 'rolled-back' | 'cancelled' | 'superseded' | 'refused';
@@ -47,6 +48,8 @@ export interface RunStatus {
   facts: Record<string, string | number | boolean | undefined>;
   /** Per-check results (smoke checks, verification steps). */
   checks?: Array<{ name: string; isPassed: boolean; detail: string }>;
+  /** While waiting for a decision: the choices offered, when not only roll back or keep. */
+  decisionOptions?: Array<FailureDecision['decision']>;
 }
 
 export const statusQuery = defineQuery<RunStatus>('status');
@@ -74,7 +77,8 @@ export interface ApprovalDecision {
 export const approvalUpdate = defineUpdate<{ state: RunState }, [ApprovalDecision]>('approval');
 
 export interface FailureDecision {
-  decision: 'rollback' | 'keep';
+  /** restore: roll back the image and restore the backup taken before this deploy's migrations (offered only when there is one). */
+  decision: 'rollback' | 'keep' | 'restore';
   actor: string;
 }
 /** With onFailure: pause, a person chooses between rolling back and keeping the new release. */
@@ -243,6 +247,11 @@ export interface MigrateResult {
   rolledBackVersions: number[];
   forcedVersion?: number;
   backupId?: string;
+  /** plan: what the migration linter found in what would run (lib/migrationSafety.ts). */
+  safety?: MigrationSafetyReport;
+  /** With backupId: the `databases:` entry it belongs to, and the Postgres database it is a dump of (to restore it over). */
+  backupDatabase?: string;
+  pgDatabase?: string;
   summary: string;
 }
 

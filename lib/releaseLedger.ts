@@ -5,6 +5,7 @@
 // Pure and workflow-safe: the ledger workflow, the pipeline, the rollback, the API and the CLI share it.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Trigger } from './messages.js';
+import type { MigrationFinding } from './migrationSafety.js';
 
 /**
  * - deploying: rolling out or being checked now
@@ -45,6 +46,17 @@ export interface LedgerEntry {
   rolledBackTo?: string;
   /** A rollback forced onto an image with a failed verdict: why (who forced it is the trigger's actor). */
   forcedBecause?: string;
+  /** The migrations this deploy applied, what the linter found in them, and the backup taken before them. */
+  migrations?: ReleaseMigrations;
+}
+
+/** What "restore to before this deploy" needs: which migrations ran, their findings, and the backup from just before. */
+export interface ReleaseMigrations {
+  appliedVersions: number[];
+  findings: MigrationFinding[];
+  /** The verified backup taken before the migrations, in the `databases:` entry backupDatabase. */
+  preMigrationBackupId?: string;
+  backupDatabase?: string;
 }
 
 /** What a run tells the ledger: a new entry, or fields of an entry it wrote before (matched by id). */

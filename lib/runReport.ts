@@ -14,7 +14,9 @@ const HEADLINE: Record<RunStatus['state'], string> = {
   succeeded: 'succeeded', failed: 'FAILED', 'rolled-back': 'ROLLED BACK', cancelled: 'cancelled', superseded: 'superseded by a newer request', refused: 'refused (deploys are locked)',
 };
 
-export const SLACK_ACTIONS = { approve: 'flightdeck_approve', reject: 'flightdeck_reject', rollback: 'flightdeck_rollback', keep: 'flightdeck_keep' } as const;
+export const SLACK_ACTIONS = {
+  approve: 'flightdeck_approve', reject: 'flightdeck_reject', rollback: 'flightdeck_rollback', keep: 'flightdeck_keep', restore: 'flightdeck_restore_backup',
+} as const;
 
 
 export function runSubject(status: RunStatus): string {
@@ -48,7 +50,9 @@ export function renderRunBlocks(status: RunStatus, runUrl?: string): KnownBlock[
     blocks.push({ type: 'actions', elements: [button('Approve', SLACK_ACTIONS.approve, 'primary'), button('Reject', SLACK_ACTIONS.reject, 'danger')] });
   }
   if (status.state === 'waiting-for-decision') {
-    blocks.push({ type: 'actions', elements: [button('Roll back', SLACK_ACTIONS.rollback, 'danger'), button('Keep', SLACK_ACTIONS.keep)] });
+    const elements = [button('Roll back', SLACK_ACTIONS.rollback, 'danger'), button('Keep', SLACK_ACTIONS.keep)];
+    if (status.decisionOptions?.includes('restore')) elements.push(button('Roll back + restore backup', SLACK_ACTIONS.restore, 'danger'));
+    blocks.push({ type: 'actions', elements });
   }
   return blocks;
 }

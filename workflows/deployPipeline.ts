@@ -3,24 +3,26 @@
 // the last known good image by itself, verifies it, and says why.
 import {
   ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, ParentClosePolicy, patched, proxyActivities, proxyLocalActivities,
-  setHandler, workflowInfo,
+  setHandler, startChild, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import { durationToMs } from '../lib/duration.js';
 import { failureType, isNothingRolledOut, PermanentError, rootMessage } from '../lib/errors.js';
 import { summarizeMigrationSafety } from '../lib/migrationSafety.js';
-import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type ReleaseVerdict } from '../lib/releaseLedger.js';
+import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type ReleaseMigrations, type ReleaseVerdict } from '../lib/releaseLedger.js';
 import {
   cancelSignal, failureDecisionUpdate, statusQuery,
-  type DeployRequest, type FailureDecision, type RollbackResult,
+  type DeployRequest, type FailureDecision, type MigrateRequest, type MigrateResult, type RestoreRequest, type RestoreResult, type RollbackResult,
 } from '../lib/messages.js';
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import {
   appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions, quickLocalOptions,
 } from './activityOptions.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
-import { checkMigrationSafety, type MigrationSafetyGate } from './migrationSafety.js';
+import {
+  appliedMigrationsOf, checkMigrationSafety, describeIncompatiblePause, type AppliedMigrations, type MigrationSafetyGate,
+} from './migrationSafety.js';
 import { nowIso, readLedger, recordInLedger } from './ledger.js';
 import { rollback } from './rollback.js';
 import { RunTracker } from './runTracker.js';
@@ -84,8 +86,13 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     if (target.approval.isRequired || safety?.approvalMessage) await run.stage('approval', () => awaitApproval(target!, run, decisions, safety?.approvalMessage));
     else run.skip('approval', 'not required');
 
-    if (target.hasMigrations) await run.stage('migrate', () => migrate(target!, request, workspace, hasLedger));
-    else run.skip('migrate', 'no migrations');
+    let applied: AppliedMigrations | undefined;
+    if (target.hasMigrations) {
+      const migration = await run.stage('migrate', () => migrate(target!, request, workspace, hasLedger));
+      if (hasMigrationSafety) applied = appliedMigrationsOf(safety, migration);
+    } else {
+      run.skip('migrate', 'no migrations');
+    }
 
     // The ledger entry is written while the rollout runs, off the critical path; every verdict waits for it.
     let isRecorded: Promise<void> = Promise.resolve();
@@ -97,7 +104,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     };
     try {
       hasDeployStarted = true;
-      if (hasLedger) isRecorded = CancellationScope.nonCancellable(() => recordDeploying(run, target!, request, image!, commit, workspace));
+      if (hasLedger) isRecorded = CancellationScope.nonCancellable(() => recordDeploying(run, target!, request, image!, commit, workspace, applied?.record));
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
@@ -115,7 +122,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
         await recordVerdict({ verdict: 'failed', stage: failedStage, reason: `nothing was rolled out: ${rootMessage(err)}` });
         throw stop(run, `Nothing was rolled out, so nothing was rolled back: ${rootMessage(err)}`, failureType(err));
       }
-      const recovery = () => recover(run, target!, decisions, lastKnownGoodImage, request, rootMessage(err), hasLedger ? image : undefined);
+      const recovery = () => recover(run, target!, decisions, lastKnownGoodImage, request, rootMessage(err), hasLedger ? image : undefined, applied);
       const outcome = hasLedger ? await CancellationScope.nonCancellable(recovery) : await recovery();
       await recordVerdict({ ...outcome, stage: failedStage, reason: rootMessage(err) });
       throw ApplicationFailure.nonRetryable(run.status.outcome ?? rootMessage(err), 'DeployRolledBack');
@@ -254,8 +261,8 @@ async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: D
   return decision.actor;
 }
 
-async function migrate(target: DeployTarget, request: DeployRequest, workspace: string | undefined, hasLedger: boolean): Promise<void> {
-  await executeChild('migrateDatabase', {
+async function migrate(target: DeployTarget, request: DeployRequest, workspace: string | undefined, hasLedger: boolean): Promise<MigrateResult> {
+  return executeChild<(input: MigrateRequest) => Promise<MigrateResult>>('migrateDatabase', {
     workflowId: `${workflowInfo().workflowId}/migrate`,
     // A pipeline that is terminated asks its migration to stop at a safe point rather than killing it mid-statement.
     parentClosePolicy: hasLedger ? ParentClosePolicy.REQUEST_CANCEL : undefined,
@@ -285,12 +292,16 @@ interface RecoveryOutcome {
   rolledBackTo?: string;
 }
 
-/** After a failed rollout: roll back (default), or with onFailure=pause ask a person first. */
+/**
+ * After a failed rollout: roll back (default), or with onFailure=pause ask a person first. After a
+ * rollback-incompatible migration, always ask: the previous image may not work with the new schema.
+ */
 async function recover(
   run: RunTracker, target: DeployTarget, decisions: Decisions, lastKnownGoodImage: string | undefined, request: DeployRequest, reason: string,
-  failingImage: string | undefined,
+  failingImage: string | undefined, applied?: AppliedMigrations,
 ): Promise<RecoveryOutcome> {
   run.thread(`:x: ${run.status.currentStage} failed: ${reason}`);
+  if (applied?.incompatible.length) return recoverAfterIncompatibleMigration(run, target, decisions, lastKnownGoodImage, request, reason, failingImage, applied);
   if (target.onFailure === 'pause') {
     run.setState('waiting-for-decision', `${run.status.currentStage} failed: ${reason}. Roll back or keep? Rolling back in ${target.pauseTimeout} unless someone decides.`);
     const isDecided = await condition(() => decisions.failure !== undefined, target.pauseTimeout);
@@ -303,6 +314,52 @@ async function recover(
     run.setState('running');
   }
   return rollBack(run, target, lastKnownGoodImage, request, reason, failingImage);
+}
+
+/** Never a blind rollback over a migration the previous image may not live with: a person decides, and silence keeps the release. */
+async function recoverAfterIncompatibleMigration(
+  run: RunTracker, target: DeployTarget, decisions: Decisions, lastKnownGoodImage: string | undefined, request: DeployRequest, reason: string,
+  failingImage: string | undefined, applied: AppliedMigrations,
+): Promise<RecoveryOutcome> {
+  run.status.decisionOptions = applied.restore ? ['rollback', 'keep', 'restore'] : ['rollback', 'keep'];
+  run.setState('waiting-for-decision', describeIncompatiblePause(run.status.currentStage ?? 'deploy', reason, applied, target.pauseTimeout));
+  const isDecided = await condition(() => decisions.failure !== undefined, target.pauseTimeout);
+  run.status.decisionOptions = undefined;
+  if (!isDecided) {
+    run.setState('failed', `${reason}. Nobody decided within ${target.pauseTimeout}; nothing was rolled back, since the previous image may not work with the migrated schema. Act now.`);
+    return { verdict: 'failed' };
+  }
+  const { decision, actor } = decisions.failure!;
+  if (decision === 'keep') {
+    run.fact('kept by', actor);
+    run.setState('failed', `${reason}. ${actor} chose to keep the new release; no rollback.`);
+    return { verdict: 'kept' };
+  }
+  run.fact('rollback decided by', actor);
+  run.setState('running');
+  const outcome = await rollBack(run, target, lastKnownGoodImage, request, reason, failingImage);
+  // Restoring the old schema under a new image that still serves would break it too: only after the image went back.
+  if (decision === 'restore' && applied.restore && outcome.verdict === 'rolled-back') await startPreMigrationRestore(run, applied.restore, actor);
+  return outcome;
+}
+
+/** The restore runs on its own (it asks the database's restorers to approve overwriting it) and outlives this run. */
+async function startPreMigrationRestore(run: RunTracker, restore: NonNullable<AppliedMigrations['restore']>, actor: string): Promise<void> {
+  const workflowId = `${workflowInfo().workflowId}/restore`;
+  try {
+    await startChild<(input: RestoreRequest) => Promise<RestoreResult>>('restoreDatabase', {
+      workflowId,
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      args: [{
+        database: restore.database, backupId: restore.backupId, targetDatabase: restore.pgDatabase, isOverwriteConfirmed: true,
+        trigger: { source: 'pipeline', actor },
+      }],
+    });
+    run.fact('restore', workflowId);
+    run.setState(run.status.state, `${run.status.outcome ?? ''} Restoring the pre-migration backup ${restore.backupId} over ${restore.pgDatabase}: run ${workflowId}, which asks the database's restorers to approve.`.trim());
+  } catch (err) {
+    run.setState(run.status.state, `${run.status.outcome ?? ''} The restore of the pre-migration backup ${restore.backupId} could not start: ${rootMessage(err)}. Restore it by hand (docs/backups.md).`.trim());
+  }
 }
 
 /**
@@ -339,7 +396,9 @@ async function rollBack(
 }
 
 /** The deploy is recorded as its rollout starts: a crash mid-rollout leaves a `deploying` entry, never a good one. */
-async function recordDeploying(run: RunTracker, target: DeployTarget, request: DeployRequest, image: string, commit: string | undefined, workspace: string | undefined): Promise<void> {
+async function recordDeploying(
+  run: RunTracker, target: DeployTarget, request: DeployRequest, image: string, commit: string | undefined, workspace: string | undefined, migrations?: ReleaseMigrations,
+): Promise<void> {
   let flyConfig: FlyConfigSnapshot | undefined;
   try {
     flyConfig = workspace ? await local.readFlyConfig({ workspace }) : undefined;
@@ -347,7 +406,7 @@ async function recordDeploying(run: RunTracker, target: DeployTarget, request: D
     run.fact('fly.toml', `not kept in the ledger: ${rootMessage(err)}`);
   }
   await recordInLedger(run, target, {
-    kind: 'deploy', image, commit, flyConfig, trigger: request.trigger, startedAt: nowIso(), verdict: 'deploying',
+    kind: 'deploy', image, commit, flyConfig, trigger: request.trigger, startedAt: nowIso(), verdict: 'deploying', migrations,
   });
 }
 
@@ -378,8 +437,10 @@ function listenForDecisions(run: RunTracker): Decisions {
     decisions.failure ??= decision;
     return { state: run.status.state };
   }, {
-    validator: (_decision: FailureDecision) => {
+    validator: (decision: FailureDecision) => {
       if (run.status.state !== 'waiting-for-decision') throw new Error(`this deploy is not waiting for a decision (it is ${run.status.state})`);
+      const options = run.status.decisionOptions ?? ['rollback', 'keep'];
+      if (!options.includes(decision.decision)) throw new Error(`"${decision.decision}" is not one of this deploy's choices: ${options.join(', ')}`);
     },
   });
   setHandler(cancelSignal, ({ actor }) => {

@@ -9,6 +9,7 @@ import { failureDetails, failureType, PermanentError, rootMessage } from '../lib
 import {
   statusQuery, type BackupRequest, type BackupResult, type MigrateRequest, type MigrateResult, type MigrationAction, type MigrationRef, type MigrationStatusReport, type PlannedMigration,
 } from '../lib/messages.js';
+import { describeMigrationSafety } from '../lib/migrationSafety.js';
 import { localOptions } from './activityOptions.js';
 import { RunTracker } from './runTracker.js';
 
@@ -63,7 +64,8 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
   if (request.action === 'status') return { ...result, summary: describeStatus(inspection.status) };
   if (request.action === 'plan') {
     run.thread(describePlanSql(inspection.plan));
-    return { ...result, summary: describePlan(inspection.plan, inspection.status) };
+    if (inspection.safety) run.thread(describeMigrationSafety(inspection.safety));
+    return { ...result, safety: inspection.safety, summary: describePlan(inspection.plan, inspection.status) };
   }
   if (request.action === 'force') {
     const status = await run.stage('migrate', () => migrator.forceMigrationVersion({ ...runRequest(request, run), version: request.forceVersion! }), describeState);
@@ -83,7 +85,10 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
   (o) => describeChange(o.ran));
   noteStatus(run, outcome.status);
   const summary = `${describeChange(outcome.ran)}; ${describeState(outcome.status)}.${backupId ? ` Backup ${backupId} was taken first.` : ''}`;
-  return { ...result, status: outcome.status, plan: outcome.ran, appliedVersions: outcome.appliedVersions, rolledBackVersions: outcome.rolledBackVersions, backupId, summary };
+  return {
+    ...result, status: outcome.status, plan: outcome.ran, appliedVersions: outcome.appliedVersions, rolledBackVersions: outcome.rolledBackVersions, backupId, summary,
+    ...(backupId ? { backupDatabase: target.backupDatabase, pgDatabase: target.pgDatabase } : {}),
+  };
 }
 
 /** An app with its own migration tool: Flightdeck runs it (locked, recorded), but sees no versions. */

@@ -47,6 +47,8 @@ export interface MigrationTarget {
   backupDatabase?: string;
   /** The config asks for a verified backup first (a `databases:` entry without backupBeforeMigrate: false). */
   isBackupRequired?: boolean;
+  /** The Postgres database the secret points at (a name, not a secret): a restore of the backup goes over it. */
+  pgDatabase?: string;
   /** What findings of the migration linter do in this environment; absent in older histories. */
   migrationSafety?: MigrationSafetyPolicy;
 }
@@ -115,6 +117,7 @@ export function createMigrationActivities(deps: MigrationDeps) {
           slackChannel: slackChannelFor(config, deps.env, { app: request.app, environment: resolved.environment }),
           backupDatabase: resolved.backupEntry,
           isBackupRequired: resolved.isBackupRequired,
+          pgDatabase: databaseNameOf(readSecret(resolved.database.secret)),
           migrationSafety: resolveMigrationSafetyPolicy(resolved.environment, environmentConfigOf(config, request.app, resolved.environment)?.migrationSafety),
         };
       });
@@ -226,6 +229,14 @@ function lockTimeoutMsOf(lockTimeout: string | undefined): number {
   const parsed = duration.safeParse(lockTimeout ?? DEFAULT_LOCK_TIMEOUT);
   if (!parsed.success) throw new MigrationError('invalid', `lockTimeout "${lockTimeout}" is not a duration like 30s or 2m.`);
   return durationToMs(parsed.data);
+}
+
+function databaseNameOf(connectionString: string | undefined): string | undefined {
+  try {
+    return decodeURIComponent(new URL(connectionString ?? '').pathname.slice(1)) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function passwordOf(connectionString: string): string | undefined {

@@ -43,6 +43,10 @@ const BUTTONS: Record<string, ButtonMeaning> = {
   [SLACK_ACTIONS.reject]: { action: 'reject', permission: 'approve', done: 'Rejected', decide: (d, id, actor) => decideApproval(d.client, id, { isApproved: false, actor }) },
   [SLACK_ACTIONS.rollback]: { action: 'rollback', permission: 'rollback', done: 'Rollback chosen', decide: (d, id, actor) => decideOnFailure(d.client, id, { decision: 'rollback', actor }) },
   [SLACK_ACTIONS.keep]: { action: 'keep', permission: 'rollback', done: 'Kept', decide: (d, id, actor) => decideOnFailure(d.client, id, { decision: 'keep', actor }) },
+  // The restore it starts asks the database's own restorers to approve overwriting it.
+  [SLACK_ACTIONS.restore]: {
+    action: 'restore', permission: 'rollback', done: 'Roll back and restore chosen', decide: (d, id, actor) => decideOnFailure(d.client, id, { decision: 'restore', actor }),
+  },
 };
 
 /** Decides on the run the button belongs to; the answer replaces the message, or (refused) goes only to the presser. */

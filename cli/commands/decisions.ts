@@ -38,10 +38,12 @@ export const rejectCommand = approvalCommand(false);
 
 export const decideCommand: Command = {
   name: 'decide',
-  summary: 'after a failed deploy paused for a decision: roll back, or keep the new release',
-  usage: 'flightdeck decide <run-id> rollback|keep [--json]',
-  details: `For environments configured with onFailure: pause, a failed deploy waits for a person.
-"rollback" puts the last known good release back; "keep" leaves the new release serving.
+  summary: 'after a failed deploy paused for a decision: roll back, keep the new release, or roll back and restore the pre-migration backup',
+  usage: 'flightdeck decide <run-id> rollback|keep|restore [--json]',
+  details: `For environments configured with onFailure: pause, and after any deploy that applied a rollback-incompatible
+migration, a failed deploy waits for a person. "rollback" puts the last known good release back; "keep" leaves the new
+release serving; "restore" (offered after such a migration, when a backup was taken first) rolls back and starts the
+restore of the backup taken before the migrations, which the database's restorers approve.
 
   flightdeck decide deploy/shop/production/3f2c1a9-1a2b3c4d rollback`,
   prepare({ positionals, options, identity }) {
@@ -49,10 +51,10 @@ export const decideCommand: Command = {
     const actor = identity;
     const [id, decision] = expectArguments(positionals, 'decide', 2, 2);
     const workflowId = runId(id!);
-    if (decision !== 'rollback' && decision !== 'keep') throw new UsageError(`decide: expected rollback or keep, got "${decision}"`, 'decide');
+    if (decision !== 'rollback' && decision !== 'keep' && decision !== 'restore') throw new UsageError(`decide: expected rollback, keep or restore, got "${decision}"`, 'decide');
     return async ({ client, out }) => {
       await decideOnFailure(client, workflowId, { decision, actor });
-      out.line(`${decision === 'rollback' ? 'rolling back' : 'keeping'} ${workflowId}, decided by ${actor}`);
+      out.line(`${DECIDED[decision]} ${workflowId}, decided by ${actor}`);
       out.result({ workflowId, decision, actor });
       return ExitCode.ok;
     };
@@ -65,3 +67,5 @@ function refuseActorOption(options: OptionValues, command: string): void {
     throw new UsageError(`${command}: --actor is not accepted for decisions; they are recorded as your OS user (cli:<user>), which approvers lists must name`, command);
   }
 }
+
+const DECIDED = { rollback: 'rolling back', keep: 'keeping', restore: 'rolling back and restoring the pre-migration backup of' } as const;

@@ -2,11 +2,13 @@
 // environment's policy warns, asks for approval with the findings in the message, or blocks.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { decideApproval, requestDeploy } from '../../lib/operations.js';
+import { parseAppsConfig } from '../../lib/config.js';
+import { decideApproval, decideOnFailure, requestDeploy } from '../../lib/operations.js';
+import { readLedger } from '../../lib/releaseLedgerClient.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { useMigrationScratch } from '../migrations/helpers.js';
-import { deployRequest, rolloutsOf, settle, waitForStatus, waitUntil } from './support.js';
+import { deployRequest, machineImages, rolloutsOf, settle, waitForStatus, waitUntil } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld(kit);
@@ -23,7 +25,7 @@ type Db = Awaited<ReturnType<typeof scratch.database>>;
  * An app whose only environment is `environmentName`, with a database already at BASE_MIGRATIONS and
  * `pending` waiting in its migrations folder.
  */
-async function appWithPendingMigrations(pending: Record<string, string>, environmentName: string, environment: Record<string, unknown> = {}): Promise<{ app: TestApp; db: Db }> {
+async function appWithPendingMigrations(pending: Record<string, string>, environmentName: string, environment: Record<string, unknown> = {}): Promise<{ app: TestApp; db: Db; secret: string }> {
   const [db, migrations] = await Promise.all([scratch.database(), scratch.folder({ ...BASE_MIGRATIONS, ...pending })]);
   await db.query(`create table orders (id bigint primary key, total numeric, note text); create table legacy_sessions (id bigint primary key);
     create table schema_migrations (version bigint primary key, dirty boolean not null); insert into schema_migrations values (2, false)`);
@@ -35,8 +37,14 @@ async function appWithPendingMigrations(pending: Record<string, string>, environ
     environments[environmentName] = environments.staging;
     delete environments.staging;
   }
-  return { app, db };
+  return { app, db, secret };
 }
+
+/** Smoke reads `/`, which this commit answers with 500; Fly's checks and our health probe (/health) pass. */
+const BROKEN_HOME = { version: 'v2', routes: { '/': { status: 500, body: 'broken\n' } } };
+
+type Block = { type: string; elements?: Array<{ type: string; action_id?: string }> };
+const buttonActions = (blocks: unknown[] | undefined) => ((blocks ?? []) as Block[]).filter((b) => b.type === 'actions').flatMap((b) => (b.elements ?? []).map((e) => e.action_id ?? ''));
 
 const hasTable = async (db: Db, table: string) => (await db.query('select 1 from information_schema.tables where table_name = $1', [table])).length === 1;
 
@@ -99,5 +107,53 @@ describe('migration safety in the pipeline', { timeout: 120_000 }, () => {
     const thread = world.slack.messages.find((m) => m.threadTs && m.text.includes('0003_rename_note.up.sql:1 [rollback-incompatible, renaming-column]'));
     expect(thread?.text).toContain('Add the new column and write both');
     expect((await db.query("select 1 from information_schema.columns where table_name = 'orders' and column_name = 'remark'"))).toHaveLength(1);
+  });
+
+  it('pauses instead of rolling back when smoke fails after a rollback-incompatible migration, says why in Slack, and rolls back only when told to', async () => {
+    const { app } = await appWithPendingMigrations({ '0003_rename_note.up.sql': 'alter table orders rename column note to remark;\n' }, 'staging');
+    const sha = app.repo.commit({ behaviour: BROKEN_HOME });
+    await kit.withWorker(world.activities(), async (taskQueue) => {
+      const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
+      const waiting = await waitForStatus(kit.client, workflowId, 'waiting for a decision', (s) => s.state === 'waiting-for-decision');
+      expect(waiting.outcome).toMatch(/^smoke failed: .*This deploy applied a rollback-incompatible migration \(3_rename_note: alter table orders rename column note to remark;\): the previous image may not work with the schema as it is now, so Flightdeck does not roll back by itself\./);
+      expect(waiting.outcome).toContain('no backup was taken before the migrations');
+      expect(waiting.stages.find((s) => s.name === 'rollback')).toBeUndefined();
+      const question = await waitUntil('the Slack question with its buttons', () =>
+        world.slack.messages.find((m) => !m.threadTs && m.text.includes(app.name) && m.text.includes('does not roll back by itself') && buttonActions(m.blocks).length > 0));
+      expect(buttonActions(question.blocks)).toEqual(['flightdeck_rollback', 'flightdeck_keep']);
+      await expect(decideOnFailure(kit.client, workflowId, { decision: 'restore', actor: 'U_ALICE' })).rejects.toThrow(/not one of this deploy's choices: rollback, keep/);
+
+      await decideOnFailure(kit.client, workflowId, { decision: 'rollback', actor: 'U_ALICE' });
+      const { status } = await settle(kit.client, workflowId);
+      expect(status.state).toBe('rolled-back');
+      expect(status.facts['rollback decided by']).toBe('U_ALICE');
+      expect(status.outcome).toContain('The database schema was not rolled back.');
+    });
+    expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
+  });
+
+  it('records the applied migrations, their findings and the verified backup taken before them with the release, and offers to restore it', async () => {
+    const { app, secret } = await appWithPendingMigrations({ '0003_drop_sessions.up.sql': 'drop table legacy_sessions;\n' }, 'staging');
+    const backupDir = await scratch.folder({});
+    const loadAppsConfig = () => parseAppsConfig({ apps: world.apps, databases: { 'shop-db': { secret } }, storage: { type: 'local', dir: backupDir } });
+    const sha = app.repo.commit({ behaviour: BROKEN_HOME });
+    await kit.withWorker(world.activities({ loadAppsConfig }), async (taskQueue) => {
+      const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
+      const waiting = await waitForStatus(kit.client, workflowId, 'waiting for a decision', (s) => s.state === 'waiting-for-decision');
+      const entry = (await readLedger(kit.client, { app: app.name, environment: 'staging' })).find((e) => e.id === workflowId);
+      expect(entry?.migrations).toMatchObject({
+        appliedVersions: [3],
+        findings: [{ migration: '3_drop_sessions', rule: 'ban-drop-table', category: 'rollbackIncompatible', statement: 'drop table legacy_sessions;' }],
+        preMigrationBackupId: expect.any(String),
+        backupDatabase: 'shop-db',
+      });
+      expect(waiting.outcome).toContain(`or restore the pre-migration backup ${entry!.migrations!.preMigrationBackupId} (and roll back the image)`);
+      expect(waiting.decisionOptions).toEqual(['rollback', 'keep', 'restore']);
+
+      await decideOnFailure(kit.client, workflowId, { decision: 'keep', actor: 'U_ALICE' });
+      const { status } = await settle(kit.client, workflowId);
+      expect(status.state).toBe('failed');
+      expect(status.facts['kept by']).toBe('U_ALICE');
+    });
   });
 });
