@@ -2,7 +2,7 @@
 // report. The connection string never appears here: activities resolve the app's secret by name.
 // An image rollback never rolls the schema back; rolling a database back is this workflow's explicit
 // `rollback` action.
-import { ApplicationFailure, executeChild, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, patched, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { MigrationTarget } from '../activities/migrations/index.js';
 import { failureDetails, failureType, PermanentError, rootMessage } from '../lib/errors.js';
@@ -35,6 +35,8 @@ const local = proxyActivities<Activities>(localOptions);
 const migrator = proxyActivities<Activities>(migrationOptions);
 
 export async function migrateDatabase(request: MigrateRequest): Promise<MigrateResult> {
+  // Patch command-plan-not-analysable: plan on an app's own migrate command answers "not analysable" instead of failing.
+  const isCommandPlanAnswered = patched('command-plan-not-analysable');
   const run = new RunTracker({ kind: 'migrate', app: request.app, environment: request.environment, trigger: request.trigger }, STAGES[request.action] ?? []);
   setHandler(statusQuery, () => run.status);
   run.fact('action', request.action);
@@ -44,7 +46,7 @@ export async function migrateDatabase(request: MigrateRequest): Promise<MigrateR
     const target = await local.resolveMigrationTarget({ app: request.app, environment: request.environment, workspace: request.workspace });
     // As the pipeline's child, the pipeline's message already tells the story.
     if (request.trigger.source !== 'pipeline') run.reportTo(target.slackChannel);
-    const result = target.mode === 'command' ? await runAppCommand(run, request, target) : await runMigrationFiles(run, request, target);
+    const result = target.mode === 'command' ? await runAppCommand(run, request, target, isCommandPlanAnswered) : await runMigrationFiles(run, request, target);
     run.setState('succeeded', result.summary);
     return result;
   } catch (err) {
@@ -92,8 +94,13 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
 }
 
 /** An app with its own migration tool: Flightdeck runs it (locked, recorded), but sees no versions. */
-async function runAppCommand(run: RunTracker, request: MigrateRequest, target: MigrationTarget): Promise<MigrateResult> {
+async function runAppCommand(run: RunTracker, request: MigrateRequest, target: MigrationTarget, isCommandPlanAnswered: boolean): Promise<MigrateResult> {
   run.skip('inspect', 'the app migrates with its own command');
+  if (request.action === 'plan' && isCommandPlanAnswered) {
+    const safety = await migrator.lintPendingMigrations(where(request));
+    run.thread(safety.summary);
+    return { app: request.app, action: request.action, mode: 'command', plan: [], appliedVersions: [], rolledBackVersions: [], safety, summary: safety.summary };
+  }
   if (request.action !== 'apply') {
     throw ApplicationFailure.nonRetryable(`App ${request.app} migrates with its own command (database.migrateCommand): Flightdeck can only run it (apply), not ${request.action}.`, PermanentError.InvalidInput);
   }

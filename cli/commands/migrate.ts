@@ -2,6 +2,7 @@ import path from 'node:path';
 import { requestMigration } from '../../lib/databaseOperations.js';
 import { resolveEnvironmentDatabase } from '../../lib/environmentDatabase.js';
 import type { MigrateRequest, MigrateResult, MigrationAction } from '../../lib/messages.js';
+import { describeMigrationSafety } from '../../lib/migrationSafety.js';
 import type { Command, Session } from '../command.js';
 import { reportStartedRun } from '../runReport.js';
 import { UsageError } from '../usageError.js';
@@ -17,7 +18,9 @@ export const migrateCommand: Command = {
 config; --env may be left out when only one environment has a database) and follows it.
 
   status          the applied version, pending migrations, drift and dirty state
-  plan            what apply (or rollback with --steps/--to) would run, without running it
+  plan            what apply (or rollback with --steps/--to) would run, without running it, and what the
+                  migration linter (squawk) finds in it: lock risks and rollback-incompatible statements
+                  (--json: "safety"); an app's own migrateCommand is reported not analysable
   apply           apply pending migrations (up to --to N); a database with a "databases:" entry is
                   backed up (verified) first
   rollback        undo --steps N migrations, or down to --to N (kept; 0 undoes everything)
@@ -75,5 +78,6 @@ async function printMigrationResult({ client, out }: Session, workflowId: string
     if (result.status.recovery) out.line(`  recovery: ${result.status.recovery}`);
   }
   for (const step of result.plan) out.line(`  ${step.direction} ${step.version} ${step.name}${step.isTransactional ? '' : ' (not in a transaction)'}`);
+  if (result.safety) for (const line of describeMigrationSafety(result.safety).split('\n')) out.line(line);
   return result;
 }

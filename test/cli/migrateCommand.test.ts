@@ -11,7 +11,7 @@ import { createLogger } from '../../lib/log.js';
 import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fakeSlack.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { SHOP_MIGRATIONS, useMigrationScratch } from '../migrations/helpers.js';
+import { SHOP_MIGRATIONS, useMigrationScratch, writeFiles } from '../migrations/helpers.js';
 import { useFlightdeckCli } from './runFlightdeck.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../migrations/fixtures/migrateWorkflows.ts', import.meta.url)));
@@ -22,7 +22,11 @@ let migrationsFolder = '';
 let workDir = '';
 let slack: FakeSlack;
 const rawConfig = () => ({
-  apps: { shop: { repository: workDir, database: { secret: SECRET_NAME, migrations: migrationsFolder }, environments: { staging: { flyApp: 'shop-staging' } } } },
+  apps: {
+    shop: { repository: workDir, database: { secret: SECRET_NAME, migrations: migrationsFolder }, environments: { staging: { flyApp: 'shop-staging' } } },
+    // An app whose own tool migrates: Flightdeck cannot see its SQL.
+    legacy: { repository: workDir, database: { secret: SECRET_NAME, migrateCommand: ['./bin/migrate', 'up'] }, environments: { staging: { flyApp: 'legacy-staging' } } },
+  },
 });
 const cli = useFlightdeckCli(rawConfig);
 
@@ -65,6 +69,31 @@ describe('flightdeck migrate', { timeout: 180_000 }, () => {
     const output = JSON.parse(status.stdout) as { workflowId: string };
     expect(output).toMatchObject({ state: 'succeeded', result: { mode: 'files', status: { currentVersion: 4, isDirty: false, pending: [] } } });
     expect(output.workflowId).toMatch(/^migrate\/shop\/staging\/status-/);
+  });
+
+  it('prints what the migration linter finds in the plan, and carries the findings in --json', async () => {
+    await writeFiles(migrationsFolder, { '0005_rename_user_name.up.sql': 'alter table users rename column name to full_name;\n' });
+    const { printed, json } = await kit.withWorker(activities(), async (taskQueue) => ({
+      printed: await cli.run(['migrate', 'shop', 'plan'], { taskQueue }),
+      json: await cli.run(['migrate', 'shop', 'plan', '--json'], { taskQueue }),
+    }));
+
+    expect(printed.exitCode).toBe(0);
+    expect(printed.stdout).toMatch(/^Migration safety: \d+ pending migrations? linted with squawk 2\.70\.0: 1 rollback-incompatible\.$/m);
+    expect(printed.stdout).toContain('0005_rename_user_name.up.sql:1 [rollback-incompatible, renaming-column] alter table users rename column name to full_name;');
+    expect(printed.stdout).toMatch(/^ {4}instead: Add the new column and write both/m);
+    const output = JSON.parse(json.stdout) as { result: { safety: { mode: string; findings: Array<Record<string, unknown>> } } };
+    expect(output.result.safety.mode).toBe('files');
+    expect(output.result.safety.findings).toEqual([expect.objectContaining({
+      migration: '5_rename_user_name', version: 5, line: 1, rule: 'renaming-column', category: 'rollbackIncompatible', statement: 'alter table users rename column name to full_name;',
+    })]);
+  });
+
+  it('reports the plan of an app\'s own migrate command as not analysable', async () => {
+    const printed = await kit.withWorker(activities(), (taskQueue) => cli.run(['migrate', 'legacy', 'plan'], { taskQueue }));
+
+    expect(printed.exitCode).toBe(0);
+    expect(printed.stdout).toContain('Migration safety: not analysable. The app migrates with its own command (./bin/migrate up): Flightdeck cannot see the SQL it will run');
   });
 
   it('refuses an unknown action with exit code 2 and lists the actions', async () => {
