@@ -168,8 +168,21 @@ export const unlockDeploysUpdate = defineUpdate<{ removed?: DeployLock; waitingW
 /** The failure type an enqueue carries when refused by a lock; its details hold the DeployLock. */
 export const DEPLOY_LOCKED = 'DeployLocked';
 
-/** Asks a running pipeline to stop; it rolls back if its deploy step had started. */
-export const cancelSignal = defineSignal<[{ actor: string; reason: string }]>('cancel');
+/** Who asks a run to stop, and why. */
+export interface CancelRequest {
+  actor: string;
+  reason: string;
+}
+/**
+ * Sent just before Temporal's own cancellation (lib/operations.ts cancelRun), so that the run can say
+ * who cancelled it and why in its status and its Slack message. It stops nothing by itself.
+ */
+export const cancelReasonSignal = defineSignal<[CancelRequest]>('cancelReason');
+/**
+ * Before Temporal's cancellation was used: asks a pipeline to stop (it then closes FAILED). No client
+ * sends it any more; pipelines keep its handler for older clients and histories that carry it.
+ */
+export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
 
 // ---------------------------------------------------------------- database migrations
 

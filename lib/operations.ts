@@ -6,8 +6,8 @@ import { deployQueueId, deployQueueStartOperation } from './deployQueueAddress.j
 import { deployLockRefusal, deployQueueStatus, describeLockRefusal } from './deployLocks.js';
 import { deployRunId } from './deployRunId.js';
 import {
-  acceptDeploySignal, approvalUpdate, cancelSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
-  type ApprovalDecision, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
+  acceptDeploySignal, approvalUpdate, cancelReasonSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
+  type ApprovalDecision, type CancelRequest, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
 } from './messages.js';
 
 export { deployQueueId } from './deployQueueAddress.js';
@@ -99,9 +99,16 @@ export async function decideOnFailure(client: Client, workflowId: string, decisi
   await client.workflow.getHandle(workflowId).executeUpdate(failureDecisionUpdate, { args: [decision] }).catch(explainRefusal);
 }
 
-/** Cancels a running pipeline: the running step stops, and a deploy that had started is rolled back. */
-export async function cancelRun(client: Client, workflowId: string, request: { actor: string; reason: string }): Promise<void> {
-  await client.workflow.getHandle(workflowId).signal(cancelSignal, request);
+/**
+ * Cancels a run with Temporal's own cancellation; it closes CANCELED. Who asked and why go first, by
+ * signal, so the run's status and Slack message say so. Each kind stops at its next safe point: a
+ * deploy whose rollout had started is rolled back, a backup leaves nothing stored, a restore stops
+ * before its swap (or finishes the swap it began), a migration stops between statements.
+ */
+export async function cancelRun(client: Client, workflowId: string, request: CancelRequest): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  await handle.signal(cancelReasonSignal, request);
+  await handle.cancel();
 }
 
 /** A refused update carries the workflow's reason ("U1 is not an approver…") in its cause. */

@@ -1,7 +1,7 @@
 // The nightly backup runbook (pg_dump, copy it somewhere, hope it restores), made provable:
 // dump straight into storage, verify by restoring into a scratch database, record the result in
 // the catalog, prune what retention allows, report. A backup that is not verified is not a backup.
-import { ApplicationFailure, isCancellation, patched, proxyActivities, setHandler, uuid4, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, setHandler, uuid4, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { BackupTarget } from '../activities/backup/index.js';
 import type { DumpResult } from '../activities/backup/dump.js';
@@ -11,6 +11,7 @@ import { failureDetails, failureType, PermanentError, rootMessage } from '../lib
 import { statusQuery, type BackupRequest, type BackupResult } from '../lib/messages.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
 import { flyReadOptions, localOptions } from './activityOptions.js';
+import { acceptCancelReasons, CANCEL_AT_SAFE_POINTS_PATCH, cancelledDuring, type Cancellation } from './cancellation.js';
 import { RunTracker } from './runTracker.js';
 
 /** pg_dump and pg_restore: long, heartbeating ({phase, bytes}); a retry starts the step over. */
@@ -36,10 +37,15 @@ export const SAFETY_BACKUP_PATCH = 'safety-backups-never-prune';
 
 export async function backupDatabase(request: BackupRequest): Promise<BackupResult> {
   const isSafetyBackupKnown = patched(SAFETY_BACKUP_PATCH);
+  // Patch cancel-at-safe-points: a cancelled backup deletes what it stored, unless it was already recorded.
+  const isCancelSafe = patched(CANCEL_AT_SAFE_POINTS_PATCH);
   const isSafetyBackup = isSafetyBackupKnown && request.isSafetyBackup === true;
   const run = new RunTracker({ kind: 'backup', database: request.database, trigger: request.trigger }, ['dump', 'verify', 'record', 'prune']);
   setHandler(statusQuery, () => run.status);
+  const cancellation = acceptCancelReasons(run);
   let slackChannel: string | undefined;
+  /** What this run stores, once it may have stored something; cleared once the catalog records it. */
+  let unrecorded: StoredBackup | undefined;
   try {
     const target = await local.prepareBackup({ database: request.database, pgDatabase: request.pgDatabase });
     slackChannel = target.slackChannel;
@@ -48,6 +54,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     const backupId = newBackupId(request);
     run.fact('backup', backupId);
     run.fact('release', releaseVersion);
+    unrecorded = { series: target.series, backupId, releaseVersion };
 
     const dump = await run.stage('dump', () => postgres.dumpDatabase({
       backupId, database: request.database, pgDatabase: request.pgDatabase, app: target.app,
@@ -60,6 +67,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     const { location } = await run.stage('record', () => catalog.recordVerification({ ...ref, verification }),
       () => (verification.isVerified ? 'catalogued as verified' : 'catalogued as FAILED: never counted as a backup'));
     run.fact('manifest', location);
+    unrecorded = undefined;
 
     // A restore's safety backup must not delete what the restore (or its way back) may need.
     const prunedBackupIds = isSafetyBackup ? skipPrune(run) : await prune(run, target);
@@ -70,6 +78,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
       checks: verification.checks, prunedBackupIds, snapshotAt: dump.createdAt,
     };
   } catch (err) {
+    if (isCancelSafe && (isCancellation(err) || cancellation.isRequested())) throw await cancelBackup(run, cancellation, request, unrecorded);
     if (isCancellation(err)) {
       run.setState('cancelled', `Backup of ${request.database} was cancelled.`);
       throw err;
@@ -79,8 +88,26 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     await alertChannel(slackChannel, `Backup of *${request.database}* FAILED: ${reason}. No new backup was made.`);
     throw ApplicationFailure.nonRetryable(`Backup of ${request.database} failed: ${reason}`, failureType(err) ?? PermanentError.BackupFailed);
   } finally {
-    await run.flush();
+    await (isCancelSafe ? CancellationScope.nonCancellable(() => run.flush()) : run.flush());
   }
+}
+
+interface StoredBackup { series: string; backupId: string; releaseVersion: string }
+
+/** A cancelled backup leaves nothing half made: what it stored goes, unless the catalog already records it. */
+async function cancelBackup(run: RunTracker, cancellation: Cancellation, request: BackupRequest, unrecorded: StoredBackup | undefined) {
+  const stage = run.status.currentStage;
+  if (!unrecorded) {
+    const kept = run.status.facts.backup ? ` Backup ${run.status.facts.backup} was already recorded and is kept.` : ' Nothing was stored.';
+    return cancellation.stop(`${cancelledDuring(cancellation, stage)}.${kept}`);
+  }
+  try {
+    await CancellationScope.nonCancellable(() => catalog.discardBackup(unrecorded));
+  } catch (err) {
+    return cancellation.stop(`${cancelledDuring(cancellation, stage)}. Backup ${unrecorded.backupId} of ${request.database} could not be deleted (${rootMessage(err)}): `
+      + 'it was never recorded as verified, so it never counts as a backup. Delete it by hand.');
+  }
+  return cancellation.stop(`${cancelledDuring(cancellation, stage)}. Nothing was kept: backup ${unrecorded.backupId} of ${request.database} was deleted.`);
 }
 
 /** Sortable and unique: the database, the UTC time to the second, and a short random suffix. */

@@ -19,6 +19,7 @@ import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import {
   appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions, quickLocalOptions,
 } from './activityOptions.js';
+import { acceptCancelReasons, cancelledDuring, type Cancellation } from './cancellation.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
 import {
   appliedMigrationsOf, checkMigrationSafety, describeIncompatiblePause, type AppliedMigrations, type MigrationSafetyGate,
@@ -52,7 +53,8 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   const isQuick = patched('quick-stages');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
-  const decisions = listenForDecisions(run);
+  const cancellation = acceptCancelReasons(run);
+  const decisions = listenForDecisions(run, cancellation);
 
   let target: DeployTarget | undefined;
   let lastKnownGoodImage: string | undefined;
@@ -132,12 +134,12 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
-        const reason = `cancelled by ${decisions.cancelledBy ?? 'request'} during ${run.status.currentStage}`;
+        const reason = cancelledDuring(cancellation, run.status.currentStage ?? 'start');
         if (hasDeployStarted && target) {
           const outcome = await rollBack(run, target, lastKnownGoodImage, request, reason, hasLedger ? image : undefined);
           if (hasLedger) await recordInLedger(run, target, { ...outcome, reason, finishedAt: nowIso() });
         } else {
-          run.setState('cancelled', `Cancelled during ${run.status.currentStage ?? 'start'}; nothing was deployed.`);
+          run.setState('cancelled', `${reason}; nothing was deployed.`);
         }
         await run.flush();
       });
@@ -426,10 +428,9 @@ function failureSentence(run: RunTracker, err: unknown): string {
 interface Decisions {
   approval: ApprovalGate;
   failure?: FailureDecision;
-  cancelledBy?: string;
 }
 
-function listenForDecisions(run: RunTracker): Decisions {
+function listenForDecisions(run: RunTracker, cancellation: Cancellation): Decisions {
   const decisions: Decisions = {
     approval: acceptApprovals(run, (actor) => `${actor} is not an approver for ${run.status.app} ${run.status.environment}`),
   };
@@ -443,8 +444,9 @@ function listenForDecisions(run: RunTracker): Decisions {
       if (!options.includes(decision.decision)) throw new Error(`"${decision.decision}" is not one of this deploy's choices: ${options.join(', ')}`);
     },
   });
-  setHandler(cancelSignal, ({ actor }) => {
-    decisions.cancelledBy = actor;
+  // Sent by clients before Temporal's cancellation was used (it closes the run FAILED): still honoured.
+  setHandler(cancelSignal, (request) => {
+    cancellation.remember(request);
     CancellationScope.current().cancel();
   });
   return decisions;

@@ -2,7 +2,9 @@
 // report. The connection string never appears here: activities resolve the app's secret by name.
 // An image rollback never rolls the schema back; rolling a database back is this workflow's explicit
 // `rollback` action.
-import { ApplicationFailure, executeChild, patched, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ApplicationFailure, CancellationScope, executeChild, isCancellation, patched, proxyActivities, setHandler, type ActivityOptions, type CancelledFailure,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { MigrationTarget } from '../activities/migrations/index.js';
 import { failureDetails, failureType, PermanentError, rootMessage } from '../lib/errors.js';
@@ -11,6 +13,7 @@ import {
 } from '../lib/messages.js';
 import { describeMigrationSafety } from '../lib/migrationSafety.js';
 import { localOptions } from './activityOptions.js';
+import { acceptCancelReasons, CANCEL_AT_SAFE_POINTS_PATCH, cancelledDuring, type Cancellation } from './cancellation.js';
 import { RunTracker } from './runTracker.js';
 
 export const SCHEMA_ROLLBACK_NOTE = 'an image rollback never rolls the schema back; rolling back the database is a separate, explicit migrate rollback';
@@ -37,23 +40,56 @@ const migrator = proxyActivities<Activities>(migrationOptions);
 export async function migrateDatabase(request: MigrateRequest): Promise<MigrateResult> {
   // Patch command-plan-not-analysable: plan on an app's own migrate command answers "not analysable" instead of failing.
   const isCommandPlanAnswered = patched('command-plan-not-analysable');
+  // Patch cancel-at-safe-points: a cancelled migration closes CANCELED and reports the state it left.
+  const isCancelSafe = patched(CANCEL_AT_SAFE_POINTS_PATCH);
   const run = new RunTracker({ kind: 'migrate', app: request.app, environment: request.environment, trigger: request.trigger }, STAGES[request.action] ?? []);
   setHandler(statusQuery, () => run.status);
+  const cancellation = acceptCancelReasons(run);
   run.fact('action', request.action);
   run.fact('note', SCHEMA_ROLLBACK_NOTE);
+  let target: MigrationTarget | undefined;
   try {
     assertValidRequest(request);
-    const target = await local.resolveMigrationTarget({ app: request.app, environment: request.environment, workspace: request.workspace });
+    target = await local.resolveMigrationTarget({ app: request.app, environment: request.environment, workspace: request.workspace });
     // As the pipeline's child, the pipeline's message already tells the story.
     if (request.trigger.source !== 'pipeline') run.reportTo(target.slackChannel);
     const result = target.mode === 'command' ? await runAppCommand(run, request, target, isCommandPlanAnswered) : await runMigrationFiles(run, request, target);
     run.setState('succeeded', result.summary);
     return result;
   } catch (err) {
+    if (isCancelSafe && (isCancellation(err) || cancellation.isRequested())) throw await reportCancel(run, cancellation, request, target, err);
     const outcome = reportFailure(run, err);
     throw ApplicationFailure.nonRetryable(outcome, failureType(err) ?? PermanentError.MigrationFailed);
   } finally {
-    await run.flush();
+    await (isCancelSafe ? CancellationScope.nonCancellable(() => run.flush()) : run.flush());
+  }
+}
+
+/**
+ * A cancel reaches a running migration as a cancelled statement: a migration in a transaction is
+ * rolled back, one outside a transaction may be left part-way (DIRTY). The database's state is read
+ * afterwards and reported either way, so nobody has to guess.
+ */
+async function reportCancel(run: RunTracker, cancellation: Cancellation, request: MigrateRequest, target: MigrationTarget | undefined, err: unknown): Promise<CancelledFailure> {
+  const stage = run.status.currentStage;
+  if (stage !== 'migrate') return cancellation.stop(`${cancelledDuring(cancellation, stage)}; the schema was not changed.`);
+  const details = failureDetails<FailureDetails>(err);
+  const done = [
+    details?.appliedVersions?.length ? `applied before the cancel: ${details.appliedVersions.join(', ')}` : '',
+    details?.rolledBackVersions?.length ? `rolled back before the cancel: ${details.rolledBackVersions.join(', ')}` : '',
+  ].filter(Boolean).join('; ');
+  const state = target?.mode === 'command' ? 'the app\'s migration command was stopped; Flightdeck cannot tell how far it got' : await stateAfterCancel(run, request);
+  return cancellation.stop(`${cancelledDuring(cancellation, stage)}: ${state}${done ? ` (${done})` : ''}.`);
+}
+
+async function stateAfterCancel(run: RunTracker, request: MigrateRequest): Promise<string> {
+  try {
+    const { status } = await CancellationScope.nonCancellable(() => local.inspectMigrations({ ...where(request), action: 'status' }));
+    noteStatus(run, status);
+    if (status.recovery) run.thread(`How to recover:\n${status.recovery}`);
+    return `the database is ${describeState(status)}`;
+  } catch (err) {
+    return `its state could not be read (${rootMessage(err)}); check it with flightdeck migrate ${request.app} status`;
   }
 }
 

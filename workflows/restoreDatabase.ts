@@ -15,6 +15,7 @@ import { localOptions } from './activityOptions.js';
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
 import { alertChannel, backupDatabase, postgresOptions } from './backupDatabase.js';
+import { acceptCancelReasons, CANCEL_AT_SAFE_POINTS_PATCH, cancelledDuring, type Cancellation } from './cancellation.js';
 import { RunTracker } from './runTracker.js';
 
 const APPROVAL_TIMEOUT = '30m';
@@ -33,10 +34,13 @@ const preparation = proxyActivities<Activities>({ ...localOptions, startToCloseT
 export async function restoreDatabase(request: RestoreRequest): Promise<RestoreResult> {
   // Runs started before staged restores (histories from 099fab7) keep their path.
   const isStaged = patched(RESTORE_BY_SWAP_PATCH);
+  // Patch cancel-at-safe-points: a cancel before the swap drops the staging copy; the target is untouched.
+  const isCancelSafe = patched(CANCEL_AT_SAFE_POINTS_PATCH);
   const stages = isStaged ? ['plan', 'approval', 'checksum', 'restore', 'safety backup', 'swap'] : ['plan', 'approval', 'checksum', 'safety backup', 'restore'];
   const run = new RunTracker({ kind: 'restore', database: request.database, trigger: request.trigger }, stages);
   setHandler(statusQuery, () => run.status);
   const approval = acceptApprovals(run, (actor) => `${actor} may not approve restores of ${request.database}`);
+  const cancellation = acceptCancelReasons(run);
   let plan: RestorePlan | undefined;
   try {
     plan = await run.stage('plan', () => preparation.prepareRestore({ database: request.database, backupId: request.backupId, targetDatabase: request.targetDatabase, isCrossDatabaseConfirmed: request.isCrossDatabaseConfirmed }), describePlan);
@@ -44,7 +48,7 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     run.fact('backup', plan.backupId);
     run.fact('target', plan.targetDatabase);
     assertRestorable(plan, request);
-    if (isStaged) return await restoreBySwap(run, approval, request, plan);
+    if (isStaged) return await restoreBySwap(run, approval, request, plan, isCancelSafe ? cancellation : undefined);
     const { series, backupId, targetDatabase } = plan;
 
     const isOverwrite = plan.isTargetExisting;
@@ -69,6 +73,10 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts and schema match.`);
     return { targetDatabase, isVerified: true, safetyBackupId, checks: outcome.checks };
   } catch (err) {
+    if (isCancelSafe && (isCancellation(err) || cancellation.isRequested())) {
+      if (run.status.state === 'cancelled') throw err;
+      throw cancellation.stop(`${cancelledDuring(cancellation, run.status.currentStage ?? 'plan')}; nothing was changed.`);
+    }
     if (isCancellation(err)) {
       run.setState('cancelled', `Restore of ${request.backupId} was cancelled.`);
       throw err;
@@ -78,18 +86,23 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     await alertChannel(plan?.slackChannel, `Restore of ${request.backupId} into ${plan?.targetDatabase ?? 'its target'} FAILED: ${reason}`);
     throw ApplicationFailure.nonRetryable(`Restore of ${request.backupId} failed: ${reason}`, failureType(err) ?? PermanentError.RestoreFailed);
   } finally {
-    await run.flush();
+    await (isCancelSafe ? CancellationScope.nonCancellable(() => run.flush()) : run.flush());
   }
 }
 
-/** plan → hold → approval → checksum → restore into staging → safety backup → swap → release the hold. */
-async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: RestoreRequest, plan: RestorePlan): Promise<RestoreResult> {
+/**
+ * plan → hold → approval → checksum → restore into staging → safety backup → swap → release the hold.
+ * A cancel before the swap drops the staging copy (`cancellation` is absent for runs started before
+ * the patch cancel-at-safe-points); a swap, once begun, finishes.
+ */
+async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: RestoreRequest, plan: RestorePlan, cancellation: Cancellation | undefined): Promise<RestoreResult> {
   const { series, backupId, targetDatabase } = plan;
   const stagingDatabase = plan.stagingDatabase!;
   const preRestoreDatabase = plan.preRestoreDatabase!;
   const ref = { database: request.database, series, backupId };
   const holder = workflowInfo().workflowId;
   await holds.holdBackup({ ...ref, holder, reason: `restore into ${targetDatabase}` });
+  let isSwapBegun = false;
   try {
     // Every existing target needs approval, by the target's own restorers (the plan names them).
     const isOverwrite = plan.isTargetExisting;
@@ -113,14 +126,27 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
     if (!isOverwrite) run.skip('safety backup', 'nothing is overwritten');
 
     // Once begun, the swap finishes (or puts the live database back): a cancel waits for it.
+    isSwapBegun = true;
     const swapped = await CancellationScope.nonCancellable(() => run.stage('swap', () => swap.swapInRestoredDatabase({
       database: request.database, targetDatabase, stagingDatabase, preRestoreDatabase, isOverwrite,
     }), (s) => (s.preRestoreDatabase ? `${targetDatabase} → ${s.preRestoreDatabase}, ${stagingDatabase} → ${targetDatabase}` : `${stagingDatabase} → ${targetDatabase}`)));
     const writeLossWindow = safety ? describeWriteLossWindow(plan, safety, swapped) : undefined;
     if (swapped.preRestoreDatabase) run.fact('old database kept as', swapped.preRestoreDatabase);
     if (writeLossWindow) run.fact('write-loss window', writeLossWindow);
-    run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts and schema match.${writeLossWindow ? ` ${writeLossWindow}` : ''}`);
+    const lateCancel = cancellation?.isRequested() ? ` ${['A cancel', cancellation.by(), 'came during the swap, which finishes once begun.'].filter(Boolean).join(' ')}` : '';
+    run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts and schema match.${writeLossWindow ? ` ${writeLossWindow}` : ''}${lateCancel}`);
     return { targetDatabase, isVerified: true, safetyBackupId: safety?.backupId, checks: outcome.checks, preRestoreDatabase: swapped.preRestoreDatabase, writeLossWindow };
+  } catch (err) {
+    if (!cancellation || isSwapBegun || !(isCancellation(err) || cancellation.isRequested())) throw err;
+    const stage = run.status.currentStage;
+    let staging = `its staging copy ${stagingDatabase} was dropped`;
+    try {
+      await CancellationScope.nonCancellable(() => swap.discardStagingDatabase({ database: request.database, stagingDatabase }));
+    } catch (dropErr) {
+      staging = `its staging copy ${stagingDatabase} could not be dropped (${rootMessage(dropErr)}): drop it by hand`;
+    }
+    const safetyBackup = run.status.facts['safety backup'] ? ` The safety backup ${run.status.facts['safety backup']} is kept.` : '';
+    throw cancellation.stop(`${cancelledDuring(cancellation, stage)}: ${targetDatabase} was not touched; ${staging}.${safetyBackup}`);
   } finally {
     await CancellationScope.nonCancellable(() => holds.releaseBackupHold({ ...ref, holder })).catch(() => undefined);
   }

@@ -1,7 +1,7 @@
 // The manual rollback runbook ("fly releases, pick an older image, fly deploy --image"), made
 // durable: pick the last known good release from the release ledger, deploy its image with the
 // fly.toml it was verified with, and judge it by the same health and smoke checks as a deploy.
-import { ApplicationFailure, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import type { FlyRelease } from '../activities/fly.js';
@@ -10,6 +10,7 @@ import { PermanentError, rootMessage } from '../lib/errors.js';
 import { statusQuery, type RollbackRequest, type RollbackResult } from '../lib/messages.js';
 import { hasFailedVerdict, isGoodVerdict, lastKnownGood, newestEntryFor, type LedgerEntry } from '../lib/releaseLedger.js';
 import { flyDeployOptions, flyReadOptions, localOptions } from './activityOptions.js';
+import { acceptCancelReasons, CANCEL_AT_SAFE_POINTS_PATCH, cancelledDuring, type Cancellation } from './cancellation.js';
 import { verifyHealth } from './health.js';
 import { nowIso, readLedger, recordInLedger } from './ledger.js';
 import { RunTracker } from './runTracker.js';
@@ -21,9 +22,12 @@ const fly = proxyActivities<Activities>(flyReadOptions);
 export async function rollback(request: RollbackRequest): Promise<RollbackResult> {
   // Patch release-ledger: runs started before the ledger keep rolling back as they began.
   const hasLedger = patched('release-ledger');
+  // Patch cancel-at-safe-points: a cancel stops a rollback before its rollout or after it, never in it.
+  const isCancelSafe = patched(CANCEL_AT_SAFE_POINTS_PATCH);
   const run = new RunTracker({ kind: 'rollback', app: request.app, environment: request.environment, trigger: request.trigger },
     hasLedger ? ['resolve', 'deploy', 'health', 'smoke'] : ['resolve', 'deploy', 'health']);
   setHandler(statusQuery, () => run.status);
+  const cancellation = acceptCancelReasons(run);
   run.fact('reason', request.reason);
   try {
     const target = await local.resolveDeployTarget({ app: request.app, environment: request.environment });
@@ -33,16 +37,27 @@ export async function rollback(request: RollbackRequest): Promise<RollbackResult
       if (target.lockAfterRollback) await lockDeploysUntilUnlocked(request, run);
       return await rollBackByFlyReleases(request, target, run);
     }
-    return await rollBackToKnownGood(request, target, run);
+    return await rollBackToKnownGood(request, target, run, isCancelSafe ? cancellation : undefined);
   } catch (err) {
+    if (isCancelSafe && isCancellation(err) && run.status.state === 'running') {
+      throw cancellation.stop(`${cancelledDuring(cancellation, run.status.currentStage ?? 'resolve')}; nothing was changed.`);
+    }
     if (run.status.state === 'running') run.setState('failed', `Rollback failed: ${rootMessage(err)}`);
     throw err;
   } finally {
-    await run.flush();
+    await (isCancelSafe ? CancellationScope.nonCancellable(() => run.flush()) : run.flush());
   }
 }
 
-async function rollBackToKnownGood(request: RollbackRequest, target: DeployTarget, run: RunTracker): Promise<RollbackResult> {
+/**
+ * A rollback's rollout, once begun, finishes: a cancel waits for it (machines half on each image
+ * help nobody). `cancellation` is absent for runs started before the patch cancel-at-safe-points.
+ */
+function unlessCancelSafe<T>(cancellation: Cancellation | undefined, fn: () => Promise<T>): Promise<T> {
+  return cancellation ? CancellationScope.nonCancellable(fn) : fn();
+}
+
+async function rollBackToKnownGood(request: RollbackRequest, target: DeployTarget, run: RunTracker, cancellation: Cancellation | undefined): Promise<RollbackResult> {
   const address = { app: request.app, environment: request.environment };
   const known = await run.stage('resolve', () => resolveFromLedger(request, target), (k) => describeTarget(k));
   run.fact('image', known.image);
@@ -54,22 +69,34 @@ async function rollBackToKnownGood(request: RollbackRequest, target: DeployTarge
   }
   // Manual rollbacks of an environment share one workflow id (one at a time): the run id tells them apart.
   const id = `${workflowInfo().workflowId}@${workflowInfo().runId}`;
-  // Only a rollback that will change something locks (a refused one ended above). Locking, recording
-  // and reading the baseline release are independent: one round trip, not three.
-  const [, , baseline] = await Promise.all([
-    target.lockAfterRollback ? lockDeploysUntilUnlocked(request, run) : undefined,
-    recordInLedger(run, address, {
-      id, kind: 'rollback', image: known.image, commit: known.entry?.commit, flyConfig: known.entry?.flyConfig, trigger: request.trigger,
-      startedAt: nowIso(), verdict: 'deploying', reason: request.reason, forcedBecause: request.force?.reason,
-    }),
-    fly.flyAppStatus(target.flyApp).then((status) => status.releaseVersion ?? null),
-  ]);
-  const release = await run.stage('deploy', () => deployImage(target, known, baseline), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
+  const release = await unlessCancelSafe(cancellation, async () => {
+    // Only a rollback that will change something locks (a refused one ended above). Locking, recording
+    // and reading the baseline release are independent: one round trip, not three.
+    const [, , baseline] = await Promise.all([
+      target.lockAfterRollback ? lockDeploysUntilUnlocked(request, run) : undefined,
+      recordInLedger(run, address, {
+        id, kind: 'rollback', image: known.image, commit: known.entry?.commit, flyConfig: known.entry?.flyConfig, trigger: request.trigger,
+        startedAt: nowIso(), verdict: 'deploying', reason: request.reason, forcedBecause: request.force?.reason,
+      }),
+      fly.flyAppStatus(target.flyApp).then((status) => status.releaseVersion ?? null),
+    ]);
+    return run.stage('deploy', () => deployImage(target, known, baseline), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
+  });
   try {
+    // A cancel that arrived during the rollout is honoured here, before the checks.
+    if (cancellation?.isRequested()) throw new CancelledFailure('cancelled during the rollout');
     const health = await run.stage('health', () => verifyHealth(target), (r) => r.detail);
     await run.stage('smoke', () => verifySmoke(target, health.appUrl, undefined, (results) => { run.status.checks = results; }), describeChecksPassed);
   } catch (err) {
     const stage = run.status.currentStage ?? 'health';
+    if (cancellation && isCancellation(err)) {
+      const unchecked = stage === 'deploy' ? 'its health and smoke checks were not run' : `its ${stage} checks did not finish`;
+      await CancellationScope.nonCancellable(() => recordInLedger(run, address, {
+        id, verdict: 'unverified', stage, reason: `${cancelledDuring(cancellation, stage)}: ${unchecked}`, releaseVersion: release.releaseVersion, finishedAt: nowIso(),
+      }));
+      throw cancellation.stop(`${cancelledDuring(cancellation, stage)}: ${target.flyApp} was rolled back to ${known.image}`
+        + `${release.releaseVersion ? ` (release v${release.releaseVersion})` : ''}, but ${unchecked}. Check it before relying on it.`);
+    }
     await recordInLedger(run, address, { id, verdict: 'failed', stage, reason: rootMessage(err), releaseVersion: release.releaseVersion, finishedAt: nowIso() });
     run.setState('failed', `Rolled back ${target.flyApp} to ${known.image}, but it failed its ${stage} checks: ${rootMessage(err)}. Act now.`);
     throw ApplicationFailure.nonRetryable(run.status.outcome!, PermanentError.HealthCheckFailed);

@@ -6,7 +6,7 @@ import { readSecret, slackChannelFor, type AppsConfig, type DatabaseConfig, type
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { CheckResult } from '../../lib/messages.js';
-import { appOf, listCatalog, manifestKey, readManifest, seriesOf, writeManifest } from './catalog.js';
+import { appOf, dumpKey, listCatalog, manifestKey, readManifest, seriesOf, writeManifest } from './catalog.js';
 import { parseConnectionString, PG_DATABASE_NAME } from './connection.js';
 import { assertRestoreTarget } from './restoreTargets.js';
 import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './databaseSession.js';
@@ -16,7 +16,7 @@ import { createClientSelector } from './pgClients.js';
 import type { PgTools } from './pgTools.js';
 import { withProgress } from './progress.js';
 import {
-  databaseExists, restoreIntoDatabase, restoreIntoStaging, restoreNamesFor, swapInRestored, withMaintenanceClient, type RestoreOutcome, type SwapOutcome, type SwapRequest,
+  databaseExists, dropStagingDatabase, restoreIntoDatabase, restoreIntoStaging, restoreNamesFor, swapInRestored, withMaintenanceClient, type RestoreOutcome, type SwapOutcome, type SwapRequest,
 } from './restore.js';
 import { planRetention, type RetentionPlan } from './retention.js';
 import { createBackupStorage, type BackupStorage } from './storage.js';
@@ -182,6 +182,17 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       return input.backupIds;
     },
 
+    /**
+     * What a cancelled backup run leaves: nothing. Its dump by key (the dump may be stored while its
+     * manifest is not), then its manifest; deleting what is not there succeeds, so a retry is harmless.
+     */
+    async discardBackup(input: { series: string; backupId: string; releaseVersion: string }): Promise<void> {
+      const { storage } = context();
+      await storage.delete(dumpKey(input.series, input.backupId, input.releaseVersion));
+      await storage.delete(manifestKey(input.series, input.backupId));
+      deps.logger.info({ backupId: input.backupId, series: input.series }, `backup ${input.backupId} discarded: its run was cancelled`);
+    },
+
     async prepareRestore(input: { database: string; backupId: string; targetDatabase?: string; isCrossDatabaseConfirmed?: boolean }): Promise<RestorePlan> {
       const { config } = context();
       const dbConfig = databaseConfigOf(config, input.database);
@@ -232,6 +243,13 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         restoreIntoStaging(manifest, input.stagingDatabase, db, storage, await toolsFor(db), progress)));
       deps.logger.info({ backupId: input.backupId, stagingDatabase: input.stagingDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.stagingDatabase}`);
       return outcome;
+    },
+
+    /** A cancelled restore's staging copy is dropped; the target was never touched. */
+    async discardStagingDatabase(input: { database: string; stagingDatabase: string }): Promise<void> {
+      const { config } = context();
+      assertDatabaseName(input.stagingDatabase);
+      await withProgress('drop staging', (progress) => session(config, input.database, progress.signal, (db) => dropStagingDatabase(db, input.stagingDatabase)));
     },
 
     /** The short window: the staging database takes the target's name; an existing target is kept renamed. */

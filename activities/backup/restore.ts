@@ -87,9 +87,12 @@ async function applyAndCheckProperties(session: DatabaseSession, manifest: Backu
 }
 
 /** On a fresh connection: the one that ran the restore may be what failed. */
+export async function dropStagingDatabase(session: DatabaseSession, stagingDatabase: string): Promise<void> {
+  await withMaintenanceClient(session, [stagingDatabase], (admin) => admin.query(`drop database if exists ${admin.escapeIdentifier(stagingDatabase)} with (force)`));
+}
+
 async function dropStaging(session: DatabaseSession, stagingDatabase: string): Promise<void> {
-  await withMaintenanceClient(session, [stagingDatabase], (admin) => admin.query(`drop database if exists ${admin.escapeIdentifier(stagingDatabase)} with (force)`))
-    .catch(() => undefined);
+  await dropStagingDatabase(session, stagingDatabase).catch(() => undefined);
 }
 
 const SWAP_ATTEMPTS = 5;

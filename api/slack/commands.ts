@@ -7,7 +7,7 @@ import { ConfigError, ownValue, type AppsConfig } from '../../lib/config.js';
 import { requestBackup, requestMigration, requestRestore } from '../../lib/databaseOperations.js';
 import { environmentsUsingDatabase, resolveEnvironmentDatabase, type EnvironmentDatabase } from '../../lib/environmentDatabase.js';
 import { deployQueueStatus, lockDeploys, unlockDeploys } from '../../lib/deployLocks.js';
-import type { RunKind, RunStatus, Trigger } from '../../lib/messages.js';
+import type { RunStatus, Trigger } from '../../lib/messages.js';
 import { cancelRun, decideApproval, requestRollback, runStatus } from '../../lib/operations.js';
 import { readLedger, withLedgerVerdicts } from '../../lib/releaseLedgerClient.js';
 import { listRuns } from '../../lib/runHistory.js';
@@ -156,17 +156,21 @@ async function decide(ctx: CommandContext, command: Extract<RunnableCommand, { n
 }
 
 /** Cancelling needs the permission that starting that kind of run needs. */
-const PERMISSION_TO_CANCEL: Partial<Record<RunKind, AppAction>> = { deploy: 'deploy' };
+function checkCancel(ctx: CommandContext, run: RunStatus): SlackResponse | undefined {
+  if (run.kind === 'deploy' || run.kind === 'rollback') return ctx.checkApp('cancel', run.kind, run.app ?? '', run.environment ?? '');
+  if ((run.kind === 'backup' || run.kind === 'restore') && run.database) {
+    return ctx.check('cancel', run.workflowId, authorizeDatabaseAction(ctx.config, ctx.caller.userId, run.kind, run.database));
+  }
+  return ephemeral(slack`A ${run.kind} run cannot be cancelled from Slack; use flightdeck cancel ${run.workflowId}.`);
+}
 
 async function cancel(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'cancel' }>): Promise<SlackResponse> {
   const run = await lookUpRun(ctx.deps, command.workflowId);
-  const permission = PERMISSION_TO_CANCEL[run.kind];
-  if (!permission) return ephemeral(slack`Only deploys can be cancelled from Slack; \`${command.workflowId}\` is a ${run.kind}.`);
-  const refused = ctx.checkApp('cancel', permission, run.app ?? '', run.environment ?? '');
+  const refused = checkCancel(ctx, run);
   if (refused) return refused;
-  await cancelRun(ctx.deps.client, command.workflowId, { actor: ctx.caller.userId, reason: command.reason ?? `cancelled in Slack by ${ctx.caller.userId}` });
+  await cancelRun(ctx.deps.client, command.workflowId, { actor: ctx.caller.userId, reason: command.reason ?? 'from Slack' });
   ctx.audit('cancel', command.workflowId, 'allowed', command.reason);
-  return inChannel(slack`:octagonal_sign: ${mention(ctx.caller.userId)} cancelled \`${command.workflowId}\`; if it had started rolling out, it rolls back.`);
+  return inChannel(slack`:octagonal_sign: ${mention(ctx.caller.userId)} cancelled \`${command.workflowId}\`; it stops at its next safe point (a deploy that had started rolling out rolls back).`);
 }
 
 async function backup(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'backup' }>): Promise<SlackResponse> {

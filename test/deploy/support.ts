@@ -39,10 +39,12 @@ export function isStageRunning(status: RunStatus, stage: string): boolean {
 }
 
 /** The run's outcome once it has ended, whether it succeeded or failed. */
-export async function settle(client: Client, workflowId: string): Promise<{ status: RunStatus; error?: unknown }> {
+/** Waits for the run to close: its status, its error, and how Temporal closed it (COMPLETED, FAILED, CANCELLED...). */
+export async function settle(client: Client, workflowId: string): Promise<{ status: RunStatus; error?: unknown; closedAs: string }> {
   let error: unknown;
-  await client.workflow.getHandle(workflowId).result().catch((err: unknown) => { error = err; });
-  return { status: await runStatus(client, workflowId), error };
+  const handle = client.workflow.getHandle(workflowId);
+  await handle.result().catch((err: unknown) => { error = err; });
+  return { status: await runStatus(client, workflowId), error, closedAs: (await handle.describe()).status.name };
 }
 
 /** Rollouts of an app (`deploy --image`, not builds), in the order they started. */

@@ -11,6 +11,8 @@ import { loadEnvConfig, parseAppsConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
 import { statusQuery, type MigrateRequest } from '../../lib/messages.js';
+import { cancelRun } from '../../lib/operations.js';
+import { waitUntil } from '../deploy/support.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fakeSlack.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { migrateDatabase } from './fixtures/migrateWorkflows.js';
@@ -177,6 +179,29 @@ describe('migrateDatabase workflow', () => {
     expect(message!.text).toMatch(/FAILED/);
     expect(message!.text).toMatch(/:rotating_light: Migration apply failed/);
     expectNoSecretIn(await historyText(handle), world.db.url);
+  });
+
+  it('a cancel during a migration stops its statement: that migration is rolled back, the database is clean, and the run closes CANCELED saying where it stopped', async () => {
+    const world = await shopWorld({ '0005_backfill_slowly.up.sql': 'create table audit (id int);\nselect pg_sleep(300);\n' });
+
+    const { status, closedAs } = await kit.withWorker(world.activities, async (taskQueue) => {
+      const handle = await kit.client.workflow.start(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({})] });
+      await waitUntil('the slow migration to be running', async () => (await world.db.query(
+        `select 1 from pg_stat_activity where application_name = 'flightdeck-migrate' and query like '%pg_sleep(300)%'`)).length > 0);
+      await cancelRun(kit.client, handle.workflowId, { actor: 'U_BOB', reason: 'too slow for today' });
+      await handle.result().catch(() => undefined);
+      return { status: await handle.query(statusQuery), closedAs: (await handle.describe()).status.name };
+    // A cancel reaches an activity with its next heartbeat: sent at once here, not throttled to 80% of the timeout.
+    }, { maxHeartbeatThrottleInterval: '1s' });
+
+    expect(closedAs).toBe('CANCELLED');
+    expect(status.state).toBe('cancelled');
+    // The versions this run applied are named when the migrator's failure, not the cancel, ends the activity.
+    expect(status.outcome).toMatch(/^Cancelled by U_BOB \(too slow for today\) during migrate: the database is at version 4, 1 pending \(5_backfill_slowly\)( \(applied before the cancel: 1, 2, 3, 4\))?\.$/);
+    expect(status.facts).toMatchObject({ 'cancelled by': 'U_BOB', 'cancel reason': 'too slow for today', version: 4 });
+    expect(await world.db.query('select version, dirty from schema_migrations')).toEqual([{ version: '4', dirty: false }]);
+    expect(await world.db.query(`select to_regclass('audit') as audit`)).toEqual([{ audit: null }]);
+    expect(await world.db.query(`select count(*)::int as n from pg_stat_activity where application_name = 'flightdeck-migrate'`)).toEqual([{ n: 0 }]);
   });
 
   it('guides the recovery of a dirty database: status shows the failed version, apply is refused until a forced version', async () => {
