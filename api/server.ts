@@ -74,7 +74,7 @@ function installErrorHandling(app: FastifyInstance, deps: ApiDeps): void {
       deps.logger.warn({ err, route: request.routeOptions.url, method: request.method }, 'Temporal is unreachable');
       return reply.code(503).header('retry-after', String(TEMPORAL_RETRY_AFTER_SECONDS)).send({
         error: 'unavailable',
-        message: `Temporal is unreachable (its server may be restarting); nothing could be read or started. Retry in ${TEMPORAL_RETRY_AFTER_SECONDS} s.`,
+        message: `Temporal is unreachable (its server may be restarting); retry in ${TEMPORAL_RETRY_AFTER_SECONDS} s.`,
       });
     }
     const statusCode = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;

@@ -34,6 +34,9 @@ const STAGES = ['preflight', 'test', 'build', 'deploy', 'health', 'smoke'] as co
 type Stage = (typeof STAGES)[number];
 const HEALTH = { consecutiveSuccesses: 1, interval: '100ms', deadline: '1s', requestTimeout: '1s' };
 const HEALTH_DEADLINE_MS = 1000;
+// The throughput run measures how many pipelines one worker carries, not how fast a rollback starts: with
+// 100 apps on 2 cores a probe that takes over a second is load, not a broken release.
+const CONCURRENT_HEALTH = { deadline: '60s', requestTimeout: '5s', interval: '500ms' };
 const TASK_QUEUE = 'bench-deploy';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -64,14 +67,14 @@ async function main(): Promise<void> {
   const running = worker.run();
   let counter = 0;
 
-  async function createApp(options: { health?: Record<string, unknown> } = {}): Promise<BenchApp> {
+  async function createApp(options: { health?: Record<string, unknown>; waitTimeout?: string } = {}): Promise<BenchApp> {
     const name = `bench-${++counter}`;
     const created = await sim.createApp(name, { machines: 1, image: { version: 'v1' } });
     const repo = createGitRepo(sim, name);
     repos.push(repo);
     apps[name] = {
       repository: repo.dir, testCommand: ['true'], smokeChecks: [{ name: 'home', path: '/', expectStatus: 200 }],
-      environments: { staging: { flyApp: name, waitTimeout: '30s', health: { ...HEALTH, ...options.health } } },
+      environments: { staging: { flyApp: name, waitTimeout: options.waitTimeout ?? '30s', health: { ...HEALTH, ...options.health } } },
     };
     return { name, repo, initialImage: created.imageRef, appUrl: created.appUrl };
   }
@@ -120,15 +123,24 @@ async function main(): Promise<void> {
 
     // ---- 3. N pipelines at once, for different apps
     log(`concurrency: ${CONCURRENCY} pipelines at once …`);
-    const concurrentApps = await Promise.all(Array.from({ length: CONCURRENCY }, () => createApp()));
+    // A few at a time: the simulator's state lock turns away too many creations at once.
+    const concurrentApps: BenchApp[] = [];
+    while (concurrentApps.length < CONCURRENCY) {
+      const batch = Math.min(5, CONCURRENCY - concurrentApps.length);
+      concurrentApps.push(...await Promise.all(Array.from({ length: batch }, () => createApp({ health: CONCURRENT_HEALTH, waitTimeout: '120s' }))));
+    }
     const shas = concurrentApps.map((app) => app.repo.commit({ behaviour: { version: 'c' } }));
     rss.reset();
     const startedAt = Date.now();
-    const outcomes = await Promise.all(concurrentApps.map((app, i) => runPipeline(app, shas[i]!)));
+    // A dot per finished pipeline: on a loaded machine the run can take minutes.
+    const outcomes = await Promise.all(concurrentApps.map((app, i) => runPipeline(app, shas[i]!).finally(() => process.stdout.write('.'))));
+    process.stdout.write('\n');
     const wallMs = Date.now() - startedAt;
     const concurrentPeak = rss.peak();
     const simPeak = rss.simPeak();
     const succeeded = outcomes.filter((s) => s.state === 'succeeded').length;
+    const loadAfter = os.loadavg()[0]!;
+    const notSucceeded = outcomes.filter((s) => s.state !== 'succeeded').map((s) => `${s.state}: ${s.outcome}`);
 
     console.log('\n=== deploy pipeline benchmark ===');
     console.log(`no-op stages on the simulator, 1 machine per app, ${os.cpus().length} cores; worker in-process (RSS at start ${formatMb(rss.first())})\n`);
@@ -143,7 +155,8 @@ async function main(): Promise<void> {
     console.log(`  → rollback stage starts        median ${fmt(percentile(toDecision, 50))} ms, p99 ${fmt(percentile(toDecision, 99))} ms (minus the deadline: ${fmt(percentile(toDecision, 50) - HEALTH_DEADLINE_MS)} ms)`);
     console.log(`  → rollback's fly deploy starts median ${fmt(percentile(toDeploy, 50))} ms, p99 ${fmt(percentile(toDeploy, 99))} ms (minus the deadline: ${fmt(percentile(toDeploy, 50) - HEALTH_DEADLINE_MS)} ms)`);
     console.log(`\n${CONCURRENCY} pipelines at once (different apps, one worker)`);
-    console.log(`  ${succeeded}/${CONCURRENCY} succeeded in ${fmt(wallMs)} ms → ${(CONCURRENCY / (wallMs / 60_000)).toFixed(1)} runs per minute`);
+    console.log(`  ${succeeded}/${CONCURRENCY} succeeded in ${fmt(wallMs)} ms → ${(CONCURRENCY / (wallMs / 60_000)).toFixed(1)} runs per minute (1-min load average at the end ${loadAfter.toFixed(1)})`);
+    for (const line of notSucceeded.slice(0, 5)) console.log(`  not succeeded: ${line}`);
     console.log(`  worker process peak RSS ${formatMb(concurrentPeak)} (whole benchmark: ${formatMb(rss.overallPeak())}); worker settings ${JSON.stringify(workerTuning(env))}`);
     console.log(`  simulator (not the worker): peak ${simPeak.processes} machine, router and proxy processes, ${formatMb(simPeak.bytes)} RSS together`);
   } finally {
@@ -153,7 +166,8 @@ async function main(): Promise<void> {
     await workerConnection.close();
     await connection.close();
     await brokenHealth.close();
-    await sim.teardown();
+    // A teardown failure must not hide the error that ended the benchmark.
+    await sim.teardown().catch((err: Error) => console.error(`simulator teardown: ${err.message}`));
     await server.stop();
     for (const repo of repos) repo.remove();
     fs.rmSync(workDir, { recursive: true, force: true });

@@ -98,7 +98,7 @@ describe('a Temporal server restart in the middle of a deploy', () => {
     });
     expect(deploy.statusCode).toBe(503);
     expect(deploy.headers['retry-after']).toBe('5');
-    expect(deploy.json()).toEqual({ error: 'unavailable', message: 'Temporal is unreachable (its server may be restarting); nothing could be read or started. Retry in 5 s.' });
+    expect(deploy.json()).toEqual({ error: 'unavailable', message: 'Temporal is unreachable (its server may be restarting); retry in 5 s.' });
     const readiness = await api.server.inject({ method: 'GET', url: '/readyz' });
     expect(readiness.statusCode).toBe(503);
     await temporal.server.start();
