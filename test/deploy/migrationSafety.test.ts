@@ -156,4 +156,38 @@ describe('migration safety in the pipeline', { timeout: 120_000 }, () => {
       expect(status.facts['kept by']).toBe('U_ALICE');
     });
   });
+
+  it('rolls back and starts the restore of the pre-migration backup over the migrated database when told to, which its restorers approve', async () => {
+    const { app, db, secret } = await appWithPendingMigrations({ '0003_drop_sessions.up.sql': 'drop table legacy_sessions;\n' }, 'staging', {
+      permissions: { restore: ['U_DBA'] },
+    });
+    const backupDir = await scratch.folder({});
+    // The database's app names who may approve overwriting it: its environments' restorers.
+    const loadAppsConfig = () => parseAppsConfig({ apps: world.apps, databases: { 'shop-db': { app: app.name, secret } }, storage: { type: 'local', dir: backupDir } });
+    const dbName = new URL(db.url).pathname.slice(1);
+    const sha = app.repo.commit({ behaviour: BROKEN_HOME });
+    await kit.withWorker(world.activities({ loadAppsConfig }), async (taskQueue) => {
+      const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
+      await waitForStatus(kit.client, workflowId, 'waiting for a decision', (s) => s.state === 'waiting-for-decision', 90_000);
+      const question = await waitUntil('the Slack question with the restore button', () =>
+        world.slack.messages.find((m) => !m.threadTs && m.text.includes(app.name) && buttonActions(m.blocks).includes('flightdeck_restore_backup')));
+      expect(buttonActions(question.blocks)).toEqual(['flightdeck_rollback', 'flightdeck_keep', 'flightdeck_restore_backup']);
+      expect(await hasTable(db, 'legacy_sessions')).toBe(false);
+
+      await decideOnFailure(kit.client, workflowId, { decision: 'restore', actor: 'U_ALICE' });
+      const { status } = await settle(kit.client, workflowId);
+      expect(status.state).toBe('rolled-back');
+      expect(status.facts.restore).toBe(`${workflowId}/restore`);
+      expect(status.outcome).toMatch(/Restoring the pre-migration backup \S+ over \w+: run \S+\/restore, which asks the database's restorers to approve\./);
+
+      // The restore is the restoreDatabase workflow's own: over the live database only with its restorers' approval.
+      const restoreId = `${workflowId}/restore`;
+      const restore = await waitForStatus(kit.client, restoreId, 'the restore waiting for approval', (s) => s.state === 'waiting-for-approval', 90_000);
+      const entry = (await readLedger(kit.client, { app: app.name, environment: 'staging' })).find((e) => e.id === workflowId);
+      expect(restore.outcome).toBe(`Overwriting the live database ${dbName} with ${entry?.migrations?.preMigrationBackupId} needs approval from U_DBA.`);
+      await decideApproval(kit.client, restoreId, { isApproved: false, actor: 'U_DBA', comment: 'end of test' });
+      await settle(kit.client, restoreId);
+    });
+    expect(await machineImages(world.sim, app)).toEqual([app.initialImage, app.initialImage]);
+  });
 });
