@@ -1,5 +1,7 @@
 // Following a run as it happens: polls the workflow's status query and prints each stage as it
-// starts and finishes, with timings, until the run reaches a final state.
+// starts and finishes, with timings, until the run reaches a final state, or closes without one
+// (terminated, timed out, reset away): Temporal's own word that it closed ends the follow too, so a
+// run whose status can no longer change is never waited on forever.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { RunState, RunStatus, StageState } from '../lib/messages.js';
@@ -8,7 +10,10 @@ import { describeRun, formatStageLine } from './format.js';
 import type { Output } from './output.js';
 
 export const FINAL_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'rolled-back', 'cancelled', 'superseded', 'refused']);
-const POLL_INTERVAL_MS = 250;
+/** Often enough for a person watching; each poll replays the run on a worker once it has closed. */
+const POLL_INTERVAL_MS = 1500;
+/** One status read that takes longer (a starved worker, a lost connection) is given up and tried again. */
+const STATUS_READ_TIMEOUT_MS = 10_000;
 
 /** Prints the run's progress on out and resolves with its final status. */
 export async function followRun(client: Client, workflowId: string, out: Output): Promise<RunStatus> {
@@ -16,26 +21,58 @@ export async function followRun(client: Client, workflowId: string, out: Output)
   let lastWaitingReason: string | undefined;
   let lastState: RunState | undefined;
   let hasHeader = false;
-  for (;;) {
-    const { status, waitingReason } = await readStatus(client, workflowId);
-    if (waitingReason && waitingReason !== lastWaitingReason) out.line(`${workflowId}: ${waitingReason}`);
-    lastWaitingReason = waitingReason;
-    if (status) {
-      if (!hasHeader) out.line(`${describeRun(status)}: ${workflowId}`);
-      hasHeader = true;
-      if (status.state !== lastState) announceState(out, workflowId, status.state);
-      lastState = status.state;
-      printStageChanges(out, status, printed);
-      if (FINAL_STATES.has(status.state)) return status;
+  const closing = new AbortController();
+  let closed: Promise<void> | undefined;
+  let hasClosed = false;
+  try {
+    for (;;) {
+      const isClosed = hasClosed;
+      const { status, waitingReason } = await readStatus(client, workflowId);
+      if (waitingReason && waitingReason !== lastWaitingReason) out.line(`${workflowId}: ${waitingReason}`);
+      lastWaitingReason = waitingReason;
+      if (status) {
+        if (!hasHeader) out.line(`${describeRun(status)}: ${workflowId}`);
+        hasHeader = true;
+        if (status.state !== lastState) announceState(out, workflowId, status.state);
+        lastState = status.state;
+        printStageChanges(out, status, printed);
+        if (FINAL_STATES.has(status.state)) return status;
+        // Read after the close: this status is the last there will be.
+        const ended = isClosed ? await closedWithoutFinalState(client, workflowId, status) : undefined;
+        if (ended) return ended;
+        // Still running (the wait for the close broke off): wait for it again.
+        if (isClosed) [closed, hasClosed] = [undefined, false];
+        closed ??= whenClosed(client, workflowId, closing.signal).then(() => { hasClosed = true; });
+      }
+      await Promise.race([sleep(POLL_INTERVAL_MS), closed ?? new Promise(() => undefined)]);
     }
-    await sleep(POLL_INTERVAL_MS);
+  } finally {
+    closing.abort();
   }
+}
+
+/** Settles when the run closes, however it closes (one long poll of its history, not a poll per tick). */
+function whenClosed(client: Client, workflowId: string, signal: AbortSignal): Promise<void> {
+  return client.withAbortSignal(signal, () => client.workflow.getHandle(workflowId).result()).then(() => undefined, () => undefined);
+}
+
+/** A run that closed while its status still said it was under way: Temporal's close status decides. */
+async function closedWithoutFinalState(client: Client, workflowId: string, status: RunStatus): Promise<RunStatus | undefined> {
+  const { status: closedAs, closeTime } = await client.workflow.getHandle(workflowId).describe();
+  if (closedAs.name === 'RUNNING') return undefined;
+  const where = status.currentStage ? ` during ${status.currentStage}` : '';
+  return {
+    ...status,
+    state: closedAs.name === 'CANCELLED' ? 'cancelled' : 'failed',
+    finishedAt: (closeTime ?? new Date()).toISOString(),
+    outcome: `the run ended ${closedAs.name}${where} without reporting an outcome${status.outcome ? ` (last: ${status.outcome})` : ''}; see its history in Temporal`,
+  };
 }
 
 /** The run's status, or why there is none yet. */
 async function readStatus(client: Client, workflowId: string): Promise<{ status?: RunStatus; waitingReason?: string }> {
   try {
-    const status = await runStatus(client, workflowId);
+    const status = await client.withDeadline(Date.now() + STATUS_READ_TIMEOUT_MS, () => runStatus(client, workflowId));
     // A deploy waiting in its queue has no workflow yet; the queue answers for it.
     return status.state === 'queued' ? { waitingReason: `queued: ${status.outcome}` } : { status };
   } catch (err) {

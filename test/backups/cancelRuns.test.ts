@@ -109,8 +109,10 @@ describe('cancelling a restore', () => {
       expect(status.state).toBe('cancelled');
       expect(status.outcome).toMatch(new RegExp(`^Cancelled by U_BOB \\(wrong backup\\) during safety backup: ${live} was not touched; its staging copy ${live}_restoring_\\w+ was dropped\\.$`));
       expect(await closedAs(`${workflowId}/safety-backup`)).toBe('CANCELLED');
-      const safetyBackupId = String((await statusOf(`${workflowId}/safety-backup`)).facts.backup);
-      expect(storedFilesOf(safetyBackupId)).toEqual([]);
+      const safety = await statusOf(`${workflowId}/safety-backup`);
+      const safetyBackupId = String(safety.facts.backup);
+      expect(safetyBackupId).not.toBe(backup.backupId);
+      expect(storedFilesOf(safetyBackupId), JSON.stringify({ safety, all: fs.readdirSync(harness.storageDir, { recursive: true }) })).toEqual([]);
     }, PROMPT_HEARTBEATS);
 
     await withClient(liveUrl, async (c) => {

@@ -3,10 +3,10 @@
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requestBackup } from '../../lib/databaseOperations.js';
-import type { BackupResult } from '../../lib/messages.js';
+import { statusQuery, type BackupResult } from '../../lib/messages.js';
 import { backupScheduleId } from '../../worker/schedules.js';
-import { useBackupTestEnvironment } from '../backups/helpers/backupTestEnvironment.js';
-import { createSampleDatabase } from '../backups/helpers/sampleDatabase.js';
+import { useBackupTestEnvironment, waitFor } from '../backups/helpers/backupTestEnvironment.js';
+import { createSampleDatabase, withClient } from '../backups/helpers/sampleDatabase.js';
 import { useFlightdeckCli, type CliResult } from './runFlightdeck.js';
 
 const harness = useBackupTestEnvironment();
@@ -19,8 +19,11 @@ const rawConfig = () => ({
 });
 const cli = useFlightdeckCli(rawConfig);
 
+let databaseUrl = '';
+
 beforeAll(async () => {
-  harness.setSecret(SECRET, await createSampleDatabase(harness.serverUrl, 'cli'));
+  databaseUrl = await createSampleDatabase(harness.serverUrl, 'cli');
+  harness.setSecret(SECRET, databaseUrl);
   harness.setConfig(rawConfig());
 });
 
@@ -47,11 +50,36 @@ describe('flightdeck database commands', { timeout: 180_000 }, () => {
     const table = await cli.run(['backups', database], { temporalAddress: '127.0.0.1:1' });
     expect(table.stdout).toMatch(new RegExp(`${backups[0]!.backupId}\\s+verified\\s+[\\d.]+ (KiB|MiB)`));
 
-    let history: CliResult;
-    // Visibility is eventually consistent: the finished run shows up shortly after it closes.
-    do history = await cli.run(['history', '--db', database, '--kind', 'backup'], {});
-    while (!history.stdout.includes('completed'));
-    expect(history.stdout).toMatch(new RegExp(`backup\\s+${database}\\s+completed\\s+.*backup/${database}/on-demand/`));
+    // Visibility is eventually consistent: the finished run shows up shortly after it closes (bounded: never a silent hang).
+    let history: CliResult | undefined;
+    await waitFor(async () => {
+      history = await cli.run(['history', '--db', database, '--kind', 'backup'], {});
+      return history.stdout.includes('completed') ? true : undefined;
+    }, 'the finished backup in flightdeck history', 60_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; last answer: ${JSON.stringify(history)}`);
+    });
+    expect(history!.stdout).toMatch(new RegExp(`backup\\s+${database}\\s+completed\\s+.*backup/${database}/on-demand/`));
+  });
+
+  it('follows a backup that is terminated mid-dump to its end: the command returns, says how it ended, and fails', async () => {
+    const result = await withClient(databaseUrl, async (locker) => {
+      // pg_dump waits for this lock: the run is under way, its status saying "dump running", when it is terminated.
+      await locker.query('begin');
+      await locker.query('lock table pgbench_accounts in access exclusive mode');
+      return harness.kit.withWorker(harness.activities(), async (taskQueue) => {
+        const following = cli.run(['backup', database, '--actor', 'dana'], { taskQueue });
+        const workflowId = await waitFor(async () => {
+          for await (const run of harness.kit.client.workflow.list({ query: `WorkflowId STARTS_WITH 'backup/${database}/on-demand/' AND ExecutionStatus = 'Running'` })) return run.workflowId;
+          return undefined;
+        }, 'the backup run to start');
+        await waitFor(async () => ((await harness.kit.client.workflow.getHandle(workflowId).query(statusQuery)).currentStage === 'dump' ? true : undefined), 'the dump stage');
+        await harness.kit.client.workflow.getHandle(workflowId).terminate('stopped by an operator');
+        await locker.query('rollback');
+        return following;
+      });
+    });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^backup ${database} failed in [\\d.]+ ?\\w+: the run ended TERMINATED during dump without reporting an outcome; see its history in Temporal$`));
   });
 
   it('lists backup schedules with their next run, and says which are not installed', async () => {
