@@ -85,6 +85,12 @@ export const SQUAWK_RULES: Readonly<Record<string, RuleMeaning>> = {
   'ban-drop-database': { categories: ['rollbackIncompatible'], fix: 'Never drop a database in a migration: do it by hand, after its last user is gone.' },
   'renaming-column': { categories: ['rollbackIncompatible'], fix: `Add the new column and write both, move reads over, drop the old column later. ${EXPAND_CONTRACT}` },
   'renaming-table': { categories: ['rollbackIncompatible'], fix: `Create the new table (or a view with the old name), move the code over, drop the old name later. ${EXPAND_CONTRACT}` },
+  'renaming-object': { categories: ['rollbackIncompatible'], fix: `The previous image still uses the old name: create the new object beside it (or a view under the old name), move the code over, drop the old name later. ${EXPAND_CONTRACT}` },
+  'ban-drop-view': { categories: ['rollbackIncompatible'], fix: `Stop using the view in one deploy, drop it in a later one. ${EXPAND_CONTRACT}` },
+  'ban-drop-function': { categories: ['rollbackIncompatible'], fix: `Stop calling the function in one deploy, drop it in a later one. ${EXPAND_CONTRACT}` },
+  'ban-drop-type': { categories: ['rollbackIncompatible'], fix: `Stop using the type in one deploy, drop it in a later one. ${EXPAND_CONTRACT}` },
+  'ban-drop-schema': { categories: ['rollbackIncompatible'], fix: `Move everything out of the schema and stop using it in one deploy, drop it in a later one. ${EXPAND_CONTRACT}` },
+  'ban-set-schema': { categories: ['rollbackIncompatible'], fix: `The previous image looks the object up in its old schema: create it in the new one (or a view in the old), move the code over, drop the old later. ${EXPAND_CONTRACT}` },
   'adding-required-field': { categories: ['rollbackIncompatible'], fix: `The previous image does not write this column: add it nullable or with a default, and make it NOT NULL once every image writes it. ${EXPAND_CONTRACT}` },
   'ban-drop-not-null': { categories: ['rollbackIncompatible'], fix: `The previous image may not expect NULLs here: deploy code that handles NULL first, then drop NOT NULL. ${EXPAND_CONTRACT}` },
 };

@@ -84,6 +84,23 @@ describe('linting migrations with squawk', () => {
     expect(findings[1]).toMatchObject({ statement: 'alter table accounts drop column plan;', fix: expect.stringContaining('expand') });
   });
 
+  it('finds renames and drops of views, functions and types as rollback-incompatible too', async () => {
+    const findings = await lint({
+      '0008_reports.up.sql': [
+        'alter view order_totals rename to order_sums;',
+        'drop view legacy_report;',
+        'alter function order_total(bigint) rename to order_sum;',
+        "alter type order_state rename value 'paid' to 'settled';",
+      ].join('\n'),
+    });
+    expect(findings.map((f) => [f.line, f.rule, f.category])).toEqual([
+      [1, 'renaming-object', 'rollbackIncompatible'],
+      [2, 'ban-drop-view', 'rollbackIncompatible'],
+      [3, 'renaming-object', 'rollbackIncompatible'],
+      [4, 'renaming-object', 'rollbackIncompatible'],
+    ]);
+  });
+
   it('takes a migration outside a transaction as one, and one inside as one', async () => {
     // CONCURRENTLY is right outside a transaction; inside one, the index build would hold its lock to the end.
     const findings = await lint({
