@@ -12,7 +12,7 @@ import type { MigrationAction, MigrationStatusReport, PlannedMigration } from '.
 import { registerSecretValues, redactText, redactValue } from '../../lib/redact.js';
 import { describeMigrationSafety, resolveMigrationSafetyPolicy, type MigrationSafetyPolicy, type MigrationSafetyReport } from '../../lib/migrationSafety.js';
 import { duration, durationToMs } from '../../lib/validate.js';
-import { withHeartbeat, type Progress } from '../heartbeat.js';
+import { interruptedAttempt, withHeartbeat, type Progress } from '../heartbeat.js';
 import { MigrationError, type MigrationErrorKind } from './errors.js';
 import { readMigrationsFolder } from './files.js';
 import { runMigrateCommand, type MigrateCommandOutcome } from './migrateCommand.js';
@@ -280,7 +280,18 @@ async function reportingFailures<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A long run heartbeats (Temporal delivers cancellation only then); the abort cancels the running statement. */
+/**
+ * A long run heartbeats (Temporal delivers cancellation only then); the abort cancels the running
+ * statement. A statement cut short by the worker's shutdown is no verdict on the migration: the
+ * attempt fails retryably (a transactional migration was rolled back; another attempt applies it).
+ */
 async function heartbeating<T>(phase: string, fn: (control: Progress) => Promise<T>): Promise<T> {
-  return withHeartbeat(phase, (progress) => reportingFailures(() => fn(progress)));
+  return withHeartbeat(phase, async (progress) => {
+    try {
+      return await reportingFailures(() => fn(progress));
+    } catch (err) {
+      if (progress.signal.aborted) throw interruptedAttempt(`the migration ${phase}`);
+      throw err;
+    }
+  });
 }

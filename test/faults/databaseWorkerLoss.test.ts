@@ -1,7 +1,8 @@
-// Issue 13's fault table, database rows: a backup loses its worker mid-dump (a graceful shutdown, or a
-// SIGKILL), a new worker starts, and the outcome is the undisturbed run's: one verified backup, one
-// stored dump and its manifest, nothing else in its series. The dump is held behind a table lock so
-// the worker is lost while pg_dump really runs; the attempts in the history prove it was retried.
+// Issue 13's fault table, database rows: a backup loses its worker mid-dump, a migration mid-statement
+// (a graceful shutdown, or a SIGKILL), a new worker starts, and the outcome is the undisturbed run's:
+// one verified backup, stored once; the migration applied once, the database clean. The worker is
+// lost while pg_dump or the migration's statement really runs; the attempts in the history prove
+// the activity was retried.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,9 @@ import { waitUntil } from '../deploy/support.js';
 
 const workers = useWorkerProcesses();
 const SECRET = 'FAULTS_DATABASE_URL';
+const MIGRATED_SECRET = 'FAULTS_MIGRATED_DATABASE_URL';
+/** The database the current migration row migrates (one per row: each is migrated once). */
+let migratedUrl = '';
 let client: Client;
 let connection: Connection;
 let slack: FakeSlack;
@@ -29,7 +33,10 @@ beforeAll(async () => {
   slack = await startFakeSlack();
   sourceUrl = await createDatabase(inject('postgresUrl'), 'faults');
   await withClient(sourceUrl, (c) => c.query('create table items as select g as id, md5(g::text) as sku from generate_series(1, 20000) g'));
+  fs.mkdirSync(path.join(scratch, 'checkout', 'db', 'migrations'), { recursive: true });
+  for (const [name, sql] of Object.entries(MIGRATIONS)) fs.writeFileSync(path.join(scratch, 'checkout', 'db', 'migrations', name), sql);
   fs.writeFileSync(path.join(scratch, 'flightdeck.json'), JSON.stringify({
+    apps: { shop: { repository: path.join(scratch, 'checkout'), database: { secret: MIGRATED_SECRET, migrations: 'db/migrations' }, environments: { production: { flyApp: 'shop' } } } },
     databases: { items: { secret: SECRET } },
     storage: { type: 'local', dir: storageDir },
   }));
@@ -42,7 +49,7 @@ afterAll(async () => {
 
 function workerEnv(): Record<string, string> {
   return {
-    FLIGHTDECK_CONFIG: path.join(scratch, 'flightdeck.json'), FLIGHTDECK_WORK_DIR: path.join(scratch, 'work'), [SECRET]: sourceUrl,
+    FLIGHTDECK_CONFIG: path.join(scratch, 'flightdeck.json'), FLIGHTDECK_WORK_DIR: path.join(scratch, 'work'), [SECRET]: sourceUrl, [MIGRATED_SECRET]: migratedUrl,
     PG_BIN_DIR: locatePostgresBinDir(), SLACK_BOT_TOKEN: 'xoxb-faults', SLACK_API_URL: slack.apiUrl, SLACK_CHANNEL: '#db', LOG_LEVEL: 'warn',
   };
 }
@@ -82,6 +89,43 @@ describe('backup: a dump in progress', () => {
       const added = storedObjects().filter((f) => !before.includes(f));
       expect(added.sort()).toEqual([expect.stringContaining(`${result.backupId}.manifest.json`), expect.stringContaining(`${result.backupId}_release-`)].sort());
       const attempts = await activityAttempts(handle.workflowId, 'dumpDatabase');
+      expect(Math.max(0, ...attempts), JSON.stringify(attempts)).toBeGreaterThanOrEqual(2);
+    }, 300_000);
+  }
+});
+
+/** The second migration runs for seconds inside its transaction: the worker is lost during its statement. */
+const MIGRATIONS: Record<string, string> = {
+  '0001_create_orders.up.sql': 'create table orders (id int primary key);\n',
+  '0001_create_orders.down.sql': 'drop table orders;\n',
+  '0002_backfill_audit.up.sql': 'create table audit (id int);\ninsert into audit select g from generate_series(1, 100) g;\nselect pg_sleep(6);\n',
+  '0002_backfill_audit.down.sql': 'drop table audit;\n',
+};
+
+describe('migration: a statement in progress', () => {
+  for (const loss of ['shutdown', 'kill'] as const) {
+    it(`a worker ${HOW[loss]} mid-migration: a new worker applies it once, and the database is clean`, async () => {
+      migratedUrl = await createDatabase(inject('postgresUrl'), 'migfaults');
+      const taskQueue = `mig-faults-${loss}-${process.pid}`;
+      const firstWorker = await workers.start(taskQueue, workerEnv(), { shutdownGraceMs: SHUTDOWN_GRACE_MS });
+      const handle = await client.workflow.start('migrateDatabase', {
+        taskQueue, workflowId: `fault-migrate-${loss}-${process.pid}`,
+        args: [{ app: 'shop', environment: 'production', action: 'apply', workspace: path.join(scratch, 'checkout'), trigger: { source: 'api', actor: 'faults' } }],
+      });
+      await waitUntil('the slow migration to be running', () => withClient(migratedUrl, async (c) => (await c.query(
+        `select 1 from pg_stat_activity where application_name = 'flightdeck-migrate' and query like '%pg_sleep(6)%'`)).rowCount! > 0), 90_000);
+      await firstWorker.stop(loss);
+      await workers.start(taskQueue, workerEnv(), { shutdownGraceMs: SHUTDOWN_GRACE_MS });
+
+      const result = await handle.result() as { status: { currentVersion: number; isDirty: boolean } };
+      expect(result.status).toMatchObject({ currentVersion: 2, isDirty: false });
+      await withClient(migratedUrl, async (c) => {
+        expect((await c.query('select version, dirty from schema_migrations')).rows).toEqual([{ version: '2', dirty: false }]);
+        expect((await c.query('select count(*)::int as n from audit')).rows).toEqual([{ n: 100 }]);
+        const applied = await c.query(`select version from flightdeck_migration_history where status = 'succeeded' and direction = 'up' order by version`);
+        expect(applied.rows.map((r: { version: string }) => Number(r.version))).toEqual([1, 2]);
+      });
+      const attempts = await activityAttempts(handle.workflowId, 'applyMigrations');
       expect(Math.max(0, ...attempts), JSON.stringify(attempts)).toBeGreaterThanOrEqual(2);
     }, 300_000);
   }
