@@ -239,6 +239,10 @@ const environmentDatabaseSchema = z.object({
   secret: secretName,
   migrations: z.string().min(1).optional(),
   migrateCommand: command.optional(),
+  lockTimeout: duration.default('5s')
+    .describe("PostgreSQL lock_timeout of each migration: a statement queued this long behind another session's lock gives up and is retried"),
+  statementTimeout: duration.default('0s').describe('PostgreSQL statement_timeout of each migration; 0s: none (a role\'s own never applies)'),
+  backupWaitTimeout: duration.default('30m').describe('how long a migration waits for a running backup dump of this database to finish'),
 }).strict().describe("this environment's own database: deploys to the environment migrate it, and only it");
 
 const migrationSafetyAction = z.enum(['warn', 'approve', 'block'], 'warn, approve or block');
@@ -330,6 +334,10 @@ const databaseSchema = z.object({
     .describe("existing databases besides the backup's own that its backups may overwrite (with confirmation and the target's approval)"),
   stallTimeout: duration.default('15m').describe('a pg_dump that writes nothing for this long is stopped and retried'),
   lockWaitTimeout: duration.default('5m').describe('pg_dump --lock-wait-timeout: behind an ACCESS EXCLUSIVE lock, fail (and retry) instead of queueing forever'),
+  verifySecret: secretName.optional()
+    .describe('the NAME of a connection string to another cluster where verification restores its scratch copy; unset: the source server, after a free-space preflight'),
+  verifyMinFreePercent: z.number().min(0).max(100).default(10)
+    .describe("verifying on the source server: the share of its disk that must stay free after the scratch copy (estimated from pg_database_size)"),
   retention: z.object({
     maxAge: duration.default('30d'),
     maxCount: z.number().int().min(1).default(30),
@@ -415,7 +423,10 @@ function registerConfiguredSecrets(config: AppsConfig): void {
     }
     for (const names of Object.values(app.commandSecrets)) for (const name of names) configuredSecretVariables.add(name);
   }
-  for (const database of Object.values(config.databases)) configuredSecretVariables.add(database.secret);
+  for (const database of Object.values(config.databases)) {
+    configuredSecretVariables.add(database.secret);
+    if (database.verifySecret) configuredSecretVariables.add(database.verifySecret);
+  }
 }
 
 /**

@@ -318,6 +318,11 @@ export interface RestoreRequest {
   isOverwriteConfirmed?: boolean;
   /** Overwriting a database with a dump of another one (an allowlisted restoreTargets entry) must be confirmed as such. */
   isCrossDatabaseConfirmed?: boolean;
+  /**
+   * Recreate the roles the server lacks from the backup's stored globals (pg_dumpall --globals-only)
+   * before restoring: a disaster recovery onto a new cluster.
+   */
+  shouldRestoreGlobals?: boolean;
   trigger: Trigger;
 }
 
@@ -332,4 +337,6 @@ export interface RestoreResult {
   preRestoreDatabase?: string;
   /** Which writes to the overwritten database are not in the safety backup, and where they are. */
   writeLossWindow?: string;
+  /** With shouldRestoreGlobals: the roles created, kept (they existed) and failed. */
+  roles?: { created: string[]; existing: string[]; failed: string[] };
 }

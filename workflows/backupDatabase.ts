@@ -203,6 +203,7 @@ function recordDumpFacts(run: RunTracker, dump: DumpResult): void {
   run.fact('throughput', `${formatBytes(dump.throughputBytesPerSecond)}/s`);
   run.fact('sha256', dump.sha256.slice(0, 12));
   run.fact('location', dump.location);
+  if (dump.globals) run.fact('globals', dump.globals);
   if (dump.sweptOrphans?.length) run.fact('orphans deleted', dump.sweptOrphans.join(', '));
 }
 

@@ -36,13 +36,20 @@ const migrationOptions: ActivityOptions = {
 
 const local = proxyActivities<Activities>(localOptions);
 const migrator = proxyActivities<Activities>(migrationOptions);
+// Status only: one quick try, never a reason to fail the run.
+const lookout = proxyActivities<Activities>({ ...localOptions, retry: { maximumAttempts: 1 } });
+
+/** The change id of a migration that first looks for a running backup dump, to say it waits for it (docs/operations.md). */
+export const DUMP_WAIT_PATCH = 'migration-waits-for-dumps';
 
 export async function migrateDatabase(request: MigrateRequest): Promise<MigrateResult> {
   // Patch command-plan-not-analysable: plan on an app's own migrate command answers "not analysable" instead of failing.
   const isCommandPlanAnswered = patched('command-plan-not-analysable');
   // Patch cancel-at-safe-points: a cancelled migration closes CANCELED and reports the state it left.
   const isCancelSafe = patched(CANCEL_AT_SAFE_POINTS_PATCH);
+  const isDumpWaitShown = patched(DUMP_WAIT_PATCH);
   const run = new RunTracker({ kind: 'migrate', app: request.app, environment: request.environment, trigger: request.trigger }, STAGES[request.action] ?? []);
+  const migrateStage: MigrateStage = (fn, describe) => runMigrateStage(run, request, isDumpWaitShown, fn, describe);
   setHandler(statusQuery, () => run.status);
   const cancellation = acceptCancelReasons(run);
   run.fact('action', request.action);
@@ -53,7 +60,7 @@ export async function migrateDatabase(request: MigrateRequest): Promise<MigrateR
     target = await local.resolveMigrationTarget({ app: request.app, environment: request.environment, workspace: request.workspace });
     // As the pipeline's child, the pipeline's message already tells the story.
     if (request.trigger.source !== 'pipeline') run.reportTo(target.slackChannel);
-    const result = target.mode === 'command' ? await runAppCommand(run, request, target, isCommandPlanAnswered) : await runMigrationFiles(run, request, target);
+    const result = target.mode === 'command' ? await runAppCommand(run, request, target, isCommandPlanAnswered, migrateStage) : await runMigrationFiles(run, request, target, migrateStage);
     run.setState('succeeded', result.summary);
     return result;
   } catch (err) {
@@ -93,7 +100,7 @@ async function stateAfterCancel(run: RunTracker, request: MigrateRequest): Promi
   }
 }
 
-async function runMigrationFiles(run: RunTracker, request: MigrateRequest, target: MigrationTarget): Promise<MigrateResult> {
+async function runMigrationFiles(run: RunTracker, request: MigrateRequest, target: MigrationTarget, migrateStage: MigrateStage): Promise<MigrateResult> {
   const inspection = await run.stage('inspect', () => local.inspectMigrations({ ...where(request), action: request.action, steps: request.steps, toVersion: request.toVersion }),
     (i) => describeState(i.status));
   noteStatus(run, inspection.status);
@@ -106,7 +113,7 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
     return { ...result, safety: inspection.safety, summary: describePlan(inspection.plan, inspection.status) };
   }
   if (request.action === 'force') {
-    const status = await run.stage('migrate', () => migrator.forceMigrationVersion({ ...runRequest(request, run), version: request.forceVersion! }), describeState);
+    const status = await migrateStage(() => migrator.forceMigrationVersion({ ...runRequest(request, run), version: request.forceVersion! }), describeState);
     noteStatus(run, status);
     return { ...result, status, plan: [], forcedVersion: request.forceVersion, summary: `Forced version ${request.forceVersion}: recorded as applied and clean; nothing was run. ${describeState(status)}.` };
   }
@@ -117,7 +124,7 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
   }
 
   const backupId = await backUpFirst(run, request, target);
-  const outcome = await run.stage('migrate', () => (request.action === 'apply'
+  const outcome = await migrateStage(() => (request.action === 'apply'
     ? migrator.applyMigrations({ ...runRequest(request, run, backupId), toVersion: request.toVersion })
     : migrator.rollbackMigrations({ ...runRequest(request, run, backupId), steps: request.steps, toVersion: request.toVersion })),
   (o) => describeChange(o.ran));
@@ -130,7 +137,7 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
 }
 
 /** An app with its own migration tool: Flightdeck runs it (locked, recorded), but sees no versions. */
-async function runAppCommand(run: RunTracker, request: MigrateRequest, target: MigrationTarget, isCommandPlanAnswered: boolean): Promise<MigrateResult> {
+async function runAppCommand(run: RunTracker, request: MigrateRequest, target: MigrationTarget, isCommandPlanAnswered: boolean, migrateStage: MigrateStage): Promise<MigrateResult> {
   run.skip('inspect', 'the app migrates with its own command');
   if (request.action === 'plan' && isCommandPlanAnswered) {
     const safety = await migrator.lintPendingMigrations(where(request));
@@ -141,9 +148,25 @@ async function runAppCommand(run: RunTracker, request: MigrateRequest, target: M
     throw ApplicationFailure.nonRetryable(`App ${request.app} migrates with its own command (database.migrateCommand): Flightdeck can only run it (apply), not ${request.action}.`, PermanentError.InvalidInput);
   }
   const backupId = await backUpFirst(run, request, target);
-  const outcome = await run.stage('migrate', () => migrator.runAppMigrateCommand(runRequest(request, run, backupId)), (o) => o.lastOutputLine || undefined);
+  const outcome = await migrateStage(() => migrator.runAppMigrateCommand(runRequest(request, run, backupId)), (o) => o.lastOutputLine || undefined);
   const summary = `Ran the app's migration command${outcome.lastOutputLine ? ` (${outcome.lastOutputLine})` : ''}.${backupId ? ` Backup ${backupId} was taken first.` : ''}`;
   return { app: request.app, action: request.action, mode: 'command', plan: [], appliedVersions: [], rolledBackVersions: [], backupId, summary };
+}
+
+type MigrateStage = <T>(fn: () => Promise<T>, describe: (result: T) => string | undefined) => Promise<T>;
+
+/**
+ * The migrate stage. A migration waits for a backup dump of its database to finish (the activity
+ * does, under an advisory lock both take): when one is running as it starts, the status says so.
+ */
+async function runMigrateStage<T>(run: RunTracker, request: MigrateRequest, isDumpWaitShown: boolean, fn: () => Promise<T>, describe: (result: T) => string | undefined): Promise<T> {
+  const runningDump = isDumpWaitShown ? await lookout.findRunningBackupDump(where(request)).catch(() => undefined) : undefined;
+  if (runningDump) run.fact('waiting for', `a backup dump of the database to finish${runningDump}`);
+  try {
+    return await run.stage('migrate', fn, describe);
+  } finally {
+    if (runningDump) run.fact('waiting for', undefined);
+  }
 }
 
 /**

@@ -16,6 +16,7 @@ import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
 import { alertChannel, backupDatabase, postgresOptions } from './backupDatabase.js';
 import { acceptCancelReasons, CANCEL_AT_SAFE_POINTS_PATCH, cancelledDuring, type Cancellation } from './cancellation.js';
+import { describeGlobalsRestore } from '../lib/globalsRestore.js';
 import { RunTracker } from './runTracker.js';
 
 const APPROVAL_TIMEOUT = '30m';
@@ -28,6 +29,9 @@ const swap = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeat
 const holds = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 10 } });
 /** The change id of restoring into a staging database and swapping it in (docs/operations.md). */
 export const RESTORE_BY_SWAP_PATCH = 'restore-by-swap';
+/** The change id of recreating missing roles from the backup's globals on request (docs/operations.md). */
+export const RESTORE_GLOBALS_PATCH = 'restore-with-globals';
+const roles = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', maximumAttempts: 3 } });
 // prepareRestore connects to the server (through a fly proxy when configured): more than a config read.
 const preparation = proxyActivities<Activities>({ ...localOptions, startToCloseTimeout: '2m', heartbeatTimeout: '30s' });
 
@@ -36,7 +40,11 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
   const isStaged = patched(RESTORE_BY_SWAP_PATCH);
   // Patch cancel-at-safe-points: a cancel before the swap drops the staging copy; the target is untouched.
   const isCancelSafe = patched(CANCEL_AT_SAFE_POINTS_PATCH);
-  const stages = isStaged ? ['plan', 'approval', 'checksum', 'restore', 'safety backup', 'swap'] : ['plan', 'approval', 'checksum', 'safety backup', 'restore'];
+  const isGlobalsRestoreKnown = patched(RESTORE_GLOBALS_PATCH);
+  const shouldRestoreGlobals = isStaged && isGlobalsRestoreKnown && request.shouldRestoreGlobals === true;
+  const stages = isStaged
+    ? ['plan', 'approval', 'checksum', ...(shouldRestoreGlobals ? ['roles'] : []), 'restore', 'safety backup', 'swap']
+    : ['plan', 'approval', 'checksum', 'safety backup', 'restore'];
   const run = new RunTracker({ kind: 'restore', database: request.database, trigger: request.trigger }, stages);
   setHandler(statusQuery, () => run.status);
   const approval = acceptApprovals(run, (actor) => `${actor} may not approve restores of ${request.database}`);
@@ -48,7 +56,7 @@ export async function restoreDatabase(request: RestoreRequest): Promise<RestoreR
     run.fact('backup', plan.backupId);
     run.fact('target', plan.targetDatabase);
     assertRestorable(plan, request);
-    if (isStaged) return await restoreBySwap(run, approval, request, plan, isCancelSafe ? cancellation : undefined);
+    if (isStaged) return await restoreBySwap(run, approval, { ...request, shouldRestoreGlobals }, plan, isCancelSafe ? cancellation : undefined);
     const { series, backupId, targetDatabase } = plan;
 
     const isOverwrite = plan.isTargetExisting;
@@ -112,6 +120,8 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
     if (isOverwrite) await waitForApproval(run, approval, plan);
     else run.skip('approval', 'a new database');
     await checkChecksum(run, ref);
+    // Owners and grantees must exist before pg_restore runs with them.
+    const restoredRoles = request.shouldRestoreGlobals ? await restoreRoles(run, ref) : undefined;
 
     const outcome = await run.stage('restore', () => staging.restoreBackupIntoStaging({ ...ref, stagingDatabase }),
       (o) => (o.isVerified ? `into ${stagingDatabase}; database properties, row counts and schema match the backup` : `into ${stagingDatabase}; it does NOT match the backup`));
@@ -135,7 +145,10 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
     if (writeLossWindow) run.fact('write-loss window', writeLossWindow);
     const lateCancel = cancellation?.isRequested() ? ` ${['A cancel', cancellation.by(), 'came during the swap, which finishes once begun.'].filter(Boolean).join(' ')}` : '';
     run.setState('succeeded', `Restored ${backupId} into ${targetDatabase}; row counts and schema match.${writeLossWindow ? ` ${writeLossWindow}` : ''}${lateCancel}`);
-    return { targetDatabase, isVerified: true, safetyBackupId: safety?.backupId, checks: outcome.checks, preRestoreDatabase: swapped.preRestoreDatabase, writeLossWindow };
+    return {
+      targetDatabase, isVerified: true, safetyBackupId: safety?.backupId, checks: outcome.checks, preRestoreDatabase: swapped.preRestoreDatabase, writeLossWindow,
+      ...(restoredRoles ? { roles: restoredRoles } : {}),
+    };
   } catch (err) {
     if (!cancellation || isSwapBegun || !(isCancellation(err) || cancellation.isRequested())) throw err;
     const stage = run.status.currentStage;
@@ -150,6 +163,15 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
   } finally {
     await CancellationScope.nonCancellable(() => holds.releaseBackupHold({ ...ref, holder })).catch(() => undefined);
   }
+}
+
+/** The roles the server lacks, created from the backup's globals; what was done with each goes to the thread. */
+async function restoreRoles(run: RunTracker, ref: { database: string; series: string; backupId: string }): Promise<NonNullable<RestoreResult['roles']>> {
+  const report = await run.stage('roles', () => roles.restoreBackupGlobals(ref),
+    (r) => `created ${r.created.length}, kept ${r.existing.length} existing${r.failed.length ? `, ${r.failed.length} FAILED` : ''}`);
+  run.thread(`Roles from the backup's globals: ${describeGlobalsRestore(report)}`);
+  if (report.created.length) run.fact('roles created', report.created.join(', '));
+  return { created: report.created, existing: report.existing, failed: report.failed.map((f) => `${f.role}: ${f.reason}`) };
 }
 
 function describeWriteLossWindow(plan: RestorePlan, safety: { backupId: string; snapshotAt?: string }, swapped: { connectionsBlockedAt: string; preRestoreDatabase?: string }): string {
@@ -175,6 +197,9 @@ function describePlan(plan: RestorePlan): string {
 function assertRestorable(plan: RestorePlan, request: RestoreRequest): void {
   if (plan.backupStatus === 'failed') {
     throw ApplicationFailure.nonRetryable(`backup ${plan.backupId} failed its verification; pick a verified one`, PermanentError.BackupVerificationFailed);
+  }
+  if (request.shouldRestoreGlobals && plan.hasGlobals === false) {
+    throw ApplicationFailure.nonRetryable(`backup ${plan.backupId} has no stored globals (roles): restore it without them, or pick a newer backup`, PermanentError.InvalidInput);
   }
   if (plan.isTargetExisting && !request.isOverwriteConfirmed) {
     throw ApplicationFailure.nonRetryable(`database ${plan.targetDatabase} exists; overwriting it needs isOverwriteConfirmed`, PermanentError.InvalidInput);

@@ -25,6 +25,8 @@ export interface BackupSummary {
   trigger: { source: string; actor: string };
   /** Taken by a restore just before it overwrote pgDatabase. */
   isSafetyBackup: boolean;
+  /** The cluster's roles stored with it (pg_dumpall --globals-only), for a restore onto a new cluster. */
+  globals?: { location: string; sizeBytes: number; sha256: string; roleCount: number };
 }
 
 /** Newest first. Unknown database names are refused with the list of configured ones. */
@@ -54,6 +56,7 @@ function summarize(manifest: BackupManifest, isSafetyBackup: boolean): BackupSum
     location: manifest.location,
     trigger: { source: manifest.trigger.source, actor: manifest.trigger.actor },
     isSafetyBackup,
+    ...(manifest.globals ? { globals: { location: manifest.globals.location, sizeBytes: manifest.globals.sizeBytes, sha256: manifest.globals.sha256, roleCount: manifest.globals.roles.length } } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // storage, so the catalog survives restarts, moves with the backups and needs no other database.
 //   <app>/<database>/<backupId>.manifest.json
 //   <app>/<database>/<backupId>_release-<version>.dump
+//   <app>/<database>/<backupId>.globals.sql
 import { z } from 'zod';
 import type { DatabaseConfig } from '../../lib/config.js';
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
@@ -48,6 +49,10 @@ export const manifestSchema = z.object({
   source: inventorySchema,
   /** Encoding, locale, owner, ACL and settings of the dumped database (absent in older manifests). */
   databaseProperties: databasePropertiesSchema.optional(),
+  /** `pg_dumpall --globals-only --no-role-passwords`, stored beside the dump (absent in older manifests, or when it failed). */
+  globals: z.object({ key: z.string(), location: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), sizeBytes: z.number().int(), roles: z.array(z.string()) }).optional(),
+  /** Why the globals could not be stored: the backup of the database itself stands. */
+  globalsError: z.string().optional(),
   /** A safety backup taken by a restore: never prunes its series. */
   isSafetyBackup: z.boolean().optional(),
   /** Runs that need this backup kept (a restore from plan to finish): retention never deletes it. */

@@ -22,6 +22,8 @@ export interface SessionOptions {
   database: string;
   env: EnvConfig;
   signal?: AbortSignal;
+  /** Another server of this database's (its verifySecret): that secret, reached directly (no fly proxy). */
+  serverSecret?: string;
 }
 
 export function databaseConfigOf(config: AppsConfig, database: string): DatabaseConfig {
@@ -34,13 +36,14 @@ export function databaseConfigOf(config: AppsConfig, database: string): Database
 
 export async function withDatabaseSession<T>(options: SessionOptions, fn: (session: DatabaseSession) => Promise<T>): Promise<T> {
   const dbConfig = databaseConfigOf(options.config, options.database);
-  const connectionString = readSecret(dbConfig.secret);
-  if (!connectionString) throw permanentFailure(PermanentError.ConfigInvalid, `secret ${dbConfig.secret} (database ${options.database}) is not set in the worker environment`);
-  let endpoint = parseConnectionString(connectionString, dbConfig.secret);
+  const secret = options.serverSecret ?? dbConfig.secret;
+  const connectionString = readSecret(secret);
+  if (!connectionString) throw permanentFailure(PermanentError.ConfigInvalid, `secret ${secret} (database ${options.database}) is not set in the worker environment`);
+  let endpoint = parseConnectionString(connectionString, secret);
   const cleanups: Array<() => Promise<void>> = [];
   try {
     const baseEnv = commandBaseEnv();
-    if (dbConfig.flyProxy) {
+    if (dbConfig.flyProxy && !options.serverSecret) {
       const proxy = await startFlyProxy({
         flyctlPath: options.env.FLYCTL_PATH, flyApp: dbConfig.flyProxy.app, remotePort: dbConfig.flyProxy.remotePort,
         env: { ...baseEnv, ...(options.env.flyToken ? { FLY_API_TOKEN: options.env.flyToken } : {}), FLY_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },

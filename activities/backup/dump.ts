@@ -8,7 +8,9 @@ import { createChecksumStream } from './checksumStream.js';
 import { dumpKey, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
 import type { DatabaseSession } from './databaseSession.js';
 import { readDatabaseProperties } from './databaseProperties.js';
+import { captureGlobals, globalsKey } from './globals.js';
 import { takeInventory, type DatabaseInventory } from './inventory.js';
+import { holdDumpLock } from '../migrations/advisoryLock.js';
 import { pgDumpArgs, pgToolFailure, type PgTools } from './pgTools.js';
 import type { Progress } from './progress.js';
 import type { BackupStorage } from './storage.js';
@@ -47,6 +49,8 @@ export interface DumpResult {
   throughputBytesPerSecond: number;
   tableCount: number;
   totalRows: number;
+  /** What the stored globals hold, or why they could not be stored. */
+  globals?: string;
   /** Objects with no manifest (older than a day) that the run deleted from its series before dumping. */
   sweptOrphans?: string[];
 }
@@ -65,11 +69,20 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
   const written: string[] = [];
   let isCatalogued = false;
   try {
+    await waitForMigrations(snapshotHolder, request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS, progress);
     const snapshot = await exportSnapshot(snapshotHolder);
     progress.setPhase('dump');
     written.push(key);
     const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress, request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
     const dumpDurationMs = Date.now() - createdAt.getTime();
+    progress.setPhase('globals');
+    const globalsStorageKey = globalsKey(series, request.backupId);
+    written.push(globalsStorageKey);
+    const globals = await captureGlobals({ pgDumpall: tools.pgDumpall, env: session.commandEnv(pgDatabase), database: pgDatabase, storage, key: globalsStorageKey, signal: progress.signal })
+      .catch((err: Error) => {
+        progress.throwIfCancelled();
+        return { error: err.message };
+      });
     progress.setPhase('inventory');
     const source = await takeInventory(snapshotHolder);
     const databaseProperties = await readDatabaseProperties(snapshotHolder, pgDatabase);
@@ -94,6 +107,7 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
       status: 'unverified',
       source,
       databaseProperties,
+      ...('error' in globals ? { globalsError: globals.error } : { globals }),
       isSafetyBackup: request.isSafetyBackup || undefined,
     };
     await writeManifest(storage, manifest);
@@ -103,6 +117,16 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
     await snapshotHolder.end().catch(() => undefined);
     if (!isCatalogued) for (const stored of written) await storage.delete(stored).catch(() => undefined);
   }
+}
+
+/**
+ * A migration of this database never runs during the dump: the lock is held shared by the snapshot
+ * holder until it disconnects, and a running migration is waited for (for lockWaitTimeout, like a
+ * table lock; then the attempt fails and is retried).
+ */
+async function waitForMigrations(snapshotHolder: pg.Client, timeoutMs: number, progress: Progress): Promise<void> {
+  await holdDumpLock(snapshotHolder, { timeoutMs, signal: progress.signal, onWaiting: (holder) => progress.setPhase(`waiting for a migration to finish${holder}`) },
+    (holder, waitedMs) => new Error(`a migration of this database is running${holder} and had not finished after ${Math.round(waitedMs / 1000)} s (lockWaitTimeout); nothing was dumped`));
 }
 
 /** A read-only repeatable-read transaction whose snapshot pg_dump shares (--snapshot). */
@@ -164,5 +188,6 @@ function summarize(manifest: BackupManifest, source: DatabaseInventory): DumpRes
     throughputBytesPerSecond: manifest.throughputBytesPerSecond,
     tableCount: source.tables.length,
     totalRows: Object.values(source.rowCounts).reduce((sum, rows) => sum + rows, 0),
+    globals: manifest.globals ? `${manifest.globals.roles.length} roles (pg_dumpall --globals-only)` : `NOT stored: ${manifest.globalsError}`,
   };
 }

@@ -21,6 +21,8 @@ import {
 import { planRetention, type RetentionPlan } from './retention.js';
 import { createBackupStorage, type BackupStorage } from './storage.js';
 import { sweepOrphans } from './orphans.js';
+import { applyGlobals, globalsKey, readStoredGlobals } from './globals.js';
+import { describeGlobalsRestore, type GlobalsRestoreReport } from '../../lib/globalsRestore.js';
 import { checkStoredChecksum, verifyStoredBackup, type VerificationResult } from './verify.js';
 
 export interface BackupActivityDeps {
@@ -59,6 +61,8 @@ export interface RestorePlan {
   stagingDatabase?: string;
   /** The name an overwritten target keeps after the swap. */
   preRestoreDatabase?: string;
+  /** The backup has the cluster's globals stored with it (absent in plans made before they were). */
+  hasGlobals?: boolean;
 }
 
 export interface BackupRef {
@@ -141,8 +145,12 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     async verifyBackup(ref: BackupRef): Promise<VerificationResult> {
       const { config, storage } = context();
       const manifest = await readManifest(storage, ref.series, ref.backupId);
-      const verification = await withProgress('connect', (progress) => session(config, ref.database, progress.signal, async (db) =>
-        verifyStoredBackup(manifest, db, storage, await toolsFor(db), progress)));
+      const dbConfig = databaseConfigOf(config, ref.database);
+      // A separate verify server keeps the scratch copy's writes and disk off production; else a preflight checks the room.
+      const verifySecret = dbConfig.verifySecret;
+      const verification = await withProgress('connect', (progress) => withDatabaseSession({ config, database: ref.database, env: deps.env, signal: progress.signal, serverSecret: verifySecret }, async (db) =>
+        verifyStoredBackup(manifest, db, storage, await toolsFor(db), progress,
+          verifySecret ? { adminDatabase: db.defaultDatabase } : { adminDatabase: manifest.pgDatabase, minFreePercent: dbConfig.verifyMinFreePercent })));
       const failed = verification.checks.filter((check) => !check.isPassed);
       if (verification.isVerified) deps.logger.info({ backupId: ref.backupId, durationMs: verification.durationMs }, `backup ${ref.backupId} verified`);
       else deps.logger.warn({ backupId: ref.backupId, failureType: verification.failureType, failed }, `backup ${ref.backupId} FAILED verification`);
@@ -176,6 +184,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       for (const backupId of input.backupIds) {
         const manifest = await readManifest(storage, input.series, backupId).catch(() => undefined);
         if (manifest) await storage.delete(manifest.dumpKey);
+        if (manifest?.globals) await storage.delete(manifest.globals.key);
         await storage.delete(manifestKey(input.series, backupId));
         deps.logger.info({ backupId, series: input.series }, `backup ${backupId} deleted by retention`);
       }
@@ -189,6 +198,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     async discardBackup(input: { series: string; backupId: string; releaseVersion: string }): Promise<void> {
       const { storage } = context();
       await storage.delete(dumpKey(input.series, input.backupId, input.releaseVersion));
+      await storage.delete(globalsKey(input.series, input.backupId));
       await storage.delete(manifestKey(input.series, input.backupId));
       deps.logger.info({ backupId: input.backupId, series: input.series }, `backup ${input.backupId} discarded: its run was cancelled`);
     },
@@ -218,6 +228,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           backupStatus: manifest.status,
           backupCreatedAt: manifest.createdAt,
           sizeBytes: manifest.sizeBytes,
+          hasGlobals: manifest.globals !== undefined,
           targetDatabase,
           isTargetExisting,
           isProductionTarget: owner !== undefined,
@@ -259,6 +270,20 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const swap = await withProgress('swap', (progress) => session(config, input.database, progress.signal, (db) => swapInRestored(db, input)));
       deps.logger.info({ ...swap, targetDatabase: input.targetDatabase }, `restored copy swapped in as ${input.targetDatabase}`);
       return swap;
+    },
+
+    /**
+     * Creates the roles this server lacks from the backup's stored globals (checksum checked first);
+     * existing roles are left as they are. Disaster recovery onto a new cluster, on request only.
+     */
+    async restoreBackupGlobals(ref: BackupRef): Promise<GlobalsRestoreReport> {
+      const { config, storage } = context();
+      const manifest = await readManifest(storage, ref.series, ref.backupId);
+      const sql = await readStoredGlobals(manifest, storage);
+      const report = await withProgress('roles', (progress) => session(config, ref.database, progress.signal, (db) =>
+        withMaintenanceClient(db, [], (client) => applyGlobals(client, sql))));
+      deps.logger.info({ backupId: ref.backupId, created: report.created, existing: report.existing, failed: report.failed }, `roles of backup ${ref.backupId}: ${describeGlobalsRestore(report)}`);
+      return report;
     },
 
     /** A restore run's hold on its backup: retention keeps a held backup, whatever its age. */

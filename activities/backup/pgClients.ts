@@ -77,7 +77,7 @@ export function chooseClients(serverVersionNum: number, installs: readonly PgCli
 
 export function toolsOf(choice: { dump: PgClientInstall; restore: PgClientInstall }): PgTools {
   const tool = (install: PgClientInstall, name: string) => (install.binDir ? path.join(install.binDir, name) : name);
-  return { pgDump: tool(choice.dump, 'pg_dump'), pgRestore: tool(choice.restore, 'pg_restore') };
+  return { pgDump: tool(choice.dump, 'pg_dump'), pgDumpall: tool(choice.dump, 'pg_dumpall'), pgRestore: tool(choice.restore, 'pg_restore') };
 }
 
 /** The tools for the server client is connected to; installs are looked up once per worker. */

@@ -5,6 +5,8 @@ import type { CommandOutcome } from '../../lib/streamingCommand.js';
 
 export interface PgTools {
   pgDump: string;
+  /** From pg_dump's own bin directory: the same client version. */
+  pgDumpall: string;
   pgRestore: string;
 }
 

@@ -10,6 +10,7 @@ import { restoreArchive } from './archiveRestore.js';
 import type { BackupManifest } from './catalog.js';
 import { checksumOf } from './checksumStream.js';
 import type { DatabaseSession } from './databaseSession.js';
+import { checkRoomForScratchCopy } from './freeSpace.js';
 import { compareInventories, takeInventory } from './inventory.js';
 import { pgErrorOf, pgRestoreArgs, type PgTools } from './pgTools.js';
 import type { Progress } from './progress.js';
@@ -30,7 +31,15 @@ export interface VerificationResult {
 const RESTORE_TIMEOUT_MS = 12 * 3_600_000;
 const LIST_TIMEOUT_MS = 10 * 60_000;
 
-export async function verifyStoredBackup(manifest: BackupManifest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress): Promise<VerificationResult> {
+export interface VerifyServer {
+  /** Where the scratch database is created from: the source database, or a separate verify server's own. */
+  adminDatabase: string;
+  /** On the source server: the share of its disk that must stay free after the scratch copy (freeSpace.ts). */
+  minFreePercent?: number;
+}
+
+export async function verifyStoredBackup(manifest: BackupManifest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress,
+  server: VerifyServer = { adminDatabase: manifest.pgDatabase }): Promise<VerificationResult> {
   const startedAt = Date.now();
   const checks: CheckResult[] = [];
   const finish = (failureType?: PermanentErrorType): VerificationResult => ({
@@ -39,33 +48,55 @@ export async function verifyStoredBackup(manifest: BackupManifest, session: Data
 
   progress.setPhase('checksum');
   checks.push(await checkStoredChecksum(manifest, storage, progress));
-  if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupChecksumMismatch);
+  if (manifest.globals) checks.push(await checkStoredGlobals(manifest.globals, storage));
+  if (!checks.every((check) => check.isPassed)) return finish(PermanentError.BackupChecksumMismatch);
 
   progress.setPhase('list');
   checks.push(await checkArchiveContents(manifest, session, storage, tools, progress));
   if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupVerificationFailed);
 
-  checks.push(...await withScratchDatabase(session, manifest.pgDatabase, (scratch, role) =>
+  if (server.minFreePercent !== undefined) {
+    progress.setPhase('free space');
+    const admin = await session.connect(server.adminDatabase);
+    try {
+      checks.push(await checkRoomForScratchCopy(admin, manifest.pgDatabase, server.minFreePercent));
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+    if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupVerificationFailed);
+  }
+
+  checks.push(...await withScratchDatabase(session, server.adminDatabase, (scratch, role) =>
     restoreAndCompare(manifest, { session, storage, tools, progress, database: scratch, isScratch: true, role })));
   return finish(checks.every((check) => check.isPassed) ? undefined : PermanentError.BackupVerificationFailed);
 }
 
-/** Reads the stored object back in full and compares it with what was written. */
+/** Reads the stored dump back in full and compares it with what was written. */
 export async function checkStoredChecksum(manifest: BackupManifest, storage: BackupStorage, progress: Progress): Promise<CheckResult> {
-  const name = 'checksum';
+  return checkStoredObject({ name: 'checksum', what: 'dump', key: manifest.dumpKey, sha256: manifest.sha256, sizeBytes: manifest.sizeBytes }, storage, progress.addBytes);
+}
+
+/** The stored globals (pg_dumpall --globals-only), read back and compared the same way. */
+export async function checkStoredGlobals(globals: NonNullable<BackupManifest['globals']>, storage: BackupStorage): Promise<CheckResult> {
+  const check = await checkStoredObject({ name: 'globals checksum', what: 'globals file', ...globals }, storage);
+  return check.isPassed ? { ...check, detail: `${check.detail}; ${globals.roles.length} roles` } : check;
+}
+
+async function checkStoredObject(expected: { name: string; what: string; key: string; sha256: string; sizeBytes: number }, storage: BackupStorage, onBytes?: (count: number) => void): Promise<CheckResult> {
+  const { name, what } = expected;
   let stored: { sha256: string; sizeBytes: number };
   try {
-    stored = await checksumOf(await storage.read(manifest.dumpKey), progress.addBytes);
+    stored = await checksumOf(await storage.read(expected.key), onBytes);
   } catch (err) {
-    if (err instanceof StorageObjectMissing) return { name, isPassed: false, detail: `the stored dump is missing (${err.location})` };
+    if (err instanceof StorageObjectMissing) return { name, isPassed: false, detail: `the stored ${what} is missing (${err.location})` };
     throw err;
   }
-  if (stored.sha256 === manifest.sha256 && stored.sizeBytes === manifest.sizeBytes) {
-    return { name, isPassed: true, detail: `sha256 ${manifest.sha256.slice(0, 12)}… over ${manifest.sizeBytes} bytes` };
+  if (stored.sha256 === expected.sha256 && stored.sizeBytes === expected.sizeBytes) {
+    return { name, isPassed: true, detail: `sha256 ${expected.sha256.slice(0, 12)}… over ${expected.sizeBytes} bytes` };
   }
   return {
     name, isPassed: false,
-    detail: `the stored dump reads back as sha256 ${stored.sha256.slice(0, 12)}… (${stored.sizeBytes} bytes); it was written as ${manifest.sha256.slice(0, 12)}… (${manifest.sizeBytes} bytes)`,
+    detail: `the stored ${what} reads back as sha256 ${stored.sha256.slice(0, 12)}… (${stored.sizeBytes} bytes); it was written as ${expected.sha256.slice(0, 12)}… (${expected.sizeBytes} bytes)`,
   };
 }
 
@@ -141,14 +172,14 @@ const ORPHAN_SCRATCH_AGE_MS = 24 * 3_600_000;
 const SCRATCH_NAME = /^flightdeck_verify_(\d{14})_[0-9a-f]+$/;
 
 /**
- * A throwaway database on the source's server, owned by the unprivileged verify role, dropped
+ * A throwaway database on the verify server (the source's, by default), owned by the unprivileged verify role, dropped
  * whatever happens (on a fresh connection: the one that made it may be what failed). Scratch
  * databases that crashed runs left behind are swept first.
  */
-async function withScratchDatabase<T>(session: DatabaseSession, sourceDatabase: string, fn: (scratch: string, role: string | undefined) => Promise<T>): Promise<T> {
+async function withScratchDatabase<T>(session: DatabaseSession, adminDatabase: string, fn: (scratch: string, role: string | undefined) => Promise<T>): Promise<T> {
   const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
   const scratch = `flightdeck_verify_${stamp}_${randomBytes(4).toString('hex')}`;
-  const admin = await session.connect(sourceDatabase);
+  const admin = await session.connect(adminDatabase);
   let role: string | undefined;
   try {
     await sweepOrphanedScratchDatabases(admin);
@@ -161,7 +192,7 @@ async function withScratchDatabase<T>(session: DatabaseSession, sourceDatabase: 
   try {
     return await fn(scratch, role);
   } finally {
-    const dropper = await session.connect(sourceDatabase);
+    const dropper = await session.connect(adminDatabase);
     try {
       await dropper.query(`drop database if exists ${dropper.escapeIdentifier(scratch)} with (force)`);
     } finally {

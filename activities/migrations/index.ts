@@ -16,8 +16,9 @@ import { interruptedAttempt, withHeartbeat, type Progress } from '../heartbeat.j
 import { MigrationError, type MigrationErrorKind } from './errors.js';
 import { readMigrationsFolder } from './files.js';
 import { runMigrateCommand, type MigrateCommandOutcome } from './migrateCommand.js';
+import { describeDumpLockHolders } from './advisoryLock.js';
 import {
-  applyPending, forceVersion, inspectDatabase, rollBack, stateOf, type MigrationRunOutcome, type MigratorOptions, type RunRecord,
+  applyPending, forceVersion, inspectDatabase, openSession, rollBack, stateOf, type MigrationRunOutcome, type MigratorOptions, type RunRecord,
 } from './migrator.js';
 import {
   assertSafeToMigrate, migrationLabel, planApply, planRollback, toPlannedMigration, type Migration, type RollbackTarget, type SchemaState,
@@ -75,6 +76,9 @@ export function createMigrationActivities(deps: MigrationDeps) {
     const options: Omit<MigratorOptions, 'migrations'> = {
       connectionString,
       lockTimeoutMs: lockTimeoutMsOf(request.lockTimeout),
+      statementLockTimeoutMs: durationToMs(database.lockTimeout),
+      statementTimeoutMs: durationToMs(database.statementTimeout),
+      dumpWaitTimeoutMs: durationToMs(database.backupWaitTimeout),
       signal: control?.signal,
       onProgress: (line) => {
         deps.logger.info({ app: request.app, migration: line }, 'migration progress');
@@ -152,6 +156,22 @@ export function createMigrationActivities(deps: MigrationDeps) {
         }
         if (direction === 'rollback') return { status, plan: planRollback(options.migrations, state, request).map(toPlannedMigration) };
         return { status, plan: [] };
+      });
+    },
+
+    /**
+     * A backup dump of the app's database running now (who holds it), or undefined: what a migration
+     * about to start will wait for. For the run's status; it takes no lock.
+     */
+    async findRunningBackupDump(request: MigrationTargetRequest): Promise<string | undefined> {
+      return reportingFailures(async () => {
+        const { options } = await prepare(request);
+        const session = await openSession(options.connectionString);
+        try {
+          return (await describeDumpLockHolders(session.db, true)) || undefined;
+        } finally {
+          await session.close();
+        }
       });
     },
 

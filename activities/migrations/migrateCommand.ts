@@ -13,7 +13,7 @@ import { MigrationError } from './errors.js';
 import { withMigrationLock, type MigratorOptions, type RunRecord } from './migrator.js';
 import { recordHistory } from './schemaState.js';
 
-export interface MigrateCommandOptions extends Pick<MigratorOptions, 'connectionString' | 'lockTimeoutMs' | 'signal' | 'onProgress'> {
+export interface MigrateCommandOptions extends Pick<MigratorOptions, 'connectionString' | 'lockTimeoutMs' | 'signal' | 'onProgress' | 'dumpWaitTimeoutMs'> {
   command: readonly string[];
   /** The app's checkout, where the command runs. */
   cwd?: string;

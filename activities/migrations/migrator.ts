@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { MigrationStatusReport, PlannedMigration } from '../../lib/messages.js';
-import { acquireMigrationLock, golangMigrateLockKey, lockKeyFor } from './advisoryLock.js';
+import { acquireDumpExclusion, acquireMigrationLock, golangMigrateLockKey, lockKeyFor } from './advisoryLock.js';
 import { MigrationError } from './errors.js';
 import {
   assertForceTarget, assertSafeToMigrate, describeStatus, executableStatements, migrationLabel, planApply, planRollback, recoveryGuide,
@@ -34,9 +34,11 @@ export interface MigratorOptions {
   lockRetryDelayMs?: number;
   /** statement_timeout of each migration, explicit so that a role's own cannot cut CREATE INDEX CONCURRENTLY short. Default 0: none. */
   statementTimeoutMs?: number;
+  /** How long to wait for a backup dump of the database to finish before giving up (advisoryLock.ts). Default 30 minutes. */
+  dumpWaitTimeoutMs?: number;
 }
 
-export const MIGRATION_DEFAULTS = { statementLockTimeoutMs: 5000, lockRetries: 5, lockRetryDelayMs: 1000, statementTimeoutMs: 0 } as const;
+export const MIGRATION_DEFAULTS = { statementLockTimeoutMs: 5000, lockRetries: 5, lockRetryDelayMs: 1000, statementTimeoutMs: 0, dumpWaitTimeoutMs: 30 * 60_000 } as const;
 
 /** Who and what a run is recorded for in the history table. */
 export interface RunRecord {
@@ -97,9 +99,12 @@ async function cancelBackend(connectionString: string, pid: number): Promise<voi
   }
 }
 
-/** Runs fn on a session that holds the migration lock, with both state tables present. */
+/**
+ * Runs fn on a session that holds the migration lock, with both state tables present, once no
+ * backup dump of the database is running (and none can start until fn is done).
+ */
 export async function withMigrationLock<T>(
-  options: Pick<MigratorOptions, 'connectionString' | 'lockTimeoutMs' | 'signal' | 'onProgress'>,
+  options: Pick<MigratorOptions, 'connectionString' | 'lockTimeoutMs' | 'signal' | 'onProgress' | 'dumpWaitTimeoutMs'>,
   lockKeyOf: (databaseName: string, schema: string) => string,
   fn: (db: pg.Client, schema: string) => Promise<T>,
 ): Promise<T> {
@@ -112,8 +117,19 @@ export async function withMigrationLock<T>(
     });
     options.onProgress?.('holding the migration lock');
     try {
-      await ensureStateTables(session.db, session.schema);
-      return await fn(session.db, session.schema);
+      // A dump holds ACCESS SHARE on every table and an old snapshot for hours: an ALTER would queue
+      // behind it (and every query behind the ALTER), a CREATE INDEX CONCURRENTLY wait for it.
+      const releaseDumps = await acquireDumpExclusion(session.db, {
+        timeoutMs: options.dumpWaitTimeoutMs ?? MIGRATION_DEFAULTS.dumpWaitTimeoutMs,
+        signal: options.signal,
+        onWaiting: (holder) => options.onProgress?.(`waiting for the backup dump of this database to finish${holder}`),
+      });
+      try {
+        await ensureStateTables(session.db, session.schema);
+        return await fn(session.db, session.schema);
+      } finally {
+        await releaseDumps().catch(() => undefined);
+      }
     } finally {
       // When the connection is gone, so is the lock.
       await release().catch(() => undefined);

@@ -11,7 +11,8 @@ export const backupsCommand: Command = {
   usage: 'flightdeck backups <database> [--json]',
   details: `Lists the backups stored for <database>, read from the backup storage's catalog (no Temporal
 connection needed), including safety backups that restores took before overwriting a database.
-Only backups with status "verified" were proven restorable.
+Only backups with status "verified" were proven restorable. ROLES: the cluster's roles stored with
+the backup (pg_dumpall --globals-only; restore --with-globals recreates the missing ones).
 
   flightdeck backups orders`,
   isOffline: true,
@@ -22,8 +23,9 @@ Only backups with status "verified" were proven restorable.
       const backups = await listBackups(config, database!);
       if (backups.length === 0) out.line(`no backups of ${database} yet`);
       else {
-        out.line(formatTable(['CREATED', 'BACKUP', 'STATUS', 'SIZE', 'RELEASE', 'OF'], backups.map((b) => [
+        out.line(formatTable(['CREATED', 'BACKUP', 'STATUS', 'SIZE', 'RELEASE', 'OF', 'ROLES'], backups.map((b) => [
           formatTime(b.createdAt), b.backupId, b.status, formatBytes(b.sizeBytes), b.releaseVersion, b.isSafetyBackup ? `${b.pgDatabase} (safety)` : b.pgDatabase,
+          b.globals ? String(b.globals.roleCount) : '-',
         ])));
       }
       out.result({ backups });

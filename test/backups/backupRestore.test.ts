@@ -68,7 +68,7 @@ describe('backupDatabase and restoreDatabase', () => {
 
     expect(backup.isVerified).toBe(true);
     verifiedBackupId = backup.backupId;
-    expect(backup.checks.map((c) => c.name)).toEqual(['checksum', 'archive contents', 'scratch restore', 'tables', 'indexes', 'sequences', 'row counts']);
+    expect(backup.checks.map((c) => c.name)).toEqual(['checksum', 'globals checksum', 'archive contents', 'free space', 'scratch restore', 'tables', 'indexes', 'sequences', 'row counts']);
     expect(backup.releaseVersion).toBe(releaseVersion);
     expect(path.basename(backup.location)).toMatch(new RegExp(`^shop-\\d{8}T\\d{6}Z-\\w{6}_release-${releaseVersion}\\.dump$`));
     expect(backup.location.startsWith(path.join(harness.storageDir, 'shop', 'shop'))).toBe(true);
@@ -130,7 +130,7 @@ describe('backupDatabase and restoreDatabase', () => {
       harness.kit.client.workflow.execute(backupDatabase, { taskQueue, workflowId: harness.kit.uniqueId('backup-corrupt'), args: [backupRequest] }));
 
     expect(result.isVerified).toBe(false);
-    expect(result.checks).toEqual([expect.objectContaining({ name: 'checksum', isPassed: false })]);
+    expect(result.checks).toEqual([expect.objectContaining({ name: 'checksum', isPassed: false }), expect.objectContaining({ name: 'globals checksum', isPassed: true })]);
     // Announced in the channel itself (not only in the run's thread), where people are notified.
     const alert = harness.slack.messages.find((m) => !m.threadTs && m.text.startsWith(':rotating_light:') && m.text.includes(result.backupId));
     expect(alert?.text).toContain('<!here>');

@@ -57,6 +57,7 @@ describe('orphaned backup objects', () => {
       fs.utimesSync(path.join(seriesDir(), file), old, old);
     }
     plant('stock-crashed_release-v1.dump', 30);
+    plant('stock-crashed.globals.sql', 30);
     plant('stock-killed_release-v1.dump.partial-0badf00d', 30);
     plant('stock-killed.manifest.json.partial-1234abcd', 30);
     plant('stock-running_release-v1.dump', 1);
@@ -65,13 +66,13 @@ describe('orphaned backup objects', () => {
     const next = await dump('stock-next');
 
     expect(next.sweptOrphans?.map((key) => path.basename(key)).sort()).toEqual([
-      'stock-crashed_release-v1.dump', 'stock-killed.manifest.json.partial-1234abcd', 'stock-killed_release-v1.dump.partial-0badf00d',
+      'stock-crashed.globals.sql', 'stock-crashed_release-v1.dump', 'stock-killed.manifest.json.partial-1234abcd', 'stock-killed_release-v1.dump.partial-0badf00d',
     ]);
     expect(filesOfSeries()).toEqual([
-      'stock-catalogued.manifest.json', path.basename(catalogued.location),
-      'stock-next.manifest.json', path.basename(next.location),
+      'stock-catalogued.globals.sql', 'stock-catalogued.manifest.json', path.basename(catalogued.location),
+      'stock-next.globals.sql', 'stock-next.manifest.json', path.basename(next.location),
       'stock-running_release-v1.dump', 'stock-writing_release-v1.dump.partial-feedbeef',
     ].sort());
-    expect(harness.logs.join('\n')).toContain('deleted 3 orphaned backup object(s)');
+    expect(harness.logs.join('\n')).toContain('deleted 4 orphaned backup object(s)');
   });
 });

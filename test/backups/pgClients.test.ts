@@ -30,7 +30,7 @@ describe('pg_dump and pg_restore per server version', () => {
     const serverMajor = await withAdminClient(inject('postgresUrl'), async (c) => Math.floor(Number((await c.query('show server_version_num')).rows[0].server_version_num) / 10000));
 
     expect(serverMajor).toBe(15);
-    expect(tools).toEqual({ pgDump: path.join(real, 'pg_dump'), pgRestore: path.join(real, 'pg_restore') });
+    expect(tools).toEqual({ pgDump: path.join(real, 'pg_dump'), pgDumpall: path.join(real, 'pg_dumpall'), pgRestore: path.join(real, 'pg_restore') });
   });
 
   it('dumps a 16 server with a newer pg_dump but refuses a pg_restore 17 for it, naming what to install', async () => {

@@ -10,13 +10,16 @@ import { createSlackClient } from '../../activities/slack.js';
 import { loadEnvConfig, parseAppsConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
-import { statusQuery, type MigrateRequest } from '../../lib/messages.js';
+import { statusQuery, type MigrateRequest, type RunStatus } from '../../lib/messages.js';
 import { cancelRun } from '../../lib/operations.js';
 import { waitUntil } from '../deploy/support.js';
+import type { DumpResult } from '../../activities/backup/dump.js';
+import pg from 'pg';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { startFakeSlack, type FakeSlack } from '../helpers/fakeSlack.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { migrateDatabase } from './fixtures/migrateWorkflows.js';
-import { SHOP_MIGRATIONS, appMigrationTool, useMigrationScratch, writeFiles } from './helpers.js';
+import { RECORD, SHOP_MIGRATIONS, appMigrationTool, eventually, useMigrationScratch, writeFiles } from './helpers.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('./fixtures/migrateWorkflows.ts', import.meta.url)));
 const scratch = useMigrationScratch();
@@ -263,5 +266,95 @@ describe('migrateDatabase workflow', () => {
     expect(await world.db.query('select args from made_by_app_tool')).toEqual([{ args: '[]' }]);
     expect(((refusal as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidInput');
     expect((refusal as WorkflowFailedError).cause!.message).toMatch(/migrates with its own command .* can only run it \(apply\), not rollback/);
+  });
+});
+
+describe('migrations and backup dumps of the same database', () => {
+  /** An activity run whose heartbeats are collected (the phase of a dump, the last line of a migration). */
+  function heartbeating<T>(run: (activity: MockActivityEnvironment) => Promise<unknown>) {
+    const beats: Array<{ phase?: string; lastLine?: string }> = [];
+    const activity = new MockActivityEnvironment();
+    activity.on('heartbeat', (details: { phase?: string; lastLine?: string }) => { if (details) beats.push(details); });
+    return { running: run(activity) as Promise<T>, beats };
+  }
+
+  function startDump(world: Awaited<ReturnType<typeof shopWorld>>) {
+    return heartbeating<DumpResult>((activity) => activity.run(world.activities.dumpDatabase, {
+      backupId: `shop-db-${randomBytes(3).toString('hex')}`, database: 'shop-db', app: 'unknown', releaseVersion: 'unknown', compressionLevel: 1, trigger,
+    }));
+  }
+
+  /** A dump of the shop database held mid-way: pg_dump waits behind the test's lock on signups. */
+  async function heldDump(world: Awaited<ReturnType<typeof shopWorld>>) {
+    const locker = new pg.Client({ connectionString: world.db.url });
+    await locker.connect();
+    await locker.query('begin; lock table signups in access exclusive mode');
+    let finishedAt: number | undefined;
+    const dumping = startDump(world).running.then((dump) => { finishedAt = Date.now(); return dump; });
+    const isDumpWaitingOnLock = async () => (await world.db.query(`select 1 from pg_stat_activity where application_name = 'flightdeck-backup' and wait_event_type = 'Lock'`)).length > 0;
+    return {
+      dumping, isDumpWaitingOnLock, finishedAt: () => finishedAt,
+      release: async () => { await locker.query('rollback'); await locker.end(); },
+    };
+  }
+
+  it('waits for a running dump before migrating, says so in its status, and migrates once the dump is done', async () => {
+    const world = await shopWorld();
+    const dump = await heldDump(world);
+    await eventually(dump.isDumpWaitingOnLock, 'pg_dump is under way');
+
+    const { result, waitingStatus } = await kit.withWorker(world.activities, async (taskQueue) => {
+      const handle = await kit.client.workflow.start(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-during-dump'), args: [world.request({})] });
+      let waitingStatus: RunStatus | undefined;
+      await eventually(async () => {
+        waitingStatus = await handle.query(statusQuery);
+        return typeof waitingStatus.facts['waiting for'] === 'string';
+      }, 'the run says what it waits for', 30_000);
+      // Nothing has run: not even the state tables exist.
+      expect(await world.db.query(`select 1 from information_schema.tables where table_name = 'schema_migrations'`)).toEqual([]);
+      await dump.release();
+      return { result: await handle.result(), waitingStatus };
+    });
+
+    expect(waitingStatus!.facts['waiting for']).toMatch(/^a backup dump of the database to finish \(held by PostgreSQL process \d+, application "flightdeck-backup", connected since /);
+    expect(waitingStatus!.currentStage).toBe('migrate');
+    expect(result.appliedVersions).toEqual([1, 2, 3, 4]);
+    const [firstStart] = await world.db.query<{ startedAt: Date }>('select min(started_at) as "startedAt" from flightdeck_migration_history');
+    expect((await dump.dumping).tableCount).toBe(1);
+    expect(firstStart!.startedAt.getTime()).toBeGreaterThanOrEqual(dump.finishedAt()! - 1000);
+  });
+
+  it('holds a dump back while a migration runs, so the dump has the migrated schema', async () => {
+    // The first migration waits on the test's lock while it holds the migration's side of the lock.
+    const world = await shopWorld({ '0001_create_users.up.sql': `insert into gate values (1);\n${SHOP_MIGRATIONS['0001_create_users.up.sql']}` });
+    await world.db.query('create table gate (id int)');
+    const gateKeeper = new pg.Client({ connectionString: world.db.url });
+    await gateKeeper.connect();
+    await gateKeeper.query('begin; lock table gate in access exclusive mode');
+    const migrating = new MockActivityEnvironment().run(world.activities.applyMigrations, { app: 'shop', environment: 'production', workspace: world.workspace, record: RECORD });
+    await eventually(async () => (await world.db.query(`select 1 from pg_locks where relation = 'gate'::regclass and not granted`)).length > 0, 'the migration runs');
+
+    const dump = startDump(world);
+    await eventually(async () => dump.beats.some((beat) => beat.phase?.startsWith('waiting for a migration to finish (held by PostgreSQL process')), 'the dump waits');
+    await gateKeeper.query('commit');
+    await gateKeeper.end();
+
+    expect(await migrating).toMatchObject({ appliedVersions: [1, 2, 3, 4] });
+    expect((await dump.running).tableCount).toBe(6);
+  });
+
+  it("gives up a migration's ALTER after the database's configured lock_timeout, and retries it", async () => {
+    const world = await shopWorld({ '0005_add_signup_note.up.sql': 'alter table signups add column note text;\n' }, { migrations: 'db/migrations', lockTimeout: '300ms' });
+    const reader = new pg.Client({ connectionString: world.db.url });
+    await reader.connect();
+    await reader.query('begin; select count(*) from signups');
+    const applying = heartbeating((activity) => activity.run(world.activities.applyMigrations, { app: 'shop', environment: 'production', workspace: world.workspace, record: RECORD }));
+    try {
+      await eventually(async () => applying.beats.some((beat) => beat.lastLine?.includes('lock_timeout (300 ms) reached')), 'the ALTER gives up once', 20_000);
+    } finally {
+      await reader.query('commit');
+      await reader.end();
+    }
+    expect(await applying.running).toMatchObject({ appliedVersions: [1, 2, 3, 4, 5] });
   });
 });
