@@ -3,6 +3,7 @@
 import pg from 'pg';
 import { ConfigError, readSecret, resolveTarget, slackChannelFor, type AppsConfig, type EnvConfig, type SmokeCheck } from '../lib/config.js';
 import { databaseOfEnvironment } from '../lib/environmentDatabase.js';
+import { activeFreeze, type ActiveFreeze } from '../lib/freezeWindows.js';
 import { resolveMigrationSafetyPolicy, type MigrationSafetyPolicy } from '../lib/migrationSafety.js';
 import { PermanentError, permanentFailure, TransientError, transientFailure } from '../lib/errors.js';
 import { redactText } from '../lib/redact.js';
@@ -41,6 +42,8 @@ export interface DeployTarget {
   /** Where checkouts, tests and smoke commands run (FLIGHTDECK_RUNNER_TASK_QUEUE); absent: the run's own queue. */
   runnerTaskQueue?: string;
   lockAfterRollback: boolean;
+  /** The freeze window in force when the run started (absent: none, or a history from before freezes). */
+  freeze?: ActiveFreeze;
 }
 
 export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsConfig: () => AppsConfig }) {
@@ -89,6 +92,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         runnerTaskQueue: deps.env.FLIGHTDECK_RUNNER_TASK_QUEUE,
         temporalUiBase: deps.env.TEMPORAL_UI_URL ? `${deps.env.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${deps.env.TEMPORAL_NAMESPACE}/workflows/` : undefined,
         lockAfterRollback: env.lockAfterRollback,
+        freeze: activeFreeze(env.freezes, env.breakGlass, Date.now()),
       };
     },
 

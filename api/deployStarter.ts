@@ -9,6 +9,7 @@ import { DeployLockedError } from '../lib/deployLocks.js';
 import type { EnqueueResult, Trigger } from '../lib/messages.js';
 import { acceptDeploy, requestDeploy } from '../lib/operations.js';
 import { describeImageRefusal, isImageAllowed } from '../lib/imagePolicy.js';
+import { checkFreeze, DeployFrozenError } from '../lib/deployFreeze.js';
 import { imageRef } from '../lib/validate.js';
 import { auditLog } from '../lib/audit.js';
 import type { ApiDeps } from './deps.js';
@@ -21,6 +22,8 @@ export const deployTargetSchema = z.object({
   sha: requestFields.commitSha.optional(),
   ref: requestFields.gitRef.optional(),
   image: imageRef.optional(),
+  breakGlass: z.object({ reason: z.string().trim().min(1, 'why the deploy cannot wait for the freeze to end').max(500) }).strict().optional()
+    .describe('deploy through a freeze window; only people on the environment\'s breakGlass list may'),
 }).strict();
 
 export type DeployTarget = z.infer<typeof deployTargetSchema>;
@@ -41,6 +44,14 @@ export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: 
     const reason = describeImageRefusal(env, checked.image);
     auditLog(deps.logger, { actor: trigger.actor, action: 'deploy', target: subject, outcome: 'refused', source: trigger.source, detail: reason });
     throw forbidden(reason);
+  }
+  try {
+    const breakGlass = checkFreeze(checked.app, checked.environment, env, checked.breakGlass, trigger.identity, deps.now());
+    if (breakGlass) auditLog(deps.logger, { actor: trigger.actor, action: 'break-glass', target: subject, outcome: 'allowed', source: trigger.source, detail: breakGlass });
+  } catch (err) {
+    if (!(err instanceof DeployFrozenError)) throw err;
+    auditLog(deps.logger, { actor: trigger.actor, action: 'deploy', target: subject, outcome: 'refused', source: trigger.source, detail: err.message });
+    throw conflict(err.message);
   }
   let result: EnqueueResult;
   try {

@@ -62,6 +62,10 @@ export const openApiDocument = {
           sha: { type: 'string', pattern: '^[0-9a-f]{7,64}$' },
           ref: { type: 'string', description: 'a git branch, tag or ref' },
           image: { type: 'string', description: 'a prebuilt image: skips test and build' },
+          breakGlass: {
+            type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } },
+            description: 'POST /deploys only: deploy through a freeze window (the token must be on the environment\'s breakGlass list)',
+          },
         },
       },
       CiDeploy: { allOf: [ref('DeployTarget'), { required: ['sha'] }] },
@@ -120,6 +124,7 @@ export const openApiDocument = {
         responses: {
           200: json({ type: 'object', properties: { disposition: { enum: ['pong', 'ignored'] }, reason: { type: 'string' }, zen: { type: 'string' } } }, 'A ping, or an event that deploys nothing (the reason says why).'),
           202: json(ref('GitHubAccepted'), 'Accepted durably (disposition accepted), before any worker sees it: GET /runs/{workflowId} says what became of it (queued, started, superseded, or refused by a lock). A re-delivery answers the same workflowId and deploys nothing more.'),
+          409: error('A freeze window is in force: the message says until when and why. Nothing was accepted.'),
           401: error('Missing or wrong X-Hub-Signature-256.'),
           503: error('GITHUB_WEBHOOK_SECRET is not set.'),
           ...commonErrors,
@@ -134,6 +139,7 @@ export const openApiDocument = {
         requestBody: { required: true, content: { 'application/json': { schema: ref('CiDeploy') } } },
         responses: {
           202: json(ref('Enqueued'), 'Accepted durably (disposition accepted): GET /runs/{workflowId} says what became of it, including a refusal by a lock. A replay answers the same workflowId.'),
+          409: error('A freeze window is in force: the message says until when and why. Nothing was accepted.'),
           401: error('Missing, wrong, stale or future signature; or an OIDC token with the wrong issuer, audience or signature, or expired.'),
           403: error("The OIDC token's repository or ref is not the one configured for this app and environment."),
           ...commonErrors,
@@ -220,7 +226,7 @@ export const openApiDocument = {
         security: writeSecurity,
         parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)'), idempotencyKey],
         requestBody: { required: true, content: { 'application/json': { schema: ref('DeployTarget') } } },
-        responses: { 202: json(ref('Enqueued'), 'The deploy was queued.'), 409: error('The app and environment are locked.'), ...writeErrors },
+        responses: { 202: json(ref('Enqueued'), 'The deploy was queued.'), 409: error('The app and environment are locked, or frozen by a freeze window (the message says who or until when, and why).'), ...writeErrors },
       },
     },
     '/rollbacks': {

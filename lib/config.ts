@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { isTimeZone, WEEKLY_TIME } from './freezeWindows.js';
 import { registerSecretValues } from './redact.js';
 import { commitSha, duration, flyAppName, flyDuration, gitRef, resourceName } from './validate.js';
 
@@ -252,6 +253,24 @@ const migrationSafetySchema = z.object({
   rollbackIncompatible: migrationSafetyAction.optional(),
 }).strict().describe('what a pending migration with findings does here (lib/migrationSafety.ts); unset: approve in production, warn elsewhere');
 
+const weeklyFreezeSchema = z.object({
+  reason: z.string().trim().min(1, 'why deploys are frozen, e.g. "weekend"'),
+  from: z.string().regex(WEEKLY_TIME, 'a weekday and time such as "Fri 16:00"'),
+  to: z.string().regex(WEEKLY_TIME, 'a weekday and time such as "Mon 08:00"'),
+  timeZone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris').default('UTC'),
+}).strict().refine((w) => w.from !== w.to, { message: 'from and to must differ', path: ['to'] });
+
+const oneOffFreezeSchema = z.object({
+  reason: z.string().trim().min(1, 'why deploys are frozen, e.g. "Black Friday"'),
+  from: z.iso.datetime({ offset: true, message: 'a date and time with its offset, e.g. 2026-11-27T00:00:00+01:00' }),
+  to: z.iso.datetime({ offset: true, message: 'a date and time with its offset, e.g. 2026-11-30T08:00:00+01:00' }),
+}).strict().refine((w) => Date.parse(w.to) > Date.parse(w.from), { message: 'to must be after from', path: ['to'] });
+
+/** lib/freezeWindows.ts: weekly windows have a weekday in from/to, one-off windows ISO instants. */
+const freezeWindowSchema = z.union([weeklyFreezeSchema, oneOffFreezeSchema], {
+  error: 'a freeze is {reason, from, to}: weekly ("Fri 16:00" to "Mon 08:00", with timeZone) or one-off (ISO dates with offsets)',
+});
+
 const environmentSchema = z.object({
   flyApp: flyAppName,
   branch: gitRef.optional().describe('pushes to this branch deploy to this environment'),
@@ -271,6 +290,10 @@ const environmentSchema = z.object({
   allowedImageRegistries: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*\/?$/, 'an image repository such as ghcr.io/acme/shop, or a prefix ending in /'))
     .default([]).describe('prebuilt images this environment accepts besides registry.fly.io/<flyApp>'),
   deploymentEvents: z.boolean().default(false).describe('GitHub deployment events may deploy here (held to branch)'),
+  freezes: z.array(freezeWindowSchema).default([])
+    .describe('scheduled deploy locks: weekly {reason, from: "Fri 16:00", to: "Mon 08:00", timeZone} or one-off {reason, from, to} (ISO with offset); rollbacks still run'),
+  breakGlass: z.array(z.string().min(1)).default([])
+    .describe('who may deploy through a freeze (Slack user ids, cli:<OS user>, token:<name>); audit-logged and announced'),
 }).strict();
 
 const appSchema = z.object({

@@ -64,6 +64,8 @@ export interface DeployRequest {
   sha?: string;
   /** A prebuilt image: skips test and build. */
   image?: string;
+  /** Deploy through a freeze window: only people on the environment's breakGlass list may (trigger.identity). */
+  breakGlass?: { reason: string };
   trigger: Trigger;
 }
 

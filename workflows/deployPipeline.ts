@@ -9,6 +9,7 @@ import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import { durationToMs } from '../lib/duration.js';
 import { failureType, isNothingRolledOut, PermanentError, rootMessage } from '../lib/errors.js';
+import { describeFreeze, mayBreakGlass, type ActiveFreeze } from '../lib/freezeWindows.js';
 import { summarizeMigrationSafety } from '../lib/migrationSafety.js';
 import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type ReleaseMigrations, type ReleaseVerdict } from '../lib/releaseLedger.js';
 import {
@@ -63,6 +64,8 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   let hasDeployStarted = false;
   try {
     target = await run.stage('preflight', () => resolveTarget(request, run, isQuick));
+    // Only when frozen: an extra await would reorder this task's commands for histories from before freezes.
+    if (target.freeze) await passFreeze(run, target, target.freeze, request);
     const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run, isQuick) : preflight(target!, run)),
       (r) => `last known good ${r.lastKnownGoodImage ?? 'none'}`);
     lastKnownGoodImage = preflightResult.lastKnownGoodImage;
@@ -163,6 +166,24 @@ async function resolveTarget(request: DeployRequest, run: RunTracker, isQuick: b
   run.fact('fly app', target.flyApp);
   if (request.sha) run.fact('commit', request.sha.slice(0, 12));
   return target;
+}
+
+/**
+ * A freeze window refuses the deploy (a freeze that began while it waited in the queue, or a CLI run)
+ * unless someone on the environment's breakGlass list broke the glass: audit-logged and announced.
+ */
+async function passFreeze(run: RunTracker, target: DeployTarget, freeze: ActiveFreeze, request: DeployRequest): Promise<void> {
+  const identity = request.trigger.identity;
+  if (!request.breakGlass || !mayBreakGlass(freeze, identity)) {
+    run.setState('refused', describeFreeze(target.app, target.environment, freeze));
+    throw ApplicationFailure.nonRetryable(run.status.outcome!, 'DeployFrozen');
+  }
+  run.fact('break-glass', `${identity}: ${request.breakGlass.reason}`);
+  run.thread(`Break-glass: ${identity} deploys through the freeze (${freeze.reason}, until ${freeze.until}): ${request.breakGlass.reason}`);
+  await local.recordAudit({
+    actor: identity!, action: 'break-glass', target: `${target.app}/${target.environment}`, outcome: 'allowed',
+    source: request.trigger.source, detail: request.breakGlass.reason,
+  });
 }
 
 interface PreflightResult { lastKnownGoodImage?: string; releaseVersion?: number; appUrl?: string }

@@ -72,7 +72,7 @@ export class RunTracker {
   setState(state: RunState, outcome?: string): void {
     this.status.state = state;
     if (outcome !== undefined) this.status.outcome = outcome;
-    if (['succeeded', 'failed', 'rolled-back', 'cancelled', 'superseded'].includes(state)) {
+    if (['succeeded', 'failed', 'rolled-back', 'cancelled', 'superseded', 'refused'].includes(state)) {
       this.status.finishedAt = new Date().toISOString();
       this.status.currentStage = undefined;
     }

@@ -12,7 +12,7 @@ export type MigrateAction = 'status' | 'plan' | 'apply' | 'rollback';
 
 export type SlackCommand =
   | { name: 'help'; problem?: string }
-  | { name: 'deploy'; app: string; environment: string; ref?: string; sha?: string }
+  | { name: 'deploy'; app: string; environment: string; ref?: string; sha?: string; breakGlass?: { reason: string } }
   | { name: 'rollback'; app: string; environment: string; releaseVersion?: number; image?: string }
   | { name: 'status'; app: string; environment: string }
   | { name: 'releases'; app: string; environment: string }
@@ -27,7 +27,7 @@ export type SlackCommand =
 
 export const HELP_TEXT = [
   '*Flightdeck commands*',
-  '`/flightdeck deploy <app> [env] [ref]`: test, build and deploy a branch, tag or commit (default: the environment\'s branch)',
+  '`/flightdeck deploy <app> [env] [ref] [break-glass <reason>]`: test, build and deploy a branch, tag or commit (default: the environment\'s branch); break-glass deploys through a freeze window (named people only)',
   '`/flightdeck rollback <app> [env] [version|image]`: go back to the last good release, a release version (v12) or an image',
   '`/flightdeck status <app> [env]`: what runs now, what waits, and any lock',
   '`/flightdeck releases <app> [env]`: the release ledger: what ran, from which commit, and whether it was verified',
@@ -80,12 +80,16 @@ export function parseSlackCommand(text: string, catalog: SlackCatalog): SlackCom
 }
 
 function parseDeploy(args: string[], catalog: SlackCatalog): SlackCommand {
-  const { app, environment, rest } = appAndEnvironment(args, catalog, 1);
+  const glassAt = args.findIndex((word) => word.toLowerCase() === 'break-glass');
+  const { app, environment, rest } = appAndEnvironment(glassAt < 0 ? args : args.slice(0, glassAt), catalog, 1);
+  const reason = glassAt < 0 ? undefined : args.slice(glassAt + 1).join(' ').trim();
+  if (reason === '') throw new CommandProblem('break-glass needs a reason, e.g. `/flightdeck deploy shop production break-glass payment outage hotfix`.');
+  const breakGlass = reason === undefined ? {} : { breakGlass: { reason } };
   const ref = rest[0];
-  if (ref === undefined) return { name: 'deploy', app, environment };
-  if (commitSha.safeParse(ref).success) return { name: 'deploy', app, environment, sha: ref };
+  if (ref === undefined) return { name: 'deploy', app, environment, ...breakGlass };
+  if (commitSha.safeParse(ref).success) return { name: 'deploy', app, environment, sha: ref, ...breakGlass };
   if (!gitRef.safeParse(ref).success) throw new CommandProblem(`"${ref}" is not a branch, tag or commit sha.`);
-  return { name: 'deploy', app, environment, ref };
+  return { name: 'deploy', app, environment, ref, ...breakGlass };
 }
 
 function parseRollback(args: string[], catalog: SlackCatalog): SlackCommand {

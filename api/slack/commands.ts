@@ -104,9 +104,9 @@ async function deploy(ctx: CommandContext, command: Extract<RunnableCommand, { n
   const ref = command.sha ? undefined : command.ref ?? branch;
   let started;
   try {
-    started = await startDeploy(ctx.deps, { app: command.app, environment: command.environment, ref, sha: command.sha }, ctx.trigger);
+    started = await startDeploy(ctx.deps, { app: command.app, environment: command.environment, ref, sha: command.sha, breakGlass: command.breakGlass }, ctx.trigger);
   } catch (err) {
-    // A lock's refusal (409), already audit-logged by startDeploy, says who locked it and how to unlock.
+    // A lock's or a freeze's refusal (409), already audit-logged by startDeploy, says who, why and what to do.
     if (err instanceof HttpError && err.statusCode === 409) return refusal(err.message);
     throw err;
   }
