@@ -229,6 +229,33 @@ export const openApiDocument = {
         responses: { 202: json(ref('Enqueued'), 'The deploy was queued.'), 409: error('The app and environment are locked, or frozen by a freeze window (the message says who or until when, and why).'), ...writeErrors },
       },
     },
+    '/promotions': {
+      post: {
+        summary: 'Deploy to one environment exactly the image (and fly.toml) another verified, from its release ledger',
+        security: writeSecurity,
+        parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object', required: ['app', 'from', 'to'], additionalProperties: false,
+                properties: {
+                  app: { type: 'string' }, from: { type: 'string', examples: ['staging'] }, to: { type: 'string', examples: ['production'] },
+                  image: { type: 'string', description: 'a specific image `from` verified; default its newest verified release' },
+                  breakGlass: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          202: json({ allOf: [ref('Enqueued'), { type: 'object', properties: { image: { type: 'string' } } }] }, 'The promoted deploy was queued in `to`; its approval applies.'),
+          409: error('Refused, nothing started: `from` has not verified that image (or any), the soak time is not over, `to` takes promotions from another environment, or `to` is locked or frozen.'),
+          ...writeErrors,
+        },
+      },
+    },
     '/rollbacks': {
       post: {
         summary: 'Roll back to the last known good release (newest verified in the ledger), a release version or an image',

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadAppsConfig, loadEnvConfig } from '../lib/config.js';
 import { DeployFrozenError } from '../lib/deployFreeze.js';
+import { PromotionRefused } from '../lib/promotion.js';
 import { DeployLockedError } from '../lib/deployLocks.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
@@ -111,6 +112,10 @@ function reportError(out: Output, err: unknown, command: Command | undefined): n
   }
   if (err instanceof DeployFrozenError) {
     out.problem('deploy-frozen', err.message);
+    return ExitCode.runFailed;
+  }
+  if (err instanceof PromotionRefused) {
+    out.problem('promotion-refused', err.message);
     return ExitCode.runFailed;
   }
   out.problem('failed', `${command ? `${command.name}: ` : ''}${(err as Error).message ?? String(err)}`);

@@ -290,6 +290,10 @@ const environmentSchema = z.object({
   allowedImageRegistries: z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*\/?$/, 'an image repository such as ghcr.io/acme/shop, or a prefix ending in /'))
     .default([]).describe('prebuilt images this environment accepts besides registry.fly.io/<flyApp>'),
   deploymentEvents: z.boolean().default(false).describe('GitHub deployment events may deploy here (held to branch)'),
+  promotion: z.object({
+    from: resourceName.describe('the environment whose verified releases this one takes, e.g. staging'),
+    soak: duration.default('0s').describe('how long a release must have been verified there first, e.g. 30m'),
+  }).strict().optional().describe('flightdeck promote: deploy here exactly the image (and fly.toml) the other environment verified'),
   freezes: z.array(freezeWindowSchema).default([])
     .describe('scheduled deploy locks: weekly {reason, from: "Fri 16:00", to: "Mon 08:00", timeZone} or one-off {reason, from, to} (ISO with offset); rollbacks still run'),
   breakGlass: z.array(z.string().min(1)).default([])

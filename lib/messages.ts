@@ -1,6 +1,7 @@
 // Messages (queries, updates, signals) and the shapes they carry, shared by workflows and clients.
 // Workflow-safe: imports only @temporalio/workflow definitions and pure types.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Promotion } from './promotion.js';
 import type { MigrationSafetyReport } from './migrationSafety.js';
 
 export type RunKind = 'deploy' | 'rollback' | 'backup' | 'restore' | 'migrate';
@@ -66,6 +67,8 @@ export interface DeployRequest {
   image?: string;
   /** Deploy through a freeze window: only people on the environment's breakGlass list may (trigger.identity). */
   breakGlass?: { reason: string };
+  /** A promotion (lib/promotion.ts): the image was verified in another environment; deploy it with that fly.toml. */
+  promotion?: Promotion;
   trigger: Trigger;
 }
 

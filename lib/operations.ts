@@ -5,9 +5,14 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { deployQueueId, deployQueueStartOperation } from './deployQueueAddress.js';
 import { deployLockRefusal, deployQueueStatus, describeLockRefusal } from './deployLocks.js';
 import { deployRunId } from './deployRunId.js';
+import { resolveTarget, type AppsConfig } from './config.js';
+import { checkFreeze } from './deployFreeze.js';
+import { durationToMs } from './duration.js';
+import { choosePromotion, PromotionRefused } from './promotion.js';
+import { readLedger } from './releaseLedgerClient.js';
 import {
   acceptDeploySignal, approvalUpdate, cancelReasonSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
-  type ApprovalDecision, type CancelRequest, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus,
+  type ApprovalDecision, type CancelRequest, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus, type Trigger,
 } from './messages.js';
 
 export { deployQueueId } from './deployQueueAddress.js';
@@ -35,6 +40,41 @@ export async function acceptDeploy(client: Client, taskQueue: string, request: D
     signal: acceptDeploySignal, signalArgs: [{ workflowId, request }],
   });
   return { workflowId, disposition: 'accepted' };
+}
+
+export interface PromotionInput {
+  app: string;
+  from: string;
+  to: string;
+  /** A specific image the source environment verified; default: its newest verified release. */
+  image?: string;
+  breakGlass?: { reason: string };
+  trigger: Trigger;
+}
+
+/**
+ * Deploys to `to` exactly the image (and fly.toml) `from` verified, read from `from`'s release
+ * ledger: through `to`'s queue, so its locks and approval apply. Throws PromotionRefused (nothing
+ * starts) for an unverified image, a soak not yet over, or environments that are not set up for it.
+ */
+export async function requestPromotion(client: Client, taskQueue: string, config: AppsConfig, input: PromotionInput): Promise<EnqueueResult & { image: string }> {
+  const { env } = resolveTarget(config, input.app, input.to);
+  resolveTarget(config, input.app, input.from);
+  if (input.from === input.to) throw new PromotionRefused(`promote from one environment to another: ${input.from} twice`);
+  if (env.promotion && env.promotion.from !== input.from) {
+    throw new PromotionRefused(`${input.app}/${input.to} takes promotions from ${env.promotion.from} only (environments.${input.to}.promotion.from), not ${input.from}`);
+  }
+  const entries = await readLedger(client, { app: input.app, environment: input.from });
+  const soakMs = env.promotion ? durationToMs(env.promotion.soak) : 0;
+  const chosen = choosePromotion(entries, { app: input.app, environment: input.from }, { image: input.image, soakMs, nowMs: Date.now() });
+  checkFreeze(input.app, input.to, env, input.breakGlass, input.trigger.identity, Date.now());
+  const result = await requestDeploy(client, taskQueue, {
+    app: input.app, environment: input.to, image: chosen.image, ...(chosen.commit ? { sha: chosen.commit } : {}),
+    ...(input.breakGlass ? { breakGlass: input.breakGlass } : {}),
+    promotion: { fromEnvironment: input.from, entryId: chosen.id, ...(chosen.flyConfig ? { flyConfig: chosen.flyConfig } : {}) },
+    trigger: input.trigger,
+  });
+  return { ...result, image: chosen.image };
 }
 
 /**

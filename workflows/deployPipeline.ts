@@ -72,8 +72,10 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
 
     let commit = request.sha;
     if (image) {
-      run.skip('test', 'prebuilt image');
-      run.skip('build', 'prebuilt image');
+      const why = request.promotion ? `promoted from ${request.promotion.fromEnvironment}` : 'prebuilt image';
+      run.skip('test', why);
+      run.skip('build', why);
+      if (request.promotion) run.fact('promoted from', `${request.promotion.fromEnvironment} (${request.promotion.entryId})`);
     } else {
       const checkout = await run.stage('test', () => checkoutAndTest(request, target!, run, hasRunnerQueue ? target!.runnerTaskQueue : undefined), () => target!.testCommand?.join(' ') ?? 'no test command');
       workspace = checkout.workspace;
@@ -110,7 +112,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     try {
       hasDeployStarted = true;
       if (hasLedger) isRecorded = CancellationScope.nonCancellable(() => recordDeploying(run, target!, request, image!, commit, workspace, applied?.record));
-      const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
+      const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace, request.promotion?.flyConfig?.content), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
       const appUrl = await run.stage('health', () => verifyHealth(target!, isQuick ? preflightResult.appUrl : undefined), (r) => r.detail);
@@ -293,12 +295,14 @@ async function migrate(target: DeployTarget, request: DeployRequest, workspace: 
   });
 }
 
-async function deploy(target: DeployTarget, image: string, baselineReleaseVersion: number | undefined, workspace: string | undefined) {
+/** configContent: the fly.toml another environment verified the image with (a promotion). */
+async function deploy(target: DeployTarget, image: string, baselineReleaseVersion: number | undefined, workspace: string | undefined, configContent?: string) {
   const waitTimeoutMs = durationToMs(target.waitTimeout);
   return proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
     flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout,
     baselineReleaseVersion: baselineReleaseVersion ?? null, workDir: `deploys/${workflowInfo().workflowId}`,
     configPath: workspace ? `${workspace}/fly.toml` : undefined,
+    ...(configContent !== undefined && !workspace ? { configContent } : {}),
   });
 }
 
@@ -424,7 +428,7 @@ async function recordDeploying(
 ): Promise<void> {
   let flyConfig: FlyConfigSnapshot | undefined;
   try {
-    flyConfig = workspace ? await local.readFlyConfig({ workspace }) : undefined;
+    flyConfig = workspace ? await local.readFlyConfig({ workspace }) : request.promotion?.flyConfig;
   } catch (err) {
     run.fact('fly.toml', `not kept in the ledger: ${rootMessage(err)}`);
   }

@@ -10,6 +10,7 @@ import { apiActor, apiIdentity, requireApiToken, requireScope } from '../apiToke
 import { auditLog } from '../../lib/audit.js';
 import type { ApiDeps } from '../deps.js';
 import { deployTargetSchema, startDeploy } from '../deployStarter.js';
+import { promotionSchema, startPromotion } from '../promotionStarter.js';
 import { idempotencyDeliveryId, lookUp, parseRequest } from '../validation.js';
 
 const rollbackBody = z.object({
@@ -49,6 +50,14 @@ export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     deps.metrics.runsStarted.inc({ kind: 'rollback' });
     auditLog(deps.logger, { actor: trigger.actor, action: 'rollback', target: `${body.app}/${body.environment}`, outcome: 'allowed', source: 'api', detail: workflowId });
     return reply.code(202).send({ workflowId });
+  });
+
+  app.post('/promotions', async (request, reply) => {
+    const trigger = apiTrigger(request);
+    const body = parseRequest(promotionSchema, request.body, 'promotion request');
+    requireScope(deps, request, 'deploy', `${body.app}/${body.to}`);
+    const run = await startPromotion(deps, body, trigger);
+    return reply.code(202).send(run);
   });
 
   app.post('/backups', async (request, reply) => {

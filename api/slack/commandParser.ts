@@ -13,6 +13,7 @@ export type MigrateAction = 'status' | 'plan' | 'apply' | 'rollback';
 export type SlackCommand =
   | { name: 'help'; problem?: string }
   | { name: 'deploy'; app: string; environment: string; ref?: string; sha?: string; breakGlass?: { reason: string } }
+  | { name: 'promote'; app: string; from: string; to: string }
   | { name: 'rollback'; app: string; environment: string; releaseVersion?: number; image?: string }
   | { name: 'status'; app: string; environment: string }
   | { name: 'releases'; app: string; environment: string }
@@ -28,6 +29,7 @@ export type SlackCommand =
 export const HELP_TEXT = [
   '*Flightdeck commands*',
   '`/flightdeck deploy <app> [env] [ref] [break-glass <reason>]`: test, build and deploy a branch, tag or commit (default: the environment\'s branch); break-glass deploys through a freeze window (named people only)',
+  '`/flightdeck promote <app> <from> <to>`: deploy to <to> exactly the image (and fly.toml) <from> verified; <to>\'s approval, locks and soak time apply',
   '`/flightdeck rollback <app> [env] [version|image]`: go back to the last good release, a release version (v12) or an image',
   '`/flightdeck status <app> [env]`: what runs now, what waits, and any lock',
   '`/flightdeck releases <app> [env]`: the release ledger: what ran, from which commit, and whether it was verified',
@@ -48,6 +50,7 @@ export function parseSlackCommand(text: string, catalog: SlackCatalog): SlackCom
   try {
     switch (verb?.toLowerCase()) {
       case 'deploy': return parseDeploy(args, catalog);
+      case 'promote': return parsePromote(args, catalog);
       case 'rollback': return parseRollback(args, catalog);
       case 'status': {
         const { app, environment } = appAndEnvironment(args, catalog, 0);
@@ -90,6 +93,15 @@ function parseDeploy(args: string[], catalog: SlackCatalog): SlackCommand {
   if (commitSha.safeParse(ref).success) return { name: 'deploy', app, environment, sha: ref, ...breakGlass };
   if (!gitRef.safeParse(ref).success) throw new CommandProblem(`"${ref}" is not a branch, tag or commit sha.`);
   return { name: 'deploy', app, environment, ref, ...breakGlass };
+}
+
+function parsePromote(args: string[], catalog: SlackCatalog): SlackCommand {
+  const { app, environment: from, rest } = appAndEnvironment(args, catalog, 1);
+  const to = rest[0];
+  const environments = catalog.apps[app]!;
+  if (args[1] === undefined || to === undefined) throw new CommandProblem(`Say from which environment to which, e.g. \`/flightdeck promote ${app} staging production\`.`);
+  if (!environments.includes(to)) throw new CommandProblem(`${app} has no environment "${to}"; it has: ${environments.join(', ')}.`);
+  return { name: 'promote', app, from, to };
 }
 
 function parseRollback(args: string[], catalog: SlackCatalog): SlackCommand {

@@ -13,6 +13,7 @@ import { readLedger, withLedgerVerdicts } from '../../lib/releaseLedgerClient.js
 import { listRuns } from '../../lib/runHistory.js';
 import type { ApiDeps } from '../deps.js';
 import { startDeploy } from '../deployStarter.js';
+import { startPromotion } from '../promotionStarter.js';
 import { HttpError } from '../httpErrors.js';
 import type { SlackCatalog, SlackCommand } from './commandParser.js';
 import { slack } from '../../lib/slackText.js';
@@ -50,6 +51,7 @@ export async function runSlackCommand(deps: ApiDeps, caller: SlackCaller, comman
 async function dispatch(ctx: CommandContext, command: RunnableCommand): Promise<SlackResponse> {
   switch (command.name) {
     case 'deploy': return deploy(ctx, command);
+    case 'promote': return promote(ctx, command);
     case 'rollback': return rollback(ctx, command);
     case 'status': return status(ctx, command);
     case 'releases': {
@@ -113,6 +115,20 @@ async function deploy(ctx: CommandContext, command: Extract<RunnableCommand, { n
   const what = command.sha ?? ref ?? 'the default branch';
   const queued = started.disposition === 'queued' ? ' It waits for the deploy in progress.' : '';
   return inChannel(slack`:rocket: ${mention(ctx.caller.userId)} started a deploy of ${command.app} to ${command.environment} (${what}): \`${started.workflowId}\`.${queued}`);
+}
+
+async function promote(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'promote' }>): Promise<SlackResponse> {
+  const refused = ctx.checkApp('promote', 'deploy', command.app, command.to);
+  if (refused) return refused;
+  let started;
+  try {
+    started = await startPromotion(ctx.deps, { app: command.app, from: command.from, to: command.to }, ctx.trigger);
+  } catch (err) {
+    // Unverified, not soaked, locked or frozen (409, audit-logged by startPromotion): the reason says which.
+    if (err instanceof HttpError && err.statusCode === 409) return refusal(err.message);
+    throw err;
+  }
+  return inChannel(slack`:rocket: ${mention(ctx.caller.userId)} promoted ${started.image} from ${command.from} to ${command.to} of ${command.app}: \`${started.workflowId}\`.`);
 }
 
 async function rollback(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'rollback' }>): Promise<SlackResponse> {
@@ -265,6 +281,7 @@ async function unlock(ctx: CommandContext, command: Extract<RunnableCommand, { n
 
 function targetOf(command: RunnableCommand): string {
   if ('workflowId' in command) return command.workflowId;
+  if (command.name === 'promote') return `${command.app}/${command.to}`;
   if ('app' in command) return command.environment ? `${command.app}/${command.environment}` : command.app;
   if ('database' in command) return command.database;
   if ('backupId' in command) return command.backupId;

@@ -8,6 +8,7 @@ import { deployCommand } from './deploy.js';
 import { historyCommand } from './history.js';
 import { lockCommand, unlockCommand } from './locks.js';
 import { migrateCommand } from './migrate.js';
+import { promoteCommand } from './promote.js';
 import { releasesCommand } from './releases.js';
 import { restoreCommand } from './restore.js';
 import { rollbackCommand } from './rollback.js';
@@ -15,7 +16,7 @@ import { schedulesCommand } from './schedules.js';
 import { statusCommand } from './status.js';
 
 export const COMMANDS: readonly Command[] = [
-  deployCommand, rollbackCommand, releasesCommand, statusCommand, historyCommand,
+  deployCommand, promoteCommand, rollbackCommand, releasesCommand, statusCommand, historyCommand,
   approveCommand, rejectCommand, decideCommand, cancelCommand, lockCommand, unlockCommand,
   backupCommand, backupsCommand, restoreCommand, migrateCommand, schedulesCommand,
 ];

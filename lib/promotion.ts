@@ -1,0 +1,46 @@
+// Promotion: production gets exactly the image staging verified, with the fly.toml it was verified
+// with, taken from staging's release ledger, never rebuilt. Refused for an image staging has not
+// verified (or that failed there since), and before the soak time has passed since the verification.
+// Pure: the clock is an argument; lib/operations.ts reads the ledger and starts the deploy.
+import { hasFailedVerdict, type FlyConfigSnapshot, type LedgerEntry } from './releaseLedger.js';
+
+/** What a promoted deploy carries: where it comes from, and the verified config. */
+export interface Promotion {
+  fromEnvironment: string;
+  /** The ledger entry of the verified release (its run id). */
+  entryId: string;
+  /** The fly.toml staging verified the image with; absent when that run kept none. */
+  flyConfig?: FlyConfigSnapshot;
+}
+
+export class PromotionRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PromotionRefused';
+  }
+}
+
+/**
+ * The release to promote: the given image, or the newest one the source environment verified.
+ * Only `verified` counts (Flightdeck deployed it and it passed health, smoke and bake there).
+ */
+export function choosePromotion(entries: LedgerEntry[], source: { app: string; environment: string }, options: { image?: string; soakMs: number; nowMs: number }): LedgerEntry {
+  const where = `${source.app}/${source.environment}`;
+  const verified = entries
+    .filter((e) => e.verdict === 'verified' && e.kind !== 'adopted' && !hasFailedVerdict(entries, e.image))
+    .filter((e) => options.image === undefined || e.image === options.image)
+    .sort((a, b) => (b.finishedAt ?? b.startedAt).localeCompare(a.finishedAt ?? a.startedAt));
+  const chosen = verified[0];
+  if (!chosen) {
+    throw new PromotionRefused(options.image
+      ? `${options.image} is not a release ${where} has verified (or it failed there since): only an image Flightdeck deployed and verified there can be promoted`
+      : `${where} has no verified release to promote: deploy there first, and let it pass health, smoke and bake`);
+  }
+  const verifiedAtMs = Date.parse(chosen.finishedAt ?? chosen.startedAt);
+  const promotableAtMs = verifiedAtMs + options.soakMs;
+  if (options.nowMs < promotableAtMs) {
+    throw new PromotionRefused(`${chosen.image} was verified in ${where} at ${new Date(verifiedAtMs).toISOString()}; it must soak there until `
+      + `${new Date(promotableAtMs).toISOString()} (${Math.ceil((promotableAtMs - options.nowMs) / 60_000)} min from now) before it is promoted`);
+  }
+  return chosen;
+}
