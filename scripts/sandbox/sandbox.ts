@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createSim, killAllSimProcesses, type Sim } from '../../sim/testing.js';
 import { locatePostgresBinDir, startLocalPostgres, type LocalPostgres } from '../localPostgres.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../localTemporal.js';
+import { locateSquawk } from '../squawk.js';
 import { startManagedChild, type ManagedChild } from './childProcesses.js';
 import { ensureDemoDatabase } from './demoDatabase.js';
 import { ensureDemoRepository, initialImage } from './demoRepository.js';
@@ -129,7 +130,17 @@ function childEnvironment(servers: SandboxServers, sim: Sim, secrets: SandboxSec
     LOG_LEVEL: 'info',
     PG_BIN_DIR: pgBinDir,
     PATH: `${pgBinDir}${path.delimiter}${process.env.PATH ?? ''}`,
+    ...squawkPath(),
   };
+}
+
+/** The migration linter, from npm run setup's cache; the demo app has no migrations, so the sandbox runs without it. */
+function squawkPath(): { SQUAWK_PATH?: string } {
+  try {
+    return { SQUAWK_PATH: locateSquawk() };
+  } catch {
+    return {};
+  }
 }
 
 /** Creates the demo app on two machines unless the simulator state already has it. */
