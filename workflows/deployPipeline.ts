@@ -209,7 +209,7 @@ async function checkAppIsReady(target: DeployTarget, isQuick = false) {
  */
 async function preflightWithLedger(target: DeployTarget, run: RunTracker, isQuick: boolean): Promise<PreflightResult> {
   const [status, entries] = isQuick
-    ? await Promise.all([checkAppIsReady(target, true), readLedger(target, true)])
+    ? await Promise.all([checkAppIsReady(target, true), readLedger(target)])
     : [await checkAppIsReady(target), await readLedger(target)];
   const serving = status.servingImage;
   const isServingAdopted = serving !== undefined && !isKnownImage(entries, serving) && await adoptServingImage(target, run, serving, status.appUrl);

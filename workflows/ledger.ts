@@ -1,24 +1,26 @@
 // Workflow side of the release ledger: what a run records, and how it reads the entries. Recording
 // never stops a run: an entry that could not be written stays `deploying`, which is never a rollback
 // target, so a lost write can only make Flightdeck more careful, never send it to a bad image.
-import { proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { rootMessage } from '../lib/errors.js';
 import type { LedgerEntry, LedgerRecord } from '../lib/releaseLedger.js';
-import { localOptions, quickLocalOptions } from './activityOptions.js';
+import { localOptions } from './activityOptions.js';
 import type { RunTracker } from './runTracker.js';
 
 const ledger = proxyActivities<Activities>(localOptions);
-const quickLedger = proxyLocalActivities<Activities>(quickLocalOptions);
 
 export interface LedgerAddress {
   app: string;
   environment: string;
 }
 
-/** isQuick: as a local activity (the pipeline's preflight, patch quick-stages). */
-export async function readLedger(address: LedgerAddress, isQuick = false): Promise<LedgerEntry[]> {
-  return (isQuick ? quickLedger : ledger).readReleaseLedger({ app: address.app, environment: address.environment });
+/**
+ * Never a local activity: it queries the ledger workflow, which needs a workflow-task slot of its
+ * own, and a local activity keeps its caller's workflow task open (slots could run out at scale).
+ */
+export async function readLedger(address: LedgerAddress): Promise<LedgerEntry[]> {
+  return ledger.readReleaseLedger({ app: address.app, environment: address.environment });
 }
 
 /**
