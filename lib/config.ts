@@ -41,7 +41,7 @@ const envSchema = z.object({
   FLIGHTDECK_WORKER_MAX_ACTIVITIES: z.coerce.number('a whole number, e.g. 20').int().min(1).default(20)
     .describe('activities one worker runs at once (flyctl, git, probes, Slack): each flyctl or git call is a child process'),
   FLIGHTDECK_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number('a whole number of at least 2, e.g. 100').int().min(2).default(100)
-    .describe('workflow tasks one worker holds at once; a task stays open while its local activities run (the ledger read queries another workflow, which needs a slot too)'),
+    .describe('workflow tasks one worker holds at once; a task stays open while its local activity runs, and deploy queues and ledgers answer queries and updates in slots of their own'),
   FLIGHTDECK_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number('a whole number, e.g. 250').int().min(0).default(250)
     .refine((n) => n === 0 || n >= 2, '0 (no cache: every task replays its history) or at least 2')
     .describe('runs kept in memory between tasks (sticky cache); below the open runs, tasks replay history'),
