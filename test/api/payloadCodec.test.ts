@@ -30,6 +30,9 @@ function payloadsIn(node: unknown, found: JsonPayload[] = []): JsonPayload[] {
   else if (node && typeof node === 'object') {
     const record = node as Record<string, unknown>;
     if (record.markerName === 'core_patch') return found;
+    // A local activity's marker: the SDK core's own bookkeeping (sequence, attempt, activity type, times)
+    // is plain JSON it writes itself; the activity's result beside it must be encrypted like any payload.
+    if (record.markerName === 'core_local_activity') delete (record.details as Record<string, unknown> | undefined)?.data;
     for (const key of ['searchAttributes', 'upsertWorkflowSearchAttributesEventAttributes']) delete record[key];
     const metadata = record.metadata as Record<string, string> | undefined;
     if (metadata && typeof metadata.encoding === 'string') found.push(record as JsonPayload);
