@@ -1,7 +1,9 @@
 // The nightly backup runbook (pg_dump, copy it somewhere, hope it restores), made provable:
 // dump straight into storage, verify by restoring into a scratch database, record the result in
 // the catalog, prune what retention allows, report. A backup that is not verified is not a backup.
-import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, setHandler, uuid4, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, setHandler, uuid4, type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { BackupTarget } from '../activities/backup/index.js';
 import type { DumpResult } from '../activities/backup/dump.js';
@@ -27,6 +29,11 @@ const catalogOptions: ActivityOptions = { startToCloseTimeout: '5m', retry: { in
 
 const local = proxyActivities<Activities>(localOptions);
 const postgres = proxyActivities<Activities>(postgresOptions);
+/**
+ * With cancel-at-safe-points: a cancelled dump is waited for until it has stopped, so nothing it
+ * writes (the dump, its globals, its manifest) lands after the clean-up that deletes them.
+ */
+const dumpUntilStopped = proxyActivities<Activities>({ ...postgresOptions, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 const catalog = proxyActivities<Activities>(catalogOptions);
 // The release is context for the catalog, not a reason to fail a backup: one quick try.
 const fly = proxyActivities<Activities>({ ...flyReadOptions, retry: { maximumAttempts: 2 } });
@@ -56,7 +63,7 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     run.fact('release', releaseVersion);
     unrecorded = { series: target.series, backupId, releaseVersion };
 
-    const dump = await run.stage('dump', () => postgres.dumpDatabase({
+    const dump = await run.stage('dump', () => (isCancelSafe ? dumpUntilStopped : postgres).dumpDatabase({
       backupId, database: request.database, pgDatabase: request.pgDatabase, app: target.app,
       releaseVersion, compressionLevel: target.compressionLevel, trigger: request.trigger, ...(isSafetyBackup ? { isSafetyBackup } : {}),
     }), describeDump);

@@ -5,7 +5,7 @@
 // database and checked there; only then is it swapped in, in a window that cannot be cancelled, and
 // the old database is kept renamed, never dropped.
 import {
-  ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions,
+  ActivityCancellationType, ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RestorePlan } from '../activities/backup/index.js';
@@ -25,6 +25,8 @@ const postgres = proxyActivities<Activities>(postgresOptions);
 /** A staging restore drops its own leftovers, so a retry (after a lost worker) may come soon. */
 const stagingOptions: ActivityOptions = { ...postgresOptions, retry: { initialInterval: '5s', backoffCoefficient: 2, maximumAttempts: 3 } };
 const staging = proxyActivities<Activities>(stagingOptions);
+/** With cancel-at-safe-points: a cancelled staging restore has stopped before its database is dropped. */
+const stagingUntilStopped = proxyActivities<Activities>({ ...stagingOptions, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 const swap = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', maximumAttempts: 5 } });
 const holds = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 10 } });
 /** The change id of restoring into a staging database and swapping it in (docs/operations.md). */
@@ -123,7 +125,7 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
     // Owners and grantees must exist before pg_restore runs with them.
     const restoredRoles = request.shouldRestoreGlobals ? await restoreRoles(run, ref) : undefined;
 
-    const outcome = await run.stage('restore', () => staging.restoreBackupIntoStaging({ ...ref, stagingDatabase }),
+    const outcome = await run.stage('restore', () => (cancellation ? stagingUntilStopped : staging).restoreBackupIntoStaging({ ...ref, stagingDatabase }),
       (o) => (o.isVerified ? `into ${stagingDatabase}; database properties, row counts and schema match the backup` : `into ${stagingDatabase}; it does NOT match the backup`));
     run.status.checks = outcome.checks;
     if (!outcome.isVerified) {
