@@ -34,6 +34,13 @@ export interface SimAppManifest {
   machineCheck?: { exitCode?: number; durationMs?: number };
   /** Whether building this source fails (error text defaults to a buildkit "failed to solve" line). */
   build?: { fails?: boolean; error?: string; durationMs?: number };
+  /**
+   * Synthetic traffic counted in /metrics besides real requests: requestsPerSecond since the process
+   * started (default 0), errorRate of them answered 500 (0..1, default 0), each taking latencyMs (default 20).
+   */
+  traffic?: { requestsPerSecond?: number; errorRate?: number; latencyMs?: number };
+  /** The image's own log lines, printed in turn every everyMs (default 1000) while the machine runs; a string is an info line. */
+  logs?: { everyMs?: number; lines?: Array<string | { level?: string; message: string }> };
 }
 
 export type SimBehaviourName = 'healthy' | 'unhealthy' | 'smoke-fails' | 'crash' | 'slow-start' | 'release-fails' | 'build-fails' | 'degrades';
@@ -62,6 +69,8 @@ export interface SimSettings {
    * still fails fast against an unhealthy image in tests.
    */
   maxWaitTimeoutMs: number | null;
+  /** A listening machine writes a Prometheus file_sd target file here (labels app, instance, region); default null: none. */
+  metricsTargetsDir: string | null;
 }
 
 export interface CreateSimOptions {

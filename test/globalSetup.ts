@@ -1,8 +1,9 @@
-// One Temporal dev server and one PostgreSQL for the whole test run, shared by every test file.
+// One Temporal dev server, one PostgreSQL and one Prometheus for the whole test run, shared by every test file.
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startTemporalDevServer, type TemporalDevServer } from '../scripts/localTemporal.js';
 import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
+import { startLocalPrometheus, type LocalPrometheus } from '../scripts/localPrometheus.js';
 import { locateSquawk } from '../scripts/squawk.js';
 
 declare module 'vitest' {
@@ -10,26 +11,32 @@ declare module 'vitest' {
     temporalAddress: string;
     temporalNamespace: string;
     postgresUrl: string;
+    /** The run's Prometheus (scrapes every 1s) and the directory simulated machines register in. */
+    prometheusUrl: string;
+    prometheusTargetsDir: string;
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const started: Array<TemporalDevServer | LocalPostgres> = [];
+  const started: Array<TemporalDevServer | LocalPostgres | LocalPrometheus> = [];
   const stopAll = async () => { await Promise.allSettled(started.map((s) => s.stop())); };
   try {
     // The migration linter, on the PATH of test workers and of the workers they start (SQUAWK_PATH's default).
     const squawk = locateSquawk();
     process.env.PATH = `${path.dirname(squawk)}${path.delimiter}${process.env.PATH ?? ''}`;
-    const [temporal, postgresUrl] = await Promise.all([
+    const [temporal, postgresUrl, prometheus] = await Promise.all([
       startTemporalDevServer().then((server) => { started.push(server); return server; }),
       process.env.TEST_DATABASE_URL
         ? Promise.resolve(process.env.TEST_DATABASE_URL)
         : startLocalPostgres().then((server) => { started.push(server); return server.url; }),
+      startLocalPrometheus().then((server) => { started.push(server); return server; }),
     ]);
     project.provide('temporalAddress', temporal.address);
     project.provide('temporalNamespace', temporal.namespace);
     project.provide('postgresUrl', postgresUrl);
-    console.log(`test servers: Temporal ${temporal.address}, PostgreSQL ${new URL(postgresUrl).host}`);
+    project.provide('prometheusUrl', prometheus.url);
+    project.provide('prometheusTargetsDir', prometheus.targetsDir);
+    console.log(`test servers: Temporal ${temporal.address}, PostgreSQL ${new URL(postgresUrl).host}, Prometheus ${new URL(prometheus.url).host}`);
   } catch (err) {
     await stopAll();
     throw new Error(`Test setup failed. ${(err as Error).message}`);

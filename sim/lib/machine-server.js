@@ -4,6 +4,7 @@
 // Started detached by flyctl; registers its own port and state, like a machine reporting to flyd.
 import http from 'node:http';
 import { appendAppLog } from './app-log.js';
+import { createRequestMetrics, registerScrapeTarget } from './app-metrics.js';
 import { readState, updateState } from './state.js';
 import { startWatchdog } from './watchdog.js';
 
@@ -19,6 +20,8 @@ const spec = /** @type {MachineSpec} */ (JSON.parse(process.env.FLY_SIM_MACHINE_
 const { manifest } = spec;
 const startedAtMs = Date.now();
 let successfulHealthResponses = 0;
+const metrics = createRequestMetrics();
+let unregisterScrapeTarget = () => undefined;
 
 /** @param {string} message @param {string} [level] */
 function log(message, level = 'info') {
@@ -56,10 +59,13 @@ function healthResponse() {
 /** @type {http.RequestListener} */
 function handleRequest(req, res) {
   const { pathname } = new URL(req.url ?? '/', 'http://machine');
+  const receivedAt = process.hrtime.bigint();
   const identity = { 'x-sim-app': spec.app, 'x-sim-machine': spec.machineId, 'x-sim-version': manifest.version, 'x-sim-image': spec.imageRef };
   const send = (/** @type {number} */ status, /** @type {string} */ body, /** @type {Record<string, string>} */ headers = {}) => {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...identity, ...headers });
     res.end(body);
+    // Scrapes are not traffic: an app that serves nothing has no request metrics.
+    if (pathname !== '/metrics') metrics.observe(status, Number(process.hrtime.bigint() - receivedAt) / 1e9);
   };
   if (pathname === manifest.healthPath) {
     const { status, body } = healthResponse();
@@ -71,6 +77,10 @@ function handleRequest(req, res) {
     return send(route.status ?? 200, isJson ? JSON.stringify(route.json) : route.body ?? '', { ...(isJson ? { 'content-type': 'application/json' } : {}), ...route.headers });
   }
   if (pathname === '/') return send(200, `${spec.app} ${manifest.version}\n`);
+  if (pathname === '/metrics') {
+    metrics.catchUp(manifest.traffic, Date.now() - startedAtMs);
+    return send(200, metrics.render(), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  }
   if (pathname === '/__sim/info') {
     return send(200, JSON.stringify({ app: spec.app, machineId: spec.machineId, instanceId: spec.instanceId, imageRef: spec.imageRef, version: manifest.version, releaseVersion: spec.releaseVersion, startedAt: new Date(startedAtMs).toISOString(), envNames: Object.keys(process.env).filter((name) => name !== 'FLY_SIM_MACHINE_SPEC').sort() }), { 'content-type': 'application/json' });
   }
@@ -96,6 +106,8 @@ function listen() {
     const address = server?.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     log(`Listening on 0.0.0.0:${spec.internalPort}`);
+    startImageLogLines();
+    unregisterScrapeTarget = registerScrapeTarget(readState(spec.dir).settings.metricsTargetsDir, { ...spec, port });
     await updateOwnRecord((machine) => {
       machine.port = port;
       machine.pid = process.pid;
@@ -105,7 +117,19 @@ function listen() {
   });
 }
 
+/** The image's own log lines (manifest logs), in turn, every logs.everyMs while the machine runs. */
+function startImageLogLines() {
+  const { lines, everyMs } = manifest.logs;
+  if (lines.length === 0 || !(everyMs > 0)) return;
+  let next = 0;
+  setInterval(() => {
+    const line = lines[next++ % lines.length];
+    log(line.message, line.level);
+  }, everyMs).unref();
+}
+
 function stop() {
+  unregisterScrapeTarget();
   log('Sending signal SIGINT to main child process');
   server?.close();
   server?.closeAllConnections();

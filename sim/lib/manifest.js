@@ -16,7 +16,9 @@ export const MANIFEST_FILE_NAME = 'sim-app.json';
  *   crashOnStart: boolean, startDelayMs: number, routes: Record<string, RouteBehaviour>,
  *   releaseCommand: { exitCode: number, output: string[], durationMs: number },
  *   machineCheck: { exitCode: number, durationMs: number },
- *   build: { fails: boolean, error: string, durationMs: number }
+ *   build: { fails: boolean, error: string, durationMs: number },
+ *   traffic: import('./app-metrics.js').TrafficBehaviour,
+ *   logs: { everyMs: number, lines: Array<{ level: string, message: string }> }
  * }} Manifest
  */
 
@@ -27,7 +29,7 @@ const DEFAULT_BUILD_ERROR = 'failed to solve: process "/bin/sh -c npm run build"
  * @returns {Manifest}
  */
 export function normalizeManifest(raw) {
-  const known = ['version', 'healthPath', 'health', 'healthyAfterMs', 'failHealthAfterRequests', 'failHealthAfterMs', 'crashOnStart', 'startDelayMs', 'routes', 'releaseCommand', 'machineCheck', 'build'];
+  const known = ['version', 'healthPath', 'health', 'healthyAfterMs', 'failHealthAfterRequests', 'failHealthAfterMs', 'crashOnStart', 'startDelayMs', 'routes', 'releaseCommand', 'machineCheck', 'build', 'traffic', 'logs'];
   const unknown = Object.keys(raw).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new FlyError(`${MANIFEST_FILE_NAME}: unknown field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
   return {
@@ -53,6 +55,17 @@ export function normalizeManifest(raw) {
       fails: Boolean(raw.build?.fails),
       error: String(raw.build?.error ?? DEFAULT_BUILD_ERROR),
       durationMs: Number(raw.build?.durationMs ?? 0),
+    },
+    traffic: {
+      requestsPerSecond: Number(raw.traffic?.requestsPerSecond ?? 0),
+      errorRate: Math.min(1, Math.max(0, Number(raw.traffic?.errorRate ?? 0))),
+      latencyMs: Number(raw.traffic?.latencyMs ?? 20),
+    },
+    logs: {
+      everyMs: Number(raw.logs?.everyMs ?? 1000),
+      lines: (raw.logs?.lines ?? []).map((/** @type {any} */ line) => (typeof line === 'string'
+        ? { level: 'info', message: line }
+        : { level: String(line.level ?? 'info'), message: String(line.message ?? '') })),
     },
   };
 }

@@ -47,7 +47,8 @@ import { FlyError } from './errors.js';
  * @typedef {{
  *   ownerPid: number | null, validTokens: string[] | null, user: { id: string, name: string, email: string },
  *   org: { id: string, internalNumericId: string, name: string, slug: string },
- *   region: string, smokeCheckMs: number, healthPollMs: number, maxWaitTimeoutMs: number | null
+ *   region: string, smokeCheckMs: number, healthPollMs: number, maxWaitTimeoutMs: number | null,
+ *   metricsTargetsDir: string | null
  * }} Settings
  * @typedef {{
  *   schemaVersion: 1, apps: Record<string, AppRecord>, images: Record<string, ImageRecord>,
@@ -68,6 +69,8 @@ export function defaultSettings() {
     healthPollMs: 50,
     // Tests may cap --wait-timeout so code that passes flyctl's 5m default still fails fast.
     maxWaitTimeoutMs: null,
+    // Where listening machines register as Prometheus file_sd targets (null: nowhere).
+    metricsTargetsDir: null,
   };
 }
 
