@@ -20,8 +20,10 @@ export interface SimAppManifest {
   healthyAfterMs?: number;
   /** After this many successful health responses (platform checks included) health answers 500. */
   failHealthAfterRequests?: number;
-  /** From this long after the process started, health answers 500. */
+  /** From this long after the process started, health answers 500 (a restart starts the clock again). */
   failHealthAfterMs?: number;
+  /** false: failHealthAfterMs counts from when the machine got this image, so `machine restart` does not heal it (default true). */
+  restartHeals?: boolean;
   /** The process exits with status 1 right after starting (deploy: "the app appears to be crashing"). */
   crashOnStart?: boolean;
   /** The process listens only after this delay (the machine stays "starting"). */

@@ -66,7 +66,10 @@ export const COMMANDS = [
   {
     name: 'machine',
     aliases: ['machines', 'm'],
-    subcommands: [{ name: 'list', aliases: ['ls'], flags: [...APP, ...JSON_OUTPUT, boolFlag('quiet', 'q')], needsAuth: true, load: () => import('./commands/machine-list.js') }],
+    subcommands: [
+      { name: 'list', aliases: ['ls'], flags: [...APP, ...JSON_OUTPUT, boolFlag('quiet', 'q')], needsAuth: true, load: () => import('./commands/machine-list.js') },
+      { name: 'restart', flags: [...APP, boolFlag('select'), stringFlag('signal', 's'), stringFlag('time'), boolFlag('force'), boolFlag('skip-health-checks')], needsAuth: true, load: () => import('./commands/machine-restart.js') },
+    ],
   },
   {
     name: 'checks',

@@ -54,6 +54,26 @@ export async function replaceMachine(ctx, appName, machineId, change, event = { 
 }
 
 /**
+ * Restarts the machine's process on the same image, config and instance (`fly machine restart`,
+ * the Machines API's restart): the new process starts afresh, so its checks run again. A stopped
+ * machine is started.
+ * @param {CommandContext} ctx
+ * @param {string} appName
+ * @param {string} machineId
+ */
+export async function restartMachine(ctx, appName, machineId) {
+  const previousPid = await ctx.updateState((state) => {
+    const machine = state.apps[appName].machines[machineId];
+    const pid = machine.pid;
+    Object.assign(machine, { state: 'stopping', pid: null, port: null });
+    recordEvent(machine, { type: 'restart', status: 'stopping', source: 'user', timestamp: Date.now() });
+    return pid;
+  });
+  await terminateProcess(previousPid, machineMarker(machineId));
+  await launchMachineProcess(ctx, appName, machineId);
+}
+
+/**
  * A stopped machine gets the new config but stays stopped (flyctl's SkipLaunch: "updated but not
  * started"), so nothing waits for it.
  * @param {CommandContext} ctx
@@ -144,6 +164,9 @@ async function launchMachineProcess(ctx, appName, machineId) {
     imageRef: machine.imageRef,
     releaseVersion: machine.config.metadata.fly_release_version,
     internalPort: machine.config.internalPort,
+    // When this machine got its image (created or updated; a restart keeps it): the clock of a
+    // degradation that survives restarts (manifest restartHeals: false).
+    imageSinceMs: Date.parse(machine.updatedAt),
     manifest,
   };
   const env = {

@@ -12,7 +12,7 @@ import { startWatchdog } from './watchdog.js';
  * What flyctl passes in FLY_SIM_MACHINE_SPEC.
  * @typedef {{
  *   dir: string, app: string, machineId: string, instanceId: string, region: string, imageRef: string,
- *   releaseVersion: string, internalPort: number, manifest: import('./manifest.js').Manifest
+ *   releaseVersion: string, internalPort: number, imageSinceMs?: number, manifest: import('./manifest.js').Manifest
  * }} MachineSpec
  */
 
@@ -45,12 +45,18 @@ function isFirstMachine() {
   return ids[0] === spec.machineId;
 }
 
+/** How long the degradation clock has run: since this process started, or (restartHeals: false) since the machine got its image. */
+function degradedClockMs() {
+  const since = manifest.restartHeals !== false || !spec.imageSinceMs ? startedAtMs : Math.min(spec.imageSinceMs, startedAtMs);
+  return Date.now() - since;
+}
+
 function healthResponse() {
   const uptimeMs = Date.now() - startedAtMs;
   if (uptimeMs < manifest.healthyAfterMs) return { status: 503, body: 'starting' };
   if (manifest.health === 'fail') return { status: 500, body: 'unhealthy' };
   if (manifest.health === 'fail-except-first' && !isFirstMachine()) return { status: 500, body: 'unhealthy' };
-  if (manifest.failHealthAfterMs !== null && uptimeMs >= manifest.failHealthAfterMs) return { status: 500, body: 'degraded' };
+  if (manifest.failHealthAfterMs !== null && degradedClockMs() >= manifest.failHealthAfterMs) return { status: 500, body: 'degraded' };
   if (manifest.failHealthAfterRequests !== null && successfulHealthResponses >= manifest.failHealthAfterRequests) return { status: 500, body: 'degraded' };
   successfulHealthResponses += 1;
   return { status: 200, body: 'OK' };

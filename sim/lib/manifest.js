@@ -12,7 +12,7 @@ export const MANIFEST_FILE_NAME = 'sim-app.json';
  * @typedef {{ status?: number, body?: string, json?: unknown, headers?: Record<string, string> }} RouteBehaviour
  * @typedef {{
  *   version: string, healthPath: string, health: 'pass' | 'fail' | 'fail-except-first', healthyAfterMs: number,
- *   failHealthAfterRequests: number | null, failHealthAfterMs: number | null,
+ *   failHealthAfterRequests: number | null, failHealthAfterMs: number | null, restartHeals: boolean,
  *   crashOnStart: boolean, startDelayMs: number, routes: Record<string, RouteBehaviour>,
  *   releaseCommand: { exitCode: number, output: string[], durationMs: number },
  *   machineCheck: { exitCode: number, durationMs: number },
@@ -29,7 +29,7 @@ const DEFAULT_BUILD_ERROR = 'failed to solve: process "/bin/sh -c npm run build"
  * @returns {Manifest}
  */
 export function normalizeManifest(raw) {
-  const known = ['version', 'healthPath', 'health', 'healthyAfterMs', 'failHealthAfterRequests', 'failHealthAfterMs', 'crashOnStart', 'startDelayMs', 'routes', 'releaseCommand', 'machineCheck', 'build', 'traffic', 'logs'];
+  const known = ['version', 'healthPath', 'health', 'healthyAfterMs', 'failHealthAfterRequests', 'failHealthAfterMs', 'restartHeals', 'crashOnStart', 'startDelayMs', 'routes', 'releaseCommand', 'machineCheck', 'build', 'traffic', 'logs'];
   const unknown = Object.keys(raw).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new FlyError(`${MANIFEST_FILE_NAME}: unknown field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
   return {
@@ -39,6 +39,7 @@ export function normalizeManifest(raw) {
     healthyAfterMs: Number(raw.healthyAfterMs ?? 0),
     failHealthAfterRequests: raw.failHealthAfterRequests == null ? null : Number(raw.failHealthAfterRequests),
     failHealthAfterMs: raw.failHealthAfterMs == null ? null : Number(raw.failHealthAfterMs),
+    restartHeals: raw.restartHeals !== false,
     crashOnStart: Boolean(raw.crashOnStart),
     startDelayMs: Number(raw.startDelayMs ?? 0),
     routes: raw.routes ?? {},
