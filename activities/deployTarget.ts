@@ -6,6 +6,7 @@ import { databaseOfEnvironment } from '../lib/environmentDatabase.js';
 import { activeFreeze, type ActiveFreeze } from '../lib/freezeWindows.js';
 import { resolveMigrationSafetyPolicy, type MigrationSafetyPolicy } from '../lib/migrationSafety.js';
 import { PermanentError, permanentFailure, TransientError, transientFailure } from '../lib/errors.js';
+import type { JsonScalar } from '../lib/jsonFields.js';
 import { redactText } from '../lib/redact.js';
 import { durationToMs } from '../lib/validate.js';
 
@@ -30,7 +31,11 @@ export interface DeployTarget {
   strategy: string;
   rollbackStrategy: string;
   waitTimeout: string;
-  health: { path: string; url?: string; consecutiveSuccesses: number; intervalMs: number; deadlineMs: number; requestTimeoutMs: number };
+  /** expectJson: dotted path → value the health answer's JSON must carry (absent in older histories: status only). */
+  health: {
+    path: string; url?: string; consecutiveSuccesses: number; intervalMs: number; deadlineMs: number; requestTimeoutMs: number;
+    expectJson?: Record<string, JsonScalar>;
+  };
   bakeMs: number;
   onFailure: 'rollback' | 'pause';
   pauseTimeout: string;
@@ -83,6 +88,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
           intervalMs: durationToMs(env.health.interval),
           deadlineMs: durationToMs(env.health.deadline),
           requestTimeoutMs: durationToMs(env.health.requestTimeout),
+          ...(env.health.expect ? { expectJson: env.health.expect.json } : {}),
         },
         bakeMs: env.bake ? durationToMs(env.bake) : 0,
         onFailure: env.onFailure,

@@ -2,6 +2,7 @@
 // flyctl's exit code (a deploy can "succeed" while the app serves errors).
 import { readSecret, type SmokeCheck } from '../lib/config.js';
 import { PermanentError, permanentFailure } from '../lib/errors.js';
+import { hasMetricSample, jsonMismatch, type JsonScalar } from '../lib/jsonFields.js';
 import { durationToMs } from '../lib/validate.js';
 import { interruptedAttempt, withHeartbeat } from './heartbeat.js';
 
@@ -11,6 +12,8 @@ export interface HealthProbeInput {
   intervalMs: number;
   deadlineMs: number;
   requestTimeoutMs: number;
+  /** Fields the JSON body must carry (health.expect.json): a 200 saying "degraded" is not healthy. */
+  expectJson?: Record<string, JsonScalar>;
 }
 
 export interface HealthProbeResult {
@@ -23,6 +26,7 @@ export interface BakeInput {
   durationMs: number;
   intervalMs: number;
   requestTimeoutMs: number;
+  expectJson?: Record<string, JsonScalar>;
 }
 
 export interface CheckResult {
@@ -33,11 +37,16 @@ export interface CheckResult {
 
 interface ProbeOutcome { isOk: boolean; detail: string }
 
-async function probeOnce(url: string, timeoutMs: number): Promise<ProbeOutcome> {
+async function probeOnce(url: string, timeoutMs: number, expectJson?: Record<string, JsonScalar>): Promise<ProbeOutcome> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-    await response.body?.cancel();
-    return { isOk: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
+    const isOk = response.status >= 200 && response.status < 300;
+    if (!isOk || !expectJson) {
+      await response.body?.cancel();
+      return { isOk, detail: `HTTP ${response.status}` };
+    }
+    const mismatch = jsonMismatch(await response.text(), expectJson);
+    return { isOk: mismatch === undefined, detail: mismatch === undefined ? `HTTP ${response.status}` : `HTTP ${response.status}, ${mismatch}` };
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code;
     return { isOk: false, detail: cause ?? (err as Error).name };
@@ -67,7 +76,7 @@ export function createHttpActivities() {
         while (probingMs() < input.deadlineMs) {
           if (progress.signal.aborted) throw interruptedAttempt('the health probe');
           attempts++;
-          const outcome = await probeOnce(input.url, input.requestTimeoutMs);
+          const outcome = await probeOnce(input.url, input.requestTimeoutMs, input.expectJson);
           streak = outcome.isOk ? streak + 1 : 0;
           lastDetail = outcome.detail;
           progress.save({ streak, attempts, probingMs: probingMs(), lastDetail });
@@ -94,7 +103,7 @@ export function createHttpActivities() {
           if (progress.signal.aborted) throw interruptedAttempt('the bake');
           probes++;
           hasProbedThisAttempt = true;
-          const outcome = await probeOnce(input.url, input.requestTimeoutMs);
+          const outcome = await probeOnce(input.url, input.requestTimeoutMs, input.expectJson);
           progress.save({ windowStartedAt, probes });
           progress.report(`bake probe ${probes}: ${outcome.detail}`);
           if (!outcome.isOk) {
@@ -159,13 +168,10 @@ async function runSmokeCheck(baseUrl: string, check: SmokeCheck): Promise<CheckR
   }
   if (check.bodyContains !== undefined && !body.includes(check.bodyContains)) return fail(`body does not contain "${check.bodyContains}"`);
   if (check.json) {
-    let actual: unknown;
-    try {
-      actual = check.json.path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], JSON.parse(body));
-    } catch {
-      return fail('body is not JSON');
-    }
-    if (actual !== check.json.equals) return fail(`JSON ${check.json.path} is ${JSON.stringify(actual)}, expected ${JSON.stringify(check.json.equals)}`);
+    const mismatch = jsonMismatch(body, { [check.json.path]: check.json.equals });
+    if (mismatch) return fail(mismatch);
   }
+  const absent = (check.metrics ?? []).filter((metric) => !hasMetricSample(body, metric));
+  if (absent.length) return fail(`no sample of ${absent.join(', ')} in the answer`);
   return { name: check.name, isPassed: true, detail: `${check.method} ${check.path}: HTTP ${response.status}` };
 }

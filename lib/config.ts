@@ -185,6 +185,9 @@ const requestHeaderValue = z.union([
 ]);
 const SECRET_HEADER = /authorization|cookie|token|secret|api[-_]?key|password|credential/i;
 
+const jsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a Prometheus metric name, e.g. http_requests_total');
+
 const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const smokeCheckSchema = z.object({
@@ -193,8 +196,10 @@ const smokeCheckSchema = z.object({
   path: z.string().startsWith('/', 'a path starting with /'),
   expectStatus: z.number().int().min(100).max(599).default(200),
   bodyContains: z.string().optional(),
-  json: z.object({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).optional(),
+  json: z.object({ path: z.string().min(1), equals: jsonScalar }).optional(),
   headers: z.record(z.string(), z.string()).optional().describe('response headers that must be present, with a value the response must contain'),
+  metrics: z.array(metricName).optional()
+    .describe('metric names the answer (a Prometheus exposition, e.g. GET /metrics) must carry a sample of, e.g. [http_requests_total]'),
   requestHeaders: z.record(z.string(), requestHeaderValue).optional()
     .superRefine((headers, ctx) => {
       for (const [name, value] of Object.entries(headers ?? {})) {
@@ -214,6 +219,10 @@ const healthSchema = z.object({
   interval: duration.default('2s'),
   deadline: duration.default('2m'),
   requestTimeout: duration.default('5s'),
+  expect: z.object({
+    json: z.record(z.string().min(1), jsonScalar)
+      .describe('dotted paths the JSON body must carry with these values, e.g. { status: ok, checks.postgres.status: pass }'),
+  }).strict().optional().describe('a 2xx answer is healthy only if its body carries these fields too'),
 }).strict();
 
 const approvalSchema = z.object({

@@ -308,7 +308,10 @@ async function deploy(target: DeployTarget, image: string, baselineReleaseVersio
 
 async function bake(target: DeployTarget, url: string) {
   const settings = probeSettings(target);
-  return proxyActivities<Activities>(probeOptions(target.bakeMs)).bakeProbe({ url, durationMs: target.bakeMs, intervalMs: settings.intervalMs, requestTimeoutMs: settings.requestTimeoutMs });
+  return proxyActivities<Activities>(probeOptions(target.bakeMs)).bakeProbe({
+    url, durationMs: target.bakeMs, intervalMs: settings.intervalMs, requestTimeoutMs: settings.requestTimeoutMs,
+    ...(settings.expectJson ? { expectJson: settings.expectJson } : {}),
+  });
 }
 
 // ---------------------------------------------------------------- failure handling

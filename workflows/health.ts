@@ -33,5 +33,6 @@ export function probeSettings(target: DeployTarget) {
   return {
     consecutiveSuccesses: target.health.consecutiveSuccesses, intervalMs: target.health.intervalMs,
     deadlineMs: target.health.deadlineMs, requestTimeoutMs: target.health.requestTimeoutMs,
+    ...(target.health.expectJson ? { expectJson: target.health.expectJson } : {}),
   };
 }

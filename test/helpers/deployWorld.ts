@@ -8,8 +8,9 @@ import { createActivities, type ActivityDeps } from '../../activities/index.js';
 import { createSlackClient } from '../../activities/slack.js';
 import { loadEnvConfig, parseAppsConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
-import { createSim, type Sim } from '../../sim/testing.js';
+import { createSim, type Sim, type SimAppManifest } from '../../sim/testing.js';
 import { startFakeSlack, type FakeSlack } from './fakeSlack.js';
+import { scrapedBySharedPrometheus } from './prometheus.js';
 import { createGitRepo, type GitRepo } from './gitRepo.js';
 import type { WorkflowTestKit } from './temporal.js';
 
@@ -37,15 +38,19 @@ export interface DeployWorld {
    */
   activities(extra?: Partial<ActivityDeps>, environment?: Record<string, string>): ReturnType<typeof createActivities>;
   /** A fresh Fly app with healthy machines and a matching repository and config entry. */
-  createApp(options?: { machines?: number; environment?: Record<string, unknown>; app?: Record<string, unknown> }): Promise<TestApp>;
+  /** image: more of the initial image's manifest (sim-app.json), e.g. routes or traffic. */
+  createApp(options?: { machines?: number; environment?: Record<string, unknown>; app?: Record<string, unknown>; image?: SimAppManifest }): Promise<TestApp>;
   /** The body of GET / on the app: "<app> <version>" tells which image serves. */
   servedBody(app: TestApp): Promise<string>;
   /** The environment of a worker process (test/helpers/workerProcess.ts) wired to this world; writes its config file. */
   workerProcessEnv(): Record<string, string>;
 }
 
-/** With a kit, activities get its Temporal client (the release ledger and deploy locks need one). */
-export function useDeployWorld(kit?: WorkflowTestKit): DeployWorld {
+/**
+ * With a kit, activities get its Temporal client (the release ledger and deploy locks need one).
+ * options.isScraped: the run's Prometheus scrapes this world's machines (test/helpers/prometheus.ts).
+ */
+export function useDeployWorld(kit?: WorkflowTestKit, options: { isScraped?: boolean } = {}): DeployWorld {
   let sim: Sim | undefined;
   let slack: FakeSlack | undefined;
   let workDir = '';
@@ -54,7 +59,7 @@ export function useDeployWorld(kit?: WorkflowTestKit): DeployWorld {
   const apps: Record<string, unknown> = {};
 
   beforeAll(async () => {
-    [sim, slack] = await Promise.all([createSim(), startFakeSlack()]);
+    [sim, slack] = await Promise.all([createSim(options.isScraped ? { settings: scrapedBySharedPrometheus() } : {}), startFakeSlack()]);
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-work-'));
   });
   afterAll(async () => {
@@ -83,7 +88,7 @@ export function useDeployWorld(kit?: WorkflowTestKit): DeployWorld {
       // Faults are global to the simulator: a test starts with none left over from another.
       await sim!.clearFaults();
       const name = `shop-${process.pid}-${++counter}`;
-      const created = await sim!.createApp(name, { machines: options.machines ?? 2, image: { version: 'v1', routes: { '/': { body: `${name} v1` } } } });
+      const created = await sim!.createApp(name, { machines: options.machines ?? 2, image: { version: 'v1', ...options.image, routes: { '/': { body: `${name} v1` }, ...options.image?.routes } } });
       const repo = createGitRepo(sim!, name);
       repos.push(repo);
       apps[name] = {
