@@ -4,6 +4,7 @@ import pg from 'pg';
 import { ConfigError, readSecret, resolveTarget, slackChannelFor, type AppsConfig, type EnvConfig, type SmokeCheck } from '../lib/config.js';
 import { databaseOfEnvironment } from '../lib/environmentDatabase.js';
 import { activeFreeze, type ActiveFreeze } from '../lib/freezeWindows.js';
+import type { GitHubDeploymentTarget } from '../lib/githubDeployments.js';
 import { resolveMigrationSafetyPolicy, type MigrationSafetyPolicy } from '../lib/migrationSafety.js';
 import { PermanentError, permanentFailure, TransientError, transientFailure } from '../lib/errors.js';
 import type { JsonScalar } from '../lib/jsonFields.js';
@@ -49,6 +50,8 @@ export interface DeployTarget {
   lockAfterRollback: boolean;
   /** The freeze window in force when the run started (absent: none, or a history from before freezes). */
   freeze?: ActiveFreeze;
+  /** Where runs from GitHub and OIDC callers are reported as GitHub Deployments (apps.<app>.github.token); absent: not reported. */
+  github?: GitHubDeploymentTarget;
 }
 
 export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsConfig: () => AppsConfig }) {
@@ -99,6 +102,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         temporalUiBase: deps.env.TEMPORAL_UI_URL ? `${deps.env.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${deps.env.TEMPORAL_NAMESPACE}/workflows/` : undefined,
         lockAfterRollback: env.lockAfterRollback,
         freeze: activeFreeze(env.freezes, env.breakGlass, Date.now()),
+        ...(app.github?.token ? { github: { repository: app.github.repository, tokenSecret: app.github.token.secret } } : {}),
       };
     },
 

@@ -12,6 +12,7 @@ import { createDeployLockActivities } from './deployLock.js';
 import { createDeployTargetActivities } from './deployTarget.js';
 import { createFlyActivities } from './fly.js';
 import { createGitActivities } from './git.js';
+import { createGitHubActivities } from './github.js';
 import { createHttpActivities } from './http.js';
 import { createMigrationActivities } from './migrations/index.js';
 import { createReleaseLedgerActivities } from './releaseLedger.js';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
   const workDir = path.resolve(deps.env.FLIGHTDECK_WORK_DIR);
   return {
     ...createSlackActivities({ client: deps.slack, logger: deps.logger }),
+    ...createGitHubActivities({ env: deps.env, logger: deps.logger }),
     ...createAuditActivities({ logger: deps.logger }),
     ...createDeployTargetActivities(deps),
     ...createDeployLockActivities({ temporalClient: deps.temporalClient }),

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { requestFields, resolveTarget } from '../lib/config.js';
 import { DeployLockedError } from '../lib/deployLocks.js';
+import type { GitHubDeploymentRequest } from '../lib/githubDeployments.js';
 import type { EnqueueResult, Trigger } from '../lib/messages.js';
 import { acceptDeploy, requestDeploy } from '../lib/operations.js';
 import { describeImageRefusal, isImageAllowed } from '../lib/imagePolicy.js';
@@ -36,7 +37,13 @@ export interface StartedDeploy extends EnqueueResult {
 /** accept: answer once the request is durable (webhooks); enqueue: answer with the queue's decision. */
 export type DeployAnswer = 'accept' | 'enqueue';
 
-export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: Trigger, answer: DeployAnswer = 'enqueue'): Promise<StartedDeploy> {
+/**
+ * github: show the run on GitHub as a Deployment (webhooks from GitHub, OIDC callers), when the app
+ * has a GitHub token (apps.<app>.github.token).
+ */
+export async function startDeploy(
+  deps: ApiDeps, target: DeployTarget, trigger: Trigger, answer: DeployAnswer = 'enqueue', github?: GitHubDeploymentRequest,
+): Promise<StartedDeploy> {
   const checked = parseRequest(deployTargetSchema, target, 'deploy request');
   const { env } = lookUp(() => resolveTarget(deps.loadApps(), checked.app, checked.environment));
   const subject = `${checked.app}/${checked.environment}`;
@@ -55,7 +62,7 @@ export async function startDeploy(deps: ApiDeps, target: DeployTarget, trigger: 
   }
   let result: EnqueueResult;
   try {
-    const request = { ...withoutUndefined(checked), trigger };
+    const request = { ...withoutUndefined(checked), ...(github ? { github } : {}), trigger };
     result = await (answer === 'accept' ? acceptDeploy : requestDeploy)(deps.client, deps.taskQueue, request);
   } catch (err) {
     if (err instanceof DeployLockedError) {

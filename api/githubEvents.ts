@@ -19,6 +19,8 @@ export type GitHubDecision =
      * captured webhook re-sent with a new delivery id finds the run it started, and deploys nothing new.
      */
     signedKey: string;
+    /** A deployment event's own deployment: the run posts its statuses there instead of making another. */
+    deploymentId?: number;
   };
 
 const repository = z.object({ full_name: z.string() });
@@ -130,7 +132,10 @@ function decideDeployment(event: z.infer<typeof deploymentEvent>, config: AppsCo
     return [];
   });
   if (targets.length === 0) return { kind: 'ignored', reason: refusals.join('; ') };
-  return { kind: 'deploy', targets, actor: `github:${event.sender?.login ?? 'unknown'}`, signedKey: signedKey('deployment', event.repository.full_name, String(event.deployment.id), sha) };
+  return {
+    kind: 'deploy', targets, actor: `github:${event.sender?.login ?? 'unknown'}`, deploymentId: event.deployment.id,
+    signedKey: signedKey('deployment', event.repository.full_name, String(event.deployment.id), sha),
+  };
 }
 
 /** A short, id-safe digest of signed fields. */

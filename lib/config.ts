@@ -75,6 +75,10 @@ const envSchema = z.object({
   GITHUB_WEBHOOK_SECRET: optionalText,
   GITHUB_WEBHOOK_SECRET_PREVIOUS: optionalText.describe('still accepted while a rotation is in progress'),
   CI_WEBHOOK_SECRET: optionalText,
+  GITHUB_API_URL: z.url('the GitHub REST API base URL, e.g. https://api.github.com').default('https://api.github.com')
+    .describe('where GitHub deployments and their statuses are posted (GitHub Enterprise: https://HOST/api/v3)'),
+  FLIGHTDECK_RUN_URL_BASE: z.url('a URL the run id is appended to, e.g. https://flightdeck.example.com/runs/').optional()
+    .describe("the log_url of GitHub deployment statuses: this base + the run id (the read API's GET /runs/<id>); unset: the run's page in the Temporal UI (TEMPORAL_UI_URL), else none"),
   CI_OIDC_ISSUER: z.url('the OIDC issuer URL').default('https://token.actions.githubusercontent.com'),
   CI_OIDC_AUDIENCE: z.string().min(1).default('flightdeck'),
   CI_OIDC_JWKS_URL: z.url('the JWKS URL of the OIDC issuer').optional(),
@@ -322,6 +326,10 @@ const appSchema = z.object({
     jobWorkflowRef: z.string().min(1).optional().describe('OIDC: the job_workflow_ref a token must carry, e.g. acme/shop/.github/workflows/deploy.yml@refs/heads/main'),
     eventNames: z.array(z.string().min(1)).min(1).optional().describe('OIDC: the event_name values a token may carry, e.g. [push]'),
     repositoryId: z.union([z.string().regex(/^\d+$/), z.number().int()]).transform(String).optional().describe('OIDC: the repository_id a token must carry (survives renames)'),
+    token: z.object({
+      secret: variableName.describe('the NAME of the worker variable holding the token, never the token'),
+    }).strict().optional()
+      .describe('a fine-grained token (Deployments: read and write) or a GitHub App installation token; set: deploys from GitHub and OIDC callers are reported as GitHub Deployments'),
   }).strict().optional(),
   testCommand: command.optional(),
   testTimeout: duration.default('15m'),
@@ -454,6 +462,7 @@ function registerConfiguredSecrets(config: AppsConfig): void {
     for (const environment of Object.values(app.environments)) if (environment.database) configuredSecretVariables.add(environment.database.secret);
     for (const name of app.requiredSecrets) configuredSecretVariables.add(name);
     if (app.repositoryCredential) configuredSecretVariables.add(app.repositoryCredential.secret);
+    if (app.github?.token) configuredSecretVariables.add(app.github.token.secret);
     for (const check of app.smokeChecks) {
       for (const value of Object.values(check.requestHeaders ?? {})) if (typeof value !== 'string') configuredSecretVariables.add(value.secret);
     }

@@ -1,6 +1,7 @@
 // Messages (queries, updates, signals) and the shapes they carry, shared by workflows and clients.
 // Workflow-safe: imports only @temporalio/workflow definitions and pure types.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { GitHubDeploymentRequest } from './githubDeployments.js';
 import type { Promotion } from './promotion.js';
 import type { MigrationSafetyReport } from './migrationSafety.js';
 
@@ -69,6 +70,8 @@ export interface DeployRequest {
   breakGlass?: { reason: string };
   /** A promotion (lib/promotion.ts): the image was verified in another environment; deploy it with that fly.toml. */
   promotion?: Promotion;
+  /** Show the run on GitHub as a Deployment of `sha` (set for GitHub webhooks and OIDC callers; needs apps.<app>.github.token). */
+  github?: GitHubDeploymentRequest;
   trigger: Trigger;
 }
 

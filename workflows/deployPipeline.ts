@@ -11,7 +11,7 @@ import { durationToMs } from '../lib/duration.js';
 import { failureType, isNothingRolledOut, PermanentError, rootMessage } from '../lib/errors.js';
 import { describeFreeze, mayBreakGlass, type ActiveFreeze } from '../lib/freezeWindows.js';
 import { summarizeMigrationSafety } from '../lib/migrationSafety.js';
-import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type ReleaseMigrations, type ReleaseVerdict } from '../lib/releaseLedger.js';
+import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type LedgerEntry, type ReleaseMigrations, type ReleaseVerdict } from '../lib/releaseLedger.js';
 import {
   cancelSignal, failureDecisionUpdate, statusQuery,
   type DeployRequest, type FailureDecision, type MigrateRequest, type MigrateResult, type RestoreRequest, type RestoreResult, type RollbackResult,
@@ -21,6 +21,7 @@ import {
   appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions, quickLocalOptions,
 } from './activityOptions.js';
 import { acceptCancelReasons, cancelledDuring, type Cancellation } from './cancellation.js';
+import { gitHubDeploymentOf, type GitHubDeploymentReporter } from './githubDeployment.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
 import {
   appliedMigrationsOf, checkMigrationSafety, describeIncompatiblePause, type AppliedMigrations, type MigrationSafetyGate,
@@ -52,6 +53,8 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   // Patch quick-stages: config and ledger reads as local activities, preflight's reads at once, and
   // health reuses the app URL preflight read: fewer round trips per stage.
   const isQuick = patched('quick-stages');
+  // Patch github-deployments: a run from GitHub or an OIDC caller is shown on GitHub as a Deployment (background activities).
+  const hasGitHubDeployments = patched('github-deployments');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const cancellation = acceptCancelReasons(run);
@@ -62,13 +65,18 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   let workspace: string | undefined;
   let image = request.image;
   let hasDeployStarted = false;
+  let github: GitHubDeploymentReporter | undefined;
+  let ledgerEntries: LedgerEntry[] = [];
   try {
     target = await run.stage('preflight', () => resolveTarget(request, run, isQuick));
+    if (hasGitHubDeployments) github = gitHubDeploymentOf(run, target, request);
+    github?.post('queued', 'Flightdeck: preflight, then tests and build');
     // Only when frozen: an extra await would reorder this task's commands for histories from before freezes.
     if (target.freeze) await passFreeze(run, target, target.freeze, request);
     const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run, isQuick) : preflight(target!, run)),
       (r) => `last known good ${r.lastKnownGoodImage ?? 'none'}`);
     lastKnownGoodImage = preflightResult.lastKnownGoodImage;
+    ledgerEntries = preflightResult.entries ?? [];
 
     let commit = request.sha;
     if (image) {
@@ -111,11 +119,13 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     };
     try {
       hasDeployStarted = true;
+      github?.post('in_progress', `Rolling out ${image}`);
       if (hasLedger) isRecorded = CancellationScope.nonCancellable(() => recordDeploying(run, target!, request, image!, commit, workspace, applied?.record));
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace, request.promotion?.flyConfig?.content), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
       const appUrl = await run.stage('health', () => verifyHealth(target!, isQuick ? preflightResult.appUrl : undefined), (r) => r.detail);
+      if (github) github.environmentUrl = appUrl.appUrl;
       await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }, hasRunnerQueue ? target!.runnerTaskQueue : undefined), describeChecksPassed);
       if (target.bakeMs > 0) await run.stage('bake', () => bake(target!, appUrl.url), (r) => `${r.probes} probes`);
       else run.skip('bake', 'no bake window');
@@ -155,6 +165,10 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   } finally {
     await CancellationScope.nonCancellable(async () => {
       if (workspace) await local.removeWorkspace(workspace).catch(() => undefined);
+      if (github) {
+        github.close(run.status, ledgerEntries);
+        await github.flush();
+      }
       await run.flush();
     });
   }
@@ -188,7 +202,7 @@ async function passFreeze(run: RunTracker, target: DeployTarget, freeze: ActiveF
   });
 }
 
-interface PreflightResult { lastKnownGoodImage?: string; releaseVersion?: number; appUrl?: string }
+interface PreflightResult { lastKnownGoodImage?: string; releaseVersion?: number; appUrl?: string; entries?: LedgerEntry[] }
 
 /** The app exists and auth works; required secrets exist; the database answers. isQuick: both reads at once. */
 async function checkAppIsReady(target: DeployTarget, isQuick = false) {
@@ -215,7 +229,7 @@ async function preflightWithLedger(target: DeployTarget, run: RunTracker, isQuic
   const isServingAdopted = serving !== undefined && !isKnownImage(entries, serving) && await adoptServingImage(target, run, serving, status.appUrl);
   const known = isServingAdopted ? serving : lastKnownGood(entries)?.image;
   if (known) run.fact('last known good', known);
-  return { lastKnownGoodImage: known, releaseVersion: status.releaseVersion, appUrl: status.appUrl };
+  return { lastKnownGoodImage: known, releaseVersion: status.releaseVersion, appUrl: status.appUrl, entries };
 }
 
 /** Records a serving image Flightdeck never deployed: verified-by-probe if health and smoke pass now. */

@@ -44,7 +44,8 @@ export async function ciWebhookRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       if (err instanceof HttpError) auditLog(deps.logger, { actor: caller.actor, action: 'deploy', target: `${body.app}/${body.environment}`, outcome: 'refused', source: 'ci', detail: err.message });
       throw err;
     }
-    const run = await startDeploy(deps, body, { source: 'ci', actor: caller.actor, deliveryId }, 'accept');
+    // A GitHub Actions job (OIDC) deploys a commit of a GitHub repository: GitHub shows the deployment.
+    const run = await startDeploy(deps, body, { source: 'ci', actor: caller.actor, deliveryId }, 'accept', caller.method === 'oidc' ? {} : undefined);
     return reply.code(202).send({ workflowId: run.workflowId, disposition: run.disposition });
   });
 }

@@ -31,7 +31,8 @@ export async function githubWebhookRoutes(app: FastifyInstance, deps: ApiDeps): 
     const deliveryId = decision.signedKey;
     const runs = [];
     for (const target of decision.targets) {
-      runs.push(await startDeploy(deps, target, { source: 'github', actor: decision.actor, deliveryId }, 'accept'));
+      // A deployment event's statuses go to the deployment GitHub made; pushes and workflow runs get one of their own.
+      runs.push(await startDeploy(deps, target, { source: 'github', actor: decision.actor, deliveryId }, 'accept', { ...(decision.deploymentId !== undefined ? { deploymentId: decision.deploymentId } : {}) }));
     }
     return reply.code(202).send({ workflowId: runs[0]!.workflowId, disposition: runs[0]!.disposition, runs });
   });
