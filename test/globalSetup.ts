@@ -1,10 +1,14 @@
-// One Temporal dev server, one PostgreSQL and one Prometheus for the whole test run, shared by every test file.
+// One Temporal dev server, one PostgreSQL and one Prometheus for the whole test run, shared by every
+// test file, and the workflow code bundled once for all of them.
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startTemporalDevServer, type TemporalDevServer } from '../scripts/localTemporal.js';
 import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
 import { startLocalPrometheus, type LocalPrometheus } from '../scripts/localPrometheus.js';
 import { locateSquawk } from '../scripts/squawk.js';
+import { bundleForRun } from './helpers/workflowBundles.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,28 +18,38 @@ declare module 'vitest' {
     /** The run's Prometheus (scrapes every 1s) and the directory simulated machines register in. */
     prometheusUrl: string;
     prometheusTargetsDir: string;
+    /** Flightdeck's workflows bundled once for the run (test/helpers/workflowBundles.ts). */
+    workflowBundleForKit: string;
+    workflowBundleForProcesses: string;
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started: Array<TemporalDevServer | LocalPostgres | LocalPrometheus> = [];
-  const stopAll = async () => { await Promise.allSettled(started.map((s) => s.stop())); };
+  const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-bundles-'));
+  const stopAll = async () => {
+    await Promise.allSettled(started.map((s) => s.stop()));
+    fs.rmSync(bundleDir, { recursive: true, force: true });
+  };
   try {
     // The migration linter, on the PATH of test workers and of the workers they start (SQUAWK_PATH's default).
     const squawk = locateSquawk();
     process.env.PATH = `${path.dirname(squawk)}${path.delimiter}${process.env.PATH ?? ''}`;
-    const [temporal, postgresUrl, prometheus] = await Promise.all([
+    const [temporal, postgresUrl, prometheus, bundles] = await Promise.all([
       startTemporalDevServer().then((server) => { started.push(server); return server; }),
       process.env.TEST_DATABASE_URL
         ? Promise.resolve(process.env.TEST_DATABASE_URL)
         : startLocalPostgres().then((server) => { started.push(server); return server.url; }),
       startLocalPrometheus().then((server) => { started.push(server); return server; }),
+      bundleForRun(bundleDir),
     ]);
     project.provide('temporalAddress', temporal.address);
     project.provide('temporalNamespace', temporal.namespace);
     project.provide('postgresUrl', postgresUrl);
     project.provide('prometheusUrl', prometheus.url);
     project.provide('prometheusTargetsDir', prometheus.targetsDir);
+    project.provide('workflowBundleForKit', bundles.withTestInterceptors);
+    project.provide('workflowBundleForProcesses', bundles.plain);
     console.log(`test servers: Temporal ${temporal.address}, PostgreSQL ${new URL(postgresUrl).host}, Prometheus ${new URL(prometheus.url).host}`);
   } catch (err) {
     await stopAll();

@@ -2,7 +2,6 @@
 // server applies an app's migration files to a real PostgreSQL database.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createSlackClient } from '../../activities/slack.js';
@@ -11,10 +10,11 @@ import { createLogger } from '../../lib/log.js';
 import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fakeSlack.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { FLIGHTDECK_WORKFLOWS } from '../helpers/workflowBundles.js';
 import { SHOP_MIGRATIONS, useMigrationScratch, writeFiles } from '../migrations/helpers.js';
 import { useFlightdeckCli } from './runFlightdeck.js';
 
-const kit = useWorkflowTestKit(fileURLToPath(new URL('../migrations/fixtures/migrateWorkflows.ts', import.meta.url)));
+const kit = useWorkflowTestKit(FLIGHTDECK_WORKFLOWS);
 const scratch = useMigrationScratch();
 // The worker reads the connection string by this name from its environment, as in production.
 const SECRET_NAME = `CLI_SHOP_DATABASE_URL_${randomBytes(4).toString('hex').toUpperCase()}`;

@@ -1,9 +1,10 @@
-// Shared Temporal test kit: connects to the run's dev server, bundles workflow code once per file,
-// and runs a real worker per test on its own task queue.
+// Shared Temporal test kit: connects to the run's dev server, uses the run's workflow bundle (or
+// bundles a test's own workflows once per file), and runs a real worker per test on its own task queue.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { TestWorkflowEnvironment, workflowInterceptorModules } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
+import { FLIGHTDECK_WORKFLOWS } from './workflowBundles.js';
 import type { Client } from '@temporalio/client';
 
 let isRuntimeInstalled = false;
@@ -30,7 +31,7 @@ export interface WorkflowTestKit {
 /** Call at the top level of a test file. */
 export function useWorkflowTestKit(workflowsPath: string): WorkflowTestKit {
   let env: TestWorkflowEnvironment | undefined;
-  let bundle: WorkflowBundle | undefined;
+  let bundle: WorkflowBundleOption | undefined;
 
   beforeAll(async () => {
     installQuietRuntime();
@@ -38,7 +39,9 @@ export function useWorkflowTestKit(workflowsPath: string): WorkflowTestKit {
       address: inject('temporalAddress'),
       namespace: inject('temporalNamespace'),
     });
-    bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') });
+    bundle = workflowsPath === FLIGHTDECK_WORKFLOWS
+      ? { codePath: inject('workflowBundleForKit') }
+      : await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') });
   });
   afterAll(async () => {
     await env?.teardown();

@@ -1,18 +1,14 @@
 // Flightdeck workers in their own processes, so a test can stop one the two ways a worker is lost:
 // a graceful shutdown (SIGTERM: running activities are cancelled with WORKER_SHUTDOWN after the
 // grace time) or a SIGKILL (nothing runs any more; the server finds out by heartbeat timeout). The
-// workflow bundle is built once per file, which makes a replacement worker ready in a second or two.
+// workflow bundle is the run's (built once, test/globalSetup.ts), which makes a replacement worker
+// ready in a second or two.
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { isProcessRunning } from '../../sim/testing.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../fixtures/workerProcess.ts', import.meta.url));
-const WORKFLOWS = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
 export type WorkerLoss = 'shutdown' | 'kill';
 
@@ -39,17 +35,10 @@ export interface TemporalTarget {
 
 /** Call at the top level of a test file. */
 export function useWorkerProcesses(temporal: () => TemporalTarget = () => ({ address: inject('temporalAddress'), namespace: inject('temporalNamespace') })): WorkerProcesses {
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-workers-'));
-  const bundlePath = path.join(scratch, 'workflow-bundle.js');
   const children: ChildProcess[] = [];
 
-  beforeAll(async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS, logger: new DefaultLogger('WARN') });
-    fs.writeFileSync(bundlePath, code);
-  });
   afterAll(() => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    fs.rmSync(scratch, { recursive: true, force: true });
   });
 
   return {
@@ -59,7 +48,7 @@ export function useWorkerProcesses(temporal: () => TemporalTarget = () => ({ add
         env: {
           ...process.env, ...env,
           TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, TEMPORAL_TASK_QUEUE: taskQueue,
-          WORKFLOW_BUNDLE_PATH: bundlePath, WORKER_SHUTDOWN_GRACE_MS: String(options.shutdownGraceMs ?? 30_000),
+          WORKFLOW_BUNDLE_PATH: inject('workflowBundleForProcesses'), WORKER_SHUTDOWN_GRACE_MS: String(options.shutdownGraceMs ?? 30_000),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -18,10 +17,11 @@ import pg from 'pg';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { startFakeSlack, type FakeSlack } from '../helpers/fakeSlack.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { migrateDatabase } from './fixtures/migrateWorkflows.js';
+import { FLIGHTDECK_WORKFLOWS } from '../helpers/workflowBundles.js';
+import { migrateDatabase } from '../../workflows/migrateDatabase.js';
 import { RECORD, SHOP_MIGRATIONS, appMigrationTool, eventually, useMigrationScratch, writeFiles } from './helpers.js';
 
-const kit = useWorkflowTestKit(fileURLToPath(new URL('./fixtures/migrateWorkflows.ts', import.meta.url)));
+const kit = useWorkflowTestKit(FLIGHTDECK_WORKFLOWS);
 const scratch = useMigrationScratch();
 
 // The worker reads the secret by this name from its environment, as in production.

@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { createActivities, type Activities } from '../../../activities/index.js';
 import { createSlackClient } from '../../../activities/slack.js';
@@ -14,8 +13,7 @@ import { locatePostgresBinDir } from '../../../scripts/localPostgres.js';
 import { createSim, type Sim } from '../../../sim/testing.js';
 import { startFakeSlack, type FakeSlack } from '../../helpers/fakeSlack.js';
 import { useWorkflowTestKit, type WorkflowTestKit } from '../../helpers/temporal.js';
-
-const WORKFLOWS = fileURLToPath(new URL('../fixtures/workflows.ts', import.meta.url));
+import { FLIGHTDECK_WORKFLOWS } from '../../helpers/workflowBundles.js';
 
 export interface BackupTestEnvironment {
   readonly kit: WorkflowTestKit;
@@ -39,7 +37,7 @@ export interface BackupTestEnvironment {
 
 /** Call at the top level of a test file; hasWorkflows: false skips bundling for activity-only suites. */
 export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {}): BackupTestEnvironment {
-  const kit = options.hasWorkflows === false ? undefined : useWorkflowTestKit(WORKFLOWS);
+  const kit = options.hasWorkflows === false ? undefined : useWorkflowTestKit(FLIGHTDECK_WORKFLOWS);
   const logs: string[] = [];
   const secrets = new Set<string>();
   const secretNames: string[] = [];
