@@ -8,6 +8,7 @@ import { sandboxSettings } from '../lib/sandbox.js';
 import { createAuditActivities } from './audit.js';
 import { createBackupActivities } from './backup/index.js';
 import { createBackupListActivities } from './backup/backupList.js';
+import { createFreshnessActivities } from './backup/freshness.js';
 import { createDeployLockActivities } from './deployLock.js';
 import { createDeployTargetActivities } from './deployTarget.js';
 import { createFlyActivities } from './fly.js';
@@ -44,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHttpActivities(),
     ...createBackupActivities(deps),
     ...createBackupListActivities(deps),
+    ...createFreshnessActivities(deps),
     ...createMigrationActivities(deps),
   };
 }

@@ -1,5 +1,6 @@
 // Prometheus metrics for the API. A fresh Registry per server: tests build several servers in one process.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WatchedFreshness } from './backupFreshness.js';
 
 export type SignatureSource = 'github' | 'ci' | 'slack';
 
@@ -35,4 +36,26 @@ export function createApiMetrics(registry: Registry = new Registry()): ApiMetric
       registers: [registry],
     }),
   };
+}
+
+/**
+ * flightdeck_backup_last_verified_timestamp_seconds{database}: when the newest verified backup was
+ * taken (0: none yet), read at each scrape. Alert on `time() - … > threshold` in Prometheus too: it
+ * keeps working while the worker (and with it the Slack alarm) is down.
+ */
+export function registerBackupFreshnessMetric(metrics: ApiMetrics, read: () => Promise<WatchedFreshness[]>): void {
+  new Gauge({
+    name: 'flightdeck_backup_last_verified_timestamp_seconds',
+    help: 'When the newest verified backup of each database was taken (Unix seconds; 0: no verified backup)',
+    labelNames: ['database'],
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      // A scrape while Temporal is unreachable shows no samples rather than failing the whole page.
+      const readings = await read().catch(() => []);
+      for (const reading of readings) {
+        this.set({ database: reading.database }, reading.lastVerifiedAt ? Math.floor(Date.parse(reading.lastVerifiedAt) / 1000) : 0);
+      }
+    },
+  });
 }

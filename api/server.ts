@@ -1,7 +1,9 @@
 // The HTTP server: webhooks, the read and write API, health, metrics and the Slack routes, in one
 // Fastify instance. Routes are thin: verify, validate, call lib/operations, answer.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { readWatchedFreshness } from './backupFreshness.js';
 import type { ApiDeps } from './deps.js';
+import { registerBackupFreshnessMetric } from './metrics.js';
 import { HttpError, errorCodeForStatus } from './httpErrors.js';
 import { openApiRoutes } from './openapi.js';
 import { RateLimiter } from './rateLimit.js';
@@ -32,6 +34,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   installErrorHandling(app, deps);
   installRateLimit(app, deps);
   installRequestMetrics(app, deps);
+  registerBackupFreshnessMetric(deps.metrics, () => readWatchedFreshness(deps.client, Object.keys(deps.loadApps().databases)));
 
   // Each scope is an encapsulated plugin: raw-body parsers and the token hook apply only inside.
   await app.register(async (scope) => {

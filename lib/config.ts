@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isTimeZone, WEEKLY_TIME } from './freezeWindows.js';
+import { assertReadableSchedule } from './backupFreshnessThreshold.js';
 import { registerSecretValues } from './redact.js';
 import { commitSha, duration, flyAppName, flyDuration, gitRef, resourceName } from './validate.js';
 
@@ -393,7 +394,22 @@ const databaseSchema = z.object({
     restore: z.array(z.string().min(1)).optional(),
     migrate: z.array(z.string().min(1)).optional(),
   }).strict().prefault({}).describe('Slack user ids per action; see docs/slack.md for what an absent list means'),
-}).strict();
+  freshness: z.object({
+    staleAfter: duration.optional()
+      .describe('alarm when the newest verified backup is older than this; unset: the longest gap of the schedule plus 2h (26h for a nightly schedule)'),
+    checkEvery: duration.default('15m').describe('how often the watch reads the catalog'),
+  }).strict().prefault({}),
+}).strict().superRefine((database, ctx) => {
+  if (database.freshness.staleAfter) return;
+  try {
+    assertReadableSchedule(database.schedule, database.timezone);
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom', path: ['freshness', 'staleAfter'],
+      message: `the schedule "${database.schedule}" (${database.timezone}) cannot be read to derive when its backups are overdue (${(err as Error).message}): set freshness.staleAfter, e.g. 26h`,
+    });
+  }
+});
 
 const apiTokenScope = z.string().regex(/^(read|(deploy|rollback):(\*|[a-z0-9-]+\/(\*|[a-z0-9-]+))|backup:(\*|[a-z0-9_-]+))$/,
   'a scope: read, deploy:<app>/<env>, deploy:<app>/*, deploy:*, rollback:… (the same), backup:<db> or backup:*');

@@ -298,6 +298,15 @@ export interface BackupRequest {
   isSafetyBackup?: boolean;
 }
 
+/** The freshness watch of one database (workflows/watchBackupFreshness.ts); the rest is carried by continue-as-new. */
+export interface BackupFreshnessWatch {
+  database: string;
+  /** When watching began: the age of "no verified backup yet". */
+  watchingSince?: string;
+  /** The channel was told the backups are overdue, and not yet that they recovered. */
+  isAlerting?: boolean;
+}
+
 export interface BackupResult {
   backupId: string;
   /** False when the dump could not be proven restorable: never rely on such a backup. */

@@ -1,5 +1,5 @@
 // The worker process: connects to Temporal, registers every workflow and activity, installs the
-// backup schedules, and shuts down gracefully on SIGINT/SIGTERM.
+// backup schedules and the freshness watches of the backups, and shuts down gracefully on SIGINT/SIGTERM.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
+import { startFreshnessWatches } from './freshnessWatches.js';
 import { syncBackupSchedules } from './schedules.js';
 import { workerTuning } from './tuning.js';
 import { workflowCode } from './workflowBundle.js';
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
   const temporalClient = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
   const schedules = await syncBackupSchedules(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
   logger.info({ schedules }, 'backup schedules in sync with the config');
+  const watches = await startFreshnessWatches(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
+  logger.info({ watches }, 'backup freshness watches running');
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,

@@ -7,3 +7,4 @@ export { migrateDatabase } from './migrateDatabase.js';
 export { restoreDatabase } from './restoreDatabase.js';
 export { rollback } from './rollback.js';
 export { releaseLedger } from './releaseLedger.js';
+export { watchBackupFreshness } from './watchBackupFreshness.js';
