@@ -1,6 +1,7 @@
 // Resolves "app + environment" into everything a deploy needs, from the config file at the start of
 // a run. The result is recorded in history, so the run keeps one consistent view of its config.
 import pg from 'pg';
+import { planAnalysis, type AnalysisPlan } from '../lib/bakeAnalysis.js';
 import { ConfigError, readSecret, resolveTarget, slackChannelFor, type AppsConfig, type EnvConfig, type SmokeCheck } from '../lib/config.js';
 import { databaseOfEnvironment } from '../lib/environmentDatabase.js';
 import { activeFreeze, type ActiveFreeze } from '../lib/freezeWindows.js';
@@ -38,6 +39,8 @@ export interface DeployTarget {
     expectJson?: Record<string, JsonScalar>;
   };
   bakeMs: number;
+  /** Metric and log analysis during the bake (absent: none, or a history from before it). */
+  analysis?: AnalysisPlan;
   onFailure: 'rollback' | 'pause';
   pauseTimeout: string;
   /** isSelfApprovalAllowed: the requester may approve their own deploy (four-eyes off); absent in older histories. */
@@ -94,6 +97,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
           ...(env.health.expect ? { expectJson: env.health.expect.json } : {}),
         },
         bakeMs: env.bake ? durationToMs(env.bake) : 0,
+        ...(env.analysis ? { analysis: planAnalysis(env.analysis, env.flyApp) } : {}),
         onFailure: env.onFailure,
         pauseTimeout: env.pauseTimeout,
         approval: { isRequired: env.approval.required, approvers: env.approval.approvers, timeout: env.approval.timeout, isSelfApprovalAllowed: env.approval.selfApproval },

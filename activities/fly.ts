@@ -15,6 +15,7 @@ import { goDurationToMs } from '../lib/duration.js';
 import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../lib/errors.js';
 import { readFlyTomlSettings, type FlyTomlSettings } from '../lib/flyToml.js';
 import type { Logger } from '../lib/log.js';
+import { parseLogEntries, scanLogEntries, type LogScan, type LogScanInput } from '../lib/logScan.js';
 import { lastLine, runCommand, type RunResult } from '../lib/process.js';
 import { redactText } from '../lib/redact.js';
 import { startStreamingCommand, type CommandOutcome } from '../lib/streamingCommand.js';
@@ -241,6 +242,9 @@ export function deployBudgetMs(input: { strategy: string; machineCount: number; 
 
 // ---------------------------------------------------------------- activities
 
+/** `fly logs --no-tail` waits while the app has no line at all; this long means none. */
+const LOGS_TIMEOUT_MS = 15_000;
+
 export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
   const flyEnv = (own: Record<string, string | undefined> = {}) => flyctlEnvironment(childProcessEnv(), { FLY_API_TOKEN: env.flyToken, FLY_REGISTRY_HOST: env.FLY_REGISTRY_HOST, ...own });
 
@@ -312,6 +316,24 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
         machines,
         servingImage: mostCommon(machines.filter((m) => m.state === 'started').map((m) => m.image)),
       };
+    },
+
+    /**
+     * `fly logs --no-tail --json`: the app's recent lines (the API gives about the last 100), scanned
+     * here so only counts and a few redacted sample lines leave the activity. flyctl keeps polling
+     * while an app has no line at all (reference §logs): a timeout with nothing printed is "no lines".
+     */
+    async flyLogScan(input: { flyApp: string } & LogScanInput): Promise<LogScan> {
+      requireToken();
+      const args = ['logs', ...app(input.flyApp), '--no-tail', '--json'];
+      const cwd = await neutralDir();
+      const result = await withHeartbeat('flyctl logs', (progress) =>
+        runCommand(env.FLYCTL_PATH, args, { cwd, env: flyEnv(), timeoutMs: LOGS_TIMEOUT_MS, signal: progress.signal }));
+      if (result.isCancelled) throw new CancelledFailure('flyctl logs was cancelled');
+      const isEmptyWait = result.isTimedOut && result.stdout.trim() === '';
+      if (result.exitCode !== 0 && !isEmptyWait) throw classifyFlyFailure('logs', result);
+      const scan = scanLogEntries(parseLogEntries(result.stdout), input);
+      return { ...scan, samples: scan.samples.map(redactText) };
     },
 
     async flySecretNames(flyApp: string): Promise<string[]> {

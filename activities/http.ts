@@ -53,9 +53,11 @@ async function probeOnce(url: string, timeoutMs: number, expectJson?: Record<str
   }
 }
 
+/** Waits ms, or less when aborted; the abort listener goes when the wait ends (a bake pauses hundreds of times). */
 const pause = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const timer = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  const onAbort = () => { clearTimeout(timer); resolve(); };
+  const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+  signal.addEventListener('abort', onAbort, { once: true });
 });
 
 /** What a health probe has seen so far; time spent without a worker does not count against the deadline. */

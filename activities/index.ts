@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { AppsConfig, EnvConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { sandboxSettings } from '../lib/sandbox.js';
+import { createAnalysisActivities } from './analysis.js';
 import { createAuditActivities } from './audit.js';
 import { createBackupActivities } from './backup/index.js';
 import { createBackupListActivities } from './backup/backupList.js';
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
     ...createRunnerActivities(deps),
     ...createHttpActivities(),
+    ...createAnalysisActivities(),
     ...createBackupActivities(deps),
     ...createBackupListActivities(deps),
     ...createFreshnessActivities(deps),

@@ -285,6 +285,38 @@ const freezeWindowSchema = z.union([weeklyFreezeSchema, oneOffFreezeSchema], {
   error: 'a freeze is {reason, from, to}: weekly ("Fri 16:00" to "Mon 08:00", with timeZone) or one-off (ISO dates with offsets)',
 });
 
+const regexPattern = z.string().min(1).refine((pattern) => { try { new RegExp(pattern, 'i'); return true; } catch { return false; } }, 'a regular expression, e.g. error|fatal|panic');
+
+/** Metric and log analysis during the bake (lib/bakeAnalysis.ts): Flagger's defaults, Fly's managed Prometheus. */
+const analysisSchema = z.object({
+  prometheus: z.object({
+    url: z.url('the Prometheus HTTP API base URL, e.g. https://api.fly.io/prometheus/my-org/').optional(),
+    org: z.string().regex(/^[a-z0-9-]+$/, 'a Fly organization slug, e.g. personal').optional()
+      .describe("Fly's managed Prometheus: https://api.fly.io/prometheus/<org>/"),
+    tokenSecret: variableName.optional().describe('the NAME of the worker variable holding the API token (sent as Authorization)'),
+  }).strict().refine((p) => Boolean(p.url) !== Boolean(p.org), 'either url (any Prometheus) or org (Fly\'s managed Prometheus), not both')
+    .optional().describe('where the metric queries go; absent: logs only'),
+  interval: duration.default('1m').describe('one analysis per interval during the bake'),
+  window: duration.optional().describe('the rate() window of the built-in queries; default: the interval'),
+  failedIntervals: z.number().int().min(1).default(2).describe('failed intervals that fail the bake'),
+  successRate: z.number().min(0).max(100).default(99).describe('built-in: the share of non-5xx answers, in %, at least'),
+  p99: duration.default('500ms').describe('built-in: the 99th percentile latency, at most'),
+  requestsMetric: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a metric name').default('http_requests_total'),
+  latencyMetric: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a histogram name (without _bucket)').default('http_request_duration_seconds'),
+  queries: z.array(z.object({
+    name: z.string().min(1),
+    promql: z.string().min(1).describe('$app is the Fly app, $window the rate window'),
+    max: z.number().optional(),
+    min: z.number().optional(),
+  }).strict().refine((q) => q.max !== undefined || q.min !== undefined, 'a threshold: max, min or both')).default([]),
+  noData: z.enum(['inconclusive', 'pass', 'fail'], 'inconclusive, pass or fail').default('inconclusive')
+    .describe('a query that returns nothing: inconclusive (reported, the bake passes), pass, or fail (a failed interval)'),
+  logs: z.union([z.literal(false), z.object({
+    patterns: z.array(regexPattern).min(1).default(['error', 'fatal', 'panic']),
+    maxIncrease: z.number().int().min(0).default(5).describe('matching lines the bake may show above the baseline rate'),
+  }).strict()]).prefault({}).describe('fly logs during the bake, matching lines compared with before the deploy; false: off'),
+}).strict();
+
 const environmentSchema = z.object({
   flyApp: flyAppName,
   branch: gitRef.optional().describe('pushes to this branch deploy to this environment'),
@@ -293,6 +325,7 @@ const environmentSchema = z.object({
   waitTimeout: flyDuration.default('5m'),
   health: healthSchema.prefault({}),
   bake: duration.optional().describe('keep probing for this long after smoke passes'),
+  analysis: analysisSchema.optional().describe('metric and log analysis during the bake (needs bake)'),
   onFailure: z.enum(['rollback', 'pause']).default('rollback'),
   pauseTimeout: duration.default('15m').describe('with onFailure: pause, roll back when nobody answers within this'),
   approval: approvalSchema.prefault({}),
@@ -312,7 +345,7 @@ const environmentSchema = z.object({
     .describe('scheduled deploy locks: weekly {reason, from: "Fri 16:00", to: "Mon 08:00", timeZone} or one-off {reason, from, to} (ISO with offset); rollbacks still run'),
   breakGlass: z.array(z.string().min(1)).default([])
     .describe('who may deploy through a freeze (Slack user ids, cli:<OS user>, token:<name>); audit-logged and announced'),
-}).strict();
+}).strict().refine((env) => !env.analysis || env.bake !== undefined, { message: 'analysis runs during the bake: set bake too, e.g. bake: 10m', path: ['analysis'] });
 
 const appSchema = z.object({
   repository: z.string().min(1).describe('a git URL or a local path')
@@ -450,6 +483,7 @@ export function hasCredentials(repository: string): boolean {
 
 export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
+export type AnalysisConfig = z.infer<typeof analysisSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type EnvironmentDatabaseConfig = z.infer<typeof environmentDatabaseSchema>;
 export type AppConfig = z.infer<typeof appSchema>;
@@ -479,6 +513,9 @@ function registerConfiguredSecrets(config: AppsConfig): void {
     for (const name of app.requiredSecrets) configuredSecretVariables.add(name);
     if (app.repositoryCredential) configuredSecretVariables.add(app.repositoryCredential.secret);
     if (app.github?.token) configuredSecretVariables.add(app.github.token.secret);
+    for (const environment of Object.values(app.environments)) {
+      if (environment.analysis?.prometheus?.tokenSecret) configuredSecretVariables.add(environment.analysis.prometheus.tokenSecret);
+    }
     for (const check of app.smokeChecks) {
       for (const value of Object.values(check.requestHeaders ?? {})) if (typeof value !== 'string') configuredSecretVariables.add(value.secret);
     }

@@ -19,6 +19,8 @@ export const PermanentError = {
   DeployRolloutFailed: 'DeployRolloutFailed',
   HealthCheckFailed: 'HealthCheckFailed',
   SmokeCheckFailed: 'SmokeCheckFailed',
+  /** The bake's metric or log analysis failed its intervals (lib/bakeAnalysis.ts). */
+  BakeAnalysisFailed: 'BakeAnalysisFailed',
   SecretsMissing: 'SecretsMissing',
   TestsFailed: 'TestsFailed',
   BuildFailed: 'BuildFailed',

@@ -7,6 +7,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
+import { describeAnalysis } from '../lib/bakeAnalysis.js';
 import { durationToMs } from '../lib/duration.js';
 import { failureType, isNothingRolledOut, PermanentError, rootMessage } from '../lib/errors.js';
 import { describeFreeze, mayBreakGlass, type ActiveFreeze } from '../lib/freezeWindows.js';
@@ -20,6 +21,7 @@ import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import {
   appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions, quickLocalOptions,
 } from './activityOptions.js';
+import { bakeWithAnalysis, readLogBaseline } from './bakeAnalysis.js';
 import { acceptCancelReasons, cancelledDuring, type Cancellation } from './cancellation.js';
 import { gitHubDeploymentOf, type GitHubDeploymentReporter } from './githubDeployment.js';
 import { healthUrl, probeSettings, verifyHealth } from './health.js';
@@ -55,6 +57,9 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   const isQuick = patched('quick-stages');
   // Patch github-deployments: a run from GitHub or an OIDC caller is shown on GitHub as a Deployment (background activities).
   const hasGitHubDeployments = patched('github-deployments');
+  // Patch bake-analysis: with analysis configured, a log baseline is read alongside the deploy and
+  // the bake judges metrics and logs every interval besides probing health.
+  const hasBakeAnalysis = patched('bake-analysis');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const cancellation = acceptCancelReasons(run);
@@ -121,14 +126,23 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
       hasDeployStarted = true;
       github?.post('in_progress', `Rolling out ${image}`);
       if (hasLedger) isRecorded = CancellationScope.nonCancellable(() => recordDeploying(run, target!, request, image!, commit, workspace, applied?.record));
+      const analysis = hasBakeAnalysis && target.bakeMs > 0 ? target.analysis : undefined;
+      const deployStartedAt = new Date().toISOString();
+      const logBaseline = analysis ? readLogBaseline(target, analysis, deployStartedAt) : undefined;
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace, request.promotion?.flyConfig?.content), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
       const appUrl = await run.stage('health', () => verifyHealth(target!, isQuick ? preflightResult.appUrl : undefined), (r) => r.detail);
       if (github) github.environmentUrl = appUrl.appUrl;
       await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }, hasRunnerQueue ? target!.runnerTaskQueue : undefined), describeChecksPassed);
-      if (target.bakeMs > 0) await run.stage('bake', () => bake(target!, appUrl.url), (r) => `${r.probes} probes`);
-      else run.skip('bake', 'no bake window');
+      if (analysis) {
+        await run.stage('bake', () => bakeWithAnalysis(run, target!, analysis, () => bake(target!, appUrl.url), { deployStartedAt, logs: logBaseline! }),
+          (r) => `${r.probe.probes} probes; ${describeAnalysis(r.analysis)}`);
+      } else if (target.bakeMs > 0) {
+        await run.stage('bake', () => bake(target!, appUrl.url), (r) => `${r.probes} probes`);
+      } else {
+        run.skip('bake', 'no bake window');
+      }
       await recordVerdict({ verdict: 'verified' });
       run.setState('succeeded', `Deployed ${image}${release.releaseVersion ? ` as release v${release.releaseVersion}` : ''}.`);
       return { image, releaseVersion: release.releaseVersion, lastKnownGoodImage };

@@ -1,0 +1,89 @@
+// The bake reads what the runbooks read after a deploy: the app's metrics in a real Prometheus
+// (scraping the simulated machines every second) and its logs, against the window before the deploy.
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { DeployRequest, RunStatus } from '../../lib/messages.js';
+import { requestDeploy } from '../../lib/operations.js';
+import type { SimAppManifest } from '../../sim/testing.js';
+import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
+import { prometheusUrl, waitForSample } from '../helpers/prometheus.js';
+import { useWorkflowTestKit } from '../helpers/temporal.js';
+import { machineImages, settle } from './support.js';
+
+const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
+const world = useDeployWorld(kit, { isScraped: true });
+
+const TRAFFIC = { requestsPerSecond: 40, latencyMs: 20 };
+const HEALTHY: SimAppManifest = { traffic: { ...TRAFFIC, errorRate: 0 } };
+
+/** An app whose current release Prometheus already has a request rate for: the baseline the bake compares with. */
+async function analysedApp(analysis: Record<string, unknown>): Promise<TestApp> {
+  const app = await world.createApp({
+    machines: 1,
+    image: HEALTHY,
+    environment: {
+      bake: '4s',
+      analysis: { prometheus: { url: prometheusUrl() }, interval: '1s', window: '2s', failedIntervals: 2, logs: false, ...analysis },
+    },
+  });
+  await waitForSample(`sum(rate(http_requests_total{app="${app.name}"}[2s]))`, (rate) => rate > 0);
+  return app;
+}
+
+/** Deploys a prebuilt image (no checkout or build: the bake is what is under test). */
+async function deployImage(app: TestApp, behaviour: SimAppManifest): Promise<{ status: RunStatus; image: string }> {
+  const label = `bake-${Math.random().toString(36).slice(2, 10)}`;
+  const sourceDir = world.sim.makeSourceDir({ version: 'v2', ...behaviour }, { app: app.name });
+  await world.sim.runOrThrow(['deploy', sourceDir, '--build-only', '--push', '-a', app.name, '--image-label', label]);
+  const image = `registry.fly.io/${app.name}:${label}`;
+  const request: DeployRequest = { app: app.name, environment: 'staging', image, trigger: { source: 'ci', actor: 'ci-bot' } };
+  const { status } = await kit.withWorker(world.activities(), async (taskQueue) => {
+    const { workflowId } = await requestDeploy(kit.client, taskQueue, request);
+    return settle(kit.client, workflowId);
+  });
+  return { status, image };
+}
+
+const bakeOf = (status: RunStatus) => status.stages.find((s) => s.name === 'bake');
+
+describe('bake analysis', () => {
+  it('rolls back a release whose error rate rises during the bake', async () => {
+    const app = await analysedApp({});
+    const { status } = await deployImage(app, { traffic: { ...TRAFFIC, errorRate: 0.3 } });
+    expect(bakeOf(status)?.state).toBe('failed');
+    expect(status.outcome).toMatch(/bake analysis failed in 2 of \d intervals: error ratio \d+\.\d\d% \(before the deploy 0\.00%\), above 1\.00%/);
+    expect(status.state).toBe('rolled-back');
+    expect(await machineImages(world.sim, app)).toEqual([app.initialImage]);
+  });
+
+  it('passes a release that stays healthy, with the figures it judged', async () => {
+    const app = await analysedApp({});
+    const { status, image } = await deployImage(app, HEALTHY);
+    expect(status.state).toBe('succeeded');
+    expect(bakeOf(status)?.detail).toMatch(/analysis passed over 4 intervals: error ratio 0\.00% \(before the deploy 0\.00%\); p99 latency \d+ms/);
+    expect(await machineImages(world.sim, app)).toEqual([image]);
+  });
+
+  it('reports metrics that return nothing as inconclusive and passes the bake by default', async () => {
+    const app = await analysedApp({ requestsMetric: 'absent_requests_total', latencyMetric: 'absent_duration_seconds' });
+    const { status } = await deployImage(app, HEALTHY);
+    expect(status.state).toBe('succeeded');
+    expect(bakeOf(status)?.detail).toMatch(/analysis inconclusive \(no data\) over 4 intervals: error ratio: no data; p99 latency: no data/);
+  });
+
+  it('fails the bake on missing metrics when the environment says noData: fail', async () => {
+    const app = await analysedApp({ requestsMetric: 'absent_requests_total', latencyMetric: 'absent_duration_seconds', noData: 'fail' });
+    const { status } = await deployImage(app, HEALTHY);
+    expect(status.outcome).toMatch(/bake analysis failed in 2 of 2 intervals: error ratio: no data; p99 latency: no data/);
+    expect(status.state).toBe('rolled-back');
+  });
+
+  it('rolls back a release that logs panics, with redacted and escaped sample lines in the thread', async () => {
+    const app = await analysedApp({ prometheus: undefined, logs: { maxIncrease: 2 } });
+    const { status } = await deployImage(app, { logs: { everyMs: 100, lines: [{ level: 'error', message: 'panic: nil map <!channel>' }] } });
+    expect(status.outcome).toMatch(/bake analysis failed in 2 of 2 intervals: \d+ log lines matching error\|fatal\|panic \(none seen before the deploy; up to 2 allowed\)/);
+    expect(status.state).toBe('rolled-back');
+    const samples = world.slack.messages.find((m) => m.threadTs && m.text.startsWith('Sample log lines:'));
+    expect(samples?.text).toContain('panic: nil map &lt;!channel&gt;');
+  });
+});
