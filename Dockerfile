@@ -27,7 +27,8 @@ RUN pip install --no-cache-dir --no-deps --only-binary=:all: --target /opt/squaw
 
 # Runtime stage: Node, the production dependencies, the compiled code, and the tools the activities
 # run: flyctl (deploys, releases, checks, proxy), pg_dump/pg_restore (backups), git (checkouts),
-# bubblewrap (the sandbox of tests, smoke and migrate commands; see docs/security.md), squawk (migration lint).
+# bubblewrap (the sandbox of tests, smoke and migrate commands; see docs/security.md), squawk (migration lint),
+# age (encrypted backups; docs/backups.md).
 FROM node:24-bookworm-slim AS runtime
 # pg_dump must be at least as new as the servers it dumps: the PostgreSQL project's own packages.
 ARG PG_MAJOR=17
@@ -35,7 +36,7 @@ ARG PG_MAJOR=17
 ARG FLYCTL_VERSION=0.4.87
 ARG TARGETARCH
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bubblewrap ca-certificates curl git gnupg \
+ && apt-get install -y --no-install-recommends age bubblewrap ca-certificates curl git gnupg \
  && install -d /usr/share/postgresql-common/pgdg \
  && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
  && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" > /etc/apt/sources.list.d/pgdg.list \

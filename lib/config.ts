@@ -47,6 +47,7 @@ const envSchema = z.object({
     .refine((n) => n === 0 || n >= 2, '0 (no cache: every task replays its history) or at least 2')
     .describe('runs kept in memory between tasks (sticky cache); below the open runs, tasks replay history'),
   FLIGHTDECK_PAYLOAD_KEYS: optionalText.describe('id:base64key pairs, comma-separated; the first encrypts Temporal payloads, all decrypt'),
+  AGE_PATH: z.string().min(1).default('age').describe('age, which encrypts and decrypts backups with encryption configured (Debian: apt-get install age)'),
   SQUAWK_PATH: z.string().min(1).default('squawk').describe('squawk, the migration linter (npm run setup installs it; see scripts/squawk.sh)'),
   FLIGHTDECK_BWRAP_PATH: z.string().min(1).default('bwrap').describe('bubblewrap, the sandbox of repository commands'),
   FLIGHTDECK_UNSANDBOXED_COMMANDS: z.enum(['allow'], 'allow (or unset): run repository commands without a sandbox when none can be made').optional(),
@@ -400,6 +401,13 @@ const appSchema = z.object({
   return { ...app, environments: { [name]: { ...environment, database } } };
 });
 
+const encryptionSchema = z.object({
+  recipients: z.array(z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, 'an age public key: age1 and 58 more characters (age-keygen -y prints it)')).min(1)
+    .describe('age public keys the dumps are encrypted for; any one of their identities decrypts'),
+  identitySecret: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of the environment variable holding the age identities (AGE-SECRET-KEY-1…), never a key')
+    .describe('the NAME of the worker variable holding the age identities, separated by newlines or commas: the current one and those of older backups'),
+}).strict().describe('client-side encryption of the dumps with age (docs/backups.md)');
+
 const databaseSchema = z.object({
   app: resourceName.optional(),
   secret: secretName,
@@ -427,6 +435,7 @@ const databaseSchema = z.object({
     restore: z.array(z.string().min(1)).optional(),
     migrate: z.array(z.string().min(1)).optional(),
   }).strict().prefault({}).describe('Slack user ids per action; see docs/slack.md for what an absent list means'),
+  encryption: encryptionSchema.optional(),
   freshness: z.object({
     staleAfter: duration.optional()
       .describe('alarm when the newest verified backup is older than this; unset: the longest gap of the schedule plus 2h (26h for a nightly schedule)'),
@@ -461,8 +470,11 @@ const appsFileSchema = z.object({
     allowedChannels: z.array(z.string().min(1)).optional().describe('channel ids where slash commands and buttons are accepted; absent: any'),
   }).strict().prefault({}),
   storage: z.discriminatedUnion('type', [
-    z.object({ type: z.literal('local'), dir: z.string().min(1).default('data/backups') }).strict(),
-    z.object({ type: z.literal('s3'), bucket: z.string().min(1), prefix: z.string().default(''), endpoint: z.url().optional(), region: z.string().default('auto') }).strict(),
+    z.object({ type: z.literal('local'), dir: z.string().min(1).default('data/backups'), encryption: encryptionSchema.optional() }).strict(),
+    z.object({
+      type: z.literal('s3'), bucket: z.string().min(1), prefix: z.string().default(''), endpoint: z.url().optional(), region: z.string().default('auto'),
+      encryption: encryptionSchema.optional(),
+    }).strict(),
   ]).default({ type: 'local', dir: 'data/backups' }),
 }).strict();
 
@@ -524,7 +536,9 @@ function registerConfiguredSecrets(config: AppsConfig): void {
   for (const database of Object.values(config.databases)) {
     configuredSecretVariables.add(database.secret);
     if (database.verifySecret) configuredSecretVariables.add(database.verifySecret);
+    if (database.encryption) configuredSecretVariables.add(database.encryption.identitySecret);
   }
+  if (config.storage.encryption) configuredSecretVariables.add(config.storage.encryption.identitySecret);
 }
 
 /**

@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
 import type { BackupStorage } from './storage.js';
 import { createChecksumStream } from './checksumStream.js';
-import { startStreamingCommand, type CommandOutcome } from '../../lib/streamingCommand.js';
+import { isSuccessful, startStreamingCommand, type CommandOutcome } from '../../lib/streamingCommand.js';
+import { ageDecryptArgs, ageEnv, ageFailure, type DumpDecryption } from './encryption.js';
 
 export interface ArchiveRestoreOptions {
   pgRestore: string;
@@ -14,6 +15,8 @@ export interface ArchiveRestoreOptions {
   key: string;
   progress: Progress;
   timeoutMs: number;
+  /** An encrypted dump: age decrypts it between the storage and pg_restore. */
+  decryption?: DumpDecryption;
 }
 
 export interface ArchiveRestoreOutcome {
@@ -24,30 +27,43 @@ export interface ArchiveRestoreOutcome {
   sizeBytes: number;
   /** A storage read that failed part-way (pg_restore then saw a truncated archive). */
   readError?: Error;
+  /** age could not decrypt the dump (wrong identity, damaged ciphertext): what pg_restore saw is not the archive. */
+  decryptError?: string;
 }
 
 const MAX_STDOUT_CHARS = 8 * 1024 * 1024;
 
 export async function restoreArchive(options: ArchiveRestoreOptions): Promise<ArchiveRestoreOutcome> {
   const source = await options.storage.read(options.key);
+  // The checksum is of what is stored: the ciphertext, for an encrypted dump.
   const checksum = createChecksumStream({ onBytes: options.progress.addBytes });
   const restore = startStreamingCommand(options.pgRestore, options.args, {
     env: options.env, timeoutMs: options.timeoutMs, signal: options.progress.signal, hasStdin: true,
   });
+  const decrypt = options.decryption
+    ? startStreamingCommand(options.decryption.agePath, ageDecryptArgs(options.decryption), { env: ageEnv(), timeoutMs: options.timeoutMs, signal: options.progress.signal, hasStdin: true })
+    : undefined;
   let stdout = '';
   restore.stdout.on('data', (chunk: Buffer) => {
     if (stdout.length < MAX_STDOUT_CHARS) stdout += chunk.toString('utf8');
   });
-  const feeding = pipeline(source, checksum.stream, restore.stdin!).then(() => undefined, (err: Error) => err);
+  const settled = (feed: Promise<void>) => feed.then(() => undefined, (err: Error) => err);
+  const feeding = decrypt
+    ? Promise.all([settled(pipeline(source, checksum.stream, decrypt.stdin!)), settled(pipeline(decrypt.stdout, restore.stdin!))]).then(([read]) => read)
+    : settled(pipeline(source, checksum.stream, restore.stdin!));
   const outcome = await restore.finished.catch((err: Error) => {
     source.destroy();
+    decrypt?.stop();
     throw err;
   });
   // Once pg_restore has exited its stdin is closed, so the feed settles: complete, or cut short
-  // (pg_restore --list stops reading after the table of contents, which is no error of ours).
+  // (pg_restore --list stops reading after the table of contents, which is no error of ours; age
+  // then stops on its closed output).
   const feedError = await feeding;
   const readError = feedError && !isClosedPipe(feedError) ? feedError : undefined;
-  return { outcome, stdout, ...checksum.result(), readError };
+  const decrypted = await decrypt?.finished;
+  const decryptError = decrypted && !isSuccessful(outcome) && !isSuccessful(decrypted) ? ageFailure(decrypted, options.decryption) : undefined;
+  return { outcome, stdout, ...checksum.result(), readError, ...(decryptError ? { decryptError } : {}) };
 }
 
 function isClosedPipe(err: Error): boolean {

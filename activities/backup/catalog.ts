@@ -53,6 +53,8 @@ export const manifestSchema = z.object({
   globals: z.object({ key: z.string(), location: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), sizeBytes: z.number().int(), roles: z.array(z.string()) }).optional(),
   /** Why the globals could not be stored: the backup of the database itself stands. */
   globalsError: z.string().optional(),
+  /** The dump is encrypted with age for these recipients (sha256 and size are of the stored ciphertext). */
+  encryption: z.object({ method: z.literal('age'), recipients: z.array(z.string()).min(1) }).optional(),
   /** A safety backup taken by a restore: never prunes its series. */
   isSafetyBackup: z.boolean().optional(),
   /** Runs that need this backup kept (a restore from plan to finish): retention never deletes it. */

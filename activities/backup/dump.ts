@@ -2,12 +2,13 @@
 // on the way, inside an exported snapshot in which the source's inventory is also taken. The dump's
 // manifest is written right away as `unverified`, so even an interrupted run leaves a true catalog.
 import type pg from 'pg';
-import { PermanentError, transientFailure, TransientError } from '../../lib/errors.js';
+import { PermanentError, permanentFailure, transientFailure, TransientError } from '../../lib/errors.js';
 import type { Trigger } from '../../lib/messages.js';
 import { createChecksumStream } from './checksumStream.js';
 import { dumpKey, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
 import type { DatabaseSession } from './databaseSession.js';
 import { readDatabaseProperties } from './databaseProperties.js';
+import { ageEncryptArgs, ageEnv, ageFailure, type DumpEncryption } from './encryption.js';
 import { captureGlobals, globalsKey } from './globals.js';
 import { takeInventory, type DatabaseInventory } from './inventory.js';
 import { holdDumpLock } from '../migrations/advisoryLock.js';
@@ -32,6 +33,8 @@ export interface DumpRequest {
   lockWaitTimeoutMs?: number;
   /** How long pg_dump may write nothing before it counts as hung (the activity fills it in from the config). */
   stallTimeoutMs?: number;
+  /** Encrypt with age before the checksum and the upload (the activity fills it in from the config). */
+  encryption?: DumpEncryption;
 }
 
 const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 5 * 60_000;
@@ -73,7 +76,9 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
     const snapshot = await exportSnapshot(snapshotHolder);
     progress.setPhase('dump');
     written.push(key);
-    const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress, request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
+    const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress, {
+      stallTimeoutMs: request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, encryption: request.encryption,
+    });
     const dumpDurationMs = Date.now() - createdAt.getTime();
     progress.setPhase('globals');
     const globalsStorageKey = globalsKey(series, request.backupId);
@@ -109,6 +114,7 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
       databaseProperties,
       ...('error' in globals ? { globalsError: globals.error } : { globals }),
       isSafetyBackup: request.isSafetyBackup || undefined,
+      ...(request.encryption ? { encryption: { method: 'age' as const, recipients: request.encryption.recipients } } : {}),
     };
     await writeManifest(storage, manifest);
     isCatalogued = true;
@@ -136,17 +142,34 @@ async function exportSnapshot(client: pg.Client): Promise<string> {
   return row!.snapshot;
 }
 
-async function streamDump(tools: PgTools, args: string[], env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress, stallTimeoutMs: number) {
+async function streamDump(tools: PgTools, args: string[], env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress,
+  options: { stallTimeoutMs: number; encryption?: DumpEncryption }) {
+  const { stallTimeoutMs } = options;
   const dump = startStreamingCommand(tools.pgDump, args, { env, timeoutMs: DUMP_TIMEOUT_MS, signal: progress.signal });
+  // pg_dump | age --encrypt: the checksum and the storage only ever see ciphertext.
+  const encrypt = options.encryption
+    ? startStreamingCommand(options.encryption.agePath, ageEncryptArgs(options.encryption.recipients), { env: ageEnv(), timeoutMs: DUMP_TIMEOUT_MS, signal: progress.signal, hasStdin: true })
+    : undefined;
+  const stop = () => {
+    dump.stop();
+    encrypt?.stop();
+  };
   const checksum = createChecksumStream({
     onBytes: progress.addBytes,
-    // The object is completed only if pg_dump exits cleanly; a failed dump leaves nothing stored.
+    // The object is completed only if pg_dump (and age) exit cleanly; a failed dump leaves nothing stored.
     beforeEnd: async () => {
       const outcome = await dump.finished;
       if (!isSuccessful(outcome)) throw pgToolFailure('pg_dump', outcome, PermanentError.BackupDumpFailed);
+      const encrypted = await encrypt?.finished;
+      if (encrypted && !isSuccessful(encrypted)) throw permanentFailure(PermanentError.BackupDumpFailed, ageFailure(encrypted));
     },
   });
-  dump.stdout.pipe(checksum.stream);
+  if (encrypt) {
+    dump.stdout.pipe(encrypt.stdin!);
+    encrypt.stdout.pipe(checksum.stream);
+  } else {
+    dump.stdout.pipe(checksum.stream);
+  }
   // A hung pg_dump (a dead connection, a lock it waits for) heartbeats no progress: it is stopped
   // after stallTimeoutMs without a byte, and the attempt fails (retried), instead of running for hours.
   let stalledFor: number | undefined;
@@ -158,13 +181,13 @@ async function streamDump(tools: PgTools, args: string[], env: Record<string, st
       lastAdvanceAt = Date.now();
     } else if (Date.now() - lastAdvanceAt > stallTimeoutMs) {
       stalledFor = Date.now() - lastAdvanceAt;
-      dump.stop();
+      stop();
     }
   }, Math.min(1000, stallTimeoutMs / 4));
   try {
     await storage.write(key, checksum.stream, progress.signal);
   } catch (err) {
-    dump.stop();
+    stop();
     const outcome = await dump.finished.catch(() => undefined);
     progress.throwIfCancelled();
     if (stalledFor !== undefined) throw transientFailure(TransientError.NetworkError, `pg_dump made no progress for ${Math.round(stalledFor / 1000)} s (stalled at ${progress.bytes()} bytes) and was stopped`);

@@ -6,7 +6,8 @@ import { readSecret, slackChannelFor, type AppsConfig, type DatabaseConfig, type
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { CheckResult } from '../../lib/messages.js';
-import { appOf, dumpKey, listCatalog, manifestKey, readManifest, seriesOf, writeManifest } from './catalog.js';
+import { appOf, dumpKey, listCatalog, manifestKey, readManifest, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
+import { encryptionOf, withDecryption, type DumpDecryption } from './encryption.js';
 import { parseConnectionString, PG_DATABASE_NAME } from './connection.js';
 import { assertRestoreTarget } from './restoreTargets.js';
 import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './databaseSession.js';
@@ -88,6 +89,12 @@ export function createBackupActivities(deps: BackupActivityDeps) {
   };
   const session = <T>(config: AppsConfig, database: string, signal: AbortSignal, fn: (db: DatabaseSession) => Promise<T>) =>
     withDatabaseSession({ config, database, env: deps.env, signal }, fn);
+  /** fn gets the backup's decryption when its dump is encrypted (the identities, from the named secret). */
+  const decrypting = <T>(config: AppsConfig, database: string, manifest: BackupManifest, fn: (decryption: DumpDecryption | undefined) => Promise<T>) =>
+    withDecryption({ config, dbConfig: databaseConfigOf(config, database), database, manifest, agePath: deps.env.AGE_PATH }, fn);
+  /** The server's pg_restore, and age with the identities for an encrypted dump. */
+  const restoreToolsFor = async (db: DatabaseSession, decryption: DumpDecryption | undefined): Promise<PgTools> =>
+    ({ ...await toolsFor(db), ...(decryption ? { decryption } : {}) });
 
   /** A backup id names its configured database: its manifest is in that database's series or one of its safety series. */
   async function findManifest(config: AppsConfig, database: string, backupId: string) {
@@ -132,11 +139,13 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     async dumpDatabase(request: DumpRequest): Promise<DumpResult> {
       const { config, storage } = context();
       const sweptOrphans = await sweepSeries(storage, seriesOf(request.app, request.database, request.pgDatabase));
+      const encryption = encryptionOf(config, databaseConfigOf(config, request.database));
       const dump = await withProgress('connect', (progress) => session(config, request.database, progress.signal, async (db) =>
         dumpToStorage({
           ...request,
           lockWaitTimeoutMs: durationToMs(databaseConfigOf(config, request.database).lockWaitTimeout),
           stallTimeoutMs: durationToMs(databaseConfigOf(config, request.database).stallTimeout),
+          ...(encryption ? { encryption: { agePath: deps.env.AGE_PATH, recipients: encryption.recipients } } : {}),
         }, db, storage, await toolsFor(db), progress)));
       deps.logger.info({ backup: { ...dump, database: request.database } }, `backup ${dump.backupId} dumped to ${dump.location}`);
       return sweptOrphans.length ? { ...dump, sweptOrphans } : dump;
@@ -148,9 +157,10 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const dbConfig = databaseConfigOf(config, ref.database);
       // A separate verify server keeps the scratch copy's writes and disk off production; else a preflight checks the room.
       const verifySecret = dbConfig.verifySecret;
-      const verification = await withProgress('connect', (progress) => withDatabaseSession({ config, database: ref.database, env: deps.env, signal: progress.signal, serverSecret: verifySecret }, async (db) =>
-        verifyStoredBackup(manifest, db, storage, await toolsFor(db), progress,
-          verifySecret ? { adminDatabase: db.defaultDatabase } : { adminDatabase: manifest.pgDatabase, minFreePercent: dbConfig.verifyMinFreePercent })));
+      const verification = await decrypting(config, ref.database, manifest, (decryption) => withProgress('connect', (progress) =>
+        withDatabaseSession({ config, database: ref.database, env: deps.env, signal: progress.signal, serverSecret: verifySecret }, async (db) =>
+          verifyStoredBackup(manifest, db, storage, await restoreToolsFor(db, decryption), progress,
+            verifySecret ? { adminDatabase: db.defaultDatabase } : { adminDatabase: manifest.pgDatabase, minFreePercent: dbConfig.verifyMinFreePercent }))));
       const failed = verification.checks.filter((check) => !check.isPassed);
       if (verification.isVerified) deps.logger.info({ backupId: ref.backupId, durationMs: verification.durationMs }, `backup ${ref.backupId} verified`);
       else deps.logger.warn({ backupId: ref.backupId, failureType: verification.failureType, failed }, `backup ${ref.backupId} FAILED verification`);
@@ -250,8 +260,8 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const { config, storage } = context();
       assertDatabaseName(input.stagingDatabase);
       const manifest = await readManifest(storage, input.series, input.backupId);
-      const outcome = await withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) =>
-        restoreIntoStaging(manifest, input.stagingDatabase, db, storage, await toolsFor(db), progress)));
+      const outcome = await decrypting(config, input.database, manifest, (decryption) => withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) =>
+        restoreIntoStaging(manifest, input.stagingDatabase, db, storage, await restoreToolsFor(db, decryption), progress))));
       deps.logger.info({ backupId: input.backupId, stagingDatabase: input.stagingDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.stagingDatabase}`);
       return outcome;
     },
@@ -306,8 +316,8 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const { config, storage } = context();
       assertDatabaseName(input.targetDatabase);
       const manifest = await readManifest(storage, input.series, input.backupId);
-      const outcome = await withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) =>
-        restoreIntoDatabase(manifest, input.targetDatabase, input.isOverwrite, db, storage, await toolsFor(db), progress)));
+      const outcome = await decrypting(config, input.database, manifest, (decryption) => withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) =>
+        restoreIntoDatabase(manifest, input.targetDatabase, input.isOverwrite, db, storage, await restoreToolsFor(db, decryption), progress))));
       deps.logger.info({ backupId: input.backupId, targetDatabase: input.targetDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.targetDatabase}`);
       return outcome;
     },

@@ -2,12 +2,15 @@
 import { PermanentError, permanentFailure, transientFailure, TransientError, type PermanentErrorType } from '../../lib/errors.js';
 import { lastLine } from '../../lib/process.js';
 import type { CommandOutcome } from '../../lib/streamingCommand.js';
+import type { DumpDecryption } from './encryption.js';
 
 export interface PgTools {
   pgDump: string;
   /** From pg_dump's own bin directory: the same client version. */
   pgDumpall: string;
   pgRestore: string;
+  /** An encrypted backup's decryption (age and the identities), set by the activity that restores it. */
+  decryption?: DumpDecryption;
 }
 
 export function pgDumpArgs(options: { compressionLevel: number; snapshot: string; lockWaitTimeoutMs: number }): string[] {

@@ -102,9 +102,10 @@ async function checkStoredObject(expected: { name: string; what: string; key: st
 
 async function checkArchiveContents(manifest: BackupManifest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress): Promise<CheckResult> {
   const listed = await restoreArchive({
-    pgRestore: tools.pgRestore, args: ['--list'], env: session.commandEnv(), storage, key: manifest.dumpKey, progress, timeoutMs: LIST_TIMEOUT_MS,
+    pgRestore: tools.pgRestore, args: ['--list'], env: session.commandEnv(), storage, key: manifest.dumpKey, progress, timeoutMs: LIST_TIMEOUT_MS, decryption: tools.decryption,
   });
   const name = 'archive contents';
+  if (listed.decryptError) return { name, isPassed: false, detail: listed.decryptError };
   if (!isSuccessful(listed.outcome)) {
     return { name, isPassed: false, detail: `pg_restore --list failed: ${lastLine(listed.outcome.stderrTail) || `exit code ${listed.outcome.exitCode}`}` };
   }
@@ -141,12 +142,13 @@ export async function restoreAndCompare(manifest: BackupManifest, target: Restor
     pgRestore: target.tools.pgRestore,
     args: pgRestoreArgs({ database: target.database, isScratch: target.isScratch, role: target.role }),
     env: target.session.commandEnv(target.database),
-    storage: target.storage, key: manifest.dumpKey, progress: target.progress, timeoutMs: RESTORE_TIMEOUT_MS,
+    storage: target.storage, key: manifest.dumpKey, progress: target.progress, timeoutMs: RESTORE_TIMEOUT_MS, decryption: target.tools.decryption,
   });
   target.progress.throwIfCancelled();
   const restoreCheck = ((): CheckResult => {
     const name = target.isScratch ? 'scratch restore' : 'restore';
     if (restored.readError) return { name, isPassed: false, detail: `reading the stored dump failed: ${restored.readError.message}` };
+    if (restored.decryptError) return { name, isPassed: false, detail: restored.decryptError };
     if (!isSuccessful(restored.outcome)) return { name, isPassed: false, detail: `pg_restore failed: ${pgErrorOf(restored.outcome.stderrTail) || `exit code ${restored.outcome.exitCode}`}` };
     // pg_restore may exit content before reading the archive's last bytes (it had every entry): the
     // checksum of what it read is then of a prefix, and the stored object's own checksum step vouches for the rest.
