@@ -50,6 +50,8 @@ export interface DeployTarget {
   temporalUiBase?: string;
   /** Where checkouts, tests and smoke commands run (FLIGHTDECK_RUNNER_TASK_QUEUE); absent: the run's own queue. */
   runnerTaskQueue?: string;
+  /** Where builds and rollouts run (FLIGHTDECK_DEPLOY_TASK_QUEUE, worker/taskQueues.ts); absent: the run's own queue. */
+  deployTaskQueue?: string;
   lockAfterRollback: boolean;
   /** The freeze window in force when the run started (absent: none, or a history from before freezes). */
   freeze?: ActiveFreeze;
@@ -103,6 +105,7 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         approval: { isRequired: env.approval.required, approvers: env.approval.approvers, timeout: env.approval.timeout, isSelfApprovalAllowed: env.approval.selfApproval },
         slackChannel: slackChannelFor(config, deps.env, input),
         runnerTaskQueue: deps.env.FLIGHTDECK_RUNNER_TASK_QUEUE,
+        deployTaskQueue: deps.env.FLIGHTDECK_DEPLOY_TASK_QUEUE,
         temporalUiBase: deps.env.TEMPORAL_UI_URL ? `${deps.env.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${deps.env.TEMPORAL_NAMESPACE}/workflows/` : undefined,
         lockAfterRollback: env.lockAfterRollback,
         freeze: activeFreeze(env.freezes, env.breakGlass, Date.now()),

@@ -39,6 +39,14 @@ const envSchema = z.object({
   FLYCTL_PATH: z.string().min(1).default('flyctl'),
   FLIGHTDECK_RUNNER_TASK_QUEUE: z.string().min(1).optional()
     .describe('checkouts, tests and smoke commands go to this queue, served by a secretless runner (unset: the worker\'s own queue)'),
+  FLIGHTDECK_DEPLOY_TASK_QUEUE: z.string().min(1).optional()
+    .describe('builds and rollouts (fly deploy) go to this queue, with slots of their own (unset: the worker\'s own queue; npm run worker serves <TEMPORAL_TASK_QUEUE>-deploys by default)'),
+  FLIGHTDECK_DATABASE_TASK_QUEUE: z.string().min(1).optional()
+    .describe('dumps, restores, verifications and migrations go to this queue, with slots of their own (unset: the worker\'s own queue; npm run worker serves <TEMPORAL_TASK_QUEUE>-database by default)'),
+  FLIGHTDECK_DEPLOY_MAX_ACTIVITIES: z.coerce.number('a whole number, e.g. 20').int().min(1).default(20)
+    .describe('builds and rollouts one worker runs at once, on the deploy queue'),
+  FLIGHTDECK_DATABASE_MAX_ACTIVITIES: z.coerce.number('a whole number, e.g. 4').int().min(1).default(4)
+    .describe('dumps, restores and migrations one worker runs at once, on the database queue (each is a pg_dump/pg_restore or a migration holding locks)'),
   FLIGHTDECK_WORKER_MAX_ACTIVITIES: z.coerce.number('a whole number, e.g. 20').int().min(1).default(20)
     .describe('activities one worker runs at once (flyctl, git, probes, Slack): each flyctl or git call is a child process'),
   FLIGHTDECK_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number('a whole number of at least 2, e.g. 100').int().min(2).default(100)
@@ -415,6 +423,8 @@ const databaseSchema = z.object({
     .describe('take a verified backup before any migration changes this database (found by its secret); false opts out'),
   schedule: z.string().min(1).default('0 2 * * *'),
   timezone: z.string().min(1).default('UTC'),
+  scheduleJitter: duration.default('10m')
+    .describe('each scheduled backup starts at a random moment up to this long after its time, so databases sharing a cron time do not dump at once'),
   compressionLevel: z.number().int().min(0).max(9).default(6),
   restoreTargets: z.array(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a database name')).default([])
     .describe("existing databases besides the backup's own that its backups may overwrite (with confirmation and the target's approval)"),

@@ -12,11 +12,14 @@ import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { startFreshnessWatches } from './freshnessWatches.js';
 import { syncBackupSchedules } from './schedules.js';
+import { taskQueuesOf, withTaskQueues } from './taskQueues.js';
 import { workerTuning } from './tuning.js';
 import { workflowCode } from './workflowBundle.js';
 
 async function main(): Promise<void> {
-  const env = loadEnvConfig();
+  const loadedEnv = loadEnvConfig();
+  const queues = taskQueuesOf(loadedEnv);
+  const env = withTaskQueues(loadedEnv, queues);
   const logger = createLogger({ level: env.LOG_LEVEL, name: 'flightdeck-worker' });
   const loadApps = () => loadAppsConfig(env.FLIGHTDECK_CONFIG);
   const apps = loadApps();
@@ -41,21 +44,27 @@ async function main(): Promise<void> {
   logger.info({ schedules }, 'backup schedules in sync with the config');
   const watches = await startFreshnessWatches(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
   logger.info({ watches }, 'backup freshness watches running');
+  const activities = createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps, temporalClient });
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     ...workflowCode((message) => logger.info(message)),
     dataConverter,
-    activities: createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps, temporalClient }),
+    activities,
     // A deploy in flight gets time to finish its current step before the worker exits.
     shutdownGraceTime: '30s',
     ...workerTuning(env),
   });
+  // Rollouts and database work on queues of their own, each with its own slots (worker/taskQueues.ts).
+  const kindWorkers = await Promise.all([
+    Worker.create({ connection, namespace: env.TEMPORAL_NAMESPACE, taskQueue: queues.deploys, dataConverter, activities, shutdownGraceTime: '30s', maxConcurrentActivityTaskExecutions: env.FLIGHTDECK_DEPLOY_MAX_ACTIVITIES }),
+    Worker.create({ connection, namespace: env.TEMPORAL_NAMESPACE, taskQueue: queues.database, dataConverter, activities, shutdownGraceTime: '30s', maxConcurrentActivityTaskExecutions: env.FLIGHTDECK_DATABASE_MAX_ACTIVITIES }),
+  ]);
   // The default worker serves the runner queue too (one process); --no-runner leaves it to a separate runner.
   const runner = runnerQueue && !process.argv.includes('--no-runner') ? await createRunnerWorker(connection, env, logger, loadApps, dataConverter) : undefined;
-  logger.info({ runnerTaskQueue: runnerQueue ?? '(this queue)' }, 'worker running; Ctrl-C to stop');
-  await Promise.all([worker.run(), runner?.run()]);
+  logger.info({ taskQueues: { ...queues, runner: runnerQueue ?? '(this queue)' } }, 'worker running; Ctrl-C to stop');
+  await Promise.all([worker.run(), ...kindWorkers.map((w) => w.run()), runner?.run()]);
   await connection.close();
   await clientConnection.close();
   logger.info('worker stopped');

@@ -6,6 +6,7 @@ import {
   type Client, type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 import type { AppsConfig, DatabaseConfig } from '../lib/config.js';
+import { durationToMs } from '../lib/duration.js';
 import type { BackupRequest, BackupResult } from '../lib/messages.js';
 
 export const BACKUP_SCHEDULE_PREFIX = 'backup/';
@@ -58,8 +59,9 @@ export async function syncBackupSchedules(client: Client, config: AppsConfig, ta
 }
 
 async function upsertSchedule(client: Client, scheduleId: string, database: string, dbConfig: DatabaseConfig, taskQueue: string): Promise<'created' | 'updated' | 'unchanged'> {
-  const fingerprint = JSON.stringify({ cron: dbConfig.schedule, timezone: dbConfig.timezone, taskQueue, catchupWindow: CATCHUP_WINDOW, version: 1 });
-  const spec = { cronExpressions: [dbConfig.schedule], timezone: dbConfig.timezone };
+  const fingerprint = JSON.stringify({ cron: dbConfig.schedule, timezone: dbConfig.timezone, jitter: dbConfig.scheduleJitter, taskQueue, catchupWindow: CATCHUP_WINDOW, version: 2 });
+  // Jitter: databases that share a cron time (most keep the default 02:00) do not all dump at once.
+  const spec = { cronExpressions: [dbConfig.schedule], timezone: dbConfig.timezone, jitter: durationToMs(dbConfig.scheduleJitter) };
   const action: ScheduleOptionsStartWorkflowAction<(r: BackupRequest) => Promise<BackupResult>> = {
     type: 'startWorkflow',
     workflowType: 'backupDatabase',

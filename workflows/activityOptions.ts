@@ -45,6 +45,14 @@ export function probeOptions(deadlineMs: number): ActivityOptions {
   return { startToCloseTimeout: deadlineMs + 60_000, heartbeatTimeout: '10s', retry: verdictRetry };
 }
 
+/**
+ * The same options, sent to the task queue of their kind of work (worker/taskQueues.ts): rollouts
+ * and database work have slots of their own. Absent (tests, histories from before): the run's own queue.
+ */
+export function onTaskQueue<T extends ActivityOptions>(options: T, taskQueue: string | undefined): T {
+  return taskQueue ? { ...options, taskQueue } : options;
+}
+
 /** Config reads and small checks. */
 export const localOptions: ActivityOptions = { startToCloseTimeout: '30s', retry: { ...transientRetry, maximumAttempts: 3 } };
 

@@ -12,7 +12,7 @@ import type { VerificationResult } from '../activities/backup/verify.js';
 import { failureDetails, failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import { statusQuery, type BackupRequest, type BackupResult } from '../lib/messages.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
-import { flyReadOptions, localOptions } from './activityOptions.js';
+import { flyReadOptions, localOptions, onTaskQueue } from './activityOptions.js';
 import { acceptCancelReasons, CANCEL_AT_SAFE_POINTS_PATCH, cancelledDuring, type Cancellation } from './cancellation.js';
 import { RunTracker } from './runTracker.js';
 
@@ -28,12 +28,17 @@ export const postgresOptions: ActivityOptions = {
 const catalogOptions: ActivityOptions = { startToCloseTimeout: '5m', retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5 } };
 
 const local = proxyActivities<Activities>(localOptions);
-const postgres = proxyActivities<Activities>(postgresOptions);
+/** Dumps and verifications, on the database queue when there is one (worker/taskQueues.ts). */
+function postgresOn(databaseTaskQueue: string | undefined) {
+  return proxyActivities<Activities>(onTaskQueue(postgresOptions, databaseTaskQueue));
+}
 /**
  * With cancel-at-safe-points: a cancelled dump is waited for until it has stopped, so nothing it
  * writes (the dump, its globals, its manifest) lands after the clean-up that deletes them.
  */
-const dumpUntilStopped = proxyActivities<Activities>({ ...postgresOptions, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+function dumpUntilStoppedOn(databaseTaskQueue: string | undefined) {
+  return proxyActivities<Activities>(onTaskQueue({ ...postgresOptions, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }, databaseTaskQueue));
+}
 const catalog = proxyActivities<Activities>(catalogOptions);
 // The release is context for the catalog, not a reason to fail a backup: one quick try.
 const fly = proxyActivities<Activities>({ ...flyReadOptions, retry: { maximumAttempts: 2 } });
@@ -63,14 +68,14 @@ export async function backupDatabase(request: BackupRequest): Promise<BackupResu
     run.fact('release', releaseVersion);
     unrecorded = { series: target.series, backupId, releaseVersion };
 
-    const dump = await run.stage('dump', () => (isCancelSafe ? dumpUntilStopped : postgres).dumpDatabase({
+    const dump = await run.stage('dump', () => (isCancelSafe ? dumpUntilStoppedOn : postgresOn)(target.databaseTaskQueue).dumpDatabase({
       backupId, database: request.database, pgDatabase: request.pgDatabase, app: target.app,
       releaseVersion, compressionLevel: target.compressionLevel, trigger: request.trigger, ...(isSafetyBackup ? { isSafetyBackup } : {}),
     }), describeDump);
     recordDumpFacts(run, dump);
 
     const ref = { database: request.database, series: target.series, backupId };
-    const verification = await verify(run, ref);
+    const verification = await verify(run, ref, target.databaseTaskQueue);
     const { location } = await run.stage('record', () => catalog.recordVerification({ ...ref, verification }),
       () => (verification.isVerified ? 'catalogued as verified' : 'catalogued as FAILED: never counted as a backup'));
     run.fact('manifest', location);
@@ -138,10 +143,10 @@ async function currentReleaseVersion(target: BackupTarget): Promise<string> {
  * Verification never fails the run by itself: a dump that does not verify is recorded as failed,
  * alerted, and kept out of retention's count. A verification that cannot run counts as failed too.
  */
-async function verify(run: RunTracker, ref: { database: string; series: string; backupId: string }): Promise<VerificationResult> {
+async function verify(run: RunTracker, ref: { database: string; series: string; backupId: string }, databaseTaskQueue: string | undefined): Promise<VerificationResult> {
   try {
     return await run.stage('verify', async () => {
-      const verification = await postgres.verifyBackup(ref);
+      const verification = await postgresOn(databaseTaskQueue).verifyBackup(ref);
       if (!verification.isVerified) throw ApplicationFailure.nonRetryable(failedChecksText(verification), verification.failureType, verification);
       return verification;
     }, (v) => `${v.checks.length} checks passed in ${formatDuration(v.durationMs)}`);

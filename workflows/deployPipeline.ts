@@ -19,7 +19,7 @@ import {
 } from '../lib/messages.js';
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import {
-  appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, probeOptions, quickLocalOptions,
+  appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, onTaskQueue, probeOptions, quickLocalOptions,
 } from './activityOptions.js';
 import { bakeWithAnalysis, readLogBaseline } from './bakeAnalysis.js';
 import { acceptCancelReasons, cancelledDuring, type Cancellation } from './cancellation.js';
@@ -291,7 +291,7 @@ async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run
 /** The image is tagged `<commit>-<run>`, so `fly releases --image` and `fly image show` tell which commit runs. */
 async function build(target: DeployTarget, workspace: string, commit: string | undefined): Promise<string> {
   const imageLabel = `${(commit ?? workflowInfo().runId).slice(0, 12)}-${workflowInfo().runId.slice(0, 8)}`;
-  return proxyActivities<Activities>(buildOptions).flyBuildImage({ flyApp: target.flyApp, workspace, imageLabel, timeoutMs: 25 * 60_000 });
+  return proxyActivities<Activities>(onTaskQueue(buildOptions, target.deployTaskQueue)).flyBuildImage({ flyApp: target.flyApp, workspace, imageLabel, timeoutMs: 25 * 60_000 });
 }
 
 /** reason: why this deploy needs a person (the migration safety findings), shown as the message's outcome. */
@@ -326,7 +326,7 @@ async function migrate(target: DeployTarget, request: DeployRequest, workspace: 
 /** configContent: the fly.toml another environment verified the image with (a promotion). */
 async function deploy(target: DeployTarget, image: string, baselineReleaseVersion: number | undefined, workspace: string | undefined, configContent?: string) {
   const waitTimeoutMs = durationToMs(target.waitTimeout);
-  return proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
+  return proxyActivities<Activities>(onTaskQueue(flyDeployOptions(waitTimeoutMs), target.deployTaskQueue)).flyDeployImage({
     flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout,
     baselineReleaseVersion: baselineReleaseVersion ?? null, workDir: `deploys/${workflowInfo().workflowId}`,
     configPath: workspace ? `${workspace}/fly.toml` : undefined,

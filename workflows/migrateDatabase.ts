@@ -12,7 +12,7 @@ import {
   statusQuery, type BackupRequest, type BackupResult, type MigrateRequest, type MigrateResult, type MigrationAction, type MigrationRef, type MigrationStatusReport, type PlannedMigration,
 } from '../lib/messages.js';
 import { describeMigrationSafety } from '../lib/migrationSafety.js';
-import { localOptions } from './activityOptions.js';
+import { localOptions, onTaskQueue } from './activityOptions.js';
 import { acceptCancelReasons, CANCEL_AT_SAFE_POINTS_PATCH, cancelledDuring, type Cancellation } from './cancellation.js';
 import { RunTracker } from './runTracker.js';
 
@@ -36,6 +36,8 @@ const migrationOptions: ActivityOptions = {
 
 const local = proxyActivities<Activities>(localOptions);
 const migrator = proxyActivities<Activities>(migrationOptions);
+/** The migration itself, on the database queue when there is one (worker/taskQueues.ts). */
+const migratorOn = (target: MigrationTarget) => proxyActivities<Activities>(onTaskQueue(migrationOptions, target.databaseTaskQueue));
 // Status only: one quick try, never a reason to fail the run.
 const lookout = proxyActivities<Activities>({ ...localOptions, retry: { maximumAttempts: 1 } });
 
@@ -113,7 +115,7 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
     return { ...result, safety: inspection.safety, summary: describePlan(inspection.plan, inspection.status) };
   }
   if (request.action === 'force') {
-    const status = await migrateStage(() => migrator.forceMigrationVersion({ ...runRequest(request, run), version: request.forceVersion! }), describeState);
+    const status = await migrateStage(() => migratorOn(target).forceMigrationVersion({ ...runRequest(request, run), version: request.forceVersion! }), describeState);
     noteStatus(run, status);
     return { ...result, status, plan: [], forcedVersion: request.forceVersion, summary: `Forced version ${request.forceVersion}: recorded as applied and clean; nothing was run. ${describeState(status)}.` };
   }
@@ -125,8 +127,8 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
 
   const backupId = await backUpFirst(run, request, target);
   const outcome = await migrateStage(() => (request.action === 'apply'
-    ? migrator.applyMigrations({ ...runRequest(request, run, backupId), toVersion: request.toVersion })
-    : migrator.rollbackMigrations({ ...runRequest(request, run, backupId), steps: request.steps, toVersion: request.toVersion })),
+    ? migratorOn(target).applyMigrations({ ...runRequest(request, run, backupId), toVersion: request.toVersion })
+    : migratorOn(target).rollbackMigrations({ ...runRequest(request, run, backupId), steps: request.steps, toVersion: request.toVersion })),
   (o) => describeChange(o.ran));
   noteStatus(run, outcome.status);
   const summary = `${describeChange(outcome.ran)}; ${describeState(outcome.status)}.${backupId ? ` Backup ${backupId} was taken first.` : ''}`;
@@ -148,7 +150,7 @@ async function runAppCommand(run: RunTracker, request: MigrateRequest, target: M
     throw ApplicationFailure.nonRetryable(`App ${request.app} migrates with its own command (database.migrateCommand): Flightdeck can only run it (apply), not ${request.action}.`, PermanentError.InvalidInput);
   }
   const backupId = await backUpFirst(run, request, target);
-  const outcome = await migrateStage(() => migrator.runAppMigrateCommand(runRequest(request, run, backupId)), (o) => o.lastOutputLine || undefined);
+  const outcome = await migrateStage(() => migratorOn(target).runAppMigrateCommand(runRequest(request, run, backupId)), (o) => o.lastOutputLine || undefined);
   const summary = `Ran the app's migration command${outcome.lastOutputLine ? ` (${outcome.lastOutputLine})` : ''}.${backupId ? ` Backup ${backupId} was taken first.` : ''}`;
   return { app: request.app, action: request.action, mode: 'command', plan: [], appliedVersions: [], rolledBackVersions: [], backupId, summary };
 }

@@ -11,7 +11,7 @@ import type { Activities } from '../activities/index.js';
 import type { RestorePlan } from '../activities/backup/index.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
 import { statusQuery, type BackupResult, type RestoreRequest, type RestoreResult } from '../lib/messages.js';
-import { localOptions } from './activityOptions.js';
+import { localOptions, onTaskQueue } from './activityOptions.js';
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
 import { alertChannel, backupDatabase, postgresOptions } from './backupDatabase.js';
@@ -24,9 +24,14 @@ const APPROVAL_TIMEOUT = '30m';
 const postgres = proxyActivities<Activities>(postgresOptions);
 /** A staging restore drops its own leftovers, so a retry (after a lost worker) may come soon. */
 const stagingOptions: ActivityOptions = { ...postgresOptions, retry: { initialInterval: '5s', backoffCoefficient: 2, maximumAttempts: 3 } };
-const staging = proxyActivities<Activities>(stagingOptions);
-/** With cancel-at-safe-points: a cancelled staging restore has stopped before its database is dropped. */
-const stagingUntilStopped = proxyActivities<Activities>({ ...stagingOptions, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+/**
+ * The staging restore, on the database queue when there is one (worker/taskQueues.ts). With
+ * cancel-at-safe-points (untilStopped): a cancelled staging restore has stopped before its database is dropped.
+ */
+function stagingOn(databaseTaskQueue: string | undefined, untilStopped: boolean) {
+  const options = untilStopped ? { ...stagingOptions, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : stagingOptions;
+  return proxyActivities<Activities>(onTaskQueue(options, databaseTaskQueue));
+}
 const swap = proxyActivities<Activities>({ startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: { initialInterval: '2s', maximumAttempts: 5 } });
 const holds = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 10 } });
 /** The change id of restoring into a staging database and swapping it in (docs/operations.md). */
@@ -125,7 +130,7 @@ async function restoreBySwap(run: RunTracker, approval: ApprovalGate, request: R
     // Owners and grantees must exist before pg_restore runs with them.
     const restoredRoles = request.shouldRestoreGlobals ? await restoreRoles(run, ref) : undefined;
 
-    const outcome = await run.stage('restore', () => (cancellation ? stagingUntilStopped : staging).restoreBackupIntoStaging({ ...ref, stagingDatabase }),
+    const outcome = await run.stage('restore', () => stagingOn(plan.databaseTaskQueue, cancellation !== undefined).restoreBackupIntoStaging({ ...ref, stagingDatabase }),
       (o) => (o.isVerified ? `into ${stagingDatabase}; database properties, row counts and schema match the backup` : `into ${stagingDatabase}; it does NOT match the backup`));
     run.status.checks = outcome.checks;
     if (!outcome.isVerified) {

@@ -9,7 +9,7 @@ import { durationToMs } from '../lib/duration.js';
 import { PermanentError, rootMessage } from '../lib/errors.js';
 import { statusQuery, type RollbackRequest, type RollbackResult } from '../lib/messages.js';
 import { hasFailedVerdict, isGoodVerdict, lastKnownGood, newestEntryFor, type LedgerEntry } from '../lib/releaseLedger.js';
-import { flyDeployOptions, flyReadOptions, localOptions } from './activityOptions.js';
+import { flyDeployOptions, flyReadOptions, localOptions, onTaskQueue } from './activityOptions.js';
 import { acceptCancelReasons, CANCEL_AT_SAFE_POINTS_PATCH, cancelledDuring, type Cancellation } from './cancellation.js';
 import { verifyHealth } from './health.js';
 import { nowIso, readLedger, recordInLedger } from './ledger.js';
@@ -163,7 +163,7 @@ function describeTarget(target: RollbackTarget): string {
 /** `baseline`: the release before this one; a retried attempt finds its own release above it, never an older one of the same image. */
 async function deployImage(target: DeployTarget, known: RollbackTarget, baseline: number | null) {
   const waitTimeoutMs = durationToMs(target.waitTimeout);
-  return proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
+  return proxyActivities<Activities>(onTaskQueue(flyDeployOptions(waitTimeoutMs), target.deployTaskQueue)).flyDeployImage({
     flyApp: target.flyApp, image: known.image, strategy: target.rollbackStrategy, waitTimeout: target.waitTimeout,
     baselineReleaseVersion: baseline, workDir: `deploys/${workflowInfo().workflowId}`,
     configContent: known.entry?.flyConfig?.content,
@@ -194,7 +194,7 @@ async function rollBackByFlyReleases(request: RollbackRequest, target: DeployTar
   const image = await run.stage('resolve', () => resolveByFlyReleases(request, target), (i) => i);
   run.fact('image', image);
   const waitTimeoutMs = durationToMs(target.waitTimeout);
-  const release = await run.stage('deploy', () => proxyActivities<Activities>(flyDeployOptions(waitTimeoutMs)).flyDeployImage({
+  const release = await run.stage('deploy', () => proxyActivities<Activities>(onTaskQueue(flyDeployOptions(waitTimeoutMs), target.deployTaskQueue)).flyDeployImage({
     flyApp: target.flyApp, image, strategy: target.rollbackStrategy, waitTimeout: target.waitTimeout,
     baselineReleaseVersion: null, workDir: `deploys/${run.status.workflowId}`,
   }), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));

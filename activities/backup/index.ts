@@ -42,6 +42,8 @@ export interface BackupTarget {
   retention: DatabaseConfig['retention'];
   /** The Fly app whose current release is recorded with the backup, when the config links one. */
   releaseFlyApp?: string;
+  /** Where the long database work runs (FLIGHTDECK_DATABASE_TASK_QUEUE, worker/taskQueues.ts); absent: the run's own queue. */
+  databaseTaskQueue?: string;
 }
 
 export interface RestorePlan {
@@ -58,6 +60,8 @@ export interface RestorePlan {
   targetConfigDatabase?: string;
   approvers: string[];
   slackChannel: string;
+  /** Where the long database work runs (FLIGHTDECK_DATABASE_TASK_QUEUE, worker/taskQueues.ts); absent: the run's own queue. */
+  databaseTaskQueue?: string;
   /** Where the dump is restored and checked before the swap (absent in plans made before staging). */
   stagingDatabase?: string;
   /** The name an overwritten target keeps after the swap. */
@@ -133,6 +137,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         compressionLevel: dbConfig.compressionLevel,
         retention: dbConfig.retention,
         releaseFlyApp: releaseFlyAppOf(config, dbConfig),
+        databaseTaskQueue: deps.env.FLIGHTDECK_DATABASE_TASK_QUEUE,
       };
     },
 
@@ -245,6 +250,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           targetConfigDatabase: owner?.[0],
           approvers: restoreApproversOf(config, owner?.[1] ?? dbConfig),
           slackChannel: slackChannelFor(config, deps.env, { app: dbConfig.app }),
+          databaseTaskQueue: deps.env.FLIGHTDECK_DATABASE_TASK_QUEUE,
         };
       }));
     },

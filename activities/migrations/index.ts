@@ -52,6 +52,8 @@ export interface MigrationTarget {
   pgDatabase?: string;
   /** What findings of the migration linter do in this environment; absent in older histories. */
   migrationSafety?: MigrationSafetyPolicy;
+  /** Where the long database work runs (FLIGHTDECK_DATABASE_TASK_QUEUE, worker/taskQueues.ts); absent: the run's own queue. */
+  databaseTaskQueue?: string;
 }
 
 export interface MigrationRunRequest extends MigrationTargetRequest {
@@ -123,6 +125,7 @@ export function createMigrationActivities(deps: MigrationDeps) {
           isBackupRequired: resolved.isBackupRequired,
           pgDatabase: databaseNameOf(readSecret(resolved.database.secret)),
           migrationSafety: resolveMigrationSafetyPolicy(resolved.environment, environmentConfigOf(config, request.app, resolved.environment)?.migrationSafety),
+          databaseTaskQueue: deps.env.FLIGHTDECK_DATABASE_TASK_QUEUE,
         };
       });
     },

@@ -37,14 +37,18 @@ describe('backup schedules', () => {
         expect(created.policies).toMatchObject({ overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 6 * 3_600_000 });
         expect(created.memo).toEqual({ managedBy: 'flightdeck-backups' });
         expect(created.action).toMatchObject({ type: 'startWorkflow', workflowType: 'backupDatabase', taskQueue, args: [{ database: 'billing', trigger: { source: 'schedule' } }] });
-        expect(created.info.nextActionTimes[0]?.toISOString()).toMatch(/-01-01T03:00:00.000Z$/);
+        // 03:00 plus up to the default 10 minutes of jitter, so databases sharing a cron time do not dump at once.
+        expect(created.spec.jitter).toBe(10 * 60_000);
+        const next = created.info.nextActionTimes[0]!;
+        expect(next.toISOString()).toMatch(/-01-01T03:/);
+        expect(next.getUTCMinutes()).toBeLessThan(10);
 
         // A worker restart with the same config changes nothing.
         expect(await sync({ billing: { schedule: '0 3 1 1 *' }, archive: { schedule: '30 4 1 1 *' } })).toMatchObject({ unchanged: [billingId, archiveId] });
 
-        // 02:00 in Paris on January 1st is 01:00 UTC.
+        // 02:00 in Paris on January 1st is 01:00 UTC (plus under 10 minutes of jitter).
         expect(await sync({ billing: { schedule: '0 2 1 1 *', timezone: 'Europe/Paris' }, archive: { schedule: '30 4 1 1 *' } })).toMatchObject({ updated: [billingId], unchanged: [archiveId] });
-        expect((await client.schedule.getHandle(billingId).describe()).info.nextActionTimes[0]?.toISOString()).toMatch(/-01-01T01:00:00.000Z$/);
+        expect((await client.schedule.getHandle(billingId).describe()).info.nextActionTimes[0]?.toISOString()).toMatch(/-01-01T01:0\d:/);
 
         await client.schedule.getHandle(billingId).trigger();
         const workflowId = await waitFor(async () =>
