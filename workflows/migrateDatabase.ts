@@ -57,16 +57,20 @@ export async function migrateDatabase(request: MigrateRequest): Promise<MigrateR
   run.fact('action', request.action);
   run.fact('note', SCHEMA_ROLLBACK_NOTE);
   let target: MigrationTarget | undefined;
+  /** The versions applied when the run inspected the database: a cancel's report says what changed since. */
+  const inspected: { applied?: readonly MigrationRef[] } = {};
   try {
     assertValidRequest(request);
     target = await local.resolveMigrationTarget({ app: request.app, environment: request.environment, workspace: request.workspace });
     // As the pipeline's child, the pipeline's message already tells the story.
     if (request.trigger.source !== 'pipeline') run.reportTo(target.slackChannel);
-    const result = target.mode === 'command' ? await runAppCommand(run, request, target, isCommandPlanAnswered, migrateStage) : await runMigrationFiles(run, request, target, migrateStage);
+    const result = target.mode === 'command'
+      ? await runAppCommand(run, request, target, isCommandPlanAnswered, migrateStage)
+      : await runMigrationFiles(run, request, target, migrateStage, inspected);
     run.setState('succeeded', result.summary);
     return result;
   } catch (err) {
-    if (isCancelSafe && (isCancellation(err) || cancellation.isRequested())) throw await reportCancel(run, cancellation, request, target, err);
+    if (isCancelSafe && (isCancellation(err) || cancellation.isRequested())) throw await reportCancel(run, cancellation, request, target, err, inspected.applied);
     const outcome = reportFailure(run, err);
     throw ApplicationFailure.nonRetryable(outcome, failureType(err) ?? PermanentError.MigrationFailed);
   } finally {
@@ -77,34 +81,59 @@ export async function migrateDatabase(request: MigrateRequest): Promise<MigrateR
 /**
  * A cancel reaches a running migration as a cancelled statement: a migration in a transaction is
  * rolled back, one outside a transaction may be left part-way (DIRTY). The database's state is read
- * afterwards and reported either way, so nobody has to guess.
+ * afterwards and reported either way, with the versions this run applied (or rolled back) before the
+ * cancel: the difference between what was applied at inspection and what is applied now.
  */
-async function reportCancel(run: RunTracker, cancellation: Cancellation, request: MigrateRequest, target: MigrationTarget | undefined, err: unknown): Promise<CancelledFailure> {
+async function reportCancel(run: RunTracker, cancellation: Cancellation, request: MigrateRequest, target: MigrationTarget | undefined, err: unknown,
+  appliedAtInspection: readonly MigrationRef[] | undefined): Promise<CancelledFailure> {
   const stage = run.status.currentStage;
   if (stage !== 'migrate') return cancellation.stop(`${cancelledDuring(cancellation, stage)}; the schema was not changed.`);
-  const details = failureDetails<FailureDetails>(err);
-  const done = [
-    details?.appliedVersions?.length ? `applied before the cancel: ${details.appliedVersions.join(', ')}` : '',
-    details?.rolledBackVersions?.length ? `rolled back before the cancel: ${details.rolledBackVersions.join(', ')}` : '',
-  ].filter(Boolean).join('; ');
-  const state = target?.mode === 'command' ? 'the app\'s migration command was stopped; Flightdeck cannot tell how far it got' : await stateAfterCancel(run, request);
-  return cancellation.stop(`${cancelledDuring(cancellation, stage)}: ${state}${done ? ` (${done})` : ''}.`);
+  if (target?.mode === 'command') {
+    return cancellation.stop(`${cancelledDuring(cancellation, stage)}: the app's migration command was stopped; Flightdeck cannot tell how far it got.`);
+  }
+  const after = await statusAfterCancel(run, request);
+  if ('unreadable' in after) {
+    // The migrator's own failure (when it, not the cancel, ended the activity) still says what it did.
+    const details = failureDetails<FailureDetails>(err);
+    const done = describeDone(request.action, details?.appliedVersions ?? [], details?.rolledBackVersions ?? [], details !== undefined);
+    return cancellation.stop(`${cancelledDuring(cancellation, stage)}: ${after.unreadable}${done ? ` (${done})` : ''}.`);
+  }
+  const before = new Set((appliedAtInspection ?? []).map((m) => m.version));
+  const now = new Set(after.status.applied.map((m) => m.version));
+  const applied = [...now].filter((v) => !before.has(v)).sort((a, b) => a - b);
+  const rolledBack = [...before].filter((v) => !now.has(v)).sort((a, b) => b - a);
+  const done = describeDone(request.action, applied, rolledBack, appliedAtInspection !== undefined);
+  return cancellation.stop(`${cancelledDuring(cancellation, stage)}: the database is ${describeState(after.status)}${done ? ` (${done})` : ''}.`);
 }
 
-async function stateAfterCancel(run: RunTracker, request: MigrateRequest): Promise<string> {
+/** What a cancelled run had done: its applied or rolled-back versions, or that it had done nothing (when that is known). */
+function describeDone(action: MigrationAction, applied: readonly number[], rolledBack: readonly number[], isKnown: boolean): string {
+  const done = [
+    applied.length ? `applied before the cancel: ${applied.join(', ')}` : '',
+    rolledBack.length ? `rolled back before the cancel: ${rolledBack.join(', ')}` : '',
+  ].filter(Boolean).join('; ');
+  if (done || !isKnown) return done;
+  if (action === 'apply') return 'none applied before the cancel';
+  if (action === 'rollback') return 'none rolled back before the cancel';
+  return '';
+}
+
+async function statusAfterCancel(run: RunTracker, request: MigrateRequest): Promise<{ status: MigrationStatusReport } | { unreadable: string }> {
   try {
     const { status } = await CancellationScope.nonCancellable(() => local.inspectMigrations({ ...where(request), action: 'status' }));
     noteStatus(run, status);
     if (status.recovery) run.thread(`How to recover:\n${status.recovery}`);
-    return `the database is ${describeState(status)}`;
+    return { status };
   } catch (err) {
-    return `its state could not be read (${rootMessage(err)}); check it with flightdeck migrate ${request.app} status`;
+    return { unreadable: `its state could not be read (${rootMessage(err)}); check it with flightdeck migrate ${request.app} status` };
   }
 }
 
-async function runMigrationFiles(run: RunTracker, request: MigrateRequest, target: MigrationTarget, migrateStage: MigrateStage): Promise<MigrateResult> {
+async function runMigrationFiles(run: RunTracker, request: MigrateRequest, target: MigrationTarget, migrateStage: MigrateStage,
+  inspected: { applied?: readonly MigrationRef[] }): Promise<MigrateResult> {
   const inspection = await run.stage('inspect', () => local.inspectMigrations({ ...where(request), action: request.action, steps: request.steps, toVersion: request.toVersion }),
     (i) => describeState(i.status));
+  inspected.applied = inspection.status.applied;
   noteStatus(run, inspection.status);
   const result = { app: request.app, action: request.action, mode: 'files' as const, status: inspection.status, plan: inspection.plan, appliedVersions: [], rolledBackVersions: [] };
 
