@@ -173,8 +173,8 @@ describe.concurrent('restore: pg_restore in progress', () => {
 });
 
 /**
- * Holds pg_restore part-way into the staging copy: as soon as `items` exists there, the test locks it
- * (behind the table's COPY, if that runs), so pg_restore waits to add the primary key. Resolves once
+ * Holds pg_restore part-way into the staging copy: as soon as `items` exists there, the test locks it,
+ * so pg_restore waits to load its rows (or, locked behind that COPY, to add its primary key). Resolves once
  * pg_restore waits for the lock; release() lets it go (or finds the connection already ended by the
  * staging copy's drop).
  */
@@ -195,7 +195,13 @@ async function holdRestoreOfItems(liveName: string): Promise<{ release(): Promis
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
-  await waitUntil('pg_restore to wait for the lock on items', () => isWaitingForLock(staging, `query like 'ALTER TABLE ONLY public.items%'`), 90_000);
+  // Locked before its COPY, pg_restore waits to load the rows; during it, to add the primary key.
+  await waitUntil('pg_restore to wait for the lock on items', () => isWaitingForLock(staging, `(query like 'COPY public.items %' or query like 'ALTER TABLE ONLY public.items%')`), 90_000)
+    .catch(async (err: unknown) => {
+      const sessions = await withClient(databaseUrl(inject('postgresUrl'), 'postgres'), async (c) => (await c.query(
+        `select application_name, state, wait_event_type, left(query, 80) as query from pg_stat_activity where datname = $1`, [staging])).rows);
+      throw new Error(`${(err as Error).message}; sessions in ${staging}: ${JSON.stringify(sessions)}`);
+    });
   return {
     async release() {
       await locker.query('rollback').catch(() => undefined);
