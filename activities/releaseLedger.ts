@@ -14,6 +14,8 @@ const MAX_FLY_CONFIG_BYTES = 64 * 1024;
 
 export interface ReleaseLedgerActivityDeps {
   temporalClient?: Client;
+  /** Told when a record makes a release verified (automatic promotion offers it); must not throw. */
+  onVerified?: (address: LedgerAddress, entry: LedgerEntry, taskQueue: string) => Promise<void>;
 }
 
 export function createReleaseLedgerActivities(deps: ReleaseLedgerActivityDeps) {
@@ -27,7 +29,9 @@ export function createReleaseLedgerActivities(deps: ReleaseLedgerActivityDeps) {
   return {
     async recordRelease(input: LedgerAddress & { record: LedgerRecord }): Promise<LedgerEntry> {
       // The ledger runs on this worker's task queue, like the runs that write to it.
-      return recordLedgerEntry(client(), activityInfo().taskQueue, input, input.record);
+      const entry = await recordLedgerEntry(client(), activityInfo().taskQueue, input, input.record);
+      if (input.record.verdict === 'verified') await deps.onVerified?.({ app: input.app, environment: input.environment }, entry, activityInfo().taskQueue);
+      return entry;
     },
 
     async readReleaseLedger(input: LedgerAddress): Promise<LedgerEntry[]> {

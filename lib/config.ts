@@ -349,6 +349,7 @@ const environmentSchema = z.object({
   promotion: z.object({
     from: resourceName.describe('the environment whose verified releases this one takes, e.g. staging'),
     soak: duration.default('0s').describe('how long a release must have been verified there first, e.g. 30m'),
+    auto: z.boolean().default(false).describe('request the promotion by itself once a verified release has soaked there (approval, locks and freezes still apply)'),
   }).strict().optional().describe('flightdeck promote: deploy here exactly the image (and fly.toml) the other environment verified'),
   freezes: z.array(freezeWindowSchema).default([])
     .describe('scheduled deploy locks: weekly {reason, from: "Fri 16:00", to: "Mon 08:00", timeZone} or one-off {reason, from, to} (ISO with offset); rollbacks still run'),

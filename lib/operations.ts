@@ -8,7 +8,7 @@ import { deployRunId } from './deployRunId.js';
 import { resolveTarget, type AppsConfig } from './config.js';
 import { checkFreeze } from './deployFreeze.js';
 import { durationToMs } from './duration.js';
-import { choosePromotion, PromotionRefused } from './promotion.js';
+import { autoPromotionId, choosePromotion, promotionCandidateSignal, PromotionRefused, type PromotionCandidate } from './promotion.js';
 import { readLedger } from './releaseLedgerClient.js';
 import {
   acceptDeploySignal, approvalUpdate, cancelReasonSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
@@ -75,6 +75,17 @@ export async function requestPromotion(client: Client, taskQueue: string, config
     trigger: input.trigger,
   });
   return { ...result, image: chosen.image };
+}
+
+/**
+ * Offers a verified release for automatic promotion to `to` (promotion.auto): the environment's one
+ * autoPromotion workflow waits out the soak, and a newer offer replaces one still waiting.
+ */
+export async function offerForAutoPromotion(client: Client, taskQueue: string, input: { app: string; from: string; to: string; candidate: PromotionCandidate }): Promise<void> {
+  await client.workflow.signalWithStart('autoPromotion', {
+    workflowId: autoPromotionId(input.app, input.to), taskQueue, args: [{ app: input.app, from: input.from, to: input.to }],
+    signal: promotionCandidateSignal, signalArgs: [input.candidate],
+  });
 }
 
 /**

@@ -8,3 +8,4 @@ export { restoreDatabase } from './restoreDatabase.js';
 export { rollback } from './rollback.js';
 export { releaseLedger } from './releaseLedger.js';
 export { watchBackupFreshness } from './watchBackupFreshness.js';
+export { autoPromotion } from './autoPromotion.js';

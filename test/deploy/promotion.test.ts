@@ -8,22 +8,12 @@ import { PromotionRefused } from '../../lib/promotion.js';
 import { readLedger } from '../../lib/releaseLedgerClient.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { deployRequest, rolloutsOf, settle, waitForStatus } from './support.js';
+import { createStagedAppIn, deployRequest, rolloutsOf, settle, waitForStatus, type StagedApp } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld(kit);
 
-interface StagedApp { app: TestApp; production: TestApp }
-
-/** An app whose staging and production are two Fly apps; production's settings on top. */
-async function createStagedApp(production: Record<string, unknown> = {}): Promise<StagedApp> {
-  const app = await world.createApp();
-  const flyApp = `${app.name}-prod`;
-  const created = await world.sim.createApp(flyApp, { machines: 1, image: { version: 'v1', routes: { '/': { body: `${flyApp} v1` } } } });
-  const environments = (world.apps[app.name] as { environments: Record<string, Record<string, unknown>> }).environments;
-  environments.production = { ...environments.staging, flyApp, branch: undefined, ...production };
-  return { app, production: { name: flyApp, repo: app.repo, initialImage: created.imageRef, appUrl: created.appUrl } };
-}
+const createStagedApp = (production: Record<string, unknown> = {}) => createStagedAppIn(world, production);
 
 function promote(taskQueue: string, staged: StagedApp, extra: Partial<PromotionInput> = {}) {
   return requestPromotion(kit.client, taskQueue, parseAppsConfig({ apps: world.apps }), {

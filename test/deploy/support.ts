@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { DeployRequest, RunStatus } from '../../lib/messages.js';
 import { runStatus } from '../../lib/operations.js';
 import type { CallRecord, Sim } from '../../sim/testing.js';
-import type { TestApp } from '../helpers/deployWorld.js';
+import type { DeployWorld, TestApp } from '../helpers/deployWorld.js';
 
 export function deployRequest(app: TestApp, sha: string, deliveryId?: string): DeployRequest {
   return { app: app.name, environment: 'staging', sha, trigger: { source: 'ci', actor: 'ci-bot', deliveryId } };
@@ -63,4 +63,16 @@ export async function machineImages(sim: Sim, app: TestApp): Promise<string[]> {
 /** The app's releases, newest first, as `fly releases --json` prints them. */
 export async function releasesOf(sim: Sim, app: TestApp): Promise<Array<{ Version: number; Status: string; ImageRef: string }>> {
   return sim.runJson(['releases', '-a', app.name]);
+}
+
+export interface StagedApp { app: TestApp; production: TestApp }
+
+/** An app whose staging and production are two Fly apps; production's settings on top. */
+export async function createStagedAppIn(world: DeployWorld, production: Record<string, unknown> = {}): Promise<StagedApp> {
+  const app = await world.createApp();
+  const flyApp = `${app.name}-prod`;
+  const created = await world.sim.createApp(flyApp, { machines: 1, image: { version: 'v1', routes: { '/': { body: `${flyApp} v1` } } } });
+  const environments = (world.apps[app.name] as { environments: Record<string, Record<string, unknown>> }).environments;
+  environments.production = { ...environments.staging, flyApp, branch: undefined, ...production };
+  return { app, production: { name: flyApp, repo: app.repo, initialImage: created.imageRef, appUrl: created.appUrl } };
 }
