@@ -17,6 +17,7 @@ import { createGitActivities } from './git.js';
 import { createGitHubActivities } from './github.js';
 import { createHttpActivities } from './http.js';
 import { createMigrationActivities } from './migrations/index.js';
+import { createPreflightActivities } from './preflight.js';
 import { createPromotionActivities } from './promotion.js';
 import { createReleaseLedgerActivities } from './releaseLedger.js';
 import { createRunWatchActivities } from './runWatch.js';
@@ -35,16 +36,19 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const workDir = path.resolve(deps.env.FLIGHTDECK_WORK_DIR);
   const promotion = createPromotionActivities({ temporalClient: deps.temporalClient, loadAppsConfig: deps.loadAppsConfig, logger: deps.logger });
+  const ledger = createReleaseLedgerActivities({ temporalClient: deps.temporalClient, onVerified: promotion.offerVerifiedRelease });
+  const fly = createFlyActivities({ env: deps.env, logger: deps.logger, workDir });
   return {
     ...createSlackActivities({ client: deps.slack, logger: deps.logger }),
     ...createGitHubActivities({ env: deps.env, logger: deps.logger }),
     ...createAuditActivities({ logger: deps.logger }),
     ...createDeployTargetActivities(deps),
     ...createDeployLockActivities({ temporalClient: deps.temporalClient }),
-    ...createReleaseLedgerActivities({ temporalClient: deps.temporalClient, onVerified: promotion.offerVerifiedRelease }),
+    ...ledger,
     promoteAutomatically: promotion.promoteAutomatically,
     ...createRunWatchActivities({ temporalClient: deps.temporalClient }),
-    ...createFlyActivities({ env: deps.env, logger: deps.logger, workDir }),
+    ...fly,
+    ...createPreflightActivities({ ...fly, ...ledger }),
     ...createRunnerActivities(deps),
     ...createHttpActivities(),
     ...createAnalysisActivities(),

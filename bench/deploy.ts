@@ -187,7 +187,7 @@ async function runDirect(activities: Activities, app: BenchApp, sha: string, run
       timings[stage] = Date.now() - startedAt;
     }
   };
-  // As the pipeline does them (patch quick-stages): Fly's status, the secret names and the ledger at once.
+  // The work of the pipeline's one preflight activity (patch preflight-one-read): Fly's status, the secret names and the ledger at once.
   const before = await time('preflight', async () => {
     const [status] = await Promise.all([
       call(activities.flyAppStatus, target.flyApp), call(activities.flySecretNames, target.flyApp),

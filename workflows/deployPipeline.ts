@@ -7,6 +7,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
+import type { FlyAppStatus } from '../activities/fly.js';
 import { describeAnalysis } from '../lib/bakeAnalysis.js';
 import { durationToMs } from '../lib/duration.js';
 import { failureType, isNothingRolledOut, PermanentError, rootMessage } from '../lib/errors.js';
@@ -60,6 +61,8 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   // Patch bake-analysis: with analysis configured, a log baseline is read alongside the deploy and
   // the bake judges metrics and logs every interval besides probing health.
   const hasBakeAnalysis = patched('bake-analysis');
+  // Patch preflight-one-read: Fly's status, the secret names and the ledger in one activity (one round trip, not three).
+  const isPreflightOneRead = patched('preflight-one-read');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const cancellation = acceptCancelReasons(run);
@@ -78,7 +81,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     github?.post('queued', 'Flightdeck: preflight, then tests and build');
     // Only when frozen: an extra await would reorder this task's commands for histories from before freezes.
     if (target.freeze) await passFreeze(run, target, target.freeze, request);
-    const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run, isQuick) : preflight(target!, run)),
+    const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run, isPreflightOneRead ? 'one-read' : isQuick ? 'parallel' : 'sequential') : preflight(target!, run)),
       (r) => `last known good ${r.lastKnownGoodImage ?? 'none'}`);
     lastKnownGoodImage = preflightResult.lastKnownGoodImage;
     ledgerEntries = preflightResult.entries ?? [];
@@ -223,22 +226,38 @@ async function checkAppIsReady(target: DeployTarget, isQuick = false) {
   const [status, secretNames] = isQuick
     ? await Promise.all([fly.flyAppStatus(target.flyApp), fly.flySecretNames(target.flyApp)])
     : [await fly.flyAppStatus(target.flyApp), await fly.flySecretNames(target.flyApp)];
+  await assertReady(target, secretNames);
+  return status;
+}
+
+async function assertReady(target: DeployTarget, secretNames: string[]): Promise<void> {
   const missing = target.requiredSecrets.filter((name) => !secretNames.includes(name));
   if (missing.length) {
     throw ApplicationFailure.nonRetryable(`${target.flyApp} is missing required secrets: ${missing.join(', ')} (set them with fly secrets set)`, PermanentError.SecretsMissing);
   }
   if (target.databaseSecret) await local.checkDatabaseReachable({ secretName: target.databaseSecret });
-  return status;
+}
+
+/** How preflight reads: one activity (preflight-one-read), two at once (quick-stages), or one after another. */
+type PreflightReading = 'one-read' | 'parallel' | 'sequential';
+
+async function readPreflight(target: DeployTarget, reading: PreflightReading): Promise<[FlyAppStatus, LedgerEntry[]]> {
+  if (reading === 'one-read') {
+    const reads = await fly.readPreflight({ flyApp: target.flyApp, app: target.app, environment: target.environment });
+    await assertReady(target, reads.secretNames);
+    return [reads.status, reads.entries];
+  }
+  return reading === 'parallel'
+    ? Promise.all([checkAppIsReady(target, true), readLedger(target)])
+    : [await checkAppIsReady(target), await readLedger(target)];
 }
 
 /**
  * Ready, and the last known good release is the newest one the ledger calls good. An image that
  * serves but Flightdeck never deployed is adopted only if it passes health and smoke checks now.
  */
-async function preflightWithLedger(target: DeployTarget, run: RunTracker, isQuick: boolean): Promise<PreflightResult> {
-  const [status, entries] = isQuick
-    ? await Promise.all([checkAppIsReady(target, true), readLedger(target)])
-    : [await checkAppIsReady(target), await readLedger(target)];
+async function preflightWithLedger(target: DeployTarget, run: RunTracker, reading: PreflightReading): Promise<PreflightResult> {
+  const [status, entries] = await readPreflight(target, reading);
   const serving = status.servingImage;
   const isServingAdopted = serving !== undefined && !isKnownImage(entries, serving) && await adoptServingImage(target, run, serving, status.appUrl);
   const known = isServingAdopted ? serving : lastKnownGood(entries)?.image;
