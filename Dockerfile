@@ -2,7 +2,7 @@
 # Flightdeck's image: the API (default command) and the worker (`node dist/worker/main.js`) share it.
 #   docker build -t flightdeck .
 # Build stage: dependencies with dev tools, then the TypeScript compile (tsconfig.build.json).
-FROM node:24-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -29,7 +29,7 @@ RUN pip install --no-cache-dir --no-deps --only-binary=:all: --target /opt/squaw
 # run: flyctl (deploys, releases, checks, proxy), pg_dump/pg_restore (backups), git (checkouts),
 # bubblewrap (the sandbox of tests, smoke and migrate commands; see docs/security.md), squawk (migration lint),
 # age (encrypted backups; docs/backups.md).
-FROM node:24-bookworm-slim AS runtime
+FROM node:26-bookworm-slim AS runtime
 # pg_dump must be at least as new as the servers it dumps: the PostgreSQL project's own packages.
 ARG PG_MAJOR=17
 # FLY_EMIT_RELEASE_JSON needs flyctl >= 0.4.56.

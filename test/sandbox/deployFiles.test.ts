@@ -108,7 +108,7 @@ describe('Dockerfile', () => {
   it('builds in its own stages (the app; squawk from PyPI) and runs slim on the current Node LTS, as a non-root user, with a health check on /healthz', () => {
     const instructions = dockerfileInstructions();
     expect(instructions.filter((i) => i.instruction === 'FROM').map((i) => i.args)).toEqual([
-      'node:24-bookworm-slim AS build', 'python:3.12-slim-bookworm AS squawk', 'node:24-bookworm-slim AS runtime',
+      'node:26-bookworm-slim AS build', 'python:3.12-slim-bookworm AS squawk', 'node:26-bookworm-slim AS runtime',
     ]);
     const user = instructions.filter((i) => i.instruction === 'USER').at(-1)?.args;
     expect(user).toBe('flightdeck');
