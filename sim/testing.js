@@ -144,7 +144,12 @@ export async function createSim(options = {}) {
     processIds: () => listSimProcesses(dir).map(({ pid }) => pid),
     readState: () => readState(dir),
     async teardown() {
+      const { apps, settings } = readState(dir);
       await killAllSimProcesses(dir);
+      // Machines that were running keep their scrape targets (a replacement takes them over): not after teardown.
+      if (settings.metricsTargetsDir) {
+        for (const [app, record] of Object.entries(apps)) for (const id of Object.keys(record.machines)) fs.rmSync(path.join(settings.metricsTargetsDir, `${app}-${id}.json`), { force: true });
+      }
       if (isOwnDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -68,20 +68,45 @@ export function createRequestMetrics() {
 }
 
 /**
- * Registers a listening machine as a Prometheus file_sd target (settings.metricsTargetsDir), the
- * way Fly's managed Prometheus finds machines, with Fly's labels (app, instance, region). Returns
- * the function that removes the registration.
+ * Where a machine is registered as a Prometheus file_sd target (settings.metricsTargetsDir): one file
+ * per machine, kept across its updates and restarts, like a Fly machine keeping its private address.
+ * @param {string} targetsDir @param {string} app @param {string} machineId
+ */
+function targetFile(targetsDir, app, machineId) {
+  return path.join(targetsDir, `${app}-${machineId}.json`);
+}
+
+/**
+ * The port the machine's previous process was scraped on (0: none). A replacement listens there
+ * again, so the scrape target stays the same and Prometheus keeps scraping it without waiting for
+ * service discovery (which applies changes at most every 5 s).
+ * @param {string | null} targetsDir @param {string} app @param {string} machineId
+ */
+export function previousScrapePort(targetsDir, app, machineId) {
+  if (!targetsDir) return 0;
+  try {
+    const [group] = JSON.parse(fs.readFileSync(targetFile(targetsDir, app, machineId), 'utf8'));
+    return Number(String(group.targets[0]).split(':').pop()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Registers a listening machine as a scrape target, with Fly's labels (app, instance = machine id,
+ * region). Returns the function that removes the registration (when the machine is stopped or gone;
+ * a replaced machine's next process takes the registration over).
  * @param {string | null} targetsDir
- * @param {{ app: string, machineId: string, instanceId: string, region: string, port: number }} machine
+ * @param {{ app: string, machineId: string, region: string, port: number }} machine
  */
 export function registerScrapeTarget(targetsDir, machine) {
   if (!targetsDir) return () => undefined;
-  const file = path.join(targetsDir, `${machine.app}-${machine.machineId}-${machine.instanceId}.json`);
+  const file = targetFile(targetsDir, machine.app, machine.machineId);
   const target = [{ targets: [`127.0.0.1:${machine.port}`], labels: { app: machine.app, instance: machine.machineId, region: machine.region } }];
   try {
     fs.mkdirSync(targetsDir, { recursive: true });
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(target));
-    fs.renameSync(`${file}.tmp`, file);
+    fs.writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(target));
+    fs.renameSync(`${file}.${process.pid}.tmp`, file);
   } catch {
     return () => undefined;
   }

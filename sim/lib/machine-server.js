@@ -4,7 +4,7 @@
 // Started detached by flyctl; registers its own port and state, like a machine reporting to flyd.
 import http from 'node:http';
 import { appendAppLog } from './app-log.js';
-import { createRequestMetrics, registerScrapeTarget } from './app-metrics.js';
+import { createRequestMetrics, previousScrapePort, registerScrapeTarget } from './app-metrics.js';
 import { readState, updateState } from './state.js';
 import { startWatchdog } from './watchdog.js';
 
@@ -106,14 +106,21 @@ async function crash() {
 let server;
 
 function listen() {
+  const { metricsTargetsDir } = readState(spec.dir).settings;
+  const preferredPort = previousScrapePort(metricsTargetsDir, spec.app, spec.machineId);
   server = http.createServer(handleRequest);
   server.keepAliveTimeout = 1000;
-  server.listen(0, '127.0.0.1', async () => {
+  server.once('error', (err) => {
+    // The previous process's port is taken by now: any port will do (the target file follows it).
+    if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'EADDRINUSE' || preferredPort === 0) throw err;
+    server?.listen(0, '127.0.0.1');
+  });
+  server.once('listening', async () => {
     const address = server?.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     log(`Listening on 0.0.0.0:${spec.internalPort}`);
     startImageLogLines();
-    unregisterScrapeTarget = registerScrapeTarget(readState(spec.dir).settings.metricsTargetsDir, { ...spec, port });
+    unregisterScrapeTarget = registerScrapeTarget(metricsTargetsDir, { ...spec, port });
     await updateOwnRecord((machine) => {
       machine.port = port;
       machine.pid = process.pid;
@@ -121,6 +128,7 @@ function listen() {
       machine.events.unshift({ type: 'start', status: 'started', source: 'flyd', timestamp: Date.now() });
     });
   });
+  server.listen(preferredPort, '127.0.0.1');
 }
 
 /** The image's own log lines (manifest logs), in turn, every logs.everyMs while the machine runs. */
@@ -134,8 +142,18 @@ function startImageLogLines() {
   }, everyMs).unref();
 }
 
+/** A machine being replaced or restarted keeps its scrape target for its next process; a stopped or destroyed one drops it. */
+function isMachineGoing() {
+  try {
+    const machine = readState(spec.dir).apps[spec.app]?.machines[spec.machineId];
+    return !machine || machine.state === 'stopped' || machine.state === 'destroying' || machine.state === 'destroyed';
+  } catch {
+    return true;
+  }
+}
+
 function stop() {
-  unregisterScrapeTarget();
+  if (isMachineGoing()) unregisterScrapeTarget();
   log('Sending signal SIGINT to main child process');
   server?.close();
   server?.closeAllConnections();

@@ -17,16 +17,16 @@ const TRAFFIC = { requestsPerSecond: 40, latencyMs: 20 };
 const HEALTHY: SimAppManifest = { traffic: { ...TRAFFIC, errorRate: 0 } };
 
 /** An app whose current release Prometheus already has a request rate for: the baseline the bake compares with. */
-async function analysedApp(analysis: Record<string, unknown>): Promise<TestApp> {
+async function analysedApp(analysis: Record<string, unknown>, options: { bake?: string; needsBaseline?: boolean } = {}): Promise<TestApp> {
   const app = await world.createApp({
     machines: 1,
     image: HEALTHY,
     environment: {
-      bake: '4s',
-      analysis: { prometheus: { url: prometheusUrl() }, interval: '1s', window: '2s', failedIntervals: 2, logs: false, ...analysis },
+      bake: options.bake ?? '4s',
+      analysis: { prometheus: { url: prometheusUrl() }, interval: '1s', window: '3s', failedIntervals: 2, logs: false, ...analysis },
     },
   });
-  await waitForSample(`sum(rate(http_requests_total{app="${app.name}"}[2s]))`, (rate) => rate > 0);
+  if (options.needsBaseline ?? true) await waitForSample(`sum(rate(http_requests_total{app="${app.name}"}[3s]))`, (rate) => rate > 0);
   return app;
 }
 
@@ -65,21 +65,21 @@ describe('bake analysis', () => {
   });
 
   it('reports metrics that return nothing as inconclusive and passes the bake by default', async () => {
-    const app = await analysedApp({ requestsMetric: 'absent_requests_total', latencyMetric: 'absent_duration_seconds' });
+    const app = await analysedApp({ requestsMetric: 'absent_requests_total', latencyMetric: 'absent_duration_seconds' }, { bake: '2s', needsBaseline: false });
     const { status } = await deployImage(app, HEALTHY);
     expect(status.state).toBe('succeeded');
-    expect(bakeOf(status)?.detail).toMatch(/analysis inconclusive \(no data\) over 4 intervals: error ratio: no data; p99 latency: no data/);
+    expect(bakeOf(status)?.detail).toMatch(/analysis inconclusive \(no data\) over 2 intervals: error ratio: no data; p99 latency: no data/);
   });
 
   it('fails the bake on missing metrics when the environment says noData: fail', async () => {
-    const app = await analysedApp({ requestsMetric: 'absent_requests_total', latencyMetric: 'absent_duration_seconds', noData: 'fail' });
+    const app = await analysedApp({ requestsMetric: 'absent_requests_total', latencyMetric: 'absent_duration_seconds', noData: 'fail' }, { bake: '2s', needsBaseline: false });
     const { status } = await deployImage(app, HEALTHY);
     expect(status.outcome).toMatch(/bake analysis failed in 2 of 2 intervals: error ratio: no data; p99 latency: no data/);
     expect(status.state).toBe('rolled-back');
   });
 
   it('rolls back a release that logs panics, with redacted and escaped sample lines in the thread', async () => {
-    const app = await analysedApp({ prometheus: undefined, logs: { maxIncrease: 2 } });
+    const app = await analysedApp({ prometheus: undefined, logs: { maxIncrease: 2 } }, { bake: '2s', needsBaseline: false });
     const { status } = await deployImage(app, { logs: { everyMs: 100, lines: [{ level: 'error', message: 'panic: nil map <!channel>' }] } });
     expect(status.outcome).toMatch(/bake analysis failed in 2 of 2 intervals: \d+ log lines matching error\|fatal\|panic \(none seen before the deploy; up to 2 allowed\)/);
     expect(status.state).toBe('rolled-back');
