@@ -57,6 +57,10 @@ export interface DeployTarget {
   freeze?: ActiveFreeze;
   /** Where runs from GitHub and OIDC callers are reported as GitHub Deployments (apps.<app>.github.token); absent: not reported. */
   github?: GitHubDeploymentTarget;
+  /** The incident runbook's policy when restarts do not heal (absent in older histories). */
+  incident?: { ifStillFailing: 'rollback' | 'pause' };
+  /** The health watch, when this environment opted in. */
+  watch?: { everyMs: number; failures: number; action: 'alert' | 'restart' | 'restart-then-rollback' };
 }
 
 export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsConfig: () => AppsConfig }) {
@@ -110,6 +114,8 @@ export function createDeployTargetActivities(deps: { env: EnvConfig; loadAppsCon
         lockAfterRollback: env.lockAfterRollback,
         freeze: activeFreeze(env.freezes, env.breakGlass, Date.now()),
         ...(app.github?.token ? { github: { repository: app.github.repository, tokenSecret: app.github.token.secret } } : {}),
+        incident: { ifStillFailing: env.incident.ifStillFailing ?? env.onFailure },
+        ...(env.watch ? { watch: { everyMs: durationToMs(env.watch.every), failures: env.watch.failures, action: env.watch.action } } : {}),
       };
     },
 

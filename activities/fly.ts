@@ -65,6 +65,7 @@ const machineSchema = z.object({
   state: z.string(),
   region: z.string().optional(),
   config: z.object({ image: z.string().optional(), metadata: z.record(z.string(), z.string()).nullable().optional() }).passthrough().optional(),
+  checks: z.array(z.object({ name: z.string().optional(), status: z.string().optional() }).passthrough()).nullable().optional(),
   image_ref: z.object({ registry: z.string().optional(), repository: z.string().optional(), tag: z.string().optional() }).passthrough().optional(),
 }).passthrough();
 
@@ -89,6 +90,8 @@ const secretSchema = z.object({ name: z.string() }).passthrough();
 // `name` and `status` are omitempty on the platform's check status (fly-go): a warming check has neither.
 const checksSchema = z.record(z.string(), z.array(z.object({ name: z.string().optional(), status: z.string().optional(), output: z.string().optional() }).passthrough()).nullable());
 const releaseLineSchema = z.object({ id: z.string(), version: z.number(), image_ref: z.string() });
+const scaleGroupSchema = z.object({ Process: z.string(), Count: z.number(), Regions: z.record(z.string(), z.number()).nullable().optional() }).passthrough();
+const logEntrySchema = z.object({ timestamp: z.string().optional(), level: z.string().optional(), instance: z.string().optional(), region: z.string().optional(), message: z.string().optional() }).passthrough();
 
 export interface FlyMachine { id: string; state: string; image: string; region?: string }
 export interface FlyAppStatus {
@@ -103,6 +106,9 @@ export interface FlyAppStatus {
 export interface FlyRelease { id: string; version: number; status: string; imageRef: string; createdAt: string }
 export interface DeployOutcome { releaseVersion?: number; releaseId?: string; imageRef: string }
 export interface MachineChecks { isAllPassing: boolean; total: number; failing: string[] }
+/** A machine as the incident runbook assesses it: its state and how many of its checks pass. */
+export interface FlyMachineHealth { id: string; state: string; region: string; image: string; checksPassing: number; checksTotal: number }
+export interface FlyLogLine { timestamp: string; level: string; instance: string; region: string; message: string }
 
 /** What a machine runs, for telling whether a failed deploy changed anything. */
 export interface MachineSnapshot { id: string; image: string; releaseVersion: string }
@@ -260,7 +266,8 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
   }
 
   /** `quiet`: no heartbeats of its own (inside flyDeployImage, whose heartbeats carry its checkpoint). */
-  interface CallOptions { timeoutMs?: number; cwd?: string; quiet?: boolean }
+  /** `isTimeoutAnAnswer`: a call that is still running at timeoutMs is stopped and its output so far is the answer (`logs --no-tail` waits while there are no entries). */
+  interface CallOptions { timeoutMs?: number; cwd?: string; quiet?: boolean; isTimeoutAnAnswer?: boolean }
 
   async function flyctl(command: string, args: string[], options: CallOptions = {}): Promise<RunResult> {
     requireToken();
@@ -271,6 +278,7 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
       ? await run(Context.current().cancellationSignal)
       : await withHeartbeat(`flyctl ${command}`, (progress) => run(progress.signal, progress.report));
     if (result.isCancelled) throw new CancelledFailure(`flyctl ${command} was cancelled`);
+    if (result.isTimedOut && options.isTimeoutAnAnswer) return result;
     if (result.exitCode !== 0) throw classifyFlyFailure(command, result);
     return result;
   }
@@ -348,7 +356,7 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
      * and a check that has not reported yet has no status (Corrections 10): only started machines
      * are judged, and the checks are read again until they pass or the deadline.
      */
-    async flyMachineChecks(flyApp: string, options: { deadlineMs?: number; intervalMs?: number } = {}): Promise<MachineChecks> {
+    async flyMachineChecks(flyApp: string, options: { deadlineMs?: number; intervalMs?: number; machineIds?: string[] } = {}): Promise<MachineChecks> {
       const deadline = Date.now() + (options.deadlineMs ?? 30_000);
       return withHeartbeat('machine checks', async (progress) => {
         for (;;) {
@@ -356,7 +364,7 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
             await flyctlJson('checks list', ['checks', 'list', ...app(flyApp), '--json'], checksSchema),
             await listMachines(flyApp),
           ];
-          const started = new Set(machines.filter((m) => m.state === 'started').map((m) => m.id));
+          const started = new Set(machines.filter((m) => m.state === 'started' && (!options.machineIds || options.machineIds.includes(m.id))).map((m) => m.id));
           const all = Object.entries(checks).filter(([machine]) => started.has(machine))
             .flatMap(([machine, list]) => (list ?? []).map((c) => ({ machine, ...c })));
           const failing = all.filter((c) => c.status !== 'passing')
@@ -365,6 +373,50 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
           progress.report(`${failing.length} check(s) not passing yet`);
           await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1000));
         }
+      });
+    },
+
+    /** `fly machine list --json`: every machine with its state, region, image and how many of its checks pass. */
+    async flyMachineHealth(flyApp: string): Promise<FlyMachineHealth[]> {
+      return (await listMachines(flyApp)).map((m) => ({
+        id: m.id, state: m.state, region: m.region ?? '', image: imageOf(m),
+        checksPassing: (m.checks ?? []).filter((c) => c.status === 'passing').length, checksTotal: (m.checks ?? []).length,
+      }));
+    },
+
+    /**
+     * `fly machine restart <id> --skip-health-checks`: the workflow waits for the machine's checks
+     * itself (flyMachineChecks), with the environment's deadline instead of flyctl's fixed 300 s.
+     */
+    async flyRestartMachine(input: { flyApp: string; machineId: string }): Promise<void> {
+      const machineId = z.string().regex(/^[0-9a-f]{8,20}$/, 'a machine id (hex)').parse(input.machineId);
+      await flyctl('machine restart', ['machine', 'restart', machineId, ...app(input.flyApp), '--skip-health-checks'], { timeoutMs: 6 * 60_000 });
+    },
+
+    /** Machines per region of the app's process group (`fly scale show --json`). */
+    async flyRegionCounts(flyApp: string): Promise<Record<string, number>> {
+      const groups = await flyctlJson('scale show', ['scale', 'show', ...app(flyApp), '--json'], z.array(scaleGroupSchema).nullable());
+      return { ...(groups ?? []).find((g) => g.Process === 'app')?.Regions };
+    },
+
+    /** `fly scale count N --yes [--region r]`: N machines in that region, else over the regions the app runs in. */
+    async flyScaleCount(input: { flyApp: string; count: number; region?: string }): Promise<void> {
+      const count = z.number().int().min(0).max(100).parse(input.count);
+      const region = input.region === undefined ? [] : ['--region', z.string().regex(/^[a-z]{3}$/, 'a Fly region code such as ams').parse(input.region)];
+      await flyctl('scale count', ['scale', 'count', String(count), ...app(input.flyApp), ...region, '--yes'], { timeoutMs: 10 * 60_000 });
+    },
+
+    /**
+     * The newest lines of the app's logs (`fly logs --no-tail --json`: concatenated objects, not
+     * NDJSON). --no-tail keeps polling while there are none, so a quiet app answers [] at the timeout.
+     */
+    async flyRecentLogLines(input: { flyApp: string; timeoutMs?: number }): Promise<FlyLogLine[]> {
+      const result = await flyctl('logs', ['logs', ...app(input.flyApp), '--no-tail', '--json'], { timeoutMs: input.timeoutMs ?? 10_000, isTimeoutAnAnswer: true });
+      return parseConcatenatedJson(result.stdout).flatMap((value) => {
+        const entry = logEntrySchema.safeParse(value);
+        if (!entry.success) return [];
+        const { timestamp = '', level = '', instance = '', region = '', message = '' } = entry.data;
+        return [{ timestamp, level, instance, region, message: redactText(message).slice(0, 500) }];
       });
     },
 
@@ -654,6 +706,11 @@ function imageOf(m: z.infer<typeof machineSchema>): string {
 
 async function exists(file: string): Promise<boolean> {
   return fs.promises.access(file).then(() => true, () => false);
+}
+
+/** `fly logs --json` prints pretty-printed objects one after another: each starts with `{` at the start of a line. */
+function parseConcatenatedJson(text: string): unknown[] {
+  return text.split(/\n(?=\{)/).filter((chunk) => chunk.trim()).map(safeJson).filter((value) => value !== undefined);
 }
 
 function safeJson(text: string): unknown {

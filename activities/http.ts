@@ -68,6 +68,11 @@ interface BakeProgress { windowStartedAt: number; probes: number }
 
 export function createHttpActivities() {
   return {
+    /** One request to the health URL (the health watch): a failure is an answer, not an error. */
+    async probeHealthOnce(input: { url: string; requestTimeoutMs: number }): Promise<{ isOk: boolean; detail: string }> {
+      return probeOnce(input.url, input.requestTimeoutMs);
+    },
+
     /** N consecutive 2xx answers within the deadline, or a HealthCheckFailed naming the last answer. */
     async probeHealth(input: HealthProbeInput): Promise<HealthProbeResult> {
       return withHeartbeat<HealthProbeResult, HealthProbeProgress>('health probe', async (progress) => {

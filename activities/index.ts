@@ -6,6 +6,7 @@ import type { AppsConfig, EnvConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { sandboxSettings } from '../lib/sandbox.js';
 import { createAnalysisActivities } from './analysis.js';
+import { createAppOperationActivities } from './appOperations.js';
 import { createAuditActivities } from './audit.js';
 import { createBackupActivities } from './backup/index.js';
 import { createBackupListActivities } from './backup/backupList.js';
@@ -47,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
     ...ledger,
     promoteAutomatically: promotion.promoteAutomatically,
     ...createRunWatchActivities({ temporalClient: deps.temporalClient }),
+    ...createAppOperationActivities({ temporalClient: deps.temporalClient }),
     ...fly,
     ...createPreflightActivities({ ...fly, ...ledger }),
     ...createRunnerActivities(deps),

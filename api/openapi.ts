@@ -278,6 +278,48 @@ export const openApiDocument = {
         responses: { 202: json(ref('Started'), 'The rollback started.'), ...writeErrors },
       },
     },
+    '/restarts': {
+      post: {
+        summary: 'The incident runbook: assess, restart machines one by one (each passing its checks), verify, roll back or ask if still failing',
+        security: writeSecurity,
+        parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object', required: ['app', 'environment'], additionalProperties: false,
+                properties: { app: { type: 'string' }, environment: { type: 'string' }, reason: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: { 202: json(ref('Enqueued'), 'Queued in the environment\'s deploy queue (`duplicate`: the runbook already running or queued there).'), ...writeErrors },
+      },
+    },
+    '/scales': {
+      post: {
+        summary: 'Stop (scale to 0, remembering the per-region counts), start (bring those back) or scale to a count, with verification',
+        security: writeSecurity,
+        parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object', required: ['app', 'environment', 'action'], additionalProperties: false,
+                properties: {
+                  app: { type: 'string' }, environment: { type: 'string' }, action: { type: 'string', enum: ['stop', 'start', 'scale'] },
+                  count: { type: 'integer', minimum: 0, maximum: 100, description: 'scale only' }, region: { type: 'string', examples: ['ams'], description: 'scale only' },
+                  reason: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        responses: { 202: json(ref('Enqueued'), 'Queued in the environment\'s deploy queue.'), ...writeErrors },
+      },
+    },
     '/healthz': { get: { summary: 'The process is up', responses: { 200: json({ type: 'object' }, 'ok') } } },
     '/readyz': { get: { summary: 'Temporal is reachable and the config loads', responses: { 200: json({ type: 'object' }, 'ready'), 503: error('Not ready; the message says why.') } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },

@@ -326,6 +326,19 @@ const analysisSchema = z.object({
   }).strict()]).prefault({}).describe('fly logs during the bake, matching lines compared with before the deploy; false: off'),
 }).strict();
 
+const incidentSchema = z.object({
+  ifStillFailing: z.enum(['rollback', 'pause'], 'rollback or pause').optional()
+    .describe('when restarting every machine did not heal the app: roll back to the last known good release, or pause and ask in Slack; unset: as onFailure'),
+}).strict();
+
+const healthWatchSchema = z.object({
+  every: duration.default('1m').describe('how often the health URL is probed'),
+  failures: z.number().int().min(2, 'at least 2: a single failed probe (a blip) never triggers').max(100).default(3)
+    .describe('consecutive failed probes, outside a deploy, before acting'),
+  action: z.enum(['alert', 'restart', 'restart-then-rollback'], 'alert, restart or restart-then-rollback').default('alert')
+    .describe('alert: page Slack only; restart: page and run the incident runbook, reporting if restarts do not heal; restart-then-rollback: the runbook rolls back then'),
+}).strict().describe('opt-in: probe health on a schedule and act on a sustained failure (docs/runbooks.md)');
+
 const environmentSchema = z.object({
   flyApp: flyAppName,
   branch: gitRef.optional().describe('pushes to this branch deploy to this environment'),
@@ -355,6 +368,8 @@ const environmentSchema = z.object({
     .describe('scheduled deploy locks: weekly {reason, from: "Fri 16:00", to: "Mon 08:00", timeZone} or one-off {reason, from, to} (ISO with offset); rollbacks still run'),
   breakGlass: z.array(z.string().min(1)).default([])
     .describe('who may deploy through a freeze (Slack user ids, cli:<OS user>, token:<name>); audit-logged and announced'),
+  incident: incidentSchema.prefault({}).describe('flightdeck restart: the incident runbook'),
+  watch: healthWatchSchema.optional(),
 }).strict().refine((env) => !env.analysis || env.bake !== undefined, { message: 'analysis runs during the bake: set bake too, e.g. bake: 10m', path: ['analysis'] });
 
 const appSchema = z.object({
@@ -507,6 +522,7 @@ export function hasCredentials(repository: string): boolean {
 export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 export type AnalysisConfig = z.infer<typeof analysisSchema>;
+export type HealthWatchConfig = z.infer<typeof healthWatchSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type EnvironmentDatabaseConfig = z.infer<typeof environmentDatabaseSchema>;
 export type AppConfig = z.infer<typeof appSchema>;

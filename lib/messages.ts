@@ -5,7 +5,7 @@ import type { GitHubDeploymentRequest } from './githubDeployments.js';
 import type { Promotion } from './promotion.js';
 import type { MigrationSafetyReport } from './migrationSafety.js';
 
-export type RunKind = 'deploy' | 'rollback' | 'backup' | 'restore' | 'migrate';
+export type RunKind = 'deploy' | 'rollback' | 'backup' | 'restore' | 'migrate' | 'incident' | 'scale';
 export type RunState = 'queued' | 'running' | 'waiting-for-approval' | 'waiting-for-decision' | 'succeeded' | 'failed' | 'rolled-back' | 'cancelled' | 'superseded' | 'refused';
 export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -139,6 +139,12 @@ export interface RefusedDeploy { workflowId: string; request: DeployRequest; loc
 
 export interface QueueStatus {
   running?: QueuedDeploy;
+  /** An incident runbook or a scale operation running now (absent from queues started before operations). */
+  runningOperation?: QueuedOperation;
+  /** Operations waiting behind the running deploy or operation, oldest first. */
+  operations?: QueuedOperation[];
+  /** Present while the app is stopped by `flightdeck stop`: the counts `flightdeck start` restores. */
+  stopped?: StoppedFleet;
   waiting?: QueuedDeploy;
   superseded: string[];
   /** Accepted deploys a lock refused, newest last (absent from queues started before it existed). */
@@ -175,6 +181,83 @@ export const lockDeploysUpdate = defineUpdate<{ lock: DeployLock; wasAlreadyLock
 export const unlockDeploysUpdate = defineUpdate<{ removed?: DeployLock; waitingWorkflowId?: string }, [{ actor: string }]>('unlockDeploys');
 /** The failure type an enqueue carries when refused by a lock; its details hold the DeployLock. */
 export const DEPLOY_LOCKED = 'DeployLocked';
+
+// ---------------------------------------------------------------- incident runbook and scaling (run by the deploy queue)
+
+/**
+ * What the incident runbook does when restarting every machine did not heal the app: roll back to the
+ * last known good release, pause and ask in Slack (roll back or keep), or only report (the health
+ * watch's `restart` action).
+ */
+export type IfStillFailing = 'rollback' | 'pause' | 'report';
+
+export interface IncidentRequest {
+  app: string;
+  environment: string;
+  reason: string;
+  /** Absent: the environment's incident.ifStillFailing. */
+  ifStillFailing?: IfStillFailing;
+  trigger: Trigger;
+}
+
+export interface IncidentResult {
+  /** restart: the restarts healed it; rollback: a rollback did; none: it is still failing (reported or kept). */
+  healedBy: 'restart' | 'rollback' | 'none';
+  restartedMachines: string[];
+  rolledBackTo?: string;
+}
+
+/** stop: scale to zero, remembering the per-region counts; start: bring those counts back; scale: set a count. */
+export type ScaleAction = 'stop' | 'start' | 'scale';
+
+export interface ScaleRequest {
+  app: string;
+  environment: string;
+  action: ScaleAction;
+  /** scale: the machine count (in `region`, else over the regions the app runs in). */
+  count?: number;
+  region?: string;
+  reason: string;
+  trigger: Trigger;
+}
+
+export interface ScaleResult {
+  /** Machines per region after the run. */
+  regions: Record<string, number>;
+}
+
+/** An app stopped by Flightdeck, and what it ran before: held by the environment's deploy queue until started. */
+export interface StoppedFleet {
+  regions: Record<string, number>;
+  since: string;
+  by: string;
+  reason: string;
+  /** The stop run. */
+  workflowId: string;
+}
+
+/** An operation the deploy queue runs between deploys (never during one): its run id, workflow type and request. */
+export type QueuedOperation =
+  | { workflowId: string; workflowType: 'incidentRunbook'; request: IncidentRequest }
+  | { workflowId: string; workflowType: 'scaleApp'; request: ScaleRequest };
+
+/** Queues an operation; a request whose run id is queued or running already gets that run back (`duplicate`). */
+export const enqueueOperationUpdate = defineUpdate<EnqueueResult, [QueuedOperation]>('enqueueOperation');
+/** The stop run records what it stopped, and locks deploys (an existing lock is kept); an existing record is kept and returned. */
+export const recordStopUpdate = defineUpdate<StoppedFleet, [StoppedFleet]>('recordStop');
+/** The start run clears the record once the counts are back, and the lock the stop took. */
+export const clearStopUpdate = defineUpdate<{ removed?: StoppedFleet }, [{ workflowId: string }]>('clearStop');
+
+/** What an environment's health watch has seen (workflows/healthWatch.ts). */
+export interface HealthWatchStatus {
+  app: string;
+  environment: string;
+  consecutiveFailures: number;
+  lastProbe?: { at: string; isOk: boolean; detail: string };
+  /** The last time the watch acted: when, how, and the incident run it started (if any). */
+  lastAction?: { at: string; action: 'alert' | 'restart' | 'restart-then-rollback'; detail: string; workflowId?: string };
+}
+export const healthWatchQuery = defineQuery<HealthWatchStatus>('healthWatch');
 
 /** Who asks a run to stop, and why. */
 export interface CancelRequest {

@@ -10,6 +10,9 @@
 //             backup/<db>-<scheduled time>                   (the nightly schedule)
 //             restore/<db>/<n>/safety-backup                 (a restore's safety backup)
 //   restore   restore/<db>/<backupId>-<n>                    (requestRestore)
+//   incident  incident/<app>/<env>                           (requestIncidentRunbook: one at a time per environment)
+//             incident/<app>/<env>/rollback                  (its rollback: a rollback run)
+//   scale     scale/<app>/<env>/<stop|start|scale>-<n>       (requestScale)
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { RunKind } from './messages.js';
 
@@ -51,6 +54,8 @@ export const WORKFLOW_TYPE_OF_KIND: Record<RunKind, string> = {
   migrate: 'migrateDatabase',
   backup: 'backupDatabase',
   restore: 'restoreDatabase',
+  incident: 'incidentRunbook',
+  scale: 'scaleApp',
 };
 const KIND_OF_WORKFLOW_TYPE = new Map(Object.entries(WORKFLOW_TYPE_OF_KIND).map(([kind, type]) => [type, kind as RunKind]));
 const ALL_KINDS = Object.keys(WORKFLOW_TYPE_OF_KIND) as RunKind[];
@@ -77,7 +82,7 @@ export async function listRuns(client: Client, filter: RunFilter = {}): Promise<
 export function parseRunId(workflowId: string, kind: RunKind): Pick<RunSummary, 'app' | 'environment' | 'database'> {
   const parts = workflowId.split('/');
   const [root, first, second] = parts;
-  if (root === 'deploy' || root === 'rollback' || root === 'migrate') {
+  if (root === 'deploy' || root === 'rollback' || root === 'migrate' || root === 'incident' || root === 'scale') {
     return { app: first, environment: second === '-' ? undefined : second };
   }
   if (root === 'restore') return { database: first };
@@ -136,6 +141,8 @@ function idPrefixes(kind: RunKind, filter: RunFilter): string[] {
   if (filter.app === undefined) return [];
   const scope = filter.environment === undefined ? `${filter.app}/` : `${filter.app}/${filter.environment}/`;
   if (kind === 'deploy') return [`deploy/${scope}`];
+  if (kind === 'incident' || kind === 'scale') return [`${kind}/${scope}`];
+  if (kind === 'rollback') return [`rollback/${scope}`, `deploy/${scope}`, `incident/${scope}`];
   return [`${kind}/${scope}`, `deploy/${scope}`];
 }
 

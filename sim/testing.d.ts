@@ -22,8 +22,12 @@ export interface SimAppManifest {
   failHealthAfterRequests?: number;
   /** From this long after the process started, health answers 500 (a restart starts the clock again). */
   failHealthAfterMs?: number;
-  /** false: failHealthAfterMs counts from when the machine got this image, so `machine restart` does not heal it (default true). */
-  restartHeals?: boolean;
+  /**
+   * How `machine restart` treats failHealthAfterMs: true (default) starts its clock again; false: it
+   * counts from when the machine got this image, so a restart does not heal; 'permanently': once
+   * restarted, the machine no longer degrades (until it gets another image).
+   */
+  restartHeals?: boolean | 'permanently';
   /** The process exits with status 1 right after starting (deploy: "the app appears to be crashing"). */
   crashOnStart?: boolean;
   /** The process listens only after this delay (the machine stays "starting"). */

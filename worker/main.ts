@@ -13,6 +13,7 @@ import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { startFreshnessWatches } from './freshnessWatches.js';
 import { syncBackupSchedules } from './schedules.js';
 import { taskQueuesOf, withTaskQueues } from './taskQueues.js';
+import { startHealthWatches } from '../lib/appOperations.js';
 import { workerTuning } from './tuning.js';
 import { workflowCode } from './workflowBundle.js';
 
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
   const watches = await startFreshnessWatches(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
   logger.info({ watches }, 'backup freshness watches running');
   const activities = createActivities({ env, logger, slack: createSlackClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), loadAppsConfig: loadApps, temporalClient });
+  const healthWatches = await startHealthWatches(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
+  if (healthWatches.length) logger.info({ healthWatches }, 'health watches started');
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,

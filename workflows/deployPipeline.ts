@@ -15,10 +15,10 @@ import { describeFreeze, mayBreakGlass, type ActiveFreeze } from '../lib/freezeW
 import { summarizeMigrationSafety } from '../lib/migrationSafety.js';
 import { isKnownImage, lastKnownGood, type FlyConfigSnapshot, type LedgerEntry, type ReleaseMigrations, type ReleaseVerdict } from '../lib/releaseLedger.js';
 import {
-  cancelSignal, failureDecisionUpdate, statusQuery,
-  type DeployRequest, type FailureDecision, type MigrateRequest, type MigrateResult, type RestoreRequest, type RestoreResult, type RollbackResult,
+  cancelSignal, statusQuery,
+  type DeployRequest, type MigrateRequest, type MigrateResult, type RestoreRequest, type RestoreResult, type RollbackResult,
 } from '../lib/messages.js';
-import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
+import { acceptApprovals, acceptFailureDecisions, awaitApproval, type ApprovalGate, type DecisionGate } from './approvalGate.js';
 import {
   appCommandOptions, buildOptions, commandOptions, flyDeployOptions, flyReadOptions, localOptions, onTaskQueue, probeOptions, quickLocalOptions,
 } from './activityOptions.js';
@@ -106,7 +106,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
       safety = await run.stage('lint', () => checkMigrationSafety(run, target!, workspace), (gate) => gate.report && summarizeMigrationSafety(gate.report));
     }
 
-    if (target.approval.isRequired || safety?.approvalMessage) await run.stage('approval', () => awaitApproval(target!, run, decisions, safety?.approvalMessage));
+    if (target.approval.isRequired || safety?.approvalMessage) await run.stage('approval', () => awaitApproval(run, decisions.approval, target!.approval, { nothingChanged: 'nothing was deployed', rejectedType: 'DeployRejected' }, safety?.approvalMessage));
     else run.skip('approval', 'not required');
 
     let applied: AppliedMigrations | undefined;
@@ -313,26 +313,6 @@ async function build(target: DeployTarget, workspace: string, commit: string | u
   return proxyActivities<Activities>(onTaskQueue(buildOptions, target.deployTaskQueue)).flyBuildImage({ flyApp: target.flyApp, workspace, imageLabel, timeoutMs: 25 * 60_000 });
 }
 
-/** reason: why this deploy needs a person (the migration safety findings), shown as the message's outcome. */
-async function awaitApproval(target: DeployTarget, run: RunTracker, decisions: Decisions, reason?: string): Promise<string> {
-  decisions.approval.approvers = target.approval.approvers;
-  decisions.approval.isSelfApprovalAllowed = target.approval.isSelfApprovalAllowed;
-  run.setState('waiting-for-approval', reason);
-  const isDecided = await condition(() => decisions.approval.decision !== undefined, target.approval.timeout);
-  if (!isDecided) {
-    run.setState('failed', `Nobody approved within ${target.approval.timeout}; the deploy was abandoned and nothing changed.`);
-    throw ApplicationFailure.nonRetryable(run.status.outcome!, 'ApprovalTimedOut');
-  }
-  const decision = decisions.approval.decision!;
-  run.fact(decision.isApproved ? 'approved by' : 'rejected by', decision.actor);
-  if (!decision.isApproved) {
-    run.setState('failed', `Rejected by ${decision.actor}${decision.comment ? `: ${decision.comment}` : ''}; nothing was deployed.`);
-    throw ApplicationFailure.nonRetryable(run.status.outcome!, 'DeployRejected');
-  }
-  run.setState('running', reason === undefined ? undefined : '');
-  return decision.actor;
-}
-
 async function migrate(target: DeployTarget, request: DeployRequest, workspace: string | undefined, hasLedger: boolean): Promise<MigrateResult> {
   return executeChild<(input: MigrateRequest) => Promise<MigrateResult>>('migrateDatabase', {
     workflowId: `${workflowInfo().workflowId}/migrate`,
@@ -381,13 +361,13 @@ async function recover(
   if (applied?.incompatible.length) return recoverAfterIncompatibleMigration(run, target, decisions, lastKnownGoodImage, request, reason, failingImage, applied);
   if (target.onFailure === 'pause') {
     run.setState('waiting-for-decision', `${run.status.currentStage} failed: ${reason}. Roll back or keep? Rolling back in ${target.pauseTimeout} unless someone decides.`);
-    const isDecided = await condition(() => decisions.failure !== undefined, target.pauseTimeout);
-    if (isDecided && decisions.failure!.decision === 'keep') {
-      run.fact('kept by', decisions.failure!.actor);
-      run.setState('failed', `${reason}. ${decisions.failure!.actor} chose to keep the new release; no rollback.`);
+    const isDecided = await condition(() => decisions.failure.decision !== undefined, target.pauseTimeout);
+    if (isDecided && decisions.failure.decision!.decision === 'keep') {
+      run.fact('kept by', decisions.failure.decision!.actor);
+      run.setState('failed', `${reason}. ${decisions.failure.decision!.actor} chose to keep the new release; no rollback.`);
       return { verdict: 'kept' };
     }
-    run.fact('rollback decided by', isDecided ? decisions.failure!.actor : `nobody within ${target.pauseTimeout}`);
+    run.fact('rollback decided by', isDecided ? decisions.failure.decision!.actor : `nobody within ${target.pauseTimeout}`);
     run.setState('running');
   }
   return rollBack(run, target, lastKnownGoodImage, request, reason, failingImage);
@@ -400,13 +380,13 @@ async function recoverAfterIncompatibleMigration(
 ): Promise<RecoveryOutcome> {
   run.status.decisionOptions = applied.restore ? ['rollback', 'keep', 'restore'] : ['rollback', 'keep'];
   run.setState('waiting-for-decision', describeIncompatiblePause(run.status.currentStage ?? 'deploy', reason, applied, target.pauseTimeout));
-  const isDecided = await condition(() => decisions.failure !== undefined, target.pauseTimeout);
+  const isDecided = await condition(() => decisions.failure.decision !== undefined, target.pauseTimeout);
   run.status.decisionOptions = undefined;
   if (!isDecided) {
     run.setState('failed', `${reason}. Nobody decided within ${target.pauseTimeout}; nothing was rolled back, since the previous image may not work with the migrated schema. Act now.`);
     return { verdict: 'failed' };
   }
-  const { decision, actor } = decisions.failure!;
+  const { decision, actor } = decisions.failure.decision!;
   if (decision === 'keep') {
     run.fact('kept by', actor);
     run.setState('failed', `${reason}. ${actor} chose to keep the new release; no rollback.`);
@@ -502,23 +482,14 @@ function failureSentence(run: RunTracker, err: unknown): string {
 
 interface Decisions {
   approval: ApprovalGate;
-  failure?: FailureDecision;
+  failure: DecisionGate;
 }
 
 function listenForDecisions(run: RunTracker, cancellation: Cancellation): Decisions {
   const decisions: Decisions = {
     approval: acceptApprovals(run, (actor) => `${actor} is not an approver for ${run.status.app} ${run.status.environment}`),
+    failure: acceptFailureDecisions(run),
   };
-  setHandler(failureDecisionUpdate, (decision) => {
-    decisions.failure ??= decision;
-    return { state: run.status.state };
-  }, {
-    validator: (decision: FailureDecision) => {
-      if (run.status.state !== 'waiting-for-decision') throw new Error(`this deploy is not waiting for a decision (it is ${run.status.state})`);
-      const options = run.status.decisionOptions ?? ['rollback', 'keep'];
-      if (!options.includes(decision.decision)) throw new Error(`"${decision.decision}" is not one of this deploy's choices: ${options.join(', ')}`);
-    },
-  });
   // Sent by clients before Temporal's cancellation was used (it closes the run FAILED): still honoured.
   setHandler(cancelSignal, (request) => {
     cancellation.remember(request);

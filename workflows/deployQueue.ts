@@ -4,6 +4,10 @@
 // lock: while locked it refuses new deploys (rollbacks do not come through here, so they still run).
 // Requests come as an update (the CLI, Slack, the write API: answered once the pipeline starts) or
 // as a signal-with-start (webhooks: answered by the server alone, durable even with no worker up).
+// Operations on the running app (the incident runbook, stop, start, scale) come through here too, so
+// they never run during a deploy nor a deploy during them; they run before a waiting deploy, and a
+// lock does not hold them (they release nothing new). A stopped app keeps its queue open: the queue
+// holds the counts `flightdeck start` restores, and the stop's lock.
 import {
   allHandlersFinished, ApplicationFailure, ChildWorkflowCancellationType, condition, continueAsNew, ParentClosePolicy, patched,
   proxyActivities, setHandler, startChild, uuid4, workflowInfo,
@@ -12,8 +16,9 @@ import type { Activities } from '../activities/index.js';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { durationToMs } from '../lib/duration.js';
 import {
-  acceptDeploySignal, DEPLOY_LOCKED, enqueueDeployUpdate, lockDeploysUpdate, queueStatusQuery, unlockDeploysUpdate,
-  type DeployLock, type DeployRequest, type EnqueueResult, type LockRequest, type QueuedDeploy, type QueueStatus, type RefusedDeploy,
+  acceptDeploySignal, clearStopUpdate, DEPLOY_LOCKED, enqueueDeployUpdate, enqueueOperationUpdate, lockDeploysUpdate, queueStatusQuery, recordStopUpdate,
+  unlockDeploysUpdate, type DeployLock, type DeployRequest, type EnqueueResult, type LockRequest, type QueuedDeploy, type QueuedOperation,
+  type QueueStatus, type RefusedDeploy, type StoppedFleet,
 } from '../lib/messages.js';
 import { deliveryKeyOf, deployRunId } from '../lib/deployRunId.js';
 import { deployPipeline } from './deployPipeline.js';
@@ -28,13 +33,17 @@ export interface DeployQueueState {
   refused?: RefusedDeploy[];
   /** Carried through continueAsNew: a lock lasts until someone unlocks (or it expires). */
   lock?: DeployLock;
+  /** Operations waiting (incident runbook, scaling); absent in state carried from older queues. */
+  operations?: QueuedOperation[];
+  /** The app stopped by `flightdeck stop`, until `flightdeck start`. */
+  stopped?: StoppedFleet;
 }
 
 const MAX_REMEMBERED_DELIVERIES = 500;
 const IDLE_EXIT_MS = 60 * 60_000;
 const ANSWER_WITHIN = '3s';
 /** Bump the number when a change to the queue should reach running queues (docs/operations.md). */
-export const QUEUE_CODE_ID = 'deploy-queue-code-v1';
+export const QUEUE_CODE_ID = 'deploy-queue-code-v2';
 
 /** Waiting on a pipeline this queue did not start: as long as a deploy can take (approval included). */
 const runWatch = proxyActivities<Activities>({ startToCloseTimeout: '3h', heartbeatTimeout: '1m', retry: { maximumAttempts: 10 } });
@@ -44,15 +53,23 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
   // Patch queue-one-at-a-time: a pipeline left running by an earlier queue is waited for, and
   // cancelling the queue never cancels a deploy in progress.
   const isOneAtATime = patched('queue-one-at-a-time');
+  // Patch queue-runs-operations: the queue also runs incident runbooks and scale operations as children.
+  const runsOperations = patched('queue-runs-operations');
   const seen = new Map(state.seen);
   let waiting = state.waiting;
   let running: QueuedDeploy | undefined;
+  let runningOperation: QueuedOperation | undefined;
+  const operations = [...(state.operations ?? [])];
+  let stopped = state.stopped;
   let lock = state.lock;
   const superseded = state.superseded.slice(-50);
   const refused = (state.refused ?? []).slice(-50);
   const isLocked = (): boolean => lock !== undefined && !hasExpired(lock);
 
-  setHandler(queueStatusQuery, (): QueueStatus => ({ running, waiting, superseded, refused, lock: isLocked() ? lock : undefined }));
+  setHandler(queueStatusQuery, (): QueueStatus => ({
+    running, waiting, superseded, refused, lock: isLocked() ? lock : undefined,
+    ...(runsOperations ? { runningOperation, operations, stopped } : {}),
+  }));
 
   setHandler(lockDeploysUpdate, (request) => {
     if (isLocked()) return { lock: lock!, wasAlreadyLocked: true };
@@ -69,6 +86,33 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
   const recentlyStarted: string[] = [];
   /** Pipelines a re-delivery named that exist already (started by an earlier queue). */
   const alreadyRun: string[] = [];
+
+  if (runsOperations) {
+    setHandler(enqueueOperationUpdate, async (operation): Promise<EnqueueResult> => {
+      if (runningOperation?.workflowId === operation.workflowId || operations.some((o) => o.workflowId === operation.workflowId)) {
+        return { workflowId: operation.workflowId, disposition: 'duplicate' };
+      }
+      operations.push(operation);
+      // Answer once it has started, or after a moment when a deploy or another operation runs first.
+      await condition(() => recentlyStarted.includes(operation.workflowId) || alreadyRun.includes(operation.workflowId), ANSWER_WITHIN);
+      if (alreadyRun.includes(operation.workflowId)) return { workflowId: operation.workflowId, disposition: 'duplicate' };
+      return { workflowId: operation.workflowId, disposition: recentlyStarted.includes(operation.workflowId) ? 'started' : 'queued' };
+    });
+    setHandler(recordStopUpdate, (record) => {
+      stopped ??= record;
+      if (!isLocked()) {
+        lock = newLock({ owner: record.by, reason: `stopped (${record.reason.slice(0, 300)}); flightdeck start brings it back`, workflowId: record.workflowId });
+      }
+      return stopped;
+    });
+    setHandler(clearStopUpdate, () => {
+      const removed = stopped;
+      if (removed && lock?.workflowId === removed.workflowId) lock = undefined;
+      stopped = undefined;
+      return { removed };
+    });
+  }
+
 
   /** The newest request waits (replacing an older waiting one); returns the one it replaced. */
   function enqueue(deploy: QueuedDeploy): string | undefined {
@@ -122,21 +166,53 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
   async function continueAsNewAtSafePoint(): Promise<void> {
     if (!workflowInfo().continueAsNewSuggested && !isOnNewerCode()) return;
     await condition(allHandlersFinished);
-    await continueAsNew<typeof deployQueue>({ waiting, seen: [...seen], superseded, refused, lock });
+    await continueAsNew<typeof deployQueue>({ waiting, seen: [...seen], superseded, refused, lock, ...(runsOperations ? { operations, stopped } : {}) });
   }
 
+  /** An operation runs before a waiting deploy: it is about the app as it runs now. */
+  async function runOperation(operation: QueuedOperation): Promise<void> {
+    runningOperation = operation;
+    try {
+      const child = await startChild(operation.workflowType, {
+        workflowId: operation.workflowId,
+        args: [operation.request],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        cancellationType: ChildWorkflowCancellationType.ABANDON,
+      });
+      recentlyStarted.push(operation.workflowId);
+      if (recentlyStarted.length > 20) recentlyStarted.shift();
+      await child.result();
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        alreadyRun.push(operation.workflowId);
+        if (alreadyRun.length > 20) alreadyRun.shift();
+        // The same operation started elsewhere (an earlier queue): wait for it, never run beside it.
+        await runWatch.awaitRunClosed({ workflowId: operation.workflowId }).catch(() => undefined);
+      }
+      // Otherwise the operation reports its own failure.
+    }
+    runningOperation = undefined;
+  }
+
+  const hasOperation = () => runsOperations && operations.length > 0;
+
   for (;;) {
-    const hasWork = await condition(() => waiting !== undefined && !isLocked(), msUntilNextCheck(lock));
+    const hasWork = await condition(() => hasOperation() || (waiting !== undefined && !isLocked()), msUntilNextCheck(lock));
     if (!hasWork) {
       if (lock && hasExpired(lock)) lock = undefined;
-      // A locked queue stays open: the lock lives in this workflow, and a deploy may be held.
-      if (isLocked() || waiting !== undefined) {
+      // A locked or stopped queue stays open: the lock and the stopped counts live in this workflow, and a deploy may be held.
+      if (isLocked() || waiting !== undefined || stopped !== undefined) {
         await continueAsNewAtSafePoint();
         continue;
       }
       // Idle: finish, and let the next request start a fresh queue (update-with-start).
       await condition(allHandlersFinished);
-      if (waiting === undefined && !isLocked()) return;
+      if (waiting === undefined && !isLocked() && !hasOperation() && stopped === undefined) return;
+      continue;
+    }
+    if (hasOperation()) {
+      await runOperation(operations.shift()!);
+      await continueAsNewAtSafePoint();
       continue;
     }
     running = waiting!;

@@ -14,7 +14,7 @@ import { requireApiToken, requireScope } from '../apiToken.js';
 import { badRequest, HttpError, notFound, serviceUnavailable } from '../httpErrors.js';
 import { lookUp, parseRequest } from '../validation.js';
 
-const RUN_KINDS = ['deploy', 'rollback', 'backup', 'restore', 'migrate'] as const satisfies readonly RunKind[];
+const RUN_KINDS = ['deploy', 'rollback', 'backup', 'restore', 'migrate', 'incident', 'scale'] as const satisfies readonly RunKind[];
 /** A status query needs a worker to answer; without one, say so instead of hanging. */
 const STATUS_QUERY_TIMEOUT_MS = 5000;
 

@@ -1,10 +1,11 @@
-// The write API (bearer token): start a deploy, a rollback or a backup, as the CLI and Slack do.
+// The write API (bearer token): start a deploy, a rollback, the incident runbook, a stop/start/scale or a backup, as the CLI and Slack do.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { requestFields, resolveTarget } from '../../lib/config.js';
 import { requestBackup, resolveDatabase } from '../../lib/databaseOperations.js';
 import type { Trigger } from '../../lib/messages.js';
 import { requestRollback } from '../../lib/operations.js';
+import { flyRegion, machineCount, requestIncidentRunbook, requestScale } from '../../lib/appOperations.js';
 import { imageRef } from '../../lib/validate.js';
 import { apiActor, apiIdentity, requireApiToken, requireScope } from '../apiToken.js';
 import { auditLog } from '../../lib/audit.js';
@@ -25,6 +26,23 @@ const rollbackBody = z.object({
   .refine((body) => !body.force || ((body.image || body.releaseVersion) && body.reason), 'force needs image or releaseVersion and a reason (it is audit-logged)');
 
 const backupBody = z.object({ database: requestFields.resourceName }).strict();
+
+const restartBody = z.object({
+  app: requestFields.resourceName,
+  environment: requestFields.resourceName,
+  reason: z.string().min(1).max(500).optional(),
+}).strict();
+
+const scaleBody = z.object({
+  app: requestFields.resourceName,
+  environment: requestFields.resourceName,
+  action: z.enum(['stop', 'start', 'scale']),
+  count: machineCount.optional(),
+  region: flyRegion.optional(),
+  reason: z.string().min(1).max(500).optional(),
+}).strict()
+  .refine((body) => body.action !== 'scale' || body.count !== undefined, 'scale needs a count')
+  .refine((body) => body.action === 'scale' || (body.count === undefined && body.region === undefined), 'stop and start take no count or region');
 
 export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   app.addHook('onRequest', async (request) => { requireApiToken(deps, request); });
@@ -58,6 +76,32 @@ export async function writeApiRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     requireScope(deps, request, 'deploy', `${body.app}/${body.to}`);
     const run = await startPromotion(deps, body, trigger);
     return reply.code(202).send(run);
+  });
+
+  // The incident runbook: queued in the environment's deploy queue, one per environment at a time.
+  app.post('/restarts', async (request, reply) => {
+    const trigger = apiTrigger(request);
+    const body = parseRequest(restartBody, request.body, 'restart request');
+    requireScope(deps, request, 'rollback', `${body.app}/${body.environment}`);
+    lookUp(() => resolveTarget(deps.loadApps(), body.app, body.environment));
+    const run = await requestIncidentRunbook(deps.client, deps.taskQueue, {
+      app: body.app, environment: body.environment, reason: body.reason ?? `requested by ${trigger.actor}`, trigger,
+    });
+    deps.metrics.runsStarted.inc({ kind: 'incident' });
+    auditLog(deps.logger, { actor: trigger.actor, action: 'restart', target: `${body.app}/${body.environment}`, outcome: 'allowed', source: 'api', detail: run.workflowId });
+    return reply.code(202).send({ workflowId: run.workflowId, disposition: run.disposition });
+  });
+
+  // stop / start / scale: changes what runs, like a deploy (deploy scope).
+  app.post('/scales', async (request, reply) => {
+    const trigger = apiTrigger(request);
+    const body = parseRequest(scaleBody, request.body, 'scale request');
+    requireScope(deps, request, 'deploy', `${body.app}/${body.environment}`);
+    lookUp(() => resolveTarget(deps.loadApps(), body.app, body.environment));
+    const run = await requestScale(deps.client, deps.taskQueue, { ...body, reason: body.reason ?? `requested by ${trigger.actor}`, trigger });
+    deps.metrics.runsStarted.inc({ kind: 'scale' });
+    auditLog(deps.logger, { actor: trigger.actor, action: body.action, target: `${body.app}/${body.environment}`, outcome: 'allowed', source: 'api', detail: run.workflowId });
+    return reply.code(202).send({ workflowId: run.workflowId, disposition: run.disposition });
   });
 
   app.post('/backups', async (request, reply) => {

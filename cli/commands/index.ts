@@ -6,6 +6,7 @@ import { cancelCommand } from './cancel.js';
 import { approveCommand, decideCommand, rejectCommand } from './decisions.js';
 import { deployCommand } from './deploy.js';
 import { historyCommand } from './history.js';
+import { restartCommand, scaleCountCommand, startCommand, stopCommand } from './incident.js';
 import { lockCommand, unlockCommand } from './locks.js';
 import { migrateCommand } from './migrate.js';
 import { promoteCommand } from './promote.js';
@@ -16,7 +17,7 @@ import { schedulesCommand } from './schedules.js';
 import { statusCommand } from './status.js';
 
 export const COMMANDS: readonly Command[] = [
-  deployCommand, promoteCommand, rollbackCommand, releasesCommand, statusCommand, historyCommand,
+  deployCommand, promoteCommand, rollbackCommand, restartCommand, stopCommand, startCommand, scaleCountCommand, releasesCommand, statusCommand, historyCommand,
   approveCommand, rejectCommand, decideCommand, cancelCommand, lockCommand, unlockCommand,
   backupCommand, backupsCommand, restoreCommand, migrateCommand, schedulesCommand,
 ];

@@ -144,6 +144,17 @@ export async function waitForMachineStart(ctx, appName, machineId, timeoutMs) {
 }
 
 /**
+ * Whether the machine was restarted since it got its image (events are newest first; a launch or an
+ * update gives it an image).
+ * @param {import('./state.js').MachineRecord} machine
+ */
+function isRestartedSinceImage(machine) {
+  const imageEvent = machine.events.findIndex((event) => event.type === 'launch' || event.type === 'update');
+  const restart = machine.events.findIndex((event) => event.type === 'restart');
+  return restart >= 0 && (imageEvent < 0 || restart < imageEvent);
+}
+
+/**
  * Starts the process for the machine's current record and notes its pid.
  * @param {CommandContext} ctx
  * @param {string} appName
@@ -167,6 +178,7 @@ async function launchMachineProcess(ctx, appName, machineId) {
     // When this machine got its image (created or updated; a restart keeps it): the clock of a
     // degradation that survives restarts (manifest restartHeals: false).
     imageSinceMs: Date.parse(machine.updatedAt),
+    isRestartedSinceImage: isRestartedSinceImage(machine),
     manifest,
   };
   const env = {

@@ -12,7 +12,7 @@ import { startWatchdog } from './watchdog.js';
  * What flyctl passes in FLY_SIM_MACHINE_SPEC.
  * @typedef {{
  *   dir: string, app: string, machineId: string, instanceId: string, region: string, imageRef: string,
- *   releaseVersion: string, internalPort: number, imageSinceMs?: number, manifest: import('./manifest.js').Manifest
+ *   releaseVersion: string, internalPort: number, imageSinceMs?: number, isRestartedSinceImage?: boolean, manifest: import('./manifest.js').Manifest
  * }} MachineSpec
  */
 
@@ -56,7 +56,8 @@ function healthResponse() {
   if (uptimeMs < manifest.healthyAfterMs) return { status: 503, body: 'starting' };
   if (manifest.health === 'fail') return { status: 500, body: 'unhealthy' };
   if (manifest.health === 'fail-except-first' && !isFirstMachine()) return { status: 500, body: 'unhealthy' };
-  if (manifest.failHealthAfterMs !== null && degradedClockMs() >= manifest.failHealthAfterMs) return { status: 500, body: 'degraded' };
+  const isHealedForGood = manifest.restartHeals === 'permanently' && spec.isRestartedSinceImage;
+  if (manifest.failHealthAfterMs !== null && !isHealedForGood && degradedClockMs() >= manifest.failHealthAfterMs) return { status: 500, body: 'degraded' };
   if (manifest.failHealthAfterRequests !== null && successfulHealthResponses >= manifest.failHealthAfterRequests) return { status: 500, body: 'degraded' };
   successfulHealthResponses += 1;
   return { status: 200, body: 'OK' };

@@ -12,7 +12,7 @@ export const MANIFEST_FILE_NAME = 'sim-app.json';
  * @typedef {{ status?: number, body?: string, json?: unknown, headers?: Record<string, string> }} RouteBehaviour
  * @typedef {{
  *   version: string, healthPath: string, health: 'pass' | 'fail' | 'fail-except-first', healthyAfterMs: number,
- *   failHealthAfterRequests: number | null, failHealthAfterMs: number | null, restartHeals: boolean,
+ *   failHealthAfterRequests: number | null, failHealthAfterMs: number | null, restartHeals: boolean | 'permanently',
  *   crashOnStart: boolean, startDelayMs: number, routes: Record<string, RouteBehaviour>,
  *   releaseCommand: { exitCode: number, output: string[], durationMs: number },
  *   machineCheck: { exitCode: number, durationMs: number },
@@ -39,7 +39,7 @@ export function normalizeManifest(raw) {
     healthyAfterMs: Number(raw.healthyAfterMs ?? 0),
     failHealthAfterRequests: raw.failHealthAfterRequests == null ? null : Number(raw.failHealthAfterRequests),
     failHealthAfterMs: raw.failHealthAfterMs == null ? null : Number(raw.failHealthAfterMs),
-    restartHeals: raw.restartHeals !== false,
+    restartHeals: raw.restartHeals === 'permanently' ? 'permanently' : raw.restartHeals !== false,
     crashOnStart: Boolean(raw.crashOnStart),
     startDelayMs: Number(raw.startDelayMs ?? 0),
     routes: raw.routes ?? {},

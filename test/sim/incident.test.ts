@@ -49,6 +49,16 @@ describe('flyctl simulator: machine restart and scale count', () => {
     }
   });
 
+  it('heals a machine for good when its image says a restart does', async () => {
+    const app = await fixture.sim.createApp('restart-heals-for-good', { machines: 1, image: { failHealthAfterMs: 300, restartHeals: 'permanently' } });
+    await waitForDegraded(app.appUrl);
+    const [machine] = await machinesOf(fixture.sim, app.name);
+    await fixture.sim.runOrThrow(['machine', 'restart', machine!.id, '-a', app.name]);
+    // Past the time it degraded after at first, measured on the new process's own clock.
+    const startedAt = Date.parse(((await (await fetch(`${app.appUrl}/__sim/info`)).json()) as { startedAt: string }).startedAt);
+    while (Date.now() - startedAt < 900) expect(await healthOf(app.appUrl, 1)).toEqual([200]);
+  });
+
   it('refuses a restart without a machine id, or of a machine the app does not have', async () => {
     const app = await fixture.sim.createApp('restart-refusals', { machines: 1 });
     const none = await fixture.sim.run(['machine', 'restart', '-a', app.name]);
