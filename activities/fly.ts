@@ -91,7 +91,6 @@ const secretSchema = z.object({ name: z.string() }).passthrough();
 const checksSchema = z.record(z.string(), z.array(z.object({ name: z.string().optional(), status: z.string().optional(), output: z.string().optional() }).passthrough()).nullable());
 const releaseLineSchema = z.object({ id: z.string(), version: z.number(), image_ref: z.string() });
 const scaleGroupSchema = z.object({ Process: z.string(), Count: z.number(), Regions: z.record(z.string(), z.number()).nullable().optional() }).passthrough();
-const logEntrySchema = z.object({ timestamp: z.string().optional(), level: z.string().optional(), instance: z.string().optional(), region: z.string().optional(), message: z.string().optional() }).passthrough();
 
 export interface FlyMachine { id: string; state: string; image: string; region?: string }
 export interface FlyAppStatus {
@@ -108,7 +107,6 @@ export interface DeployOutcome { releaseVersion?: number; releaseId?: string; im
 export interface MachineChecks { isAllPassing: boolean; total: number; failing: string[] }
 /** A machine as the incident runbook assesses it: its state and how many of its checks pass. */
 export interface FlyMachineHealth { id: string; state: string; region: string; image: string; checksPassing: number; checksTotal: number }
-export interface FlyLogLine { timestamp: string; level: string; instance: string; region: string; message: string }
 
 /** What a machine runs, for telling whether a failed deploy changed anything. */
 export interface MachineSnapshot { id: string; image: string; releaseVersion: string }
@@ -266,8 +264,7 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
   }
 
   /** `quiet`: no heartbeats of its own (inside flyDeployImage, whose heartbeats carry its checkpoint). */
-  /** `isTimeoutAnAnswer`: a call that is still running at timeoutMs is stopped and its output so far is the answer (`logs --no-tail` waits while there are no entries). */
-  interface CallOptions { timeoutMs?: number; cwd?: string; quiet?: boolean; isTimeoutAnAnswer?: boolean }
+  interface CallOptions { timeoutMs?: number; cwd?: string; quiet?: boolean }
 
   async function flyctl(command: string, args: string[], options: CallOptions = {}): Promise<RunResult> {
     requireToken();
@@ -278,7 +275,6 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
       ? await run(Context.current().cancellationSignal)
       : await withHeartbeat(`flyctl ${command}`, (progress) => run(progress.signal, progress.report));
     if (result.isCancelled) throw new CancelledFailure(`flyctl ${command} was cancelled`);
-    if (result.isTimedOut && options.isTimeoutAnAnswer) return result;
     if (result.exitCode !== 0) throw classifyFlyFailure(command, result);
     return result;
   }
@@ -404,20 +400,6 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
       const count = z.number().int().min(0).max(100).parse(input.count);
       const region = input.region === undefined ? [] : ['--region', z.string().regex(/^[a-z]{3}$/, 'a Fly region code such as ams').parse(input.region)];
       await flyctl('scale count', ['scale', 'count', String(count), ...app(input.flyApp), ...region, '--yes'], { timeoutMs: 10 * 60_000 });
-    },
-
-    /**
-     * The newest lines of the app's logs (`fly logs --no-tail --json`: concatenated objects, not
-     * NDJSON). --no-tail keeps polling while there are none, so a quiet app answers [] at the timeout.
-     */
-    async flyRecentLogLines(input: { flyApp: string; timeoutMs?: number }): Promise<FlyLogLine[]> {
-      const result = await flyctl('logs', ['logs', ...app(input.flyApp), '--no-tail', '--json'], { timeoutMs: input.timeoutMs ?? 10_000, isTimeoutAnAnswer: true });
-      return parseConcatenatedJson(result.stdout).flatMap((value) => {
-        const entry = logEntrySchema.safeParse(value);
-        if (!entry.success) return [];
-        const { timestamp = '', level = '', instance = '', region = '', message = '' } = entry.data;
-        return [{ timestamp, level, instance, region, message: redactText(message).slice(0, 500) }];
-      });
     },
 
     /**
@@ -706,11 +688,6 @@ function imageOf(m: z.infer<typeof machineSchema>): string {
 
 async function exists(file: string): Promise<boolean> {
   return fs.promises.access(file).then(() => true, () => false);
-}
-
-/** `fly logs --json` prints pretty-printed objects one after another: each starts with `{` at the start of a line. */
-function parseConcatenatedJson(text: string): unknown[] {
-  return text.split(/\n(?=\{)/).filter((chunk) => chunk.trim()).map(safeJson).filter((value) => value !== undefined);
 }
 
 function safeJson(text: string): unknown {

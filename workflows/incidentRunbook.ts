@@ -7,7 +7,6 @@ import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import type { FlyMachineHealth } from '../activities/fly.js';
 import { PermanentError, rootMessage } from '../lib/errors.js';
-import { errorLogLines } from '../lib/incident.js';
 import { statusQuery, type IfStillFailing, type IncidentRequest, type IncidentResult, type RollbackRequest, type RollbackResult } from '../lib/messages.js';
 import { flyReadOptions, localOptions } from './activityOptions.js';
 import { acceptFailureDecisions, type DecisionGate } from './approvalGate.js';
@@ -21,6 +20,8 @@ const fly = proxyActivities<Activities>(flyReadOptions);
 const flyRestart = proxyActivities<Activities>({ ...flyReadOptions, startToCloseTimeout: '7m' });
 
 export const INCIDENT_STAGES = ['assess', 'restart', 'verify', 'recover'];
+/** What the written runbook greps for: `fly logs -n 50 | grep -i "error\|fatal\|panic"`. */
+const ERROR_LOG_PATTERNS = ['\\berror\\b', '\\bfatal\\b', '\\bpanic\\b'];
 
 export async function incidentRunbook(request: IncidentRequest): Promise<IncidentResult> {
   const run = new RunTracker({ kind: 'incident', app: request.app, environment: request.environment, trigger: request.trigger }, INCIDENT_STAGES);
@@ -52,14 +53,14 @@ export async function incidentRunbook(request: IncidentRequest): Promise<Inciden
 
 /** Health (one look, no waiting), every machine's state and checks, and recent error log lines. */
 async function assess(target: DeployTarget, run: RunTracker): Promise<FlyMachineHealth[]> {
-  const [machines, logLines] = await Promise.all([
+  const [machines, errors] = await Promise.all([
     fly.flyMachineHealth(target.flyApp),
-    fly.flyRecentLogLines({ flyApp: target.flyApp, timeoutMs: 5000 }).catch(() => []),
+    // The logs inform; an app whose logs cannot be read is still restarted.
+    fly.flyLogScan({ flyApp: target.flyApp, patterns: ERROR_LOG_PATTERNS, samples: 5 }).catch(() => undefined),
   ]);
   run.fact('machines', machines.map((m) => `${m.id} ${m.state} ${m.checksPassing}/${m.checksTotal}`).join(', ') || 'none');
-  const errors = errorLogLines(logLines);
-  run.fact('error log lines', errors.count);
-  if (errors.samples.length) run.thread(`Recent error log lines (${errors.count}):\n${errors.samples.join('\n')}`);
+  run.fact('error log lines', errors ? `${errors.matches} of the last ${errors.lines}` : 'not read');
+  if (errors?.samples.length) run.thread(`Recent error log lines (${errors.matches}):\n${errors.samples.join('\n')}`);
   if (machines.length === 0) {
     throw ApplicationFailure.nonRetryable(`${target.flyApp} has no machines: nothing to restart (stopped? flightdeck start brings a stopped app back)`, PermanentError.FlyCommandFailed);
   }
