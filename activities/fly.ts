@@ -553,6 +553,14 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
     const logFile = path.join(logDir, `deploy-${Date.now()}-${Context.current().info.attempt}.log`);
     const errFile = `${logFile}.err`;
     const [out, err] = [await fs.promises.open(logFile, 'a'), await fs.promises.open(errFile, 'a')];
+    // Not started at all once cancelled or shutting down: a flyctl that nothing watches (its pid was
+    // never heartbeated) would race the next attempt's deploy on the same machines.
+    try {
+      throwIfCancelled('flyctl deploy (not started)');
+    } catch (error) {
+      await Promise.all([out.close(), err.close()]);
+      throw error;
+    }
     // Plain file descriptors, not pipes: flyctl keeps writing if this worker process dies.
     const startedAt = Date.now();
     const child = spawn(env.FLYCTL_PATH, args, { cwd, env: flyEnv({ FLY_EMIT_RELEASE_JSON: '1' }), detached: true, stdio: ['ignore', out.fd, err.fd] });
@@ -597,6 +605,8 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
       context.cancellationSignal.addEventListener('abort', onAbort, { once: true });
       child.once('error', (error) => { finish(undefined); reject(error); });
       child.once('exit', (code, signal) => finish({ code, signal }));
+      // Aborted between the spawn and here: the event has fired already, so act on it now.
+      if (context.cancellationSignal.aborted) onAbort();
     });
     if (stopReason === 'shutdown' || !exit) throw shutdownFailure(`flyctl deploy (pid ${child.pid})`);
     const output = await readOutput(logFile);
