@@ -207,6 +207,22 @@ describe('migrateDatabase workflow', () => {
     expect(await world.db.query(`select count(*)::int as n from pg_stat_activity where application_name = 'flightdeck-migrate'`)).toEqual([{ n: 0 }]);
   });
 
+  it('a cancel during the only migration a run would apply says none was applied before it', async () => {
+    const world = await shopWorld({ '0005_backfill_slowly.up.sql': 'create table audit (id int);\nselect pg_sleep(300);\n' });
+
+    const status = await kit.withWorker(world.activities, async (taskQueue) => {
+      await kit.client.workflow.execute(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({ toVersion: 4 })] });
+      const handle = await kit.client.workflow.start(migrateDatabase, { taskQueue, workflowId: kit.uniqueId('migrate-shop'), args: [world.request({})] });
+      await waitUntil('the slow migration to be running', async () => (await world.db.query(
+        `select 1 from pg_stat_activity where datname = current_database() and application_name = 'flightdeck-migrate' and query like '%pg_sleep(300)%'`)).length > 0);
+      await cancelRun(kit.client, handle.workflowId, { actor: 'U_BOB', reason: 'not today' });
+      await handle.result().catch(() => undefined);
+      return handle.query(statusQuery);
+    }, { maxHeartbeatThrottleInterval: '1s' });
+
+    expect(status.outcome).toBe('Cancelled by U_BOB (not today) during migrate: the database is at version 4, 1 pending (5_backfill_slowly) (none applied before the cancel).');
+  });
+
   it('guides the recovery of a dirty database: status shows the failed version, apply is refused until a forced version', async () => {
     const brokenIndex = '-- flightdeck:no-transaction\ncreate table archive (id int);\ncreate index concurrently archive_idx on no_such_table (id);\n';
     const world = await shopWorld({ '0005_add_archive.up.sql': brokenIndex });
