@@ -95,6 +95,13 @@ function showHelp(out: Output, name: string | undefined): number {
   return ExitCode.ok;
 }
 
+/** Refusals that change nothing, and the problem code each is reported with (exit 1). */
+const REFUSALS: Array<[new (...args: never[]) => Error, string]> = [
+  [DeployLockedError, 'deploy-locked'],
+  [DeployFrozenError, 'deploy-frozen'],
+  [PromotionRefused, 'promotion-refused'],
+];
+
 function reportError(out: Output, err: unknown, command: Command | undefined): number {
   if (err instanceof UsageError) {
     const helpFor = err.helpFor ? findCommand(err.helpFor) : undefined;
@@ -106,16 +113,9 @@ function reportError(out: Output, err: unknown, command: Command | undefined): n
     out.problem('config', err.message);
     return ExitCode.usage;
   }
-  if (err instanceof DeployLockedError) {
-    out.problem('deploy-locked', err.message);
-    return ExitCode.runFailed;
-  }
-  if (err instanceof DeployFrozenError) {
-    out.problem('deploy-frozen', err.message);
-    return ExitCode.runFailed;
-  }
-  if (err instanceof PromotionRefused) {
-    out.problem('promotion-refused', err.message);
+  const refusal = REFUSALS.find(([refused]) => err instanceof refused);
+  if (refusal) {
+    out.problem(refusal[1], (err as Error).message);
     return ExitCode.runFailed;
   }
   out.problem('failed', `${command ? `${command.name}: ` : ''}${(err as Error).message ?? String(err)}`);
