@@ -8,6 +8,8 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
 const error = (description: string) => json(ref('Error'), description);
 const queryParam = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
+/** A required JSON body: an object with these required fields and properties, and no others. */
+const jsonBody = (required: string[], properties: object) => ({ required: true, content: { 'application/json': { schema: { type: 'object', required, additionalProperties: false, properties } } } });
 const headerParam = (name: string, description: string, required = false) => ({ name, in: 'header', required, description, schema: { type: 'string' } });
 
 const commonErrors = {
@@ -234,21 +236,11 @@ export const openApiDocument = {
         summary: 'Deploy to one environment exactly the image (and fly.toml) another verified, from its release ledger',
         security: writeSecurity,
         parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object', required: ['app', 'from', 'to'], additionalProperties: false,
-                properties: {
-                  app: { type: 'string' }, from: { type: 'string', examples: ['staging'] }, to: { type: 'string', examples: ['production'] },
-                  image: { type: 'string', description: 'a specific image `from` verified; default its newest verified release' },
-                  breakGlass: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } },
-                },
-              },
-            },
-          },
-        },
+        requestBody: jsonBody(['app', 'from', 'to'], {
+          app: { type: 'string' }, from: { type: 'string', examples: ['staging'] }, to: { type: 'string', examples: ['production'] },
+          image: { type: 'string', description: 'a specific image `from` verified; default its newest verified release' },
+          breakGlass: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } },
+        }),
         responses: {
           202: json({ allOf: [ref('Enqueued'), { type: 'object', properties: { image: { type: 'string' } } }] }, 'The promoted deploy was queued in `to`; its approval applies.'),
           409: error('Refused, nothing started: `from` has not verified that image (or any), the soak time is not over, `to` takes promotions from another environment, or `to` is locked or frozen.'),
@@ -261,20 +253,10 @@ export const openApiDocument = {
         summary: 'Roll back to the last known good release (newest verified in the ledger), a release version or an image',
         security: writeSecurity,
         parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object', required: ['app', 'environment'], additionalProperties: false,
-                properties: {
-                  app: { type: 'string' }, environment: { type: 'string' }, image: { type: 'string' }, releaseVersion: { type: 'integer', minimum: 1 }, reason: { type: 'string' },
-                  force: { type: 'boolean', description: 'go to a target whose ledger verdict is failed anyway; needs image or releaseVersion and a reason' },
-                },
-              },
-            },
-          },
-        },
+        requestBody: jsonBody(['app', 'environment'], {
+          app: { type: 'string' }, environment: { type: 'string' }, image: { type: 'string' }, releaseVersion: { type: 'integer', minimum: 1 }, reason: { type: 'string' },
+          force: { type: 'boolean', description: 'go to a target whose ledger verdict is failed anyway; needs image or releaseVersion and a reason' },
+        }),
         responses: { 202: json(ref('Started'), 'The rollback started.'), ...writeErrors },
       },
     },
