@@ -462,6 +462,12 @@ const databaseSchema = z.object({
     migrate: z.array(z.string().min(1)).optional(),
   }).strict().prefault({}).describe('Slack user ids per action; see docs/slack.md for what an absent list means'),
   encryption: encryptionSchema.optional(),
+  ssl: z.object({
+    mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full'], 'disable, require, verify-ca or verify-full (libpq sslmode)').optional()
+      .describe("libpq's sslmode for this database's connections (pg_dump, pg_restore and Flightdeck's own); overrides the URL's sslmode"),
+    rootCertFile: z.string().min(1).optional()
+      .describe('a PEM file on the worker with the CA certificates that verify-ca and verify-full check the server against (libpq sslrootcert)'),
+  }).strict().optional(),
   freshness: z.object({
     staleAfter: duration.optional()
       .describe('alarm when the newest verified backup is older than this; unset: the longest gap of the schedule plus 2h (26h for a nightly schedule)'),

@@ -14,6 +14,8 @@ export interface PgEndpoint {
   password?: string;
   database: string;
   sslMode?: string;
+  /** A PEM file of CA certificates (libpq sslrootcert): what verify-ca and verify-full trust. */
+  sslRootCert?: string;
 }
 
 /** Postgres identifiers we create or name in commands: no quoting surprises, within NAMEDATALEN. */
@@ -40,7 +42,13 @@ export function parseConnectionString(value: string, secretName: string): PgEndp
     password,
     database,
     sslMode: url.searchParams.get('sslmode') ?? undefined,
+    sslRootCert: url.searchParams.get('sslrootcert') ?? undefined,
   };
+}
+
+/** The database's configured TLS (databases.<db>.ssl) over what its URL says. */
+export function withTlsSettings(endpoint: PgEndpoint, ssl: { mode?: string; rootCertFile?: string } | undefined): PgEndpoint {
+  return { ...endpoint, sslMode: ssl?.mode ?? endpoint.sslMode, sslRootCert: ssl?.rootCertFile ?? endpoint.sslRootCert };
 }
 
 /** libpq's environment for pg_dump/pg_restore: the password stays in the passfile. */
@@ -58,6 +66,7 @@ export function libpqEnvironment(endpoint: PgEndpoint, database: string, passfil
   };
   if (passfile) env.PGPASSFILE = passfile;
   if (endpoint.sslMode) env.PGSSLMODE = endpoint.sslMode;
+  if (endpoint.sslRootCert) env.PGSSLROOTCERT = endpoint.sslRootCert;
   return env;
 }
 
@@ -65,7 +74,6 @@ export function libpqEnvironment(endpoint: PgEndpoint, database: string, passfil
 export const SESSION_OPTIONS = '-c idle_in_transaction_session_timeout=0 -c statement_timeout=0';
 
 export function pgClientConfig(endpoint: PgEndpoint, database: string): pg.ClientConfig {
-  const isTls = endpoint.sslMode !== undefined && ['require', 'verify-ca', 'verify-full'].includes(endpoint.sslMode);
   return {
     host: endpoint.host,
     port: endpoint.port,
@@ -80,9 +88,28 @@ export function pgClientConfig(endpoint: PgEndpoint, database: string): pg.Clien
     options: SESSION_OPTIONS,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    // sslmode=require encrypts without checking the certificate, as libpq does.
-    ssl: isTls ? { rejectUnauthorized: endpoint.sslMode !== 'require' } : undefined,
+    ssl: tlsOptions(endpoint),
   };
+}
+
+/**
+ * libpq's sslmode for node-postgres: require encrypts without checking the certificate; verify-ca
+ * checks it against the root certificates but not the host name; verify-full checks both.
+ */
+function tlsOptions(endpoint: PgEndpoint): pg.ClientConfig['ssl'] {
+  const mode = endpoint.sslMode;
+  if (mode !== 'require' && mode !== 'verify-ca' && mode !== 'verify-full') return undefined;
+  if (mode === 'require') return { rejectUnauthorized: false };
+  const ca = endpoint.sslRootCert ? readRootCertificates(endpoint.sslRootCert) : undefined;
+  return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
+}
+
+function readRootCertificates(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw permanentFailure(PermanentError.ConfigInvalid, `the root certificates file ${file} (ssl.rootCertFile, or sslrootcert in the URL) cannot be read on the worker: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 /** Writes a passfile (mode 0600, in a fresh 0700 directory) and returns it with its remover. */

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { childProcessEnv, readSecret, type AppsConfig, type DatabaseConfig, type EnvConfig } from '../../lib/config.js';
 import { PermanentError, permanentFailure, transientFailure, TransientError } from '../../lib/errors.js';
 import { redactText } from '../../lib/redact.js';
-import { createPassfile, libpqEnvironment, parseConnectionString, pgClientConfig, type PgEndpoint } from './connection.js';
+import { createPassfile, libpqEnvironment, parseConnectionString, pgClientConfig, withTlsSettings, type PgEndpoint } from './connection.js';
 import { startFlyProxy } from '../fly.js';
 
 export interface DatabaseSession {
@@ -39,7 +39,7 @@ export async function withDatabaseSession<T>(options: SessionOptions, fn: (sessi
   const secret = options.serverSecret ?? dbConfig.secret;
   const connectionString = readSecret(secret);
   if (!connectionString) throw permanentFailure(PermanentError.ConfigInvalid, `secret ${secret} (database ${options.database}) is not set in the worker environment`);
-  let endpoint = parseConnectionString(connectionString, secret);
+  let endpoint = withTlsSettings(parseConnectionString(connectionString, secret), dbConfig.ssl);
   const cleanups: Array<() => Promise<void>> = [];
   try {
     const baseEnv = commandBaseEnv();

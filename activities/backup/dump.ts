@@ -74,10 +74,11 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
   try {
     await waitForMigrations(snapshotHolder, request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS, progress);
     const snapshot = await exportSnapshot(snapshotHolder);
+    const expectedSizeBytes = await databaseSizeBytes(snapshotHolder);
     progress.setPhase('dump');
     written.push(key);
     const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress, {
-      stallTimeoutMs: request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, encryption: request.encryption,
+      stallTimeoutMs: request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, encryption: request.encryption, expectedSizeBytes,
     });
     const dumpDurationMs = Date.now() - createdAt.getTime();
     progress.setPhase('globals');
@@ -142,8 +143,14 @@ async function exportSnapshot(client: pg.Client): Promise<string> {
   return row!.snapshot;
 }
 
+/** The database's size on disk: more than its dump (compressed, without indexes), so S3's parts are sized for it. */
+async function databaseSizeBytes(client: pg.Client): Promise<number> {
+  const { rows: [row] } = await client.query<{ size: string }>('select pg_database_size(current_database())::text as size');
+  return Number(row!.size);
+}
+
 async function streamDump(tools: PgTools, args: string[], env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress,
-  options: { stallTimeoutMs: number; encryption?: DumpEncryption }) {
+  options: { stallTimeoutMs: number; encryption?: DumpEncryption; expectedSizeBytes: number }) {
   const { stallTimeoutMs } = options;
   const dump = startStreamingCommand(tools.pgDump, args, { env, timeoutMs: DUMP_TIMEOUT_MS, signal: progress.signal });
   // pg_dump | age --encrypt: the checksum and the storage only ever see ciphertext.
@@ -185,7 +192,7 @@ async function streamDump(tools: PgTools, args: string[], env: Record<string, st
     }
   }, Math.min(1000, stallTimeoutMs / 4));
   try {
-    await storage.write(key, checksum.stream, progress.signal);
+    await storage.write(key, checksum.stream, progress.signal, { expectedSizeBytes: options.expectedSizeBytes });
   } catch (err) {
     stop();
     const outcome = await dump.finished.catch(() => undefined);

@@ -21,11 +21,13 @@ export function createLocalStorage(dir: string): BackupStorage {
 
     async write(key, source, signal) {
       const file = fileOf(key);
-      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      await makeDirectoriesDurably(path.dirname(file));
       const partial = `${file}${PARTIAL_MARKER}${randomBytes(4).toString('hex')}`;
       try {
         await writeDurably(partial, source, signal);
         await fs.promises.rename(partial, file);
+        // The rename is an entry in the directory: until the directory is synced, a crash may lose it.
+        await syncDirectory(path.dirname(file));
       } catch (err) {
         await fs.promises.rm(partial, { force: true });
         throw err;
@@ -98,4 +100,23 @@ async function writeDurably(file: string, source: Readable, signal?: AbortSignal
     },
   });
   await pipeline(source, flushAsItGoes, out, { signal });
+}
+
+/**
+ * mkdir -p, then an fsync of each directory whose entries changed (the parent of every directory
+ * created), so that a crash right after a backup cannot lose the directory the dump lives in.
+ */
+async function makeDirectoriesDurably(dir: string): Promise<void> {
+  const firstCreated = await fs.promises.mkdir(dir, { recursive: true });
+  if (firstCreated === undefined) return;
+  for (let created = dir; created.length >= firstCreated.length; created = path.dirname(created)) await syncDirectory(path.dirname(created));
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }

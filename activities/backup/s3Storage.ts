@@ -10,9 +10,22 @@ import { StorageObjectMissing, type BackupStorage, type StoredObject } from './s
 
 type S3StorageConfig = Extract<StorageConfig, { type: 's3' }>;
 
-/** 16 MiB parts allow 160 GB per object (S3's limit is 10,000 parts) and keep ≤ 32 MiB in flight. */
-const PART_SIZE_BYTES = 16 * 1024 * 1024;
+/** 16 MiB parts allow 156 GiB per object (S3's limit is 10,000 parts) and keep ≤ 32 MiB in flight. */
+const MIN_PART_SIZE_BYTES = 16 * 1024 * 1024;
+/** S3's largest part. */
+const MAX_PART_SIZE_BYTES = 5 * 1024 * 1024 * 1024;
+/** Parts an expected size is spread over: 2,000 of S3's 10,000 stay spare for a dump larger than expected. */
+const PLANNED_PARTS = 8000;
 const PARTS_IN_FLIGHT = 2;
+
+/**
+ * The part size for an object of about expectedSizeBytes (a dump: the database's pg_database_size,
+ * an over-estimate of a compressed dump): max(16 MiB, size / 8000), so a large database's dump never
+ * runs out of parts at the very end. Memory in flight is two parts.
+ */
+export function s3PartSizeFor(expectedSizeBytes = 0): number {
+  return Math.min(MAX_PART_SIZE_BYTES, Math.max(MIN_PART_SIZE_BYTES, Math.ceil(expectedSizeBytes / PLANNED_PARTS)));
+}
 
 export function createS3Storage(config: S3StorageConfig, options: { partSizeBytes?: number } = {}): BackupStorage {
   const client = new S3Client({
@@ -43,7 +56,7 @@ export function createS3Storage(config: S3StorageConfig, options: { partSizeByte
   return {
     locationOf,
 
-    async write(key, source, signal) {
+    async write(key, source, signal, writeOptions) {
       const abortController = new AbortController();
       const onAbort = () => abortController.abort();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -51,7 +64,7 @@ export function createS3Storage(config: S3StorageConfig, options: { partSizeByte
         const upload = new Upload({
           client,
           params: { Bucket: config.bucket, Key: objectKey(key), Body: source },
-          partSize: options.partSizeBytes ?? PART_SIZE_BYTES,
+          partSize: options.partSizeBytes ?? s3PartSizeFor(writeOptions?.expectedSizeBytes),
           queueSize: PARTS_IN_FLIGHT,
           // An aborted or failed upload removes its parts: nothing half-written stays billable.
           leavePartsOnError: false,

@@ -7,8 +7,11 @@ import { createS3Storage } from './s3Storage.js';
 export interface BackupStorage {
   /** Where a key lives, for people: a path or an s3:// URL (never credentials). */
   locationOf(key: string): string;
-  /** Streams source into key. The object appears only once complete; an abort leaves nothing behind. */
-  write(key: string, source: Readable, signal?: AbortSignal): Promise<void>;
+  /**
+   * Streams source into key. The object appears only once complete; an abort leaves nothing behind.
+   * expectedSizeBytes (an estimate, e.g. the database's size for a dump) sizes S3's multipart upload.
+   */
+  write(key: string, source: Readable, signal?: AbortSignal, options?: { expectedSizeBytes?: number }): Promise<void>;
   /** Rejects with StorageObjectMissing when there is no such object. */
   read(key: string): Promise<Readable>;
   /** Every key that starts with prefix, at any depth. */
