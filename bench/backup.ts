@@ -2,7 +2,8 @@
 // On a throwaway PostgreSQL with a ≥ 1 GB pgbench database (scale 70, BENCH_SCALE to change it), it
 // compares the backup activity's dump (streamed to storage with SHA-256) with a plain
 // `pg_dump -Fc > file` at compression 6 and 0, samples the peak RSS of the process doing the dump,
-// and times restore-verify.
+// and times restore-verify; then the same dump and verification encrypted with age (the cost of
+// `encryption`, docs/backups.md). Needs the age CLI (apt-get install age).
 // Prints figures; it passes or fails nothing.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -47,7 +48,12 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
   log(`database: ${formatBytes(databaseBytes)} (initialised in ${seconds(Date.now() - initStartedAt)})`);
 
   process.env[SECRET] = url.toString();
-  const config = parseAppsConfig({ databases: { bench: { secret: SECRET } }, storage: { type: 'local', dir: path.join(workDir, 'backups') } });
+  const ageKey = await ageKeygen();
+  process.env[AGE_IDENTITY_SECRET] = ageKey.identity;
+  const config = parseAppsConfig({
+    databases: { bench: { secret: SECRET }, [ENCRYPTED]: { secret: SECRET, encryption: { recipients: [ageKey.recipient], identitySecret: AGE_IDENTITY_SECRET } } },
+    storage: { type: 'local', dir: path.join(workDir, 'backups') },
+  });
   const activities = createBackupActivities({
     env: loadEnvConfig({ PG_BIN_DIR: server.binDir }), logger: createLogger({ level: 'warn' }), loadAppsConfig: () => config,
   });
@@ -63,6 +69,7 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
   const verification = await runActivity(activities.verifyBackup, { database: 'bench', series: 'bench/bench/', backupId: verified.backupId });
   const verifyMs = Date.now() - verifyStartedAt;
   const verifyPeaks = rss.stop();
+  const encrypted = await measureEncryption(activities, results[0]!.compressionLevel);
 
   console.log('\n=== backup benchmark ===');
   console.log(`database                      ${formatBytes(databaseBytes)} (pgbench scale ${SCALE})`);
@@ -79,6 +86,39 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
   }
   console.log(`restore-verify                ${seconds(verifyMs)} for the compression-${results[0]!.compressionLevel} dump (${verification.isVerified ? 'verified' : 'NOT verified'}: ${verification.checks.map((c) => `${c.name} ${c.isPassed ? 'ok' : 'FAILED'}`).join(', ')})`);
   console.log(`RSS while verifying           ${formatBytes(rssBefore)} → peak ${formatBytes(verifyPeaks.peakRssBytes)}`);
+  const unencrypted = results[0]!.bestOurs;
+  console.log(`-- encrypted with age (compression ${results[0]!.compressionLevel}): dump ${formatBytes(encrypted.best.sizeBytes)}`);
+  console.log(`backup activity, encrypted    ${describe(encrypted.best)} (best of ${ROUNDS}); throughput ratio to unencrypted ${(throughput(encrypted.best) / throughput(unencrypted)).toFixed(3)}; `
+    + `peak RSS ${formatBytes(encrypted.best.peakRssBytes)}`);
+  console.log(`restore-verify, encrypted     ${seconds(encrypted.verifyMs)} (${encrypted.isVerified ? 'verified' : 'NOT verified'}); ratio to unencrypted ${(encrypted.verifyMs / verifyMs).toFixed(3)}`);
+}
+
+const ENCRYPTED = 'bench-age';
+const AGE_IDENTITY_SECRET = 'BENCH_AGE_IDENTITY';
+
+async function ageKeygen(): Promise<{ recipient: string; identity: string }> {
+  const { stdout } = await promisify(execFile)('age-keygen', []);
+  return { recipient: /public key: (age1\w+)/.exec(stdout)![1]!, identity: /^(AGE-SECRET-KEY-1\w+)$/m.exec(stdout)![1]! };
+}
+
+/** The backup activity's dump and verification of the same database, encrypted for one age recipient. */
+async function measureEncryption(activities: ReturnType<typeof createBackupActivities>, compressionLevel: number) {
+  const dumps: OurDump[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const backupId = `bench-age-${round}`;
+    const rssBeforeBytes = process.memoryUsage().rss;
+    const rss = sampleRss();
+    const startedAt = Date.now();
+    const dump = await runActivity(activities.dumpDatabase, {
+      backupId, database: ENCRYPTED, app: 'bench', releaseVersion: 'unknown', compressionLevel, trigger: { source: 'cli' as const, actor: 'bench' },
+    });
+    dumps.push({ durationMs: dump.dumpDurationMs, sizeBytes: dump.sizeBytes, activityMs: Date.now() - startedAt, backupId, rssBeforeBytes, ...rss.stop() });
+    log(`encrypted, round ${round}: backup activity: ${describe(dumps.at(-1)!)}`);
+  }
+  const best = dumps.reduce((a, b) => (throughput(b) > throughput(a) ? b : a));
+  const verifyStartedAt = Date.now();
+  const verification = await runActivity(activities.verifyBackup, { database: ENCRYPTED, series: `bench/${ENCRYPTED}/`, backupId: best.backupId });
+  return { best, verifyMs: Date.now() - verifyStartedAt, isVerified: verification.isVerified };
 }
 
 interface OurDump extends Sample {
