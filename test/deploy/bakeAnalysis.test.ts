@@ -2,13 +2,12 @@
 // (scraping the simulated machines every second) and its logs, against the window before the deploy.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { DeployRequest, RunStatus } from '../../lib/messages.js';
-import { requestDeploy } from '../../lib/operations.js';
+import type { RunStatus } from '../../lib/messages.js';
 import type { SimAppManifest } from '../../sim/testing.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { prometheusUrl, waitForSample } from '../helpers/prometheus.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { machineImages, settle } from './support.js';
+import { deployPrebuiltImage, machineImages } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld(kit, { isScraped: true });
@@ -30,19 +29,7 @@ async function analysedApp(analysis: Record<string, unknown>, options: { bake?: 
   return app;
 }
 
-/** Deploys a prebuilt image (no checkout or build: the bake is what is under test). */
-async function deployImage(app: TestApp, behaviour: SimAppManifest): Promise<{ status: RunStatus; image: string }> {
-  const label = `bake-${Math.random().toString(36).slice(2, 10)}`;
-  const sourceDir = world.sim.makeSourceDir({ version: 'v2', ...behaviour }, { app: app.name });
-  await world.sim.runOrThrow(['deploy', sourceDir, '--build-only', '--push', '-a', app.name, '--image-label', label]);
-  const image = `registry.fly.io/${app.name}:${label}`;
-  const request: DeployRequest = { app: app.name, environment: 'staging', image, trigger: { source: 'ci', actor: 'ci-bot' } };
-  const { status } = await kit.withWorker(world.activities(), async (taskQueue) => {
-    const { workflowId } = await requestDeploy(kit.client, taskQueue, request);
-    return settle(kit.client, workflowId);
-  });
-  return { status, image };
-}
+const deployImage = (app: TestApp, behaviour: SimAppManifest) => deployPrebuiltImage(kit, world, app, behaviour);
 
 const bakeOf = (status: RunStatus) => status.stages.find((s) => s.name === 'bake');
 

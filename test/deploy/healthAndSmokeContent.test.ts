@@ -2,11 +2,10 @@
 // is not healthy), security headers, and the request metric in /metrics.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { requestDeploy } from '../../lib/operations.js';
 import type { SimAppManifest } from '../../sim/testing.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { deployRequest, machineImages, settle } from './support.js';
+import { deployPrebuiltImage, machineImages } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld(kit);
@@ -18,13 +17,7 @@ const SMOKE_CHECKS = [
   { name: 'request metric', path: '/metrics', metrics: ['http_requests_total'] },
 ];
 
-async function deployCommit(app: TestApp, behaviour: SimAppManifest) {
-  const sha = app.repo.commit({ behaviour });
-  return kit.withWorker(world.activities(), async (taskQueue) => {
-    const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(app, sha));
-    return settle(kit.client, workflowId);
-  });
-}
+const deployImage = (app: TestApp, behaviour: SimAppManifest) => deployPrebuiltImage(kit, world, app, behaviour);
 
 describe('health and smoke checks read the answer, not only its status', () => {
   it('treats a 200 health answer whose JSON says degraded as unhealthy, and rolls back', async () => {
@@ -33,7 +26,7 @@ describe('health and smoke checks read the answer, not only its status', () => {
       image: HEALTHY_STATUS,
       environment: { health: { path: '/status', consecutiveSuccesses: 2, interval: '100ms', deadline: '2s', requestTimeout: '1s', expect: { json: { status: 'ok', 'checks.postgres.status': 'pass' } } } },
     });
-    const { status } = await deployCommit(app, {
+    const { status } = await deployImage(app, {
       version: 'v2', routes: { '/status': { json: { status: 'degraded', checks: { postgres: { status: 'fail' } } } } },
     });
     expect(status.stages.find((s) => s.name === 'health')?.state).toBe('failed');
@@ -44,7 +37,7 @@ describe('health and smoke checks read the answer, not only its status', () => {
 
   it('fails the smoke checks when a security header is missing', async () => {
     const app = await world.createApp({ machines: 1, image: { routes: SECURE_HOME }, app: { smokeChecks: SMOKE_CHECKS } });
-    const { status } = await deployCommit(app, { version: 'v2', routes: { '/': { body: 'home' } } });
+    const { status } = await deployImage(app, { version: 'v2', routes: { '/': { body: 'home' } } });
     expect(status.stages.find((s) => s.name === 'smoke')?.state).toBe('failed');
     expect(status.outcome).toMatch(/security headers \(GET \/: header strict-transport-security missing\)/);
     expect(status.state).toBe('rolled-back');
@@ -52,7 +45,7 @@ describe('health and smoke checks read the answer, not only its status', () => {
 
   it('passes the smoke checks when the headers and the request metric are there', async () => {
     const app = await world.createApp({ machines: 1, image: { routes: SECURE_HOME }, app: { smokeChecks: SMOKE_CHECKS } });
-    const { status } = await deployCommit(app, { version: 'v2', routes: SECURE_HOME });
+    const { status } = await deployImage(app, { version: 'v2', routes: SECURE_HOME });
     expect(status.state).toBe('succeeded');
     expect(status.checks?.map((c) => `${c.name}: ${c.isPassed}`)).toEqual(['security headers: true', 'request metric: true']);
   });

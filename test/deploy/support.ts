@@ -2,8 +2,9 @@
 // conditions (never fixed sleeps), and reading what the simulator did for one app.
 import type { Client } from '@temporalio/client';
 import type { DeployRequest, RunStatus } from '../../lib/messages.js';
-import { runStatus } from '../../lib/operations.js';
-import type { CallRecord, Sim } from '../../sim/testing.js';
+import { requestDeploy, runStatus } from '../../lib/operations.js';
+import type { CallRecord, Sim, SimAppManifest } from '../../sim/testing.js';
+import type { WorkflowTestKit } from '../helpers/temporal.js';
 import type { DeployWorld, TestApp } from '../helpers/deployWorld.js';
 
 export function deployRequest(app: TestApp, sha: string, deliveryId?: string): DeployRequest {
@@ -75,4 +76,21 @@ export async function createStagedAppIn(world: DeployWorld, production: Record<s
   const environments = (world.apps[app.name] as { environments: Record<string, Record<string, unknown>> }).environments;
   environments.production = { ...environments.staging, flyApp, branch: undefined, ...production };
   return { app, production: { name: flyApp, repo: app.repo, initialImage: created.imageRef, appUrl: created.appUrl } };
+}
+
+/**
+ * Builds and pushes an image of the behaviour, then deploys it as a prebuilt image (no checkout, tests
+ * or build: for suites whose subject comes after the rollout) and waits for the run to close.
+ */
+export async function deployPrebuiltImage(kit: WorkflowTestKit, world: DeployWorld, app: TestApp, behaviour: SimAppManifest): Promise<{ status: RunStatus; image: string }> {
+  const label = `prebuilt-${Math.random().toString(36).slice(2, 10)}`;
+  const sourceDir = world.sim.makeSourceDir({ version: 'v2', ...behaviour }, { app: app.name });
+  await world.sim.runOrThrow(['deploy', sourceDir, '--build-only', '--push', '-a', app.name, '--image-label', label]);
+  const image = `registry.fly.io/${app.name}:${label}`;
+  const request: DeployRequest = { app: app.name, environment: 'staging', image, trigger: { source: 'ci', actor: 'ci-bot' } };
+  const { status } = await kit.withWorker(world.activities(), async (taskQueue) => {
+    const { workflowId } = await requestDeploy(kit.client, taskQueue, request);
+    return settle(kit.client, workflowId);
+  });
+  return { status, image };
 }
