@@ -24,7 +24,11 @@ export type SlackCommand =
   | { name: 'restore'; backupId: string; targetDatabase: string; isOverwriteConfirmed: boolean }
   | { name: 'migrate'; target: string; action: MigrateAction; steps?: number }
   | { name: 'lock'; app: string; environment: string; reason?: string; expiresIn?: string }
-  | { name: 'unlock'; app: string; environment: string };
+  | { name: 'unlock'; app: string; environment: string }
+  | { name: 'restart'; app: string; environment: string; reason?: string }
+  | { name: 'stop'; app: string; environment: string; reason?: string }
+  | { name: 'start'; app: string; environment: string }
+  | { name: 'scale'; app: string; environment: string; count: number; region?: string };
 
 export const HELP_TEXT = [
   '*Flightdeck commands*',
@@ -39,6 +43,9 @@ export const HELP_TEXT = [
   '`/flightdeck backup <db>`: a verified backup now',
   '`/flightdeck restore <backup> <target> [overwrite]`: restore a backup into a database',
   '`/flightdeck migrate <db> status|plan|apply|rollback N`: schema migrations',
+  '`/flightdeck restart <app> [env] [reason]`: the incident runbook: restart machines one by one, verify, roll back (or ask) if still failing',
+  '`/flightdeck stop <app> <env> [reason]` / `start <app> <env>`: emergency stop (scale to 0, counts remembered) and the way back',
+  '`/flightdeck scale <app> <env> <count> [region]`: set the machine count, then check it and its health',
   '`/flightdeck lock <app> [env] [for 2h] [reason]` / `unlock <app> [env]`: stop or allow new deploys (rollbacks still run)',
   'Without [env]: the app\'s only environment, else its `staging` environment. A ref or reason needs the environment named first.',
 ].join('\n');
@@ -72,6 +79,19 @@ export function parseSlackCommand(text: string, catalog: SlackCatalog): SlackCom
         const { app, environment } = appAndEnvironment(args, catalog, 0);
         return { name: 'unlock', app, environment };
       }
+      case 'restart': {
+        const { app, environment, rest } = appAndEnvironment(args, catalog, Infinity);
+        return { name: 'restart', app, environment, reason: rest.join(' ') || undefined };
+      }
+      case 'stop': {
+        const { app, environment, rest } = namedEnvironment('stop', args, catalog, Infinity);
+        return { name: 'stop', app, environment, reason: rest.join(' ') || undefined };
+      }
+      case 'start': {
+        const { app, environment } = namedEnvironment('start', args, catalog, 0);
+        return { name: 'start', app, environment };
+      }
+      case 'scale': return parseScale(args, catalog);
       case undefined:
       case 'help': return { name: 'help' };
       default: return { name: 'help', problem: `Unknown command "${verb}".` };
@@ -155,6 +175,20 @@ function parseLock(args: string[], catalog: SlackCatalog): SlackCommand {
     reasonWords = rest.slice(2);
   }
   return { name: 'lock', app, environment, expiresIn, reason: reasonWords.join(' ') || undefined };
+}
+
+function parseScale(args: string[], catalog: SlackCatalog): SlackCommand {
+  const { app, environment, rest } = namedEnvironment('scale', args, catalog, 2);
+  const [count, region] = rest;
+  if (!count || !/^\d{1,3}$/.test(count) || Number(count) > 100) throw new CommandProblem('scale needs a machine count from 0 to 100, e.g. `/flightdeck scale shop production 3 ams`.');
+  if (region !== undefined && !/^[a-z]{3}$/.test(region)) throw new CommandProblem(`"${region}" is not a Fly region code such as ams or iad.`);
+  return { name: 'scale', app, environment, count: Number(count), ...(region ? { region } : {}) };
+}
+
+/** Stopping and scaling change what runs: the environment is always named, never a default. */
+function namedEnvironment(verb: string, args: string[], catalog: SlackCatalog, maxRest: number): { app: string; environment: string; rest: string[] } {
+  if (args.length < 2) throw new CommandProblem(`${verb} needs the app and the environment, e.g. \`/flightdeck ${verb} shop production\`.`);
+  return appAndEnvironment(args, catalog, maxRest);
 }
 
 /**

@@ -9,6 +9,7 @@ import { environmentsUsingDatabase, resolveEnvironmentDatabase, type Environment
 import { deployQueueStatus, lockDeploys, unlockDeploys } from '../../lib/deployLocks.js';
 import type { RunStatus, Trigger } from '../../lib/messages.js';
 import { cancelRun, decideApproval, requestRollback, runStatus } from '../../lib/operations.js';
+import { requestIncidentRunbook, requestScale } from '../../lib/appOperations.js';
 import { readLedger, withLedgerVerdicts } from '../../lib/releaseLedgerClient.js';
 import { listRuns } from '../../lib/runHistory.js';
 import type { ApiDeps } from '../deps.js';
@@ -68,6 +69,10 @@ async function dispatch(ctx: CommandContext, command: RunnableCommand): Promise<
     case 'backup': return backup(ctx, command);
     case 'restore': return restore(ctx, command);
     case 'migrate': return migrate(ctx, command);
+    case 'restart': return restart(ctx, command);
+    case 'stop':
+    case 'start':
+    case 'scale': return scale(ctx, command);
     case 'lock': return lock(ctx, command);
     case 'unlock': return unlock(ctx, command);
   }
@@ -142,6 +147,31 @@ async function rollback(ctx: CommandContext, command: Extract<RunnableCommand, {
   ctx.audit('rollback', `${command.app}/${command.environment}`, 'allowed', workflowId);
   const to = command.image ?? (command.releaseVersion !== undefined ? `release v${command.releaseVersion}` : 'the last good release');
   return inChannel(slack`:rewind: ${mention(ctx.caller.userId)} started a rollback of ${command.app} ${command.environment} to ${to}: \`${workflowId}\`.`);
+}
+
+async function restart(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'restart' }>): Promise<SlackResponse> {
+  const refused = ctx.checkApp('restart', 'rollback', command.app, command.environment);
+  if (refused) return refused;
+  const run = await requestIncidentRunbook(ctx.deps.client, ctx.deps.taskQueue, {
+    app: command.app, environment: command.environment, reason: command.reason ?? `requested in Slack by ${ctx.caller.userId}`, trigger: ctx.trigger,
+  });
+  ctx.deps.metrics.runsStarted.inc({ kind: 'incident' });
+  ctx.audit('restart', `${command.app}/${command.environment}`, 'allowed', run.workflowId);
+  const already = run.disposition === 'duplicate' ? ' (already running)' : '';
+  return inChannel(slack`:ambulance: ${mention(ctx.caller.userId)} started the incident runbook of ${command.app} ${command.environment}${already}: \`${run.workflowId}\`.`);
+}
+
+async function scale(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'stop' | 'start' | 'scale' }>): Promise<SlackResponse> {
+  const refused = ctx.checkApp(command.name, 'deploy', command.app, command.environment);
+  if (refused) return refused;
+  const run = await requestScale(ctx.deps.client, ctx.deps.taskQueue, {
+    app: command.app, environment: command.environment, action: command.name,
+    ...(command.name === 'scale' ? { count: command.count, ...(command.region ? { region: command.region } : {}) } : {}),
+    reason: (command.name === 'stop' ? command.reason : undefined) ?? `requested in Slack by ${ctx.caller.userId}`, trigger: ctx.trigger,
+  });
+  ctx.deps.metrics.runsStarted.inc({ kind: 'scale' });
+  ctx.audit(command.name, `${command.app}/${command.environment}`, 'allowed', run.workflowId);
+  return inChannel(slack`:control_knobs: ${mention(ctx.caller.userId)} started ${command.name} of ${command.app} ${command.environment}: \`${run.workflowId}\`.`);
 }
 
 async function status(ctx: CommandContext, command: Extract<RunnableCommand, { name: 'status' }>): Promise<SlackResponse> {
