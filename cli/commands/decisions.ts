@@ -40,7 +40,8 @@ export const decideCommand: Command = {
   name: 'decide',
   summary: 'after a failed deploy paused for a decision: roll back, keep the new release, or roll back and restore the pre-migration backup',
   usage: 'flightdeck decide <run-id> rollback|keep|restore [--json]',
-  details: `For environments configured with onFailure: pause, and after any deploy that applied a rollback-incompatible
+  details: `Also answers an incident runbook (flightdeck restart) whose restarts did not heal, with incident.ifStillFailing: pause.
+For environments configured with onFailure: pause, and after any deploy that applied a rollback-incompatible
 migration, a failed deploy waits for a person. "rollback" puts the last known good release back; "keep" leaves the new
 release serving; "restore" (offered after such a migration, when a backup was taken first) rolls back and starts the
 restore of the backup taken before the migrations, which the database's restorers approve.
