@@ -7,7 +7,7 @@ import { queueStatusQuery } from '../../lib/messages.js';
 import { deployQueueId } from '../../lib/operations.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { rolloutsOf } from '../deploy/support.js';
+import { pipelineRequest, rolloutsOf } from '../deploy/support.js';
 import { auditLines, ciSignatureHeaders, expectNoDeployStarted, useApiWithWorker } from './apiHarness.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
@@ -67,6 +67,7 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
     const status = await harness.waitForRun(response.json().workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger).toMatchObject({ source: 'ci', actor: 'ci' });
+    expect((await pipelineRequest(kit.client, status.workflowId)).github).toBeUndefined();
     expect(await world.servedBody(app)).toContain('v2');
   });
 
@@ -142,6 +143,8 @@ describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
     const status = await harness.waitForRun(response.json().workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger.actor).toBe('github-actions:octocat');
+    // A GitHub Actions job deploys a GitHub commit: the run is shown on GitHub (with apps.<app>.github.token).
+    expect((await pipelineRequest(kit.client, status.workflowId)).github).toEqual({});
   });
 
   it('refuses a second use of the same token (its jti), and starts nothing more', async () => {

@@ -4,7 +4,7 @@ import { queueStatusQuery } from '../../lib/messages.js';
 import { deployQueueId } from '../../lib/operations.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { rolloutsOf, waitUntil } from '../deploy/support.js';
+import { pipelineRequest, rolloutsOf, waitUntil } from '../deploy/support.js';
 import { buildTestServer, expectNoDeployStarted, GITHUB_PREVIOUS_SECRET, gitHubSignature, useApiWithWorker } from './apiHarness.js';
 import { lockDeploys } from '../../lib/deployLocks.js';
 import { parseAppsConfig } from '../../lib/config.js';
@@ -50,6 +50,7 @@ describe('POST /webhooks/github', () => {
     const status = await harness.waitForRun(workflowId);
     expect(status.state).toBe('succeeded');
     expect(status.trigger).toEqual({ source: 'github', actor: 'github:octocat', deliveryId: expect.stringMatching(/^push-[0-9a-f]{24}$/) });
+    expect((await pipelineRequest(kit.client, workflowId)).github).toEqual({});
     expect(await world.servedBody(app)).toContain('v2');
   });
 
@@ -213,6 +214,8 @@ describe('POST /webhooks/github', () => {
     expect(response.statusCode).toBe(202);
     const status = await harness.waitForRun(response.json().workflowId);
     expect(status.trigger.actor).toBe('github:hubot');
+    // Its statuses go to the deployment GitHub made.
+    expect((await pipelineRequest(kit.client, status.workflowId)).github).toEqual({ deploymentId: 1 });
     expect(await world.servedBody(app)).toContain('v3');
   });
 

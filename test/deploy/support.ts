@@ -94,3 +94,10 @@ export async function deployPrebuiltImage(kit: WorkflowTestKit, world: DeployWor
   });
   return { status, image };
 }
+
+/** The request a pipeline was started with, read from its history (test payloads are plain JSON). */
+export async function pipelineRequest(client: Client, workflowId: string): Promise<DeployRequest> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return JSON.parse(Buffer.from(input!.data!).toString('utf8')) as DeployRequest;
+}
