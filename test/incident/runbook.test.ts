@@ -5,7 +5,8 @@ import type { IncidentResult } from '../../lib/messages.js';
 import { readLedger, recordLedgerEntry } from '../../lib/releaseLedgerClient.js';
 import { useDeployWorld } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
-import { settle } from '../deploy/support.js';
+import { rolloutsOf, settle, waitForStatus } from '../deploy/support.js';
+import { decideOnFailure } from '../../lib/operations.js';
 import { restartsOf, waitUntilDegraded } from './support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
@@ -62,6 +63,23 @@ describe('incident runbook', () => {
       expect(await world.servedBody(app)).toContain('v1');
       const entries = await readLedger(kit.client, { app: app.name, environment: 'staging' });
       expect(entries[0]).toMatchObject({ kind: 'rollback', image: app.initialImage, verdict: 'verified' });
+    });
+  });
+
+  it('asks in Slack whether to roll back when the environment says pause, and keeps it when told to', { timeout: 120_000 }, async () => {
+    const app = await world.createApp({ machines: 2, environment: { ...QUICK_HEALTH, incident: { ifStillFailing: 'pause' } } });
+    await kit.withWorker(world.activities(), async (taskQueue) => {
+      const broken = world.sim.makeSourceDir({ version: 'v2', failHealthAfterMs: 2500, restartHeals: false }, { app: app.name });
+      await world.sim.runOrThrow(['deploy', broken, '-a', app.name, '--yes']);
+      await waitUntilDegraded(app);
+      const { workflowId } = await requestIncidentRunbook(kit.client, taskQueue, { app: app.name, environment: 'staging', reason: 'health 500', trigger });
+      const waiting = await waitForStatus(kit.client, workflowId, 'a decision', (s) => s.state === 'waiting-for-decision');
+      expect(waiting.outcome).toMatch(/Restarting did not heal .*Roll back to the last known good release or keep it/);
+      await decideOnFailure(kit.client, workflowId, { decision: 'keep', actor: 'U_ONCALL' });
+      const { status } = await settle(kit.client, workflowId);
+      expect(status.state).toBe('failed');
+      expect(status.outcome).toMatch(/U_ONCALL chose to keep it as it is; no rollback/);
+      expect(rolloutsOf(world.sim, app)).toHaveLength(0);
     });
   });
 });

@@ -74,6 +74,17 @@ describe('slash command parser', () => {
     expect(parse('unlock shop production')).toEqual({ name: 'unlock', app: 'shop', environment: 'production' });
   });
 
+  it('restarts (the incident runbook) with an optional reason; stop, start and scale need the environment named', () => {
+    expect(parse('restart shop production checkout 500s')).toEqual({ name: 'restart', app: 'shop', environment: 'production', reason: 'checkout 500s' });
+    expect(parse('restart blog')).toEqual({ name: 'restart', app: 'blog', environment: 'production', reason: undefined });
+    expect(parse('stop shop')).toMatchObject({ name: 'help', problem: expect.stringContaining('stop needs the app and the environment') });
+    expect(parse('stop shop production data leak')).toEqual({ name: 'stop', app: 'shop', environment: 'production', reason: 'data leak' });
+    expect(parse('start shop production')).toEqual({ name: 'start', app: 'shop', environment: 'production' });
+    expect(parse('scale shop production 3 ams')).toEqual({ name: 'scale', app: 'shop', environment: 'production', count: 3, region: 'ams' });
+    expect(parse('scale shop production lots')).toMatchObject({ name: 'help', problem: expect.stringContaining('machine count from 0 to 100') });
+    expect(parse('scale shop production 2 Amsterdam')).toMatchObject({ name: 'help', problem: expect.stringContaining('not a Fly region code') });
+  });
+
   it('answers anything else, and nothing at all, with the help text', () => {
     expect(parse('')).toEqual({ name: 'help' });
     expect(parse('help')).toEqual({ name: 'help' });
