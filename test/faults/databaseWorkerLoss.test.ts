@@ -25,8 +25,11 @@ const LOSSES = ['shutdown', 'kill'] as const;
 const HOW: Record<WorkerLoss, string> = { shutdown: 'shut down gracefully', kill: 'SIGKILLed' };
 /** A stopped worker's activities get this long before they are cancelled (the production worker allows 30 s). */
 const SHUTDOWN_GRACE_MS = 500;
-/** Rows wait mostly (a heartbeat timeout, a retry's backoff); each starts two worker processes. */
-const rowSlots = slots(3);
+/**
+ * Rows wait mostly (a heartbeat timeout, a retry's backoff), and each has at most one worker process
+ * at a time: all six run at once, so none waits for a slot of another's (which counted against its timeout).
+ */
+const rowSlots = slots(6);
 
 /** Per row (kind and loss): its own databases, so no row waits on another's lock or swap. */
 interface RowDatabases { url: string; name: string }
@@ -130,7 +133,7 @@ describe.concurrent('backup: a dump in progress', () => {
       expect(added.sort()).toEqual([expect.stringContaining(`${result.backupId}.manifest.json`), expect.stringContaining(`${result.backupId}_release-`)].sort());
       const attempts = await activityAttempts(handle.workflowId, 'dumpDatabase');
       expect(Math.max(0, ...attempts), JSON.stringify(attempts)).toBeGreaterThanOrEqual(2);
-    }), 300_000);
+    }), 600_000);
   }
 });
 
@@ -168,7 +171,7 @@ describe.concurrent('restore: pg_restore in progress', () => {
       const restores = await activityAttempts(handle.workflowId, 'restoreBackupIntoStaging');
       expect(Math.max(0, ...restores), JSON.stringify(restores)).toBeGreaterThanOrEqual(2);
       expect(await activityAttempts(handle.workflowId, 'swapInRestoredDatabase')).toEqual([1]);
-    }), 300_000);
+    }), 600_000);
   }
 });
 
@@ -248,7 +251,7 @@ describe.concurrent('migration: a statement in progress', () => {
       });
       const attempts = await activityAttempts(handle.workflowId, 'applyMigrations');
       expect(Math.max(0, ...attempts), JSON.stringify(attempts)).toBeGreaterThanOrEqual(2);
-    }), 300_000);
+    }), 600_000);
   }
 });
 
