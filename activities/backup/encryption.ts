@@ -34,6 +34,20 @@ export function encryptionOf(config: AppsConfig, dbConfig: DatabaseConfig): Encr
   return dbConfig.encryption ?? config.storage.encryption;
 }
 
+/** A missing age fails the run at once, saying what to install, rather than as a spawn error retried three times. */
+export function assertAgeAvailable(agePath: string): void {
+  const candidates = agePath.includes('/') ? [agePath] : (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, agePath));
+  const isFound = candidates.some((file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!isFound) throw permanentFailure(PermanentError.ConfigInvalid, `age (AGE_PATH=${agePath}) is not installed on the worker, and backups of this database are encrypted: apt-get install age, or set AGE_PATH`);
+}
+
 export function ageEncryptArgs(recipients: string[]): string[] {
   return ['--encrypt', ...recipients.flatMap((recipient) => ['--recipient', recipient])];
 }
@@ -75,6 +89,7 @@ export async function withDecryption<T>(options: { config: AppsConfig; dbConfig:
     throw permanentFailure(PermanentError.ConfigInvalid, `secret ${settings.identitySecret} (the age identities of database ${database}'s backups) is not set in the worker environment; `
       + `backup ${manifest.backupId} is encrypted for ${recipients.join(', ')} and cannot be read without it`);
   }
+  assertAgeAvailable(options.agePath);
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'flightdeck-age-'));
   try {
     const identityFile = path.join(dir, 'identities');

@@ -7,7 +7,7 @@ import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { CheckResult } from '../../lib/messages.js';
 import { appOf, dumpKey, listCatalog, manifestKey, readManifest, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
-import { encryptionOf, withDecryption, type DumpDecryption } from './encryption.js';
+import { assertAgeAvailable, encryptionOf, withDecryption, type DumpDecryption } from './encryption.js';
 import { parseConnectionString, PG_DATABASE_NAME } from './connection.js';
 import { assertRestoreTarget } from './restoreTargets.js';
 import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './databaseSession.js';
@@ -145,6 +145,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const { config, storage } = context();
       const sweptOrphans = await sweepSeries(storage, seriesOf(request.app, request.database, request.pgDatabase));
       const encryption = encryptionOf(config, databaseConfigOf(config, request.database));
+      if (encryption) assertAgeAvailable(deps.env.AGE_PATH);
       const dump = await withProgress('connect', (progress) => session(config, request.database, progress.signal, async (db) =>
         dumpToStorage({
           ...request,

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../activities/backup/catalog.js';
+import { assertAgeAvailable } from '../../activities/backup/encryption.js';
 import type { DumpResult } from '../../activities/backup/dump.js';
 import { createLocalStorage } from '../../activities/backup/localStorage.js';
 import { createDatabase, databaseUrl, withAdminClient } from '../helpers/postgres.js';
@@ -109,6 +110,11 @@ describe('encrypted backups', () => {
       detail: `decrypting the stored dump failed: no identity in secret ${IDENTITY_SECRET} matches its recipients (${keyA.recipient}); add the matching identity to the secret (keep old ones after a key rotation)`,
     });
     expect(JSON.stringify(verification)).not.toContain(keyB.identity);
+  });
+
+  it('refuses to run without the age CLI, saying what to install', () => {
+    expect(() => assertAgeAvailable('/nonexistent/age')).toThrow('age (AGE_PATH=/nonexistent/age) is not installed on the worker, and backups of this database are encrypted: apt-get install age, or set AGE_PATH');
+    expect(() => assertAgeAvailable('age')).not.toThrow();
   });
 
   it('keeps older backups restorable after a key rotation, with the old identity kept in the secret', async () => {
