@@ -114,7 +114,7 @@ export function logBaselineOf(scan: { matches: number; oldest?: string } | undef
 export function judgeLogs(logs: NonNullable<AnalysisPlan['logs']>, baseline: LogBaseline | undefined, matches: number, minutes: number): CheckVerdict {
   const expected = baseline ? (baseline.matches / baseline.minutes) * minutes : 0;
   const allowed = Math.floor(expected) + logs.maxIncrease;
-  const before = baseline ? `${Math.round((baseline.matches / baseline.minutes) * 10) / 10}/min before the deploy` : 'none seen before the deploy';
+  const before = baseline?.matches ? `${Math.round((baseline.matches / baseline.minutes) * 10) / 10}/min before the deploy` : 'none seen before the deploy';
   const detail = `${matches} log lines matching ${logs.patterns.join('|')} (${before}; up to ${allowed} allowed)`;
   return { name: 'logs', verdict: matches > allowed ? 'fail' : 'pass', detail };
 }

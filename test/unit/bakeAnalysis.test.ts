@@ -70,6 +70,13 @@ describe('judging an interval', () => {
     expect(judgeLogs({ patterns: ['error'], maxIncrease: 5 }, baseline, 9, 2).verdict).toBe('pass');
     expect(judgeLogs({ patterns: ['error'], maxIncrease: 5 }, baseline, 10, 2).verdict).toBe('fail');
   });
+
+  it('says none were seen before the deploy whether the log before it was empty or had no matching line', () => {
+    const quiet = logBaselineOf({ matches: 0, oldest: '2026-01-01T00:00:00Z' }, '2026-01-01T00:03:00Z', 10);
+    const detail = 'log lines matching error (none seen before the deploy; up to 2 allowed)';
+    expect(judgeLogs({ patterns: ['error'], maxIncrease: 2 }, quiet, 3, 2)).toEqual({ name: 'logs', verdict: 'fail', detail: `3 ${detail}` });
+    expect(judgeLogs({ patterns: ['error'], maxIncrease: 2 }, undefined, 3, 2).detail).toBe(`3 ${detail}`);
+  });
 });
 
 describe('reading answers', () => {
