@@ -3,7 +3,8 @@
 // An image rollback never rolls the schema back; rolling a database back is this workflow's explicit
 // `rollback` action.
 import {
-  ApplicationFailure, CancellationScope, executeChild, isCancellation, patched, proxyActivities, setHandler, type ActivityOptions, type CancelledFailure,
+  ActivityCancellationType, ApplicationFailure, CancellationScope, executeChild, isCancellation, patched, proxyActivities, setHandler, type ActivityOptions,
+  type ActivityInterfaceFor, type CancelledFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { MigrationTarget } from '../activities/migrations/index.js';
@@ -34,15 +35,25 @@ const migrationOptions: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
 };
 
+/**
+ * A cancelled migration is waited for until the migrator has stopped its statement and rolled its
+ * transaction back (or finished): the report that follows reads the state it left, not a state
+ * that the still-running statement may yet change.
+ */
+const migrationAwaitingCancelOptions: ActivityOptions = { ...migrationOptions, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+
 const local = proxyActivities<Activities>(localOptions);
 const migrator = proxyActivities<Activities>(migrationOptions);
 /** The migration itself, on the database queue when there is one (worker/taskQueues.ts). */
-const migratorOn = (target: MigrationTarget) => proxyActivities<Activities>(onTaskQueue(migrationOptions, target.databaseTaskQueue));
+const migratorOn = (target: MigrationTarget, isCancelAwaited: boolean) => proxyActivities<Activities>(
+  onTaskQueue(isCancelAwaited ? migrationAwaitingCancelOptions : migrationOptions, target.databaseTaskQueue));
 // Status only: one quick try, never a reason to fail the run.
 const lookout = proxyActivities<Activities>({ ...localOptions, retry: { maximumAttempts: 1 } });
 
 /** The change id of a migration that first looks for a running backup dump, to say it waits for it (docs/operations.md). */
 export const DUMP_WAIT_PATCH = 'migration-waits-for-dumps';
+/** The change id of a cancel that waits for the migrator to stop before the run reads and reports the state (docs/operations.md). */
+export const CANCEL_WAITS_FOR_MIGRATOR_PATCH = 'migration-cancel-waits-for-migrator';
 
 export async function migrateDatabase(request: MigrateRequest): Promise<MigrateResult> {
   // Patch command-plan-not-analysable: plan on an app's own migrate command answers "not analysable" instead of failing.
@@ -50,8 +61,9 @@ export async function migrateDatabase(request: MigrateRequest): Promise<MigrateR
   // Patch cancel-at-safe-points: a cancelled migration closes CANCELED and reports the state it left.
   const isCancelSafe = patched(CANCEL_AT_SAFE_POINTS_PATCH);
   const isDumpWaitShown = patched(DUMP_WAIT_PATCH);
+  const isCancelAwaited = patched(CANCEL_WAITS_FOR_MIGRATOR_PATCH);
   const run = new RunTracker({ kind: 'migrate', app: request.app, environment: request.environment, trigger: request.trigger }, STAGES[request.action] ?? []);
-  const migrateStage: MigrateStage = (fn, describe) => runMigrateStage(run, request, isDumpWaitShown, fn, describe);
+  const migrateStage: MigrateStage = (target, fn, describe) => runMigrateStage(run, request, isDumpWaitShown, () => fn(migratorOn(target, isCancelAwaited)), describe);
   setHandler(statusQuery, () => run.status);
   const cancellation = acceptCancelReasons(run);
   run.fact('action', request.action);
@@ -144,7 +156,7 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
     return { ...result, safety: inspection.safety, summary: describePlan(inspection.plan, inspection.status) };
   }
   if (request.action === 'force') {
-    const status = await migrateStage(() => migratorOn(target).forceMigrationVersion({ ...runRequest(request, run), version: request.forceVersion! }), describeState);
+    const status = await migrateStage(target, (migration) => migration.forceMigrationVersion({ ...runRequest(request, run), version: request.forceVersion! }), describeState);
     noteStatus(run, status);
     return { ...result, status, plan: [], forcedVersion: request.forceVersion, summary: `Forced version ${request.forceVersion}: recorded as applied and clean; nothing was run. ${describeState(status)}.` };
   }
@@ -155,9 +167,9 @@ async function runMigrationFiles(run: RunTracker, request: MigrateRequest, targe
   }
 
   const backupId = await backUpFirst(run, request, target);
-  const outcome = await migrateStage(() => (request.action === 'apply'
-    ? migratorOn(target).applyMigrations({ ...runRequest(request, run, backupId), toVersion: request.toVersion })
-    : migratorOn(target).rollbackMigrations({ ...runRequest(request, run, backupId), steps: request.steps, toVersion: request.toVersion })),
+  const outcome = await migrateStage(target, (migration) => (request.action === 'apply'
+    ? migration.applyMigrations({ ...runRequest(request, run, backupId), toVersion: request.toVersion })
+    : migration.rollbackMigrations({ ...runRequest(request, run, backupId), steps: request.steps, toVersion: request.toVersion })),
   (o) => describeChange(o.ran));
   noteStatus(run, outcome.status);
   const summary = `${describeChange(outcome.ran)}; ${describeState(outcome.status)}.${backupId ? ` Backup ${backupId} was taken first.` : ''}`;
@@ -179,12 +191,13 @@ async function runAppCommand(run: RunTracker, request: MigrateRequest, target: M
     throw ApplicationFailure.nonRetryable(`App ${request.app} migrates with its own command (database.migrateCommand): Flightdeck can only run it (apply), not ${request.action}.`, PermanentError.InvalidInput);
   }
   const backupId = await backUpFirst(run, request, target);
-  const outcome = await migrateStage(() => migratorOn(target).runAppMigrateCommand(runRequest(request, run, backupId)), (o) => o.lastOutputLine || undefined);
+  const outcome = await migrateStage(target, (migration) => migration.runAppMigrateCommand(runRequest(request, run, backupId)), (o) => o.lastOutputLine || undefined);
   const summary = `Ran the app's migration command${outcome.lastOutputLine ? ` (${outcome.lastOutputLine})` : ''}.${backupId ? ` Backup ${backupId} was taken first.` : ''}`;
   return { app: request.app, action: request.action, mode: 'command', plan: [], appliedVersions: [], rolledBackVersions: [], backupId, summary };
 }
 
-type MigrateStage = <T>(fn: () => Promise<T>, describe: (result: T) => string | undefined) => Promise<T>;
+/** Runs the migrate stage: fn calls the migrator's activities (on the target's database queue). */
+type MigrateStage = <T>(target: MigrationTarget, fn: (migration: ActivityInterfaceFor<Activities>) => Promise<T>, describe: (result: T) => string | undefined) => Promise<T>;
 
 /**
  * The migrate stage. A migration waits for a backup dump of its database to finish (the activity
