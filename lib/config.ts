@@ -55,6 +55,8 @@ const envSchema = z.object({
     .refine((n) => n === 0 || n >= 2, '0 (no cache: every task replays its history) or at least 2')
     .describe('runs kept in memory between tasks (sticky cache); below the open runs, tasks replay history'),
   FLIGHTDECK_PAYLOAD_KEYS: optionalText.describe('id:base64key pairs, comma-separated; the first encrypts Temporal payloads, all decrypt'),
+  FLIGHTDECK_BACKUP_SPOOL_DIR: z.string().min(1).default('data/backup-spool')
+    .describe('where parallel dumps (parallelJobs > 1) are written before they are packed and stored, and unpacked before pg_restore --jobs: room for the largest such dump; hidden from repository commands'),
   AGE_PATH: z.string().min(1).default('age').describe('age, which encrypts and decrypts backups with encryption configured (Debian: apt-get install age)'),
   SQUAWK_PATH: z.string().min(1).default('squawk').describe('squawk, the migration linter (npm run setup installs it; see scripts/squawk.sh)'),
   FLIGHTDECK_BWRAP_PATH: z.string().min(1).default('bwrap').describe('bubblewrap, the sandbox of repository commands'),
@@ -425,6 +427,10 @@ const appSchema = z.object({
   return { ...app, environments: { [name]: { ...environment, database } } };
 });
 
+/** pg_dump --jobs opens one connection per job (plus one): more than this is a typo, not a plan. */
+const MAX_PARALLEL_JOBS = 16;
+const PARALLEL_JOBS_EXPECTED = `a whole number of pg_dump/pg_restore jobs from 1 (no parallel dump) to ${MAX_PARALLEL_JOBS}`;
+
 const encryptionSchema = z.object({
   recipients: z.array(z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, 'an age public key: age1 and 58 more characters (age-keygen -y prints it)')).min(1)
     .describe('age public keys the dumps are encrypted for; any one of their identities decrypts'),
@@ -442,6 +448,8 @@ const databaseSchema = z.object({
   scheduleJitter: duration.default('10m')
     .describe('each scheduled backup starts at a random moment up to this long after its time, so databases sharing a cron time do not dump at once'),
   compressionLevel: z.number().int().min(0).max(9).default(6),
+  parallelJobs: z.number(PARALLEL_JOBS_EXPECTED).int(PARALLEL_JOBS_EXPECTED).min(1, PARALLEL_JOBS_EXPECTED).max(MAX_PARALLEL_JOBS, PARALLEL_JOBS_EXPECTED).default(1)
+    .describe('1: pg_dump --format=custom streamed to storage; N > 1: pg_dump --format=directory --jobs=N on the worker, packed into one tar object, and pg_restore --jobs=N for verification and restores (docs/backups.md)'),
   restoreTargets: z.array(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a database name')).default([])
     .describe("existing databases besides the backup's own that its backups may overwrite (with confirmation and the target's approval)"),
   stallTimeout: duration.default('15m').describe('a pg_dump that writes nothing for this long is stopped and retried'),

@@ -43,6 +43,8 @@ export function sandboxSettings(env: EnvConfig, extraHiddenPaths: readonly strin
     // Other runs' workspaces, and the data directory around them (backups, sandbox state).
     workDir, path.dirname(workDir),
     path.resolve('data'),
+    // Parallel dumps and restores spool the database's data here, in clear.
+    path.resolve(env.FLIGHTDECK_BACKUP_SPOOL_DIR),
     // flyctl keeps its tokens in ~/.fly; a non-root worker's sandbox runs as the worker's own user.
     os.homedir(),
     '/run/secrets',

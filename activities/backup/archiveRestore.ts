@@ -1,6 +1,10 @@
 // Feeds a stored archive to pg_restore through its stdin, checksumming it on the way: the same path
-// for `--list`, a scratch verification and a real restore, from any storage backend.
+// for `--list`, a scratch verification and a real restore, from any storage backend. A dump copied
+// onto the worker first (localArchive.ts: a packed directory, or parallel jobs) is given to
+// pg_restore by its path instead.
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { LocalArchive } from './localArchive.js';
 import type { Progress } from './progress.js';
 import type { BackupStorage } from './storage.js';
 import { createChecksumStream } from './checksumStream.js';
@@ -17,6 +21,8 @@ export interface ArchiveRestoreOptions {
   timeoutMs: number;
   /** An encrypted dump: age decrypts it between the storage and pg_restore. */
   decryption?: DumpDecryption;
+  /** The dump's local copy (already checksummed and decrypted): pg_restore reads it, not storage. */
+  local?: LocalArchive;
 }
 
 export interface ArchiveRestoreOutcome {
@@ -34,6 +40,7 @@ export interface ArchiveRestoreOutcome {
 const MAX_STDOUT_CHARS = 8 * 1024 * 1024;
 
 export async function restoreArchive(options: ArchiveRestoreOptions): Promise<ArchiveRestoreOutcome> {
+  if (options.local) return restoreLocalArchive(options, options.local);
   const source = await options.storage.read(options.key);
   // The checksum is of what is stored: the ciphertext, for an encrypted dump.
   const checksum = createChecksumStream({ onBytes: options.progress.addBytes });
@@ -43,10 +50,7 @@ export async function restoreArchive(options: ArchiveRestoreOptions): Promise<Ar
   const decrypt = options.decryption
     ? startStreamingCommand(options.decryption.agePath, ageDecryptArgs(options.decryption), { env: ageEnv(), timeoutMs: options.timeoutMs, signal: options.progress.signal, hasStdin: true })
     : undefined;
-  let stdout = '';
-  restore.stdout.on('data', (chunk: Buffer) => {
-    if (stdout.length < MAX_STDOUT_CHARS) stdout += chunk.toString('utf8');
-  });
+  const stdout = collectStdout(restore.stdout);
   const settled = (feed: Promise<void>) => feed.then(() => undefined, (err: Error) => err);
   const feeding = decrypt
     ? Promise.all([settled(pipeline(source, checksum.stream, decrypt.stdin!)), settled(pipeline(decrypt.stdout, restore.stdin!))]).then(([read]) => read)
@@ -63,7 +67,22 @@ export async function restoreArchive(options: ArchiveRestoreOptions): Promise<Ar
   const readError = feedError && !isClosedPipe(feedError) ? feedError : undefined;
   const decrypted = await decrypt?.finished;
   const decryptError = decrypted && !isSuccessful(outcome) && !isSuccessful(decrypted) ? ageFailure(decrypted, options.decryption) : undefined;
-  return { outcome, stdout, ...checksum.result(), readError, ...(decryptError ? { decryptError } : {}) };
+  return { outcome, stdout: stdout.text(), ...checksum.result(), readError, ...(decryptError ? { decryptError } : {}) };
+}
+
+async function restoreLocalArchive(options: ArchiveRestoreOptions, archive: LocalArchive): Promise<ArchiveRestoreOutcome> {
+  const restore = startStreamingCommand(options.pgRestore, [...options.args, archive.path], { env: options.env, timeoutMs: options.timeoutMs, signal: options.progress.signal });
+  const stdout = collectStdout(restore.stdout);
+  const outcome = await restore.finished;
+  return { outcome, stdout: stdout.text(), sha256: archive.sha256, sizeBytes: archive.sizeBytes };
+}
+
+function collectStdout(stream: Readable): { text(): string } {
+  let text = '';
+  stream.on('data', (chunk: Buffer) => {
+    if (text.length < MAX_STDOUT_CHARS) text += chunk.toString('utf8');
+  });
+  return { text: () => text };
 }
 
 function isClosedPipe(err: Error): boolean {

@@ -1,13 +1,16 @@
 // The backup catalog is the manifests stored beside the dumps: one JSON file per backup, in the same
 // storage, so the catalog survives restarts, moves with the backups and needs no other database.
 //   <app>/<database>/<backupId>.manifest.json
-//   <app>/<database>/<backupId>_release-<version>.dump
+//   <app>/<database>/<backupId>_release-<version>.dump   (a custom-format archive, or a tar of a directory-format dump: dumpFormat)
 //   <app>/<database>/<backupId>.globals.sql
 import { z } from 'zod';
 import type { DatabaseConfig } from '../../lib/config.js';
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import { databasePropertiesSchema } from './databaseProperties.js';
 import { readText, StorageObjectMissing, writeText, type BackupStorage } from './storage.js';
+
+export const DUMP_FORMATS = ['custom', 'directory-tar'] as const;
+export type DumpFormat = (typeof DUMP_FORMATS)[number];
 
 const checkSchema = z.object({ name: z.string(), isPassed: z.boolean(), detail: z.string() });
 
@@ -33,6 +36,11 @@ export const manifestSchema = z.object({
   releaseVersion: z.string(),
   trigger: z.object({ source: z.string(), actor: z.string() }),
   compressionLevel: z.number().int(),
+  /**
+   * What the stored object is: `custom`, a pg_dump --format=custom archive; `directory-tar`, a tar of
+   * a pg_dump --format=directory dump (parallelJobs > 1). Absent in older manifests: custom.
+   */
+  dumpFormat: z.enum(DUMP_FORMATS).optional(),
   sizeBytes: z.number().int(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   dumpDurationMs: z.number(),
@@ -63,6 +71,11 @@ export const manifestSchema = z.object({
 
 export type BackupManifest = z.infer<typeof manifestSchema>;
 export type BackupStatus = BackupManifest['status'];
+
+/** Manifests written before parallel dumps have no dumpFormat: their dumps are custom-format archives. */
+export function dumpFormatOf(manifest: Pick<BackupManifest, 'dumpFormat'>): DumpFormat {
+  return manifest.dumpFormat ?? 'custom';
+}
 
 /** Object names carry the app; a database not linked to an app says so. */
 export function appOf(dbConfig: DatabaseConfig): string {

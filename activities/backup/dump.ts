@@ -1,18 +1,23 @@
 // Step 1 of a backup: pg_dump --format=custom streamed straight into storage, checksummed and counted
-// on the way, inside an exported snapshot in which the source's inventory is also taken. The dump's
+// on the way (or, with parallelJobs > 1, pg_dump --format=directory --jobs=N on the worker's spool,
+// then packed into one tar object through the same pipeline), inside an exported snapshot in which the source's inventory is also taken. The dump's
 // manifest is written right away as `unverified`, so even an interrupted run leaves a true catalog.
+import path from 'node:path';
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { PermanentError, permanentFailure, transientFailure, TransientError } from '../../lib/errors.js';
 import type { Trigger } from '../../lib/messages.js';
 import { createChecksumStream } from './checksumStream.js';
-import { dumpKey, seriesOf, writeManifest, type BackupManifest } from './catalog.js';
+import { dumpKey, seriesOf, writeManifest, type BackupManifest, type DumpFormat } from './catalog.js';
 import type { DatabaseSession } from './databaseSession.js';
 import { readDatabaseProperties } from './databaseProperties.js';
 import { ageEncryptArgs, ageEnv, ageFailure, type DumpEncryption } from './encryption.js';
 import { captureGlobals, globalsKey } from './globals.js';
 import { takeInventory, type DatabaseInventory } from './inventory.js';
 import { holdDumpLock } from '../migrations/advisoryLock.js';
-import { pgDumpArgs, pgToolFailure, type PgTools } from './pgTools.js';
+import { jobsOf, pgDumpArgs, pgToolFailure, type ParallelJobs, type PgTools } from './pgTools.js';
+import { packDumpDirectory } from './dumpPacking.js';
+import { directoryBytes, withSpoolDirectory } from './spool.js';
 import type { Progress } from './progress.js';
 import type { BackupStorage } from './storage.js';
 import { isSuccessful, startStreamingCommand } from '../../lib/streamingCommand.js';
@@ -66,6 +71,7 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
   const series = seriesOf(request.app, request.database, request.pgDatabase);
   const key = dumpKey(series, request.backupId, request.releaseVersion);
   const createdAt = new Date();
+  const dumpFormat: DumpFormat = jobsOf(tools) > 1 ? 'directory-tar' : 'custom';
   const snapshotHolder = await session.connect(pgDatabase);
   // What this attempt stored: deleted if the attempt fails before its manifest is written, so a
   // failed dump (an inventory cut short, a manifest that could not be written) leaves no orphan.
@@ -77,9 +83,13 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
     const expectedSizeBytes = await databaseSizeBytes(snapshotHolder);
     progress.setPhase('dump');
     written.push(key);
-    const { sha256, sizeBytes } = await streamDump(tools, pgDumpArgs({ compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS }), session.commandEnv(pgDatabase), storage, key, progress, {
-      stallTimeoutMs: request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, encryption: request.encryption, expectedSizeBytes,
+    const dumpArgs = (directory?: { path: string; jobs: number }) => pgDumpArgs({
+      compressionLevel: request.compressionLevel, snapshot, lockWaitTimeoutMs: request.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS, directory,
     });
+    const storeOptions = { stallTimeoutMs: request.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, encryption: request.encryption, expectedSizeBytes };
+    const { sha256, sizeBytes } = dumpFormat === 'directory-tar'
+      ? await dumpDirectoryToStorage(tools, tools.parallel!, dumpArgs, session.commandEnv(pgDatabase), storage, key, progress, storeOptions)
+      : await streamDump(tools, dumpArgs(), session.commandEnv(pgDatabase), storage, key, progress, storeOptions);
     const dumpDurationMs = Date.now() - createdAt.getTime();
     progress.setPhase('globals');
     const globalsStorageKey = globalsKey(series, request.backupId);
@@ -106,6 +116,7 @@ export async function dumpToStorage(request: DumpRequest, session: DatabaseSessi
       releaseVersion: request.releaseVersion,
       trigger: { source: request.trigger.source, actor: request.trigger.actor },
       compressionLevel: request.compressionLevel,
+      dumpFormat,
       sizeBytes,
       sha256,
       dumpDurationMs,
@@ -149,40 +160,122 @@ async function databaseSizeBytes(client: pg.Client): Promise<number> {
   return Number(row!.size);
 }
 
-async function streamDump(tools: PgTools, args: string[], env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress,
-  options: { stallTimeoutMs: number; encryption?: DumpEncryption; expectedSizeBytes: number }) {
-  const { stallTimeoutMs } = options;
+/** What feeds the stored object: pg_dump's stdout, or the tar of a directory-format dump. */
+interface DumpSource {
+  stream: Readable;
+  /** Resolves when the producer finished cleanly; rejects with why it did not. */
+  finished: Promise<void>;
+  stop(): void;
+  /** Names the producer in a stall message. */
+  name: string;
+}
+
+interface StoreOptions {
+  stallTimeoutMs: number;
+  encryption?: DumpEncryption;
+  expectedSizeBytes: number;
+}
+
+/** pg_dump --format=custom on stdout, streamed into storage: the path of parallelJobs 1. */
+async function streamDump(tools: PgTools, args: string[], env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress, options: StoreOptions) {
   const dump = startStreamingCommand(tools.pgDump, args, { env, timeoutMs: DUMP_TIMEOUT_MS, signal: progress.signal });
+  const finished = dump.finished.then((outcome) => {
+    if (!isSuccessful(outcome)) throw pgToolFailure('pg_dump', outcome, PermanentError.BackupDumpFailed);
+  });
+  finished.catch(() => undefined);
+  return storeDump({ stream: dump.stdout, finished, stop: dump.stop, name: 'pg_dump' }, storage, key, progress, options);
+}
+
+/**
+ * parallelJobs N > 1: pg_dump --format=directory --jobs=N into a spool directory on the worker (its
+ * growth heartbeats as bytes, and counts for the stall watchdog), then the directory packed into one
+ * tar object through the same pipeline as a custom archive. The directory is removed whatever happens.
+ */
+async function dumpDirectoryToStorage(tools: PgTools, parallel: ParallelJobs, dumpArgs: (directory: { path: string; jobs: number }) => string[],
+  env: Record<string, string>, storage: BackupStorage, key: string, progress: Progress, options: StoreOptions) {
+  return withSpoolDirectory(parallel.spoolDir, 'dump', async (spool) => {
+    const dir = path.join(spool, 'dump');
+    const dump = startStreamingCommand(tools.pgDump, dumpArgs({ path: dir, jobs: parallel.jobs }), { env, timeoutMs: DUMP_TIMEOUT_MS, signal: progress.signal });
+    dump.stdout.resume();
+    let counted = 0;
+    let isMeasuring = false;
+    const measure = setInterval(() => {
+      if (isMeasuring) return;
+      isMeasuring = true;
+      void directoryBytes(dir).then((bytes) => {
+        if (bytes > counted) progress.addBytes(bytes - counted);
+        counted = Math.max(counted, bytes);
+      }).finally(() => { isMeasuring = false; });
+    }, DIRECTORY_MEASURE_INTERVAL_MS);
+    const watchdog = watchForStall(progress, options.stallTimeoutMs, dump.stop);
+    let outcome;
+    try {
+      outcome = await dump.finished;
+    } finally {
+      clearInterval(measure);
+      watchdog.stop();
+    }
+    progress.throwIfCancelled();
+    if (watchdog.stalledFor() !== undefined) throw stalled('pg_dump', watchdog.stalledFor()!, progress);
+    if (!isSuccessful(outcome)) throw pgToolFailure('pg_dump', outcome, PermanentError.BackupDumpFailed);
+
+    progress.setPhase('pack');
+    const packed = packDumpDirectory(dir);
+    return storeDump({ ...packed, name: 'packing the dump directory' }, storage, key, progress, options);
+  });
+}
+
+const DIRECTORY_MEASURE_INTERVAL_MS = 1000;
+
+/** source | age --encrypt (optional) | sha256 and size | storage; stopped when no byte moves for stallTimeoutMs. */
+async function storeDump(source: DumpSource, storage: BackupStorage, key: string, progress: Progress, options: StoreOptions) {
   // pg_dump | age --encrypt: the checksum and the storage only ever see ciphertext.
   const encrypt = options.encryption
     ? startStreamingCommand(options.encryption.agePath, ageEncryptArgs(options.encryption.recipients), { env: ageEnv(), timeoutMs: DUMP_TIMEOUT_MS, signal: progress.signal, hasStdin: true })
     : undefined;
   const stop = () => {
-    dump.stop();
+    source.stop();
     encrypt?.stop();
   };
   const checksum = createChecksumStream({
     onBytes: progress.addBytes,
-    // The object is completed only if pg_dump (and age) exit cleanly; a failed dump leaves nothing stored.
+    // The object is completed only if the producer (and age) finish cleanly; a failed dump leaves nothing stored.
     beforeEnd: async () => {
-      const outcome = await dump.finished;
-      if (!isSuccessful(outcome)) throw pgToolFailure('pg_dump', outcome, PermanentError.BackupDumpFailed);
+      await source.finished;
       const encrypted = await encrypt?.finished;
       if (encrypted && !isSuccessful(encrypted)) throw permanentFailure(PermanentError.BackupDumpFailed, ageFailure(encrypted));
     },
   });
   if (encrypt) {
-    dump.stdout.pipe(encrypt.stdin!);
+    source.stream.pipe(encrypt.stdin!);
     encrypt.stdout.pipe(checksum.stream);
   } else {
-    dump.stdout.pipe(checksum.stream);
+    source.stream.pipe(checksum.stream);
   }
   // A hung pg_dump (a dead connection, a lock it waits for) heartbeats no progress: it is stopped
   // after stallTimeoutMs without a byte, and the attempt fails (retried), instead of running for hours.
+  const watchdog = watchForStall(progress, options.stallTimeoutMs, stop);
+  try {
+    await storage.write(key, checksum.stream, progress.signal, { expectedSizeBytes: options.expectedSizeBytes });
+  } catch (err) {
+    stop();
+    const sourceError = await source.finished.then(() => undefined, (failure: Error) => failure);
+    progress.throwIfCancelled();
+    if (watchdog.stalledFor() !== undefined) throw stalled(source.name, watchdog.stalledFor()!, progress);
+    // The dump's own failure explains more than the storage write it broke.
+    throw sourceError ?? err;
+  } finally {
+    watchdog.stop();
+  }
+  return checksum.result();
+}
+
+/** Calls stop once progress.bytes() has not moved for stallTimeoutMs. */
+function watchForStall(progress: Progress, stallTimeoutMs: number, stop: () => void) {
   let stalledFor: number | undefined;
   let lastBytes = -1;
   let lastAdvanceAt = Date.now();
-  const watchdog = setInterval(() => {
+  const timer = setInterval(() => {
     if (progress.bytes() !== lastBytes) {
       lastBytes = progress.bytes();
       lastAdvanceAt = Date.now();
@@ -191,19 +284,11 @@ async function streamDump(tools: PgTools, args: string[], env: Record<string, st
       stop();
     }
   }, Math.min(1000, stallTimeoutMs / 4));
-  try {
-    await storage.write(key, checksum.stream, progress.signal, { expectedSizeBytes: options.expectedSizeBytes });
-  } catch (err) {
-    stop();
-    const outcome = await dump.finished.catch(() => undefined);
-    progress.throwIfCancelled();
-    if (stalledFor !== undefined) throw transientFailure(TransientError.NetworkError, `pg_dump made no progress for ${Math.round(stalledFor / 1000)} s (stalled at ${progress.bytes()} bytes) and was stopped`);
-    // The dump's own failure explains more than the storage write it broke.
-    throw outcome && !isSuccessful(outcome) ? pgToolFailure('pg_dump', outcome, PermanentError.BackupDumpFailed) : err;
-  } finally {
-    clearInterval(watchdog);
-  }
-  return checksum.result();
+  return { stalledFor: () => stalledFor, stop: () => clearInterval(timer) };
+}
+
+function stalled(what: string, stalledForMs: number, progress: Progress): Error {
+  return transientFailure(TransientError.NetworkError, `${what} made no progress for ${Math.round(stalledForMs / 1000)} s (stalled at ${progress.bytes()} bytes) and was stopped`);
 }
 
 function summarize(manifest: BackupManifest, source: DatabaseInventory): DumpResult {

@@ -2,6 +2,7 @@
 // anew (a changed config applies to the next run) and reaches storage and Postgres through the
 // helpers beside this file. Arguments and results carry names, sizes and checks, never secrets.
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { readSecret, slackChannelFor, type AppsConfig, type DatabaseConfig, type EnvConfig } from '../../lib/config.js';
 import { PermanentError, permanentFailure } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
@@ -14,7 +15,7 @@ import { databaseConfigOf, withDatabaseSession, type DatabaseSession } from './d
 import { dumpToStorage, type DumpRequest, type DumpResult } from './dump.js';
 import { durationToMs } from '../../lib/validate.js';
 import { createClientSelector } from './pgClients.js';
-import type { PgTools } from './pgTools.js';
+import type { ParallelJobs, PgTools } from './pgTools.js';
 import { withProgress } from './progress.js';
 import {
   databaseExists, dropStagingDatabase, restoreIntoDatabase, restoreIntoStaging, restoreNamesFor, swapInRestored, withMaintenanceClient, type RestoreOutcome, type SwapOutcome, type SwapRequest,
@@ -96,9 +97,11 @@ export function createBackupActivities(deps: BackupActivityDeps) {
   /** fn gets the backup's decryption when its dump is encrypted (the identities, from the named secret). */
   const decrypting = <T>(config: AppsConfig, database: string, manifest: BackupManifest, fn: (decryption: DumpDecryption | undefined) => Promise<T>) =>
     withDecryption({ config, dbConfig: databaseConfigOf(config, database), database, manifest, agePath: deps.env.AGE_PATH }, fn);
-  /** The server's pg_restore, and age with the identities for an encrypted dump. */
-  const restoreToolsFor = async (db: DatabaseSession, decryption: DumpDecryption | undefined): Promise<PgTools> =>
-    ({ ...await toolsFor(db), ...(decryption ? { decryption } : {}) });
+  /** The database's parallelJobs, and the worker's spool for parallel dumps and restores. */
+  const parallelOf = (dbConfig: DatabaseConfig): ParallelJobs => ({ jobs: dbConfig.parallelJobs, spoolDir: path.resolve(deps.env.FLIGHTDECK_BACKUP_SPOOL_DIR) });
+  /** The server's pg_restore, the database's parallel jobs, and age with the identities for an encrypted dump. */
+  const restoreToolsFor = async (db: DatabaseSession, dbConfig: DatabaseConfig, decryption: DumpDecryption | undefined): Promise<PgTools> =>
+    ({ ...await toolsFor(db), parallel: parallelOf(dbConfig), ...(decryption ? { decryption } : {}) });
 
   /** A backup id names its configured database: its manifest is in that database's series or one of its safety series. */
   async function findManifest(config: AppsConfig, database: string, backupId: string) {
@@ -152,7 +155,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           lockWaitTimeoutMs: durationToMs(databaseConfigOf(config, request.database).lockWaitTimeout),
           stallTimeoutMs: durationToMs(databaseConfigOf(config, request.database).stallTimeout),
           ...(encryption ? { encryption: { agePath: deps.env.AGE_PATH, recipients: encryption.recipients } } : {}),
-        }, db, storage, await toolsFor(db), progress)));
+        }, db, storage, { ...await toolsFor(db), parallel: parallelOf(databaseConfigOf(config, request.database)) }, progress)));
       deps.logger.info({ backup: { ...dump, database: request.database } }, `backup ${dump.backupId} dumped to ${dump.location}`);
       return sweptOrphans.length ? { ...dump, sweptOrphans } : dump;
     },
@@ -165,7 +168,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const verifySecret = dbConfig.verifySecret;
       const verification = await decrypting(config, ref.database, manifest, (decryption) => withProgress('connect', (progress) =>
         withDatabaseSession({ config, database: ref.database, env: deps.env, signal: progress.signal, serverSecret: verifySecret }, async (db) =>
-          verifyStoredBackup(manifest, db, storage, await restoreToolsFor(db, decryption), progress,
+          verifyStoredBackup(manifest, db, storage, await restoreToolsFor(db, dbConfig, decryption), progress,
             verifySecret ? { adminDatabase: db.defaultDatabase } : { adminDatabase: manifest.pgDatabase, minFreePercent: dbConfig.verifyMinFreePercent }))));
       const failed = verification.checks.filter((check) => !check.isPassed);
       if (verification.isVerified) deps.logger.info({ backupId: ref.backupId, durationMs: verification.durationMs }, `backup ${ref.backupId} verified`);
@@ -268,7 +271,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       assertDatabaseName(input.stagingDatabase);
       const manifest = await readManifest(storage, input.series, input.backupId);
       const outcome = await decrypting(config, input.database, manifest, (decryption) => withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) =>
-        restoreIntoStaging(manifest, input.stagingDatabase, db, storage, await restoreToolsFor(db, decryption), progress))));
+        restoreIntoStaging(manifest, input.stagingDatabase, db, storage, await restoreToolsFor(db, databaseConfigOf(config, input.database), decryption), progress))));
       deps.logger.info({ backupId: input.backupId, stagingDatabase: input.stagingDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.stagingDatabase}`);
       return outcome;
     },
@@ -324,7 +327,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       assertDatabaseName(input.targetDatabase);
       const manifest = await readManifest(storage, input.series, input.backupId);
       const outcome = await decrypting(config, input.database, manifest, (decryption) => withProgress('connect', (progress) => session(config, input.database, progress.signal, async (db) =>
-        restoreIntoDatabase(manifest, input.targetDatabase, input.isOverwrite, db, storage, await restoreToolsFor(db, decryption), progress))));
+        restoreIntoDatabase(manifest, input.targetDatabase, input.isOverwrite, db, storage, await restoreToolsFor(db, databaseConfigOf(config, input.database), decryption), progress))));
       deps.logger.info({ backupId: input.backupId, targetDatabase: input.targetDatabase, isVerified: outcome.isVerified }, `backup ${input.backupId} restored into ${input.targetDatabase}`);
       return outcome;
     },

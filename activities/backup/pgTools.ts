@@ -11,11 +11,26 @@ export interface PgTools {
   pgRestore: string;
   /** An encrypted backup's decryption (age and the identities), set by the activity that restores it. */
   decryption?: DumpDecryption;
+  /** The database's parallelJobs and where parallel work is spooled on the worker, set by the activity. */
+  parallel?: ParallelJobs;
 }
 
-export function pgDumpArgs(options: { compressionLevel: number; snapshot: string; lockWaitTimeoutMs: number }): string[] {
+export interface ParallelJobs {
+  /** pg_dump/pg_restore --jobs; 1: the streaming custom-format path. */
+  jobs: number;
+  /** FLIGHTDECK_BACKUP_SPOOL_DIR, resolved. */
+  spoolDir: string;
+}
+
+export function jobsOf(tools: PgTools): number {
+  return tools.parallel?.jobs ?? 1;
+}
+
+/** directory: pg_dump --format=directory --jobs into that (new) directory; else the custom format on stdout. */
+export function pgDumpArgs(options: { compressionLevel: number; snapshot: string; lockWaitTimeoutMs: number; directory?: { path: string; jobs: number } }): string[] {
+  const { directory } = options;
   return [
-    '--format=custom',
+    ...(directory ? ['--format=directory', `--jobs=${directory.jobs}`, `--file=${directory.path}`] : ['--format=custom']),
     `--compress=${options.compressionLevel}`,
     // The snapshot our inventory is taken in: row counts and dump agree exactly.
     `--snapshot=${options.snapshot}`,
@@ -26,8 +41,10 @@ export function pgDumpArgs(options: { compressionLevel: number; snapshot: string
   ];
 }
 
-export function pgRestoreArgs(options: { database: string; isScratch: boolean; role?: string }): string[] {
+/** jobs > 1 needs an archive file or directory (pg_restore cannot restore from stdin in parallel). */
+export function pgRestoreArgs(options: { database: string; isScratch: boolean; role?: string; jobs?: number }): string[] {
   const args = ['--dbname', options.database, '--exit-on-error', '--no-password'];
+  if (options.jobs && options.jobs > 1) args.push(`--jobs=${options.jobs}`);
   if (options.role) args.push(`--role=${options.role}`);
   // A scratch copy proves the data restores; its objects need not belong to the original roles.
   if (options.isScratch) args.push('--no-owner', '--no-acl');

@@ -1,18 +1,21 @@
 // Proving a stored dump restores: its checksum read back from storage, pg_restore --list, a real
 // restore into a scratch database compared with the source's inventory, and the scratch dropped.
-// Restores into a target database reuse the same restore-and-compare step.
+// Restores into a target database reuse the same restore-and-compare step. A packed directory dump,
+// or any dump restored with parallelJobs > 1, is first copied onto the worker (localArchive.ts) and
+// restored with pg_restore --jobs from there.
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { PermanentError, type PermanentErrorType } from '../../lib/errors.js';
 import { lastLine } from '../../lib/process.js';
 import type { CheckResult } from '../../lib/messages.js';
 import { restoreArchive } from './archiveRestore.js';
-import type { BackupManifest } from './catalog.js';
+import { dumpFormatOf, type BackupManifest } from './catalog.js';
 import { checksumOf } from './checksumStream.js';
 import type { DatabaseSession } from './databaseSession.js';
 import { checkRoomForScratchCopy } from './freeSpace.js';
 import { compareInventories, takeInventory } from './inventory.js';
-import { pgErrorOf, pgRestoreArgs, type PgTools } from './pgTools.js';
+import { jobsOf, pgErrorOf, pgRestoreArgs, type PgTools } from './pgTools.js';
+import { withRestoreSource, type LocalCopy } from './localArchive.js';
 import type { Progress } from './progress.js';
 import { StorageObjectMissing, type BackupStorage } from './storage.js';
 import { isSuccessful } from '../../lib/streamingCommand.js';
@@ -51,24 +54,27 @@ export async function verifyStoredBackup(manifest: BackupManifest, session: Data
   if (manifest.globals) checks.push(await checkStoredGlobals(manifest.globals, storage));
   if (!checks.every((check) => check.isPassed)) return finish(PermanentError.BackupChecksumMismatch);
 
-  progress.setPhase('list');
-  checks.push(await checkArchiveContents(manifest, session, storage, tools, progress));
-  if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupVerificationFailed);
-
-  if (server.minFreePercent !== undefined) {
-    progress.setPhase('free space');
-    const admin = await session.connect(server.adminDatabase);
-    try {
-      checks.push(await checkRoomForScratchCopy(admin, manifest.pgDatabase, server.minFreePercent));
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
+  // A packed directory dump (or parallel jobs) is copied onto the worker once, for the list and the restore.
+  return withRestoreSource(manifest, storage, tools, progress, async (local) => {
+    progress.setPhase('list');
+    checks.push(await checkArchiveContents(manifest, session, storage, tools, progress, local));
     if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupVerificationFailed);
-  }
 
-  checks.push(...await withScratchDatabase(session, server.adminDatabase, (scratch, role) =>
-    restoreAndCompare(manifest, { session, storage, tools, progress, database: scratch, isScratch: true, role })));
-  return finish(checks.every((check) => check.isPassed) ? undefined : PermanentError.BackupVerificationFailed);
+    if (server.minFreePercent !== undefined) {
+      progress.setPhase('free space');
+      const admin = await session.connect(server.adminDatabase);
+      try {
+        checks.push(await checkRoomForScratchCopy(admin, manifest.pgDatabase, server.minFreePercent));
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
+      if (!checks.at(-1)!.isPassed) return finish(PermanentError.BackupVerificationFailed);
+    }
+
+    checks.push(...await withScratchDatabase(session, server.adminDatabase, (scratch, role) =>
+      restoreAndCompare(manifest, { session, storage, tools, progress, database: scratch, isScratch: true, role, source: { local } })));
+    return finish(checks.every((check) => check.isPassed) ? undefined : PermanentError.BackupVerificationFailed);
+  });
 }
 
 /** Reads the stored dump back in full and compares it with what was written. */
@@ -100,11 +106,14 @@ async function checkStoredObject(expected: { name: string; what: string; key: st
   };
 }
 
-async function checkArchiveContents(manifest: BackupManifest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress): Promise<CheckResult> {
+async function checkArchiveContents(manifest: BackupManifest, session: DatabaseSession, storage: BackupStorage, tools: PgTools, progress: Progress,
+  local: LocalCopy | undefined): Promise<CheckResult> {
+  const name = 'archive contents';
+  if (local && 'error' in local) return { name, isPassed: false, detail: local.error };
   const listed = await restoreArchive({
     pgRestore: tools.pgRestore, args: ['--list'], env: session.commandEnv(), storage, key: manifest.dumpKey, progress, timeoutMs: LIST_TIMEOUT_MS, decryption: tools.decryption,
+    local: local?.archive,
   });
-  const name = 'archive contents';
   if (listed.decryptError) return { name, isPassed: false, detail: listed.decryptError };
   if (!isSuccessful(listed.outcome)) {
     return { name, isPassed: false, detail: `pg_restore --list failed: ${lastLine(listed.outcome.stderrTail) || `exit code ${listed.outcome.exitCode}`}` };
@@ -133,20 +142,29 @@ export interface RestoreTarget {
   isScratch: boolean;
   /** pg_restore --role: the role the restore runs as. */
   role?: string;
+  /** Where pg_restore reads the dump, when the caller already decided (withRestoreSource); absent: decided here. */
+  source?: { local: LocalCopy | undefined };
 }
 
 /** Restores the dump into target.database, then compares its inventory with the source's. */
 export async function restoreAndCompare(manifest: BackupManifest, target: RestoreTarget): Promise<CheckResult[]> {
+  if (!target.source) {
+    return withRestoreSource(manifest, target.storage, target.tools, target.progress, (local) => restoreAndCompare(manifest, { ...target, source: { local } }));
+  }
+  const { local } = target.source;
+  const name = target.isScratch ? 'scratch restore' : 'restore';
+  if (local && 'error' in local) return [{ name, isPassed: false, detail: local.error }];
   target.progress.setPhase('restore');
   const restored = await restoreArchive({
     pgRestore: target.tools.pgRestore,
-    args: pgRestoreArgs({ database: target.database, isScratch: target.isScratch, role: target.role }),
+    // --jobs needs an archive pg_restore can seek in: the local copy.
+    args: pgRestoreArgs({ database: target.database, isScratch: target.isScratch, role: target.role, jobs: local ? jobsOf(target.tools) : 1 }),
     env: target.session.commandEnv(target.database),
     storage: target.storage, key: manifest.dumpKey, progress: target.progress, timeoutMs: RESTORE_TIMEOUT_MS, decryption: target.tools.decryption,
+    local: local?.archive,
   });
   target.progress.throwIfCancelled();
   const restoreCheck = ((): CheckResult => {
-    const name = target.isScratch ? 'scratch restore' : 'restore';
     if (restored.readError) return { name, isPassed: false, detail: `reading the stored dump failed: ${restored.readError.message}` };
     if (restored.decryptError) return { name, isPassed: false, detail: restored.decryptError };
     if (!isSuccessful(restored.outcome)) return { name, isPassed: false, detail: `pg_restore failed: ${pgErrorOf(restored.outcome.stderrTail) || `exit code ${restored.outcome.exitCode}`}` };
@@ -154,7 +172,8 @@ export async function restoreAndCompare(manifest: BackupManifest, target: Restor
     // checksum of what it read is then of a prefix, and the stored object's own checksum step vouches for the rest.
     const isReadWhole = restored.sizeBytes >= manifest.sizeBytes;
     if (isReadWhole && restored.sha256 !== manifest.sha256) return { name, isPassed: false, detail: 'the dump changed while it was being restored (checksum differs)' };
-    return { name, isPassed: true, detail: `pg_restore into ${target.database}: ${restored.sizeBytes} bytes` };
+    const how = local ? ` --jobs=${jobsOf(target.tools)}, from the ${dumpFormatOf(manifest) === 'directory-tar' ? 'unpacked directory' : 'archive copied'} on the worker` : '';
+    return { name, isPassed: true, detail: `pg_restore into ${target.database}: ${restored.sizeBytes} bytes${how}` };
   })();
   if (!restoreCheck.isPassed) return [restoreCheck];
 

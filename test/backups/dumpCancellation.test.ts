@@ -5,7 +5,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, databaseUrl } from '../helpers/postgres.js';
-import { useBackupTestEnvironment, waitFor } from './helpers/backupTestEnvironment.js';
+import { isDumpWaitingForLock, useBackupTestEnvironment, waitFor } from './helpers/backupTestEnvironment.js';
 import { withClient } from './helpers/sampleDatabase.js';
 
 const harness = useBackupTestEnvironment({ hasWorkflows: false });
@@ -35,7 +35,7 @@ describe('cancelling a dump', () => {
       }).catch((err: unknown) => err);
       const pgDumpPids = await waitFor(async () => {
         const pids = pgDumpProcessesFor(database);
-        return pids.length > 0 && (await isDumpWaitingForLock(database)) ? pids : undefined;
+        return pids.length > 0 && (await isDumpWaitingForLock(harness.serverUrl, database)) ? pids : undefined;
       }, 'pg_dump to wait for the lock');
 
       activity.cancel();
@@ -52,16 +52,6 @@ describe('cancelling a dump', () => {
     expect(heartbeats).toContainEqual({ phase: 'dump', bytes: 0 });
   });
 });
-
-/**
- * Asked on a fresh connection each time: within a transaction (the locker's) pg_stat_activity is a
- * snapshot taken at its first read, which would never show the dump starting to wait.
- */
-async function isDumpWaitingForLock(database: string): Promise<boolean> {
-  const { rowCount } = await withClient(databaseUrl(harness.serverUrl, 'postgres'), (observer) =>
-    observer.query(`select 1 from pg_stat_activity where datname = $1 and application_name = 'flightdeck-backup' and wait_event_type = 'Lock'`, [database]));
-  return (rowCount ?? 0) > 0;
-}
 
 /** pg_dump processes of this database (other suites may be dumping theirs). */
 function pgDumpProcessesFor(database: string): number[] {

@@ -67,6 +67,16 @@ describe('apps config file', () => {
     expect(found.some((p) => p.includes('apps.shop.environments.production') && p.includes('stratgy'))).toBe(true);
   });
 
+  it('takes parallelJobs from 1 to 16 (default 1), and refuses 0, 100 or 1.5 saying what is expected', () => {
+    const database = { secret: 'ORDERS_DATABASE_URL' };
+    expect(parseAppsConfig({ databases: { orders: database } }).databases.orders!.parallelJobs).toBe(1);
+    expect(parseAppsConfig({ databases: { orders: { ...database, parallelJobs: 4 } } }).databases.orders!.parallelJobs).toBe(4);
+    for (const parallelJobs of [0, 100, 1.5, '2']) {
+      expect(problems(() => parseAppsConfig({ databases: { orders: { ...database, parallelJobs } } })))
+        .toEqual(['databases.orders.parallelJobs: a whole number of pg_dump/pg_restore jobs from 1 (no parallel dump) to 16']);
+    }
+  });
+
   it('explains an unknown app or environment with what exists', () => {
     const config = parseAppsConfig(validApps);
     expect(problems(() => resolveTarget(config, 'shopp', 'staging'))[0]).toMatch(/unknown app "shopp"; configured apps: shop/);

@@ -12,6 +12,7 @@ import { createLogger } from '../../../lib/log.js';
 import { locatePostgresBinDir } from '../../../scripts/localPostgres.js';
 import { createSim, type Sim } from '../../../sim/testing.js';
 import { startFakeSlack, type FakeSlack } from '../../helpers/fakeSlack.js';
+import { databaseUrl, withAdminClient } from '../../helpers/postgres.js';
 import { useWorkflowTestKit, type WorkflowTestKit } from '../../helpers/temporal.js';
 import { FLIGHTDECK_WORKFLOWS } from '../../helpers/workflowBundles.js';
 
@@ -23,6 +24,8 @@ export interface BackupTestEnvironment {
   readonly logs: string[];
   /** The local storage directory of this file's config. */
   readonly storageDir: string;
+  /** The worker's spool for parallel dumps and restores (FLIGHTDECK_BACKUP_SPOOL_DIR). */
+  readonly spoolDir: string;
   /** The test server's superuser URL (with its real password). */
   readonly serverUrl: string;
   /** Replaces the config the activities read, parsed as flightdeck.yaml would be. */
@@ -61,6 +64,7 @@ export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {
       SLACK_API_URL: slack.apiUrl,
       SLACK_CHANNEL: '#backups',
       FLIGHTDECK_WORK_DIR: path.join(storageDir, 'work'),
+      FLIGHTDECK_BACKUP_SPOOL_DIR: path.join(storageDir, 'spool'),
     });
   });
   afterAll(async () => {
@@ -77,6 +81,7 @@ export function useBackupTestEnvironment(options: { hasWorkflows?: boolean } = {
     },
     logs,
     storageDir,
+    spoolDir: path.join(storageDir, 'spool'),
     get slack() { return slack!; },
     get sim() { return sim!; },
     get serverUrl() { return inject('postgresUrl'); },
@@ -122,4 +127,15 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * A backup's pg_dump of this database waits for a table lock. Asked on a fresh connection each time:
+ * within a transaction (a locker's) pg_stat_activity is a snapshot taken at its first read, which
+ * would never show the dump starting to wait.
+ */
+export async function isDumpWaitingForLock(serverUrl: string, database: string): Promise<boolean> {
+  const { rowCount } = await withAdminClient(databaseUrl(serverUrl, 'postgres'), (observer) =>
+    observer.query(`select 1 from pg_stat_activity where datname = $1 and application_name = 'flightdeck-backup' and wait_event_type = 'Lock'`, [database]));
+  return (rowCount ?? 0) > 0;
 }
