@@ -1,5 +1,6 @@
 // Shared Temporal test kit: connects to the run's dev server, uses the run's workflow bundle (or
-// bundles a test's own workflows once per file), and runs a real worker per test on its own task queue.
+// bundles a test's own workflows once per file), and runs a real worker per test on its own task queue
+// (worker processes, test/helpers/workerProcess.ts, run the production worker as it is).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { TestWorkflowEnvironment, workflowInterceptorModules } from '@temporalio/testing';
@@ -62,6 +63,12 @@ export function useWorkflowTestKit(workflowsPath: string): WorkflowTestKit {
       taskQueue,
       workflowBundle: bundle!,
       activities,
+      // Workflow code in this process's own reusable V8 context rather than a new worker thread: a
+      // thread loads the SDK's modules and the bundle again, about a second of CPU per worker, and
+      // the suite creates hundreds. Same workflow sandbox and determinism checks; the deadlock
+      // detector is kept at the SDK's default (debugMode alone would turn it off).
+      debugMode: true,
+      isolateExecutionTimeout: '5s',
       ...options,
     }),
     withWorker: async (activities, fn, options) => {
