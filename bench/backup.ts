@@ -10,12 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import pg from 'pg';
 import { createBackupActivities } from '../activities/backup/index.js';
 import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
+import { ageKeygen, formatBytes, log, runActivity, sampleRss, seconds, withClient } from './backupSupport.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 70);
 const ROUNDS = 2;
@@ -99,11 +98,6 @@ async function runBenchmark(server: LocalPostgres, workDir: string): Promise<voi
 const ENCRYPTED = 'bench-age';
 const AGE_IDENTITY_SECRET = 'BENCH_AGE_IDENTITY';
 
-async function ageKeygen(): Promise<{ recipient: string; identity: string }> {
-  const { stdout } = await promisify(execFile)('age-keygen', []);
-  return { recipient: /public key: (age1\w+)/.exec(stdout)![1]!, identity: /^(AGE-SECRET-KEY-1\w+)$/m.exec(stdout)![1]! };
-}
-
 /** The backup activity's dump and verification of the same database, encrypted for one age recipient. */
 async function measureEncryption(activities: ReturnType<typeof createBackupActivities>, compressionLevel: number) {
   const dumps: OurDump[] = [];
@@ -179,11 +173,6 @@ async function compareDumps(setup: ComparisonSetup): Promise<DumpComparison> {
   return { compressionLevel: setup.compressionLevel, bestPlain: best(plain), bestPlainSynced: best(plainSynced), bestOurs: best(ours), ours };
 }
 
-/** Runs an activity with a heartbeat and cancellation context, outside any worker. */
-function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
-  return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
-}
-
 async function plainDump(binDir: string, env: Record<string, string>, file: string, compressionLevel: number, isSynced: boolean): Promise<Sample> {
   const startedAt = Date.now();
   const output = fs.openSync(file, 'w');
@@ -195,55 +184,8 @@ async function plainDump(binDir: string, env: Record<string, string>, file: stri
   return { durationMs: Date.now() - startedAt, sizeBytes: fs.statSync(file).size };
 }
 
-/** Samples this process's RSS, and the high-water mark of any pg_dump child, every 100 ms. */
-function sampleRss(): { stop(): { peakRssBytes: number; pgDumpPeakRssBytes: number } } {
-  let peakRssBytes = process.memoryUsage().rss;
-  let pgDumpPeakRssBytes = 0;
-  const timer = setInterval(() => {
-    peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
-    for (const pid of childPgDumps()) pgDumpPeakRssBytes = Math.max(pgDumpPeakRssBytes, highWaterMark(pid));
-  }, 100);
-  return { stop: () => { clearInterval(timer); return { peakRssBytes, pgDumpPeakRssBytes }; } };
-}
-
-function childPgDumps(): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.includes('(pg_dump)') && Number(stat.split(') ')[1]!.split(' ')[1]) === process.pid;
-    } catch {
-      return false;
-    }
-  });
-}
-
-function highWaterMark(pid: number): number {
-  try {
-    const kib = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kib ? Number(kib) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 const throughput = (sample: Sample) => sample.sizeBytes / (sample.durationMs / 1000);
 const describe = (sample: Sample) => `${formatBytes(sample.sizeBytes)} in ${seconds(sample.durationMs)} = ${formatBytes(throughput(sample))}/s`;
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-function formatBytes(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-}
 
 main().catch((err) => {
   console.error(err);
