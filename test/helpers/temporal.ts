@@ -65,10 +65,9 @@ export function useWorkflowTestKit(workflowsPath: string): WorkflowTestKit {
       activities,
       // Workflow code in this process's own reusable V8 context rather than a new worker thread: a
       // thread loads the SDK's modules and the bundle again, about a second of CPU per worker, and
-      // the suite creates hundreds. Same workflow sandbox and determinism checks; the deadlock
-      // detector is kept at the SDK's default (debugMode alone would turn it off).
+      // the suite creates hundreds. Same workflow sandbox and determinism checks; only the 5 s
+      // deadlock detector is off (a workflow stuck in a loop fails its test by the test's timeout).
       debugMode: true,
-      isolateExecutionTimeout: '5s',
       ...options,
     }),
     withWorker: async (activities, fn, options) => {
