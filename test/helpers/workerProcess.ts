@@ -1,14 +1,11 @@
 // Flightdeck workers in their own processes, so a test can stop one the two ways a worker is lost:
 // a graceful shutdown (SIGTERM: running activities are cancelled with WORKER_SHUTDOWN after the
 // grace time) or a SIGKILL (nothing runs any more; the server finds out by heartbeat timeout). The
-// workflow bundle is the run's (built once, test/globalSetup.ts), which makes a replacement worker
-// ready in a second or two.
+// workflow bundle and the worker's own code are the run's (built once, test/globalSetup.ts), which
+// makes a replacement worker ready in a second or two.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, inject } from 'vitest';
 import { isProcessRunning } from '../../sim/testing.js';
-
-const WORKER_ENTRY = fileURLToPath(new URL('../fixtures/workerProcess.ts', import.meta.url));
 
 export type WorkerLoss = 'shutdown' | 'kill';
 
@@ -44,7 +41,7 @@ export function useWorkerProcesses(temporal: () => TemporalTarget = () => ({ add
   return {
     async start(taskQueue, env, options = {}) {
       const { address, namespace } = temporal();
-      const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+      const child = spawn(process.execPath, [inject('workerProcessScript')], {
         env: {
           ...process.env, ...env,
           TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, TEMPORAL_TASK_QUEUE: taskQueue,
