@@ -4,6 +4,7 @@ import { loadAppsConfig, loadEnvConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
+import { assertSearchAttributes } from '../lib/searchAttributeCheck.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { createApiMetrics } from './metrics.js';
 import { buildServer } from './server.js';
@@ -15,6 +16,8 @@ async function main(): Promise<void> {
   loadApps(); // an invalid config stops the start, listing every problem
 
   const connection = await Connection.connect(temporalConnectionOptions(env));
+  // The API starts runs tagged with Flightdeck's search attributes and lists runs by them.
+  await assertSearchAttributes(connection, env.TEMPORAL_NAMESPACE, (message) => logger.warn(message));
   const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(env) });
   const app = await buildServer({ client, taskQueue: env.TEMPORAL_TASK_QUEUE, env, loadApps, logger, metrics: createApiMetrics(), now: Date.now });
   const url = await app.listen({ host: env.FLIGHTDECK_API_HOST, port: env.FLIGHTDECK_API_PORT });

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CI_SIGNATURE_HEADER, CI_TIMESTAMP_HEADER } from './ciAuth.js';
 import { ACTOR_HEADER } from './apiToken.js';
+import { RUN_STATES } from '../lib/messages.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -82,9 +83,10 @@ export const openApiDocument = {
       RunSummary: {
         type: 'object', required: ['workflowId', 'runId', 'kind', 'status', 'startedAt'],
         properties: {
-          workflowId: { type: 'string' }, runId: { type: 'string' }, kind: { enum: ['deploy', 'rollback', 'backup', 'restore', 'migrate'] },
+          workflowId: { type: 'string' }, runId: { type: 'string' }, kind: { enum: ['deploy', 'rollback', 'backup', 'restore', 'migrate', 'incident', 'scale'] },
           app: { type: 'string' }, environment: { type: 'string' }, database: { type: 'string' },
           status: { type: 'string', description: 'RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT' },
+          state: { type: 'string', description: "the run's own state (queued, running, waiting-for-approval, waiting-for-decision, succeeded, failed, rolled-back, cancelled, superseded, refused); absent for runs started before Flightdeck's search attributes" },
           verdict: { type: 'string', description: "deploys and rollbacks: Flightdeck's verdict from the release ledger (verified, rolled-back, failed, kept, deploying)" },
           startedAt: { type: 'string', format: 'date-time' }, closedAt: { type: 'string', format: 'date-time' },
         },
@@ -190,8 +192,10 @@ export const openApiDocument = {
         summary: 'Runs, newest first',
         parameters: [
           queryParam('app', 'an app name'), queryParam('env', 'an environment name'),
-          queryParam('kind', 'the kind of run', { enum: ['deploy', 'rollback', 'backup', 'restore', 'migrate'] }),
-          queryParam('db', 'a database name'), queryParam('limit', 'at most this many (1-100, default 20)', { type: 'integer' }),
+          queryParam('kind', 'the kind of run', { enum: ['deploy', 'rollback', 'backup', 'restore', 'migrate', 'incident', 'scale'] }),
+          queryParam('db', 'a database name'),
+          queryParam('state', "only runs in this state (runs started before Flightdeck's search attributes have none)", { enum: [...RUN_STATES] }),
+          queryParam('limit', 'at most this many (1-100, default 20)', { type: 'integer' }),
         ],
         responses: { 200: json({ type: 'object', properties: { runs: { type: 'array', items: ref('RunSummary') } } }, 'The runs.'), ...commonErrors },
       },

@@ -6,7 +6,10 @@ import type { Promotion } from './promotion.js';
 import type { MigrationSafetyReport } from './migrationSafety.js';
 
 export type RunKind = 'deploy' | 'rollback' | 'backup' | 'restore' | 'migrate' | 'incident' | 'scale';
-export type RunState = 'queued' | 'running' | 'waiting-for-approval' | 'waiting-for-decision' | 'succeeded' | 'failed' | 'rolled-back' | 'cancelled' | 'superseded' | 'refused';
+export const RUN_STATES = [
+  'queued', 'running', 'waiting-for-approval', 'waiting-for-decision', 'succeeded', 'failed', 'rolled-back', 'cancelled', 'superseded', 'refused',
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
 export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
 export interface StageStatus {

@@ -10,6 +10,7 @@ import { checkFreeze } from './deployFreeze.js';
 import { durationToMs } from './duration.js';
 import { autoPromotionId, choosePromotion, promotionCandidateSignal, PromotionRefused, type PromotionCandidate } from './promotion.js';
 import { readLedger } from './releaseLedgerClient.js';
+import { runSearchAttributes } from './runSearchAttributes.js';
 import {
   acceptDeploySignal, approvalUpdate, cancelReasonSignal, enqueueDeployUpdate, failureDecisionUpdate, statusQuery,
   type ApprovalDecision, type CancelRequest, type DeployRequest, type EnqueueResult, type FailureDecision, type RollbackRequest, type RunStatus, type Trigger,
@@ -94,7 +95,10 @@ export async function offerForAutoPromotion(client: Client, taskQueue: string, i
  */
 export async function requestRollback(client: Client, taskQueue: string, request: RollbackRequest): Promise<string> {
   const workflowId = `rollback/${request.app}/${request.environment}/manual`;
-  await client.workflow.start('rollback', { workflowId, taskQueue, args: [request], workflowIdConflictPolicy: 'USE_EXISTING' });
+  await client.workflow.start('rollback', {
+    workflowId, taskQueue, args: [request], workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: runSearchAttributes({ kind: 'rollback', app: request.app, environment: request.environment }),
+  });
   return workflowId;
 }
 

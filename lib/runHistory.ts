@@ -1,6 +1,11 @@
-// Past and current runs, read from Temporal's visibility store: no database of our own. A run's kind
-// is its workflow type; its app, environment or database come from its workflow id, which every
-// starter derives from the request:
+// Past and current runs, read from Temporal's visibility store: no database of our own. Every run is
+// started with Flightdeck's search attributes (lib/runSearchAttributes.ts: kind, app, environment or
+// database, and the state the run upserts), so a listing is one exact query of `limit` runs.
+//
+// Runs started before the attributes existed have none (FlightdeckKind IS NULL): a listing finds them as it
+// did before, by workflow type and id prefix, and reads their app, environment or database from the id,
+// which every starter derives from the request. That clause matches nothing once those runs are past the
+// namespace's retention; it stays cheap meanwhile (the prefix narrows it on the server).
 //   deploy    deploy/<app>/<env>/<sha|image>-<n>             (deployQueue)
 //   rollback  rollback/<app>/<env>/<n>                       (requestRollback)
 //             deploy/<app>/<env>/<n>/rollback                (a pipeline's automatic rollback)
@@ -14,13 +19,20 @@
 //             incident/<app>/<env>/rollback                  (its rollback: a rollback run)
 //   scale     scale/<app>/<env>/<stop|start|scale>-<n>       (requestScale)
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import type { RunKind } from './messages.js';
+import type { RunKind, RunState } from './messages.js';
+import { kindOfWorkflowType, RUN_APP, RUN_DATABASE, RUN_ENVIRONMENT, RUN_KIND, RUN_STATE, WORKFLOW_TYPE_OF_KIND } from './runSearchAttributes.js';
+
+export { WORKFLOW_TYPE_OF_KIND } from './runSearchAttributes.js';
 
 export interface RunFilter {
   app?: string;
   environment?: string;
   kind?: RunKind;
   database?: string;
+  /** Only runs in this state (FlightdeckState; runs started before the attributes existed have none). */
+  state?: RunState;
+  /** Only runs Temporal still has open. */
+  isRunning?: boolean;
   /** Newest first, this many at most; default 20. */
   limit?: number;
 }
@@ -34,6 +46,8 @@ export interface RunSummary {
   database?: string;
   /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW. */
   status: string;
+  /** The run's own state (FlightdeckState), for runs started with the search attributes. */
+  state?: RunState;
   /** Flightdeck's verdict on the release a deploy or rollback ran (lib/releaseLedger.ts), when it reached the ledger. */
   verdict?: string;
   startedAt: string;
@@ -44,20 +58,10 @@ export const DEFAULT_RUN_LIMIT = 20;
 /**
  * Temporal's SQL visibility (the dev server's SQLite, the server's PostgreSQL) answers open runs first,
  * newest start first, then closed runs, latest close first: the first `limit` matches are the newest,
- * so a listing reads one page of `limit` runs (a few more when some fall to the exact filter below).
+ * so a listing reads one page of `limit` runs. Only runs without attributes can be dropped by the exact
+ * filter below (an id prefix such as backup/orders also matches backup/orders-eu…): a bound on those.
  */
 const MAX_SCANNED_RUNS = 5000;
-
-export const WORKFLOW_TYPE_OF_KIND: Record<RunKind, string> = {
-  deploy: 'deployPipeline',
-  rollback: 'rollback',
-  migrate: 'migrateDatabase',
-  backup: 'backupDatabase',
-  restore: 'restoreDatabase',
-  incident: 'incidentRunbook',
-  scale: 'scaleApp',
-};
-const KIND_OF_WORKFLOW_TYPE = new Map(Object.entries(WORKFLOW_TYPE_OF_KIND).map(([kind, type]) => [type, kind as RunKind]));
 const ALL_KINDS = Object.keys(WORKFLOW_TYPE_OF_KIND) as RunKind[];
 
 /** Runs matching every given filter, newest first. */
@@ -95,14 +99,21 @@ export function parseRunId(workflowId: string, kind: RunKind): Pick<RunSummary, 
 }
 
 function summarize(execution: WorkflowExecutionInfo): RunSummary | undefined {
-  const kind = KIND_OF_WORKFLOW_TYPE.get(execution.type);
+  const attributes = execution.typedSearchAttributes;
+  const taggedKind = attributes.get(RUN_KIND) as RunKind | undefined;
+  const kind = taggedKind ?? kindOfWorkflowType(execution.type);
   if (!kind) return undefined;
+  const about = taggedKind
+    ? { app: attributes.get(RUN_APP), environment: attributes.get(RUN_ENVIRONMENT), database: attributes.get(RUN_DATABASE) }
+    : parseRunId(execution.workflowId, kind);
+  const state = attributes.get(RUN_STATE) as RunState | undefined;
   return {
     workflowId: execution.workflowId,
     runId: execution.runId,
     kind,
-    ...withoutUndefined(parseRunId(execution.workflowId, kind)),
+    ...withoutUndefined(about),
     status: execution.status.name,
+    ...(state ? { state } : {}),
     startedAt: execution.startTime.toISOString(),
     ...(execution.closeTime ? { closedAt: execution.closeTime.toISOString() } : {}),
   };
@@ -112,6 +123,7 @@ function matches(run: RunSummary, filter: RunFilter): boolean {
   if (filter.app !== undefined && run.app !== filter.app) return false;
   if (filter.environment !== undefined && run.environment !== filter.environment) return false;
   if (filter.database !== undefined && run.database !== filter.database) return false;
+  if (filter.state !== undefined && run.state !== filter.state) return false;
   return true;
 }
 
@@ -122,8 +134,25 @@ function isKindPossible(kind: RunKind, filter: RunFilter): boolean {
   return filter.database === undefined;
 }
 
-/** Narrows by type and id prefix on the server; matches() makes the result exact. */
+/**
+ * Runs with attributes, matched exactly on the server; or runs without (started before they existed),
+ * narrowed by type and id prefix, which matches() makes exact.
+ */
 function visibilityQuery(kinds: RunKind[], filter: RunFilter): string {
+  const running = filter.isRunning ? ' AND ExecutionStatus = "Running"' : '';
+  const tagged = `${RUN_KIND.name} IN (${kinds.map(quote).join(', ')})${attributeClauses(filter)}${running}`;
+  if (filter.state !== undefined) return tagged;
+  return `(${tagged}) OR (${RUN_KIND.name} IS NULL AND (${idPrefixQuery(kinds, filter)})${running})`;
+}
+
+function attributeClauses(filter: RunFilter): string {
+  const equal: Array<[string, string | undefined]> = [
+    [RUN_APP.name, filter.app], [RUN_ENVIRONMENT.name, filter.environment], [RUN_DATABASE.name, filter.database], [RUN_STATE.name, filter.state],
+  ];
+  return equal.filter(([, value]) => value !== undefined).map(([name, value]) => ` AND ${name} = ${quote(value!)}`).join('');
+}
+
+function idPrefixQuery(kinds: RunKind[], filter: RunFilter): string {
   return kinds.map((kind) => {
     const prefixes = idPrefixes(kind, filter);
     const typeClause = `WorkflowType = ${quote(WORKFLOW_TYPE_OF_KIND[kind])}`;

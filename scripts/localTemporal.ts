@@ -3,6 +3,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { freePort, waitForPort } from '../lib/net.js';
+import { devServerSearchAttributeArgs } from '../lib/runSearchAttributes.js';
 
 const temporalCliScript = fileURLToPath(new URL('./temporal-cli.sh', import.meta.url));
 
@@ -47,6 +48,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   const namespace = options.namespace ?? 'default';
   const port = options.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace, '--log-level', 'error'];
+  // Flightdeck's search attributes (lib/runSearchAttributes.ts): a dev server knows only what it is started with.
+  args.push(...devServerSearchAttributeArgs());
   let uiUrl: string | undefined;
   if (options.withUi) {
     const uiPort = options.uiPort ?? (await freePort());

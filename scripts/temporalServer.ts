@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { Connection } from '@temporalio/client';
 import { freePortInRange, waitForPort } from '../lib/net.js';
+import { registerSearchAttributeCommands, RUN_SEARCH_ATTRIBUTES } from '../lib/runSearchAttributes.js';
 import { locateTemporalCli, stopProcess, waitUntilServing } from './localTemporal.js';
 
 const execFileAsync = promisify(execFile);
@@ -111,6 +113,7 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
       await waitForFrontend(child, address, options.startupTimeoutMs ?? 120_000);
       await registerNamespace(address, namespace, options.retentionHours ?? 72);
       await waitUntilServing(child, address, namespace, options.startupTimeoutMs ?? 120_000);
+      await registerSearchAttributes(address, namespace, options.startupTimeoutMs ?? 120_000);
     } catch (err) {
       child.kill('SIGKILL');
       throw new Error(`The Temporal server (${binaries.server}) did not start: ${(err as Error).message}${output ? `\n${output}` : ''}`);
@@ -224,6 +227,32 @@ async function registerNamespace(address: string, namespace: string, retentionHo
         await new Promise((r) => setTimeout(r, 500));
       }
     }
+  }
+}
+
+/**
+ * Flightdeck's search attributes (lib/runSearchAttributes.ts), registered with the Temporal CLI as the compose
+ * stack's temporal-namespace job does (registering one that exists does nothing). The frontend takes them
+ * from its namespace cache: wait until a query naming them is accepted, or the first start would be refused.
+ */
+async function registerSearchAttributes(address: string, namespace: string, timeoutMs: number): Promise<void> {
+  const cli = locateTemporalCli();
+  for (const [, ...args] of registerSearchAttributeCommands(namespace)) await execFileAsync(cli, [...args, '--address', address]);
+  const query = RUN_SEARCH_ATTRIBUTES.map((key) => `${key.name} = "-"`).join(' AND ');
+  const connection = await Connection.connect({ address });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await connection.workflowService.countWorkflowExecutions({ namespace, query });
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`the search attributes of namespace ${namespace} are not usable: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  } finally {
+    await connection.close();
   }
 }
 

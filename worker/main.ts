@@ -9,6 +9,7 @@ import { loadAppsConfig, loadEnvConfig, type AppsConfig, type EnvConfig } from '
 import { createLogger, type Logger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
+import { assertSearchAttributes } from '../lib/searchAttributeCheck.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import { startFreshnessWatches } from './freshnessWatches.js';
 import { syncBackupSchedules } from './schedules.js';
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
   const clientConnection = await Connection.connect(temporalConnectionOptions(env));
   if (dataConverter) logger.info({ payloadKeys: env.payloadKeys.map((k) => k.id) }, 'payloads in Temporal are encrypted');
   const temporalClient = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
+  // Runs are started and tagged with Flightdeck's search attributes: refuse to run in a namespace without them.
+  await assertSearchAttributes(clientConnection, env.TEMPORAL_NAMESPACE, (message) => logger.warn(message));
   const schedules = await syncBackupSchedules(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);
   logger.info({ schedules }, 'backup schedules in sync with the config');
   const watches = await startFreshnessWatches(temporalClient, apps, env.TEMPORAL_TASK_QUEUE);

@@ -8,6 +8,7 @@ import {
 import type { AppsConfig, DatabaseConfig } from '../lib/config.js';
 import { durationToMs } from '../lib/duration.js';
 import type { BackupRequest, BackupResult } from '../lib/messages.js';
+import { runSearchAttributes } from '../lib/runSearchAttributes.js';
 
 export const BACKUP_SCHEDULE_PREFIX = 'backup/';
 const MANAGED_BY = 'flightdeck-backups';
@@ -59,7 +60,7 @@ export async function syncBackupSchedules(client: Client, config: AppsConfig, ta
 }
 
 async function upsertSchedule(client: Client, scheduleId: string, database: string, dbConfig: DatabaseConfig, taskQueue: string): Promise<'created' | 'updated' | 'unchanged'> {
-  const fingerprint = JSON.stringify({ cron: dbConfig.schedule, timezone: dbConfig.timezone, jitter: dbConfig.scheduleJitter, taskQueue, catchupWindow: CATCHUP_WINDOW, version: 2 });
+  const fingerprint = JSON.stringify({ cron: dbConfig.schedule, timezone: dbConfig.timezone, jitter: dbConfig.scheduleJitter, taskQueue, catchupWindow: CATCHUP_WINDOW, version: 3 });
   // Jitter: databases that share a cron time (most keep the default 02:00) do not all dump at once.
   const spec = { cronExpressions: [dbConfig.schedule], timezone: dbConfig.timezone, jitter: durationToMs(dbConfig.scheduleJitter) };
   const action: ScheduleOptionsStartWorkflowAction<(r: BackupRequest) => Promise<BackupResult>> = {
@@ -69,6 +70,7 @@ async function upsertSchedule(client: Client, scheduleId: string, database: stri
     workflowId: scheduleId,
     taskQueue,
     args: [{ database, trigger: { source: 'schedule', actor: 'schedule' } }],
+    typedSearchAttributes: runSearchAttributes({ kind: 'backup', database }),
     memo: { [FINGERPRINT_MEMO]: fingerprint },
   };
   // Never two backups of one database at once; a night missed by a short outage is caught up.

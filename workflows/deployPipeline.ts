@@ -10,6 +10,7 @@ import type { DeployTarget } from '../activities/deployTarget.js';
 import type { FlyAppStatus } from '../activities/fly.js';
 import { describeAnalysis } from '../lib/bakeAnalysis.js';
 import { durationToMs } from '../lib/duration.js';
+import { runSearchAttributes } from '../lib/runSearchAttributes.js';
 import { failureType, isNothingRolledOut, PermanentError, rootMessage } from '../lib/errors.js';
 import { describeFreeze, mayBreakGlass, type ActiveFreeze } from '../lib/freezeWindows.js';
 import { summarizeMigrationSafety } from '../lib/migrationSafety.js';
@@ -316,6 +317,7 @@ async function build(target: DeployTarget, workspace: string, commit: string | u
 async function migrate(target: DeployTarget, request: DeployRequest, workspace: string | undefined, hasLedger: boolean): Promise<MigrateResult> {
   return executeChild<(input: MigrateRequest) => Promise<MigrateResult>>('migrateDatabase', {
     workflowId: `${workflowInfo().workflowId}/migrate`,
+    typedSearchAttributes: runSearchAttributes({ kind: 'migrate', app: target.app, environment: target.environment }),
     // A pipeline that is terminated asks its migration to stop at a safe point rather than killing it mid-statement.
     parentClosePolicy: hasLedger ? ParentClosePolicy.REQUEST_CANCEL : undefined,
     args: [{ app: target.app, environment: target.environment, action: 'apply', workspace, trigger: { ...request.trigger, source: 'pipeline' } }],
@@ -406,6 +408,7 @@ async function startPreMigrationRestore(run: RunTracker, restore: NonNullable<Ap
   try {
     await startChild<(input: RestoreRequest) => Promise<RestoreResult>>('restoreDatabase', {
       workflowId,
+      typedSearchAttributes: runSearchAttributes({ kind: 'restore', database: restore.database }),
       parentClosePolicy: ParentClosePolicy.ABANDON,
       args: [{
         database: restore.database, backupId: restore.backupId, targetDatabase: restore.pgDatabase, isOverwriteConfirmed: true,
@@ -437,6 +440,7 @@ async function rollBack(
   try {
     result = await run.stage('rollback', () => executeChild(rollback, {
       workflowId: `${workflowInfo().workflowId}/rollback`,
+      typedSearchAttributes: runSearchAttributes({ kind: 'rollback', app: target.app, environment: target.environment }),
       args: [failingImage
         ? { app: target.app, environment: target.environment, failingImage, reason, trigger }
         : { app: target.app, environment: target.environment, lastKnownGoodImage, reason, trigger }],

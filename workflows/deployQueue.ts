@@ -15,6 +15,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { durationToMs } from '../lib/duration.js';
+import { runSearchAttributes } from '../lib/runSearchAttributes.js';
 import {
   acceptDeploySignal, clearStopUpdate, DEPLOY_LOCKED, enqueueDeployUpdate, enqueueOperationUpdate, lockDeploysUpdate, queueStatusQuery, recordStopUpdate,
   unlockDeploysUpdate, type DeployLock, type DeployRequest, type EnqueueResult, type LockRequest, type QueuedDeploy, type QueuedOperation,
@@ -175,6 +176,9 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     try {
       const child = await startChild(operation.workflowType, {
         workflowId: operation.workflowId,
+        typedSearchAttributes: runSearchAttributes({
+          kind: operation.workflowType === 'scaleApp' ? 'scale' : 'incident', app: operation.request.app, environment: operation.request.environment,
+        }),
         args: [operation.request],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         cancellationType: ChildWorkflowCancellationType.ABANDON,
@@ -220,6 +224,7 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
     try {
       const pipeline = await startChild(deployPipeline, {
         workflowId: running.workflowId,
+        typedSearchAttributes: runSearchAttributes({ kind: 'deploy', app: running.request.app, environment: running.request.environment }),
         args: [running.request],
         // The queue may end or be reset; a deploy that has started must finish either way.
         parentClosePolicy: ParentClosePolicy.ABANDON,

@@ -7,6 +7,7 @@ import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import type { FlyMachineHealth } from '../activities/fly.js';
 import { PermanentError, rootMessage } from '../lib/errors.js';
+import { runSearchAttributes } from '../lib/runSearchAttributes.js';
 import { statusQuery, type IfStillFailing, type IncidentRequest, type IncidentResult, type RollbackRequest, type RollbackResult } from '../lib/messages.js';
 import { flyReadOptions, localOptions } from './activityOptions.js';
 import { acceptFailureDecisions, type DecisionGate } from './approvalGate.js';
@@ -135,7 +136,11 @@ async function rollBack(target: DeployTarget, request: IncidentRequest, reason: 
     // As the runbook's child: this run's message tells the story.
     trigger: { ...request.trigger, source: 'pipeline' },
   };
-  return executeChild<(r: RollbackRequest) => Promise<RollbackResult>>('rollback', { workflowId: `${workflowInfo().workflowId}/rollback`, args: [rollbackRequest] });
+  return executeChild<(r: RollbackRequest) => Promise<RollbackResult>>('rollback', {
+    workflowId: `${workflowInfo().workflowId}/rollback`,
+    typedSearchAttributes: runSearchAttributes({ kind: 'rollback', app: request.app, environment: request.environment }),
+    args: [rollbackRequest],
+  });
 }
 
 function describeAssessment(machines: FlyMachineHealth[]): string {

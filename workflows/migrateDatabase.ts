@@ -9,6 +9,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { MigrationTarget } from '../activities/migrations/index.js';
 import { failureDetails, failureType, PermanentError, rootMessage } from '../lib/errors.js';
+import { runSearchAttributes } from '../lib/runSearchAttributes.js';
 import {
   statusQuery, type BackupRequest, type BackupResult, type MigrateRequest, type MigrateResult, type MigrationAction, type MigrationRef, type MigrationStatusReport, type PlannedMigration,
 } from '../lib/messages.js';
@@ -233,7 +234,11 @@ async function backUpFirst(run: RunTracker, request: MigrateRequest, target: Mig
       + `the database of app ${request.app}${target.environment ? ` ${target.environment}` : ''}. Add one, so the database can be backed up first.`, PermanentError.ConfigInvalid);
   }
   const backup = await run.stage('backup', () => executeChild<(input: BackupRequest) => Promise<BackupResult>>(
-    'backupDatabase', { workflowId: `${run.status.workflowId}/backup`, args: [{ database, trigger: request.trigger }] },
+    'backupDatabase', {
+      workflowId: `${run.status.workflowId}/backup`,
+      typedSearchAttributes: runSearchAttributes({ kind: 'backup', database }),
+      args: [{ database, trigger: request.trigger }],
+    },
   ), (b) => b.backupId);
   run.fact('backup', backup.backupId);
   // A backup that did not restore in verification is no way back: do not change the schema on it.

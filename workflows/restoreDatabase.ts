@@ -10,6 +10,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { RestorePlan } from '../activities/backup/index.js';
 import { failureType, PermanentError, rootMessage } from '../lib/errors.js';
+import { runSearchAttributes } from '../lib/runSearchAttributes.js';
 import { statusQuery, type BackupResult, type RestoreRequest, type RestoreResult } from '../lib/messages.js';
 import { localOptions, onTaskQueue } from './activityOptions.js';
 import { acceptApprovals, type ApprovalGate } from './approvalGate.js';
@@ -233,14 +234,16 @@ async function waitForApproval(run: RunTracker, approval: ApprovalGate, plan: Re
 async function takeSafetyBackup(run: RunTracker, request: RestoreRequest, plan: RestorePlan): Promise<string>;
 async function takeSafetyBackup(run: RunTracker, request: RestoreRequest, plan: RestorePlan, isStaged: true): Promise<BackupResult>;
 async function takeSafetyBackup(run: RunTracker, request: RestoreRequest, plan: RestorePlan, isStaged = false): Promise<string | BackupResult> {
+  // A configured database's live target is backed up into its own series; any other, into a series of its own.
+  const series = isStaged && plan.targetConfigDatabase
+    ? { database: plan.targetConfigDatabase }
+    : { database: request.database, pgDatabase: plan.isProductionTarget ? undefined : plan.targetDatabase };
   const safety = await run.stage('safety backup', async () => {
     const result = await executeChild(backupDatabase, {
       workflowId: `${workflowInfo().workflowId}/safety-backup`,
+      typedSearchAttributes: runSearchAttributes({ kind: 'backup', database: series.database }),
       args: [{
-        // A configured database's live target is backed up into its own series; any other, into a series of its own.
-        ...(isStaged && plan.targetConfigDatabase
-          ? { database: plan.targetConfigDatabase }
-          : { database: request.database, pgDatabase: plan.isProductionTarget ? undefined : plan.targetDatabase }),
+        ...series,
         trigger: { source: 'pipeline', actor: request.trigger.actor, deliveryId: request.trigger.deliveryId },
         ...(isStaged ? { isSafetyBackup: true } : {}),
       }],

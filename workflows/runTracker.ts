@@ -1,10 +1,19 @@
 // Workflow-side bookkeeping shared by every workflow: the `status` query's answer, stage timings,
 // and the run's one Slack message, kept up to date by a background loop so that Slack being down
 // or rate-limited never fails or stalls the run.
-import { ActivityFailure, ApplicationFailure, CancellationScope, condition, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure, ApplicationFailure, CancellationScope, condition, patched, proxyActivities, sleep, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { rootMessage } from '../lib/errors.js';
 import type { RunKind, RunState, RunStatus, StageStatus, Trigger } from '../lib/messages.js';
+import { RUN_STATE, runSearchAttributes } from '../lib/runSearchAttributes.js';
+
+/**
+ * Patch run-state-search-attribute: the run upserts its search attributes (its identity, then FlightdeckState
+ * at each change of state). Taken in the constructor, which every run workflow calls before its first command.
+ */
+export const RUN_STATE_SEARCH_ATTRIBUTE_PATCH = 'run-state-search-attribute';
 
 const slack = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
@@ -28,8 +37,11 @@ export class RunTracker {
   private isDirty = false;
   private isSending = false;
   private readonly threadQueue: string[] = [];
+  private readonly isStateSearchable: boolean;
+  private searchableState?: RunState;
 
   constructor(identity: RunIdentity, stageNames: string[]) {
+    this.isStateSearchable = patched(RUN_STATE_SEARCH_ATTRIBUTE_PATCH);
     this.status = {
       ...identity,
       workflowId: workflowInfo().workflowId,
@@ -38,6 +50,7 @@ export class RunTracker {
       stages: stageNames.map((name) => ({ name, state: 'pending' })),
       facts: {},
     };
+    this.publishState();
   }
 
   /** Runs one stage, recording its state and duration; a failure marks the stage and rethrows. */
@@ -76,6 +89,7 @@ export class RunTracker {
       this.status.finishedAt = new Date().toISOString();
       this.status.currentStage = undefined;
     }
+    this.publishState();
     this.changed();
   }
 
@@ -105,6 +119,19 @@ export class RunTracker {
   async flush(timeout: string | number = '2m'): Promise<void> {
     if (!this.channel) return;
     await condition(() => !this.isDirty && !this.isSending && this.threadQueue.length === 0, timeout);
+  }
+
+  /**
+   * FlightdeckState follows the run's state, so listings can ask for runs waiting for approval, failed…
+   * The first upsert carries the run's identity too, for a run its starter did not tag.
+   */
+  private publishState(): void {
+    if (!this.isStateSearchable || this.status.state === this.searchableState) return;
+    const { kind, app, environment, database, state } = this.status;
+    upsertSearchAttributes(this.searchableState === undefined
+      ? runSearchAttributes({ kind, app, environment, database, state })
+      : [{ key: RUN_STATE, value: state }]);
+    this.searchableState = state;
   }
 
   private changed(): void {

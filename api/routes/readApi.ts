@@ -3,7 +3,7 @@ import { isGrpcDeadlineError, WorkflowNotFoundError, type Client } from '@tempor
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { requestFields, resolveTarget, type AppsConfig } from '../../lib/config.js';
-import type { RunKind, RunStatus } from '../../lib/messages.js';
+import { RUN_STATES, type RunKind, type RunStatus } from '../../lib/messages.js';
 import { runStatus } from '../../lib/operations.js';
 import { readLedger, withLedgerVerdicts } from '../../lib/releaseLedgerClient.js';
 import { listRuns } from '../../lib/runHistory.js';
@@ -23,6 +23,7 @@ const runsQuery = z.object({
   env: requestFields.resourceName.optional(),
   kind: z.enum(RUN_KINDS).optional(),
   db: requestFields.resourceName.optional(),
+  state: z.enum(RUN_STATES).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 }).strict();
 
@@ -52,7 +53,7 @@ export async function readApiRoutes(app: FastifyInstance, deps: ApiDeps): Promis
 
   app.get('/runs', async (request) => {
     const query = parseRequest(runsQuery, request.query, 'query');
-    const runs = await listRuns(deps.client, { app: query.app, environment: query.env, kind: query.kind, database: query.db, limit: query.limit });
+    const runs = await listRuns(deps.client, { app: query.app, environment: query.env, kind: query.kind, database: query.db, state: query.state, limit: query.limit });
     return { runs: await withLedgerVerdicts(deps.client, runs) };
   });
 

@@ -71,10 +71,10 @@ async function readRun(client: Client, workflowId: string): Promise<RunRead> {
   }
 }
 
-/** The running run, else the newest. */
+/** The running run, else the newest: two one-run queries. */
 async function currentRun(client: Client, app: string, environment: string): Promise<RunSummary | undefined> {
-  const runs = await listRuns(client, { app, environment, limit: 20 });
-  return runs.find((run) => run.status === 'RUNNING') ?? runs[0];
+  const [running] = await listRuns(client, { app, environment, isRunning: true, limit: 1 });
+  return running ?? (await listRuns(client, { app, environment, limit: 1 }))[0];
 }
 
 function printRun({ out }: Session, run: RunRead, indent = ''): void {
