@@ -85,7 +85,8 @@ function collectStdout(stream: Readable): { text(): string } {
   return { text: () => text };
 }
 
-function isClosedPipe(err: Error): boolean {
+/** A reader that stopped early (pg_restore --list, a failed unpacking) closed the pipe: not a read failure. */
+export function isClosedPipe(err: Error): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED';
 }

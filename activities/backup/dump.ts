@@ -1,7 +1,8 @@
 // Step 1 of a backup: pg_dump --format=custom streamed straight into storage, checksummed and counted
 // on the way (or, with parallelJobs > 1, pg_dump --format=directory --jobs=N on the worker's spool,
-// then packed into one tar object through the same pipeline), inside an exported snapshot in which the source's inventory is also taken. The dump's
-// manifest is written right away as `unverified`, so even an interrupted run leaves a true catalog.
+// then packed into one tar object through the same pipeline), inside an exported snapshot in which
+// the source's inventory is also taken. The dump's manifest is written right away as `unverified`,
+// so even an interrupted run leaves a true catalog.
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
@@ -199,11 +200,13 @@ async function dumpDirectoryToStorage(tools: PgTools, parallel: ParallelJobs, du
     dump.stdout.resume();
     let counted = 0;
     let isMeasuring = false;
+    let isDumping = true;
     const measure = setInterval(() => {
       if (isMeasuring) return;
       isMeasuring = true;
       void directoryBytes(dir).then((bytes) => {
-        if (bytes > counted) progress.addBytes(bytes - counted);
+        // A measure that ends after pg_dump does must not count in the packing's phase.
+        if (isDumping && bytes > counted) progress.addBytes(bytes - counted);
         counted = Math.max(counted, bytes);
       }).finally(() => { isMeasuring = false; });
     }, DIRECTORY_MEASURE_INTERVAL_MS);
@@ -212,6 +215,7 @@ async function dumpDirectoryToStorage(tools: PgTools, parallel: ParallelJobs, du
     try {
       outcome = await dump.finished;
     } finally {
+      isDumping = false;
       clearInterval(measure);
       watchdog.stop();
     }

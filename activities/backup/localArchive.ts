@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isSuccessful, startStreamingCommand } from '../../lib/streamingCommand.js';
+import { isClosedPipe } from './archiveRestore.js';
 import { dumpFormatOf, type BackupManifest } from './catalog.js';
 import { createChecksumStream } from './checksumStream.js';
 import { assertDumpDirectory, unpackDumpInto } from './dumpPacking.js';
@@ -55,8 +56,14 @@ async function copyToSpool(manifest: BackupManifest, storage: BackupStorage, too
   const decrypt = decryption
     ? startStreamingCommand(decryption.agePath, ageDecryptArgs(decryption), { env: ageEnv(), timeoutMs: COPY_TIMEOUT_MS, signal: progress.signal, hasStdin: true })
     : undefined;
+  // The storage's own failure, not the one a failed write or age passed back to it (a pipeline
+  // destroys every stream with the first error; the sink reports its own before that).
+  const sinkErrors = new WeakSet<Error>();
+  sink.once('error', (err: Error) => sinkErrors.add(err));
   let readError: Error | undefined;
-  source.once('error', (err: Error) => { readError = err; });
+  source.once('error', (err: Error) => {
+    if (!sinkErrors.has(err) && !isClosedPipe(err)) readError ??= err;
+  });
   const settled = (feed: Promise<void>) => feed.then(() => undefined, (err: Error) => err);
   const { signal } = progress;
   const feeds = decrypt

@@ -118,7 +118,7 @@ describe('parallel dumps (parallelJobs 2)', () => {
     expect(harness.logs.join('\n')).not.toContain(process.env[IDENTITY_SECRET]);
   });
 
-  it('fail verification clearly when the packed object is truncated: by its checksum, and by unpacking if the checksum matched', async () => {
+  it('fail verification clearly when the packed object is truncated or damaged: by its checksum, and by unpacking if the checksum matched', async () => {
     const backup = await dump('shop');
     const stored = fs.readFileSync(backup.location);
     const truncated = stored.subarray(0, Math.floor(stored.length / 2));
@@ -129,13 +129,23 @@ describe('parallel dumps (parallelJobs 2)', () => {
     expect(byChecksum.failureType).toBe('BackupChecksumMismatch');
     expect(byChecksum.checks[0]).toMatchObject({ name: 'checksum', isPassed: false, detail: expect.stringContaining(`(${truncated.length} bytes); it was written as`) });
 
-    // A manifest whose checksum is of the truncated bytes (as if the packing had been cut short): pg_restore never runs.
+    // The checksum recorded for damaged bytes (as if they had been stored so): pg_restore never runs,
+    // the unpacking says what is wrong. Cut short, and with the second member's header overwritten.
     const manifest = await manifestOf(backup);
-    const recorded = { ...manifest, sizeBytes: truncated.length, sha256: createHash('sha256').update(truncated).digest('hex') };
-    fs.writeFileSync(`${harness.storageDir}/${manifestKey(backup.series, backup.backupId)}`, JSON.stringify(recorded));
-    const byUnpacking = await verify('shop', backup);
-    expect(byUnpacking.failureType).toBe('BackupVerificationFailed');
-    expect(byUnpacking.checks.find((c) => !c.isPassed)).toEqual({ name: 'archive contents', isPassed: false, detail: 'the packed dump could not be unpacked: Unexpected end of data' });
+    const damagedHeader = Buffer.from(stored);
+    const tocBytes = Number.parseInt(stored.subarray(124, 135).toString(), 8);
+    damagedHeader.fill('x', 512 + Math.ceil(tocBytes / 512) * 512, 512 + Math.ceil(tocBytes / 512) * 512 + 512);
+    for (const [damaged, detail] of [
+      [truncated, 'the packed dump could not be unpacked: Unexpected end of data'],
+      [damagedHeader, expect.stringMatching(/^the packed dump could not be unpacked: Invalid tar header/)],
+    ] as const) {
+      fs.writeFileSync(backup.location, damaged);
+      const recorded = { ...manifest, sizeBytes: damaged.length, sha256: createHash('sha256').update(damaged).digest('hex') };
+      fs.writeFileSync(`${harness.storageDir}/${manifestKey(backup.series, backup.backupId)}`, JSON.stringify(recorded));
+      const byUnpacking = await verify('shop', backup);
+      expect(byUnpacking.failureType).toBe('BackupVerificationFailed');
+      expect(byUnpacking.checks.find((c) => !c.isPassed)).toEqual({ name: 'archive contents', isPassed: false, detail });
+    }
     expect(spooled()).toEqual([]);
   });
 
