@@ -196,6 +196,14 @@ export interface Sim {
   createApp(name: string, options?: CreateAppOptions): Promise<SimApp>;
   /** Writes a source directory (sim-app.json + fly.toml) for `flyctl deploy <dir>`. */
   makeSourceDir(behaviour?: SimBehaviour, options?: SourceDirOptions): string;
+  /**
+   * The app's releases, newest first, as `flyctl releases --json` prints them (all of them, not the
+   * newest 25), read from the state in this process: for tests that poll, without a flyctl process
+   * per look.
+   */
+  releases(appName: string): Array<{ ID: string; Version: number; Status: string; ImageRef: string; CreatedAt: string } & Record<string, unknown>>;
+  /** The image of each of the app's machines (by machine id), as `flyctl machine list --json` has it in config.image; read in this process. */
+  machineImages(appName: string): string[];
   /** The app's router URL (AppURL). */
   appUrl(appName: string): string;
   /** Makes calls of a command ("deploy", "secrets set", "status", "*" for any) fail or hang. */

@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { readCallRecords } from './lib/call-log.js';
 import { addFault } from './lib/faults.js';
 import { stopMachine } from './lib/machine-runtime.js';
+import { machinesById } from './lib/machines.js';
 import { MANIFEST_FILE_NAME } from './lib/manifest.js';
+import { releasesNewestFirst, renderRelease } from './lib/releases.js';
 import { resumeSimProcesses } from './lib/resume.js';
 import { killAllSimProcesses, listSimProcesses } from './lib/teardown.js';
 import { readState, simPaths, updateState } from './lib/state.js';
@@ -40,6 +42,16 @@ let sourceDirCount = 0;
  * @param {import('./testing.js').CreateSimOptions} [options]
  * @returns {Promise<import('./testing.js').Sim>}
  */
+/**
+ * @param {import('./lib/state.js').SimState} state
+ * @param {string} appName
+ */
+function existingApp(state, appName) {
+  const app = state.apps[appName];
+  if (!app) throw new Error(`the simulator has no app ${appName}`);
+  return app;
+}
+
 export async function createSim(options = {}) {
   const isOwnDir = !options.dir;
   const dir = path.resolve(options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fly-sim-')));
@@ -106,6 +118,13 @@ export async function createSim(options = {}) {
       const app = readState(dir).apps[name];
       const latest = [...app.releases].sort((a, b) => b.version - a.version)[0];
       return { name, sourceDir, imageRef: latest?.imageRef ?? '', appUrl: sim.appUrl(name) };
+    },
+    releases(appName) {
+      const state = readState(dir);
+      return releasesNewestFirst(existingApp(state, appName)).map((release) => renderRelease(release, state.settings.user));
+    },
+    machineImages(appName) {
+      return machinesById(existingApp(readState(dir), appName)).map((machine) => machine.imageRef);
     },
     appUrl(appName) {
       const port = readState(dir).apps[appName]?.router?.port;

@@ -55,15 +55,14 @@ export function rolloutsOf(sim: Sim, app: TestApp): CallRecord[] {
     .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }
 
-/** The image each of the app's machines runs. */
+/** The image each of the app's machines runs (read from the simulator's state: tests poll this). */
 export async function machineImages(sim: Sim, app: TestApp): Promise<string[]> {
-  const machines = await sim.runJson<Array<{ config: { image: string } }>>(['machine', 'list', '-a', app.name]);
-  return machines.map((m) => m.config.image);
+  return sim.machineImages(app.name);
 }
 
-/** The app's releases, newest first, as `fly releases --json` prints them. */
+/** The app's releases, newest first, as `fly releases --json` prints them (read from the simulator's state). */
 export async function releasesOf(sim: Sim, app: TestApp): Promise<Array<{ Version: number; Status: string; ImageRef: string }>> {
-  return sim.runJson(['releases', '-a', app.name]);
+  return sim.releases(app.name);
 }
 
 export interface StagedApp { app: TestApp; production: TestApp }

@@ -37,6 +37,13 @@ describe('flyctl simulator JSON output', () => {
     expect(viaApps).toEqual(await fixture.sim.runJson(['releases', '-a', app.name]));
   });
 
+  it('gives tests the same releases and machine images in-process as flyctl prints them', async () => {
+    expect(fixture.sim.releases(app.name)).toEqual(await fixture.sim.runJson(['releases', '-a', app.name]));
+    const machines = await fixture.sim.runJson<MachineJson[]>(['machine', 'list', '-a', app.name]);
+    expect(fixture.sim.machineImages(app.name)).toEqual(machines.map((m) => m.config.image));
+    expect(() => fixture.sim.releases('no-such-app')).toThrow('the simulator has no app no-such-app');
+  });
+
   it('renders status with sorted keys, the router as AppURL and machines newest id first', async () => {
     const status = await fixture.sim.runJson<{ Organization: object; Machines: MachineJson[] }>(['status', '-a', app.name]);
     expect(Object.keys(status)).toEqual(['AppURL', 'Deployed', 'Hostname', 'ID', 'Machines', 'Name', 'Organization', 'PlatformVersion', 'Status', 'Version']);
