@@ -1,9 +1,11 @@
 // Following a run as it happens: polls the workflow's status query and prints each stage as it
 // starts and finishes, with timings, until the run reaches a final state, or closes without one
 // (terminated, timed out, reset away): Temporal's own word that it closed ends the follow too, so a
-// run whose status can no longer change is never waited on forever.
+// run whose status can no longer change is never waited on forever. A step between two attempts
+// (a 429, a lost worker) is shown with why its attempt failed and when it is tried again.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { describeActivityRetry, readActivityRetries, retryKey } from '../lib/activityRetries.js';
 import type { RunState, RunStatus, StageState } from '../lib/messages.js';
 import { runStatus } from '../lib/operations.js';
 import { describeRun, formatStageLine } from './format.js';
@@ -18,6 +20,7 @@ const STATUS_READ_TIMEOUT_MS = 10_000;
 /** Prints the run's progress on out and resolves with its final status. */
 export async function followRun(client: Client, workflowId: string, out: Output): Promise<RunStatus> {
   const printed = new Map<string, StageState>();
+  const printedRetries = new Set<string>();
   let lastWaitingReason: string | undefined;
   let lastState: RunState | undefined;
   let hasHeader = false;
@@ -37,6 +40,7 @@ export async function followRun(client: Client, workflowId: string, out: Output)
         lastState = status.state;
         printStageChanges(out, status, printed);
         if (FINAL_STATES.has(status.state)) return status;
+        await printRetries(client, workflowId, status, out, printedRetries);
         // Read after the close: this status is the last there will be.
         const ended = isClosed ? await closedWithoutFinalState(client, workflowId, status) : undefined;
         if (ended) return ended;
@@ -90,6 +94,18 @@ async function readStatus(client: Client, workflowId: string): Promise<{ status?
 function announceState(out: Output, workflowId: string, state: RunState): void {
   if (state === 'waiting-for-approval') out.line(`waiting for approval: flightdeck approve ${workflowId}  (or: flightdeck reject ${workflowId})`);
   else if (state === 'waiting-for-decision') out.line(`waiting for a decision: flightdeck decide ${workflowId} rollback|keep`);
+}
+
+/** Each failed attempt once as it waits for its retry, and once as the retry runs. */
+async function printRetries(client: Client, workflowId: string, status: RunStatus, out: Output, printed: Set<string>): Promise<void> {
+  // Only a nicety: a slow or failed read is given up, and the next poll reads again.
+  const retries = await client.withDeadline(Date.now() + STATUS_READ_TIMEOUT_MS, () => readActivityRetries(client, workflowId)).catch(() => []);
+  for (const retry of retries) {
+    const key = retryKey(retry);
+    if (printed.has(key)) continue;
+    printed.add(key);
+    out.line(`↻ ${describeActivityRetry(retry, status.currentStage)}`);
+  }
 }
 
 function printStageChanges(out: Output, status: RunStatus, printed: Map<string, StageState>): void {

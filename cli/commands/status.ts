@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { describeActivityRetry, readActivityRetries, type ActivityRetry } from '../../lib/activityRetries.js';
 import { deployLockStatus } from '../../lib/deployLocks.js';
 import type { DeployLock, RunStatus } from '../../lib/messages.js';
 import { runStatus } from '../../lib/operations.js';
@@ -55,12 +56,19 @@ interface EnvironmentStatus {
   run?: RunRead;
 }
 
-/** The status query's answer, or, when the run cannot answer (ended with no worker to replay it), what visibility knows. */
-type RunRead = { workflowId: string; status: RunStatus } | { workflowId: string; temporalStatus: string; startedAt: string; closedAt?: string; problem: string };
+/**
+ * The status query's answer (with the steps between two attempts, while it runs), or, when the run
+ * cannot answer (ended with no worker to replay it), what visibility knows.
+ */
+type RunRead = { workflowId: string; status: RunStatus; retries?: ActivityRetry[] }
+  | { workflowId: string; temporalStatus: string; startedAt: string; closedAt?: string; problem: string };
 
 async function readRun(client: Client, workflowId: string): Promise<RunRead> {
   try {
-    return { workflowId, status: await runStatus(client, workflowId) };
+    const status = await runStatus(client, workflowId);
+    if (status.finishedAt || status.state === 'queued') return { workflowId, status };
+    const retries = await readActivityRetries(client, workflowId).catch(() => []);
+    return { workflowId, status, ...(retries.length ? { retries } : {}) };
   } catch (err) {
     const description = await client.workflow.getHandle(workflowId).describe();
     return {
@@ -87,6 +95,7 @@ function printRun({ out }: Session, run: RunRead, indent = ''): void {
   out.line(`${indent}  state: ${status.state}${status.currentStage ? ` (stage ${status.currentStage})` : ''}`);
   out.line(`${indent}  started ${formatTime(status.startedAt)} by ${status.trigger.actor} (${status.trigger.source})${status.finishedAt ? `, finished ${formatTime(status.finishedAt)}` : ''}`);
   for (const stage of status.stages) out.line(`${indent}  ${formatStageLine(stage, status.finishedAt !== undefined)}`);
+  for (const retry of run.retries ?? []) out.line(`${indent}  ↻ ${describeActivityRetry(retry, status.currentStage)}`);
   for (const [name, value] of Object.entries(status.facts)) if (value !== undefined) out.line(`${indent}  ${name}: ${value}`);
   for (const check of status.checks ?? []) out.line(`${indent}  ${check.isPassed ? '✓' : '✗'} check ${check.name}: ${check.detail}`);
   if (status.outcome) out.line(`${indent}${formatOutcome(status)}`);

@@ -5,7 +5,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../lib/messages.js';
 import { deployQueueId } from '../../lib/operations.js';
-import { useDeployWorld } from '../helpers/deployWorld.js';
+import { pushPrebuiltImage } from '../deploy/support.js';
+import { FLY_TOKEN, useDeployWorld } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { useFlightdeckCli, type CliResult } from './runFlightdeck.js';
 
@@ -123,6 +124,34 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     expect(status.stdout).toContain(`deploy ${app.name}/staging: ${workflowId}`);
     expect(status.stdout).toMatch(/state: succeeded/);
     expect(status.stdout).toMatch(/✓ smoke {2}succeeded/);
+  });
+
+  it('shows why each attempt of a rate-limited deploy failed and when it is retried, while following and in status, with the token flyctl printed redacted', async () => {
+    const app = await world.createApp();
+    const image = await pushPrebuiltImage(world, app, { version: 'v2' });
+    // flyctl deploy answers 429 three times, printing the token as it goes: attempts 1-3 of the rollout
+    // fail and each is retried after its backoff (2, 4 and 8 s); the fourth deploys.
+    await world.sim.injectFault('deploy', { kind: 'rate-limited', times: 3, message: `429 Too Many Requests (token ${FLY_TOKEN})` });
+    const { followed, looks } = await kit.withWorker(world.activities(), async (taskQueue) => {
+      let followed: CliResult | undefined;
+      const following = cli.run(['deploy', app.name, 'staging', '--image', image], { taskQueue }).then((result) => (followed = result));
+      // Someone checking on the run meanwhile, until a look shows a retry or the run has ended.
+      const looks: string[] = [];
+      while (!followed && !looks.some((look) => look.includes('↻ deploy: attempt'))) looks.push((await cli.run(['status', app.name, 'staging'], { taskQueue })).stdout);
+      return { followed: await following, looks };
+    });
+
+    expect(followed.exitCode).toBe(0);
+    expect(followed.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^deploy ${app.name}/staging succeeded in \\d`));
+    const failure = String.raw`deploy: attempt (\d) failed: flyctl deploy failed: 429 Too Many Requests \(token \[REDACTED\]\)`;
+    const retryLines = followed.stdout.split('\n').filter((line) => line.startsWith('↻'));
+    for (const line of retryLines) expect(line).toMatch(new RegExp(`^↻ ${failure}; (retrying in \\d+ s|retrying now) \\(attempt \\d of 4\\)$|^↻ ${failure}; attempt \\d of 4 running$`));
+    // The longest backoff (8 s) is seen whatever the load; each state of a retry is printed once, not at every poll.
+    expect(retryLines).toContainEqual(expect.stringMatching(/^↻ deploy: attempt 3 failed: .*; retrying in \d+ s \(attempt 4 of 4\)$/));
+    expect(new Set(retryLines).size).toBe(retryLines.length);
+    expect(looks.at(-1)).toMatch(new RegExp(`^ {4}↻ ${failure}; `, 'm'));
+    expect([followed.stdout, followed.stderr, ...looks].join('\n')).not.toContain(FLY_TOKEN);
+    expect(await world.servedBody(app)).toContain('v2');
   });
 
   it('locks deploys: a deploy is refused with exit 1 and the lock\'s reason until unlocked', async () => {

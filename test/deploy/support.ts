@@ -77,15 +77,20 @@ export async function createStagedAppIn(world: DeployWorld, production: Record<s
   return { app, production: { name: flyApp, repo: app.repo, initialImage: created.imageRef, appUrl: created.appUrl } };
 }
 
+/** Builds and pushes an image of the behaviour (as CI would), for a deploy of a prebuilt image: its reference. */
+export async function pushPrebuiltImage(world: DeployWorld, app: TestApp, behaviour: SimAppManifest): Promise<string> {
+  const label = `prebuilt-${Math.random().toString(36).slice(2, 10)}`;
+  const sourceDir = world.sim.makeSourceDir({ version: 'v2', ...behaviour }, { app: app.name });
+  await world.sim.runOrThrow(['deploy', sourceDir, '--build-only', '--push', '-a', app.name, '--image-label', label]);
+  return `registry.fly.io/${app.name}:${label}`;
+}
+
 /**
  * Builds and pushes an image of the behaviour, then deploys it as a prebuilt image (no checkout, tests
  * or build: for suites whose subject comes after the rollout) and waits for the run to close.
  */
 export async function deployPrebuiltImage(kit: WorkflowTestKit, world: DeployWorld, app: TestApp, behaviour: SimAppManifest): Promise<{ status: RunStatus; image: string }> {
-  const label = `prebuilt-${Math.random().toString(36).slice(2, 10)}`;
-  const sourceDir = world.sim.makeSourceDir({ version: 'v2', ...behaviour }, { app: app.name });
-  await world.sim.runOrThrow(['deploy', sourceDir, '--build-only', '--push', '-a', app.name, '--image-label', label]);
-  const image = `registry.fly.io/${app.name}:${label}`;
+  const image = await pushPrebuiltImage(world, app, behaviour);
   const request: DeployRequest = { app: app.name, environment: 'staging', image, trigger: { source: 'ci', actor: 'ci-bot' } };
   const { status } = await kit.withWorker(world.activities(), async (taskQueue) => {
     const { workflowId } = await requestDeploy(kit.client, taskQueue, request);
