@@ -1,6 +1,6 @@
 // The API process: loads the config, connects to Temporal, serves HTTP until SIGINT/SIGTERM.
 import { Client, Connection } from '@temporalio/client';
-import { loadAppsConfig, loadEnvConfig } from '../lib/config.js';
+import { appsConfigLoader, loadEnvConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
@@ -12,7 +12,7 @@ import { buildServer } from './server.js';
 async function main(): Promise<void> {
   const env = loadEnvConfig();
   const logger = createLogger({ level: env.LOG_LEVEL, name: 'flightdeck-api' });
-  const loadApps = () => loadAppsConfig(env.FLIGHTDECK_CONFIG);
+  const loadApps = appsConfigLoader(env.FLIGHTDECK_CONFIG);
   loadApps(); // an invalid config stops the start, listing every problem
 
   const connection = await Connection.connect(temporalConnectionOptions(env));

@@ -600,6 +600,24 @@ export function loadAppsConfig(file: string): AppsConfig {
   return parseAppsConfig(raw, resolved);
 }
 
+/**
+ * loadAppsConfig for a long-running process (the API, the worker): parses the file again only when
+ * it changed (inode, size or modification time), so an edit applies at the next request without
+ * reading and validating the YAML on every one. An invalid edit throws, as loadAppsConfig does,
+ * until it is fixed.
+ */
+export function appsConfigLoader(file: string): () => AppsConfig {
+  let cached: { version: string; config: AppsConfig } | undefined;
+  return () => {
+    const stat = fs.statSync(path.resolve(file), { throwIfNoEntry: false });
+    const version = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : undefined;
+    if (cached && cached.version === version) return cached.config;
+    const config = loadAppsConfig(file);
+    cached = version ? { version, config } : undefined;
+    return config;
+  };
+}
+
 export interface ResolvedTarget {
   appName: string;
   environment: string;

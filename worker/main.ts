@@ -5,7 +5,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { createActivities, createRunnerActivities } from '../activities/index.js';
 import { createSlackClient } from '../activities/slack.js';
-import { loadAppsConfig, loadEnvConfig, type AppsConfig, type EnvConfig } from '../lib/config.js';
+import { appsConfigLoader, loadEnvConfig, type AppsConfig, type EnvConfig } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const queues = taskQueuesOf(loadedEnv);
   const env = withTaskQueues(loadedEnv, queues);
   const logger = createLogger({ level: env.LOG_LEVEL, name: 'flightdeck-worker' });
-  const loadApps = () => loadAppsConfig(env.FLIGHTDECK_CONFIG);
+  const loadApps = appsConfigLoader(env.FLIGHTDECK_CONFIG);
   const apps = loadApps();
   logger.info({ apps: Object.keys(apps.apps), databases: Object.keys(apps.databases), temporal: env.TEMPORAL_ADDRESS, taskQueue: env.TEMPORAL_TASK_QUEUE }, 'starting worker');
 

@@ -1,7 +1,37 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadAppsConfig, loadEnvConfig, parseAppsConfig, resolveTarget, slackChannelFor } from '../../lib/config.js';
+import { appsConfigLoader, ConfigError, loadAppsConfig, loadEnvConfig, parseAppsConfig, resolveTarget, slackChannelFor } from '../../lib/config.js';
 import { isValidGitRef } from '../../lib/validate.js';
 import { locatePostgresBinDir } from '../../scripts/localPostgres.js';
+
+describe('appsConfigLoader', () => {
+  it('parses the file once while it is unchanged, and again after each edit, refusing an invalid one', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-config-'));
+    const file = path.join(dir, 'flightdeck.yaml');
+    const write = (content: unknown, mtimeSeconds: number) => {
+      fs.writeFileSync(file, JSON.stringify(content));
+      fs.utimesSync(file, mtimeSeconds, mtimeSeconds);
+    };
+    try {
+      const load = appsConfigLoader(file);
+      write(validApps, 1000);
+      const first = load();
+      expect(load()).toBe(first);
+      const renamed = { apps: { ...validApps.apps, cart: validApps.apps.shop } };
+      write(renamed, 2000);
+      expect(Object.keys(load().apps)).toEqual(['shop', 'cart']);
+      write({ apps: { shop: { repository: 'not a url' } } }, 3000);
+      expect(problems(load).length).toBeGreaterThan(0);
+      expect(problems(load).length).toBeGreaterThan(0);
+      write(validApps, 4000);
+      expect(Object.keys(load().apps)).toEqual(['shop']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 const validApps = {
   apps: {
