@@ -269,17 +269,7 @@ export const openApiDocument = {
         summary: 'The incident runbook: assess, restart machines one by one (each passing its checks), verify, roll back or ask if still failing',
         security: writeSecurity,
         parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object', required: ['app', 'environment'], additionalProperties: false,
-                properties: { app: { type: 'string' }, environment: { type: 'string' }, reason: { type: 'string' } },
-              },
-            },
-          },
-        },
+        requestBody: jsonBody(['app', 'environment'], { app: { type: 'string' }, environment: { type: 'string' }, reason: { type: 'string' } }),
         responses: { 202: json(ref('Enqueued'), 'Queued in the environment\'s deploy queue (`duplicate`: the runbook already running or queued there).'), ...writeErrors },
       },
     },
@@ -288,21 +278,11 @@ export const openApiDocument = {
         summary: 'Stop (scale to 0, remembering the per-region counts), start (bring those back) or scale to a count, with verification',
         security: writeSecurity,
         parameters: [headerParam(ACTOR_HEADER, 'the person the caller acts for (audit log)')],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object', required: ['app', 'environment', 'action'], additionalProperties: false,
-                properties: {
-                  app: { type: 'string' }, environment: { type: 'string' }, action: { type: 'string', enum: ['stop', 'start', 'scale'] },
-                  count: { type: 'integer', minimum: 0, maximum: 100, description: 'scale only' }, region: { type: 'string', examples: ['ams'], description: 'scale only' },
-                  reason: { type: 'string' },
-                },
-              },
-            },
-          },
-        },
+        requestBody: jsonBody(['app', 'environment', 'action'], {
+          app: { type: 'string' }, environment: { type: 'string' }, action: { type: 'string', enum: ['stop', 'start', 'scale'] },
+          count: { type: 'integer', minimum: 0, maximum: 100, description: 'scale only' }, region: { type: 'string', examples: ['ams'], description: 'scale only' },
+          reason: { type: 'string' },
+        }),
         responses: { 202: json(ref('Enqueued'), 'Queued in the environment\'s deploy queue.'), ...writeErrors },
       },
     },
