@@ -183,13 +183,11 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
         parentClosePolicy: ParentClosePolicy.ABANDON,
         cancellationType: ChildWorkflowCancellationType.ABANDON,
       });
-      recentlyStarted.push(operation.workflowId);
-      if (recentlyStarted.length > 20) recentlyStarted.shift();
+      keepNewest(recentlyStarted, operation.workflowId);
       await child.result();
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        alreadyRun.push(operation.workflowId);
-        if (alreadyRun.length > 20) alreadyRun.shift();
+        keepNewest(alreadyRun, operation.workflowId);
         // The same operation started elsewhere (an earlier queue): wait for it, never run beside it.
         await runWatch.awaitRunClosed({ workflowId: operation.workflowId }).catch(() => undefined);
       }
@@ -233,13 +231,11 @@ export async function deployQueue(state: DeployQueueState = { seen: [], supersed
         // A delivery's pipeline runs once, however often the webhook comes (within the namespace's retention).
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
-      recentlyStarted.push(running.workflowId);
-      if (recentlyStarted.length > 20) recentlyStarted.shift();
+      keepNewest(recentlyStarted, running.workflowId);
       await pipeline.result();
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        alreadyRun.push(running.workflowId);
-        if (alreadyRun.length > 20) alreadyRun.shift();
+        keepNewest(alreadyRun, running.workflowId);
         // Started by an earlier queue (terminated, reset, or ended idle) and maybe still deploying:
         // the next deploy waits for it, so two never overlap.
         if (isOneAtATime) await runWatch.awaitRunClosed({ workflowId: running.workflowId }).catch(() => undefined);
@@ -289,4 +285,10 @@ function lockedFailure(request: DeployRequest, lock: DeployLock): ApplicationFai
 function remember(seen: Map<string, string>, key: string, workflowId: string): void {
   seen.set(key, workflowId);
   while (seen.size > MAX_REMEMBERED_DELIVERIES) seen.delete(seen.keys().next().value!);
+}
+
+/** Keeps the newest ids a request may still be waiting to hear about (an update waits a few seconds at most). */
+function keepNewest(ids: string[], workflowId: string): void {
+  ids.push(workflowId);
+  if (ids.length > 20) ids.shift();
 }
