@@ -136,7 +136,7 @@ describe('release ledger', () => {
       expect(rollbackDeploy.argv).toContain('--config');
       expect(await machineImages(world.sim, app)).toEqual([first.facts.image, first.facts.image]);
     });
-  });
+  }, 120_000); // two deploys, the health deadline (8 s) and a rollback: ~27 s on a quiet machine
 
   it('runs one rollback at a time per environment: a second request gets the running one', async () => {
     const app = await world.createApp();
