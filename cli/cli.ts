@@ -9,6 +9,7 @@ import { DeployFrozenError } from '../lib/deployFreeze.js';
 import { PromotionRefused } from '../lib/promotion.js';
 import { DeployLockedError } from '../lib/deployLocks.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
+import { assertSearchAttributes } from '../lib/searchAttributeCheck.js';
 import { temporalConnectionOptions } from '../lib/temporalConnection.js';
 import type { Command, OptionSpecs, PreparedCommand, Session } from './command.js';
 import { findCommand } from './commands/index.js';
@@ -78,6 +79,9 @@ async function execute(prepared: PreparedCommand, command: Command, context: Omi
     throw new Error(`cannot reach Temporal at ${context.env.TEMPORAL_ADDRESS}: ${(err as Error).message}`);
   }
   try {
+    // Every command starts or lists runs by Flightdeck's search attributes: a namespace without them is a
+    // configuration problem, said as such (where they cannot be listed, the worker has warned already).
+    await assertSearchAttributes(connection, context.env.TEMPORAL_NAMESPACE, () => undefined);
     return await prepared({ ...context, client: new Client({ connection, namespace: context.env.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(context.env) }) });
   } finally {
     await connection.close();

@@ -17,8 +17,8 @@ export interface CliResult {
 }
 
 export interface CliRunner {
-  /** Runs flightdeck with args; taskQueue is the worker's, temporalAddress overrides the test server's. */
-  run(args: string[], options: { taskQueue?: string; temporalAddress?: string }): Promise<CliResult>;
+  /** Runs flightdeck with args; taskQueue is the worker's, temporalAddress and temporalNamespace override the test server's. */
+  run(args: string[], options: { taskQueue?: string; temporalAddress?: string; temporalNamespace?: string }): Promise<CliResult>;
 }
 
 /** Call at the top level of a test file; config() gives the apps config the command line reads. */
@@ -38,7 +38,7 @@ export function useFlightdeckCli(config: () => Record<string, unknown>): CliRunn
           PATH: process.env.PATH,
           HOME: process.env.HOME,
           TEMPORAL_ADDRESS: options.temporalAddress ?? inject('temporalAddress'),
-          TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+          TEMPORAL_NAMESPACE: options.temporalNamespace ?? inject('temporalNamespace'),
           TEMPORAL_TASK_QUEUE: options.taskQueue ?? 'no-worker',
           FLIGHTDECK_CONFIG: configFile,
         },

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { RUN_SEARCH_ATTRIBUTES } from '../../lib/runSearchAttributes.js';
 import { assertSearchAttributes } from '../../lib/searchAttributeCheck.js';
 import { locateTemporalCli } from '../../scripts/localTemporal.js';
+import { useFlightdeckCli } from '../cli/runFlightdeck.js';
 
 const execFileAsync = promisify(execFile);
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
@@ -22,6 +23,7 @@ let scratch: string;
 const bareNamespace = `bare-${randomUUID().slice(0, 8)}`;
 const warnings: string[] = [];
 const warn = (message: string) => { warnings.push(message); };
+const cli = useFlightdeckCli(() => ({ apps: {} }));
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
@@ -56,6 +58,13 @@ it('stops a worker in a namespace without the attributes, naming each one and th
   expect(stderr).toContain('search attribute FlightdeckApp (Keyword) is not registered');
   expect(stderr).toContain('search attribute FlightdeckState (Keyword) is not registered');
   expect(stderr).toContain(`temporal operator search-attribute create --namespace ${bareNamespace} --name FlightdeckKind --type Keyword`);
+}, 60_000);
+
+it('refuses a command line command in such a namespace with exit code 2 and the same explanation', async () => {
+  const result = await cli.run(['history'], { temporalNamespace: bareNamespace });
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toContain('search attribute FlightdeckKind (Keyword) is not registered');
+  expect(result.stderr).toContain(`temporal operator search-attribute create --namespace ${bareNamespace} --name FlightdeckApp --type Keyword`);
 }, 60_000);
 
 it('accepts the namespace once the printed commands have registered the attributes', async () => {

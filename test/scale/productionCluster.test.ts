@@ -6,6 +6,8 @@ import type { Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { parseAppsConfig } from '../../lib/config.js';
 import { requestDeploy } from '../../lib/operations.js';
+import { listRuns } from '../../lib/runHistory.js';
+import { runSearchAttributes } from '../../lib/runSearchAttributes.js';
 import { isProcessRunning } from '../../sim/testing.js';
 import { API_TOKEN, buildTestServer } from '../api/apiHarness.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
@@ -79,6 +81,29 @@ describe('two workers on the production Temporal server', () => {
     await expectEachDeployedOnce(temporal.client, apps, workflowIds);
     expect(isProcessRunning(survivor!.pid)).toBe(true);
   }, 300_000);
+});
+
+describe("Flightdeck's search attributes on the production Temporal server", () => {
+  it('lists runs by their attributes, and runs started before them by their id, from PostgreSQL visibility', async () => {
+    const app = `listing-${Date.now().toString(36)}`;
+    const tagged = `tagged-${app}`;
+    const untagged = `deploy/${app}/production/abc1234-00000001`;
+    await temporal.client.workflow.start('deployPipeline', {
+      workflowId: tagged, taskQueue: `no-worker-${app}`, args: [],
+      typedSearchAttributes: runSearchAttributes({ kind: 'deploy', app, environment: 'production', state: 'waiting-for-approval' }),
+    });
+    await temporal.client.workflow.start('deployPipeline', { workflowId: untagged, taskQueue: `no-worker-${app}`, args: [] });
+    try {
+      const listed = await waitUntil('both runs to be listed', async () => {
+        const runs = await listRuns(temporal.client, { app, environment: 'production' });
+        return runs.length === 2 ? runs : undefined;
+      });
+      expect(listed.map((run) => run.workflowId)).toEqual([untagged, tagged]);
+      expect((await listRuns(temporal.client, { app, state: 'waiting-for-approval', isRunning: true })).map((run) => run.workflowId)).toEqual([tagged]);
+    } finally {
+      for (const id of [tagged, untagged]) await temporal.client.workflow.getHandle(id).terminate('listing checked');
+    }
+  });
 });
 
 describe('a Temporal server restart in the middle of a deploy', () => {
