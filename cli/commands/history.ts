@@ -1,4 +1,4 @@
-import type { RunKind } from '../../lib/messages.js';
+import { RUN_STATES, type RunKind, type RunState } from '../../lib/messages.js';
 import { withLedgerVerdicts } from '../../lib/releaseLedgerClient.js';
 import { DEFAULT_RUN_LIMIT, listRuns, WORKFLOW_TYPE_OF_KIND, type RunFilter } from '../../lib/runHistory.js';
 import type { Command } from '../command.js';
@@ -12,17 +12,19 @@ const KINDS = Object.keys(WORKFLOW_TYPE_OF_KIND) as RunKind[];
 export const historyCommand: Command = {
   name: 'history',
   summary: 'recent runs, newest first: deploys, rollbacks, migrations, backups, restores',
-  usage: 'flightdeck history [app] [environment] [--db DATABASE] [--kind KIND] [--limit N] [--json]',
+  usage: 'flightdeck history [app] [environment] [--db DATABASE] [--kind KIND] [--state STATE] [--limit N] [--json]',
   details: `Lists runs from Temporal's visibility store, newest first.
 
   [app] [environment]  only this app's runs (deploys, rollbacks, migrations), in one environment
   --db DATABASE        only this database's runs (backups, restores)
   --kind KIND          one of ${KINDS.join(', ')}
+  --state STATE        only runs in this state: ${RUN_STATES.join(', ')}
   --limit N            at most N runs (default ${DEFAULT_RUN_LIMIT})
 
   flightdeck history shop production
-  flightdeck history --db orders --kind backup --limit 5`,
-  options: { db: { type: 'string' }, kind: { type: 'string' }, limit: { type: 'string' } },
+  flightdeck history --db orders --kind backup --limit 5
+  flightdeck history shop --state waiting-for-approval`,
+  options: { db: { type: 'string' }, kind: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' } },
   prepare({ positionals, options, config }) {
     const [app, environment] = expectArguments(positionals, 'history', 0, 2);
     const filter: RunFilter = { limit: wholeNumber(options.limit, 'limit', 1) ?? DEFAULT_RUN_LIMIT };
@@ -40,6 +42,11 @@ export const historyCommand: Command = {
     if (kind !== undefined) {
       if (!KINDS.includes(kind as RunKind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}, got "${kind}"`, 'history');
       filter.kind = kind as RunKind;
+    }
+    const state = text(options.state);
+    if (state !== undefined) {
+      if (!(RUN_STATES as readonly string[]).includes(state)) throw new UsageError(`--state must be one of ${RUN_STATES.join(', ')}, got "${state}"`, 'history');
+      filter.state = state as RunState;
     }
     return async ({ client, out }) => {
       const runs = await withLedgerVerdicts(client, await listRuns(client, filter));

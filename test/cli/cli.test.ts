@@ -88,6 +88,10 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     expect(unknownOption.exitCode).toBe(2);
     expect(unknownOption.stderr).toContain('unknown option --bogus');
 
+    const unknownState = await cli.run(['history', '--state', 'asleep'], { temporalAddress: '127.0.0.1:1' });
+    expect(unknownState.exitCode).toBe(2);
+    expect(unknownState.stderr).toContain('--state must be one of queued, running, waiting-for-approval');
+
     const unknownApp = await cli.run(['status', 'nope', '--json'], { temporalAddress: '127.0.0.1:1' });
     expect(unknownApp.exitCode).toBe(2);
     expect(JSON.parse(unknownApp.stdout)).toMatchObject({ error: 'usage', message: expect.stringContaining(`unknown app "nope"; configured apps: ${Object.keys(world.apps).join(', ')}`) });

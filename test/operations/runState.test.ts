@@ -4,12 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decideApproval, requestDeploy } from '../../lib/operations.js';
 import { listRuns } from '../../lib/runHistory.js';
+import { useFlightdeckCli } from '../cli/runFlightdeck.js';
 import { useDeployWorld } from '../helpers/deployWorld.js';
 import { useWorkflowTestKit } from '../helpers/temporal.js';
 import { deployRequest, waitUntil } from '../deploy/support.js';
 
 const kit = useWorkflowTestKit(fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)));
 const world = useDeployWorld();
+const cli = useFlightdeckCli(() => ({ apps: world.apps }));
 const APPROVER = 'UAPPROVER';
 
 let taskQueue: string;
@@ -34,6 +36,8 @@ it('lists a deploy as waiting for approval while it waits, and as succeeded once
   const waiting = await waitUntil('the deploy to be listed as waiting for approval', async () =>
     (await listRuns(kit.client, { ...address, state: 'waiting-for-approval' })).find((run) => run.workflowId === workflowId));
   expect(waiting).toMatchObject({ kind: 'deploy', app: app.name, environment: 'staging', status: 'RUNNING' });
+  const listed = await cli.run(['history', app.name, 'staging', '--state', 'waiting-for-approval', '--json'], { taskQueue });
+  expect(JSON.parse(listed.stdout).runs).toEqual([expect.objectContaining({ workflowId, state: 'waiting-for-approval' })]);
 
   await decideApproval(kit.client, workflowId, { isApproved: true, actor: APPROVER });
   const done = await waitUntil('the deploy to be listed as succeeded', async () =>
