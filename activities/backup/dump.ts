@@ -250,6 +250,10 @@ async function storeDump(source: DumpSource, storage: BackupStorage, key: string
       if (encrypted && !isSuccessful(encrypted)) throw permanentFailure(PermanentError.BackupDumpFailed, ageFailure(encrypted));
     },
   });
+  // Its errors (a failed producer, seen at its end) reach us through storage.write and source.finished.
+  // After a cancelled or failed write nothing listens to it any more, and an 'error' event nobody
+  // hears is an uncaught exception: it would take the worker down (seen when a dump was terminated).
+  checksum.stream.on('error', () => undefined);
   if (encrypt) {
     source.stream.pipe(encrypt.stdin!);
     encrypt.stdout.pipe(checksum.stream);
