@@ -19,7 +19,9 @@ function commitHangingTests(app: TestApp, marker: string): string {
   return app.repo.commit({ behaviour: { version: 'v2' }, testScript });
 }
 
-describe('cancelling a deploy', () => {
+// Each test has its own app and task queue, and most of a test is waiting: they run side by side,
+// up to the config's maxConcurrency.
+describe.concurrent('cancelling a deploy', () => {
   it('during the tests: kills the test command with its children and deploys nothing', async () => {
     const app = await world.createApp();
     const marker = `flightdeck-hung-test-${app.name}`;
@@ -101,7 +103,7 @@ describe('cancelling a deploy', () => {
   });
 });
 
-describe('cancelling a rollback', () => {
+describe.concurrent('cancelling a rollback', () => {
   it('during its rollout: the rollout finishes, the checks are skipped, and the run closes CANCELED saying so', { timeout: 240_000 }, async () => {
     const app = await world.createApp({ environment: { lockAfterRollback: false, rollbackStrategy: 'rolling' } });
     // The release to go back to takes seconds to become healthy, so its rollout is under way when the cancel comes.

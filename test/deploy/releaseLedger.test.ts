@@ -42,7 +42,9 @@ async function rollBack(taskQueue: string, app: TestApp, options: { target?: { i
 
 const verdicts = (entries: LedgerEntry[]) => entries.map((e) => `${e.kind} ${e.verdict}`);
 
-describe('release ledger', () => {
+// Each test has its own app, task queue and ledger, and most of a test is waiting (rollouts, health
+// deadlines): they run side by side, up to the config's maxConcurrency.
+describe.concurrent('release ledger', () => {
   it('never rolls back to a bad image: good → bad (automatic rollback) → manual rollback', { timeout: 240_000 }, async () => {
     const app = await world.createApp();
     const workers = appWorkers(app);
