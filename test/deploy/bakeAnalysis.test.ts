@@ -33,7 +33,8 @@ const deployImage = (app: TestApp, behaviour: SimAppManifest) => deployPrebuiltI
 
 const bakeOf = (status: RunStatus) => status.stages.find((s) => s.name === 'bake');
 
-describe('bake analysis', () => {
+// Each test has its own app (and task queue): they run side by side, up to the config's maxConcurrency.
+describe.concurrent('bake analysis', () => {
   it('rolls back a release whose error rate rises during the bake', async () => {
     const app = await analysedApp({});
     const { status } = await deployImage(app, { traffic: { ...TRAFFIC, errorRate: 0.3 } });

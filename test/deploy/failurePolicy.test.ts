@@ -19,7 +19,8 @@ function pausingApp(pauseTimeout: string): Promise<TestApp> {
   return world.createApp({ environment: { onFailure: 'pause', pauseTimeout, health: HEALTH_ON_HOME } });
 }
 
-describe('failure policy', () => {
+// Each test has its own app (and task queue): they run side by side, up to the config's maxConcurrency.
+describe.concurrent('failure policy', () => {
   it('rolls nothing out when the release_command outlives its timeout (flyctl exits 1, not 126), and says so', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({

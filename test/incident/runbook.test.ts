@@ -16,7 +16,8 @@ const world = useDeployWorld(kit);
 const QUICK_HEALTH = { health: { consecutiveSuccesses: 2, interval: '100ms', deadline: '3s', requestTimeout: '1s' } };
 const trigger = { source: 'cli' as const, actor: 'dana' };
 
-describe('incident runbook', () => {
+// Each test has its own app (and task queue): they run side by side, up to the config's maxConcurrency.
+describe.concurrent('incident runbook', () => {
   it('heals a degraded app by restarting its machines one at a time, each passing its checks first', { timeout: 90_000 }, async () => {
     const app = await world.createApp({ machines: 2, environment: QUICK_HEALTH, image: { failHealthAfterMs: 2500, restartHeals: 'permanently' } });
     await waitUntilDegraded(app);

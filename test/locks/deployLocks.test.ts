@@ -24,7 +24,8 @@ async function deploy(taskQueue: string, app: TestApp, version: string): Promise
   expect(status.state).toBe('succeeded');
 }
 
-describe('deploy locks', () => {
+// Each test has its own app (and task queue): they run side by side, up to the config's maxConcurrency.
+describe.concurrent('deploy locks', () => {
   it('refuses a deploy while locked, naming owner, reason and how to unlock, and starts nothing', async () => {
     const app = await world.createApp();
     await withWorker(async (taskQueue) => {
