@@ -42,7 +42,8 @@ async function withWorkerEnvironment<T>(vars: Record<string, string>, fn: () => 
   }
 }
 
-describe('flyctl fidelity: failures decided from the final error and from Fly\'s state', () => {
+// Each test its own app and worker, nothing process-wide: side by side, up to the config's maxConcurrency.
+describe.concurrent('flyctl fidelity: failures decided from the final error and from Fly\'s state', () => {
   it('(14.1) with a deploy token, a failed release_command whose logs look like an auth failure stops with nothing rolled out', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({
