@@ -18,7 +18,9 @@ async function deployAndWait(app: TestApp, sha: string): Promise<{ status: RunSt
   });
 }
 
-describe('deploy pipeline', () => {
+// Each test its own app and worker: side by side, up to the config's maxConcurrency. The tests that
+// make the simulator or Slack fail (for every caller) run afterwards, one at a time.
+describe.concurrent('deploy pipeline', () => {
   it('tests, builds, deploys and verifies a healthy commit, and reports it in one Slack message', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
@@ -87,11 +89,12 @@ describe('deploy pipeline', () => {
   it('deploys nothing when the tests fail', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' }, testExitCode: 3 });
-    const deploysBefore = world.sim.callCount('deploy');
+    const deploysOfApp = () => world.sim.callLog().filter((c) => c.command === 'deploy' && c.argv.includes(app.name)).length;
+    const deploysBefore = deploysOfApp();
     const { status } = await deployAndWait(app, sha);
     expect(status.state).toBe('failed');
     expect(status.outcome).toMatch(/test failed: tests \(node test.js\) failed with exit code 3.*Nothing was deployed/);
-    expect(world.sim.callCount('deploy')).toBe(deploysBefore);
+    expect(deploysOfApp()).toBe(deploysBefore);
   });
 
   it('rolls nothing out when the release_command fails, and says so', async () => {
@@ -102,26 +105,6 @@ describe('deploy pipeline', () => {
     expect(status.outcome).toMatch(/Nothing was rolled out, so nothing was rolled back: .*release command failed/);
     expect(status.stages.find((s) => s.name === 'rollback')).toBeUndefined();
     expect(await world.servedBody(app)).toContain('v1');
-  });
-
-  it('retries transient flyctl errors and still deploys', async () => {
-    const app = await world.createApp();
-    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
-    await world.sim.injectFault('status', { kind: 'rate-limited', times: 2 });
-    const { status } = await deployAndWait(app, sha);
-    expect(status.state).toBe('succeeded');
-    expect(world.sim.callLog().filter((c) => c.fault).length).toBeGreaterThanOrEqual(2);
-  });
-
-  it('fails fast without retries on a permanent flyctl error', async () => {
-    const app = await world.createApp();
-    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
-    await world.sim.injectFault('secrets list', { kind: 'fail', message: 'failed to get app: Could not find App "x"', times: 1 });
-    const before = world.sim.callCount('secrets list');
-    const { status } = await deployAndWait(app, sha);
-    expect(status.state).toBe('failed');
-    expect(status.outcome).toMatch(/preflight failed: flyctl secrets list failed: failed to get app: Could not find App/);
-    expect(world.sim.callCount('secrets list')).toBe(before + 1);
   });
 
   it('gives a re-delivered trigger the run it already started', async () => {
@@ -159,6 +142,38 @@ describe('deploy pipeline', () => {
     expect(await world.servedBody(app)).toContain('v1');
   });
 
+  it('never writes the Fly token or the Slack token into workflow history', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { workflowId } = await deployAndWait(app, sha);
+    const history = JSON.stringify(await kit.client.workflow.getHandle(workflowId).fetchHistory());
+    expect(history.length).toBeGreaterThan(1000);
+    expect(history).not.toContain(FLY_TOKEN);
+    expect(history).not.toContain(SLACK_TOKEN);
+  });
+});
+
+describe('deploy pipeline, with the simulator or Slack failing for every caller', () => {
+  it('retries transient flyctl errors and still deploys', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    await world.sim.injectFault('status', { kind: 'rate-limited', times: 2 });
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('succeeded');
+    expect(world.sim.callLog().filter((c) => c.fault).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('fails fast without retries on a permanent flyctl error', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    await world.sim.injectFault('secrets list', { kind: 'fail', message: 'failed to get app: Could not find App "x"', times: 1 });
+    const before = world.sim.callCount('secrets list');
+    const { status } = await deployAndWait(app, sha);
+    expect(status.state).toBe('failed');
+    expect(status.outcome).toMatch(/preflight failed: flyctl secrets list failed: failed to get app: Could not find App/);
+    expect(world.sim.callCount('secrets list')).toBe(before + 1);
+  });
+
   it('keeps Slack failures out of the outcome and brings the message up to date once Slack recovers', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
@@ -169,15 +184,5 @@ describe('deploy pipeline', () => {
     const messages = world.slack.messages.filter((m) => m.text.includes(app.name) && !m.threadTs);
     expect(messages).toHaveLength(1);
     expect(messages[0]!.text).toContain('succeeded');
-  });
-
-  it('never writes the Fly token or the Slack token into workflow history', async () => {
-    const app = await world.createApp();
-    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
-    const { workflowId } = await deployAndWait(app, sha);
-    const history = JSON.stringify(await kit.client.workflow.getHandle(workflowId).fetchHistory());
-    expect(history.length).toBeGreaterThan(1000);
-    expect(history).not.toContain(FLY_TOKEN);
-    expect(history).not.toContain(SLACK_TOKEN);
   });
 });
