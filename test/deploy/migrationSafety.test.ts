@@ -48,7 +48,8 @@ const buttonActions = (blocks: unknown[] | undefined) => ((blocks ?? []) as Bloc
 
 const hasTable = async (db: Db, table: string) => (await db.query('select 1 from information_schema.tables where table_name = $1', [table])).length === 1;
 
-describe('migration safety in the pipeline', { timeout: 120_000 }, () => {
+// Each test its own app, database and secret: side by side, up to the config's maxConcurrency.
+describe.concurrent('migration safety in the pipeline', { timeout: 120_000 }, () => {
   it('waits for approval in production on a lock-risk migration, with the statement, why and how to avoid it in the message', async () => {
     const { app, db } = await appWithPendingMigrations({ '0003_index_totals.up.sql': 'create index orders_total_idx on orders (total);\n' }, 'production', {
       approval: { approvers: ['U_DBA'] },
