@@ -8,7 +8,7 @@ import { startTemporalDevServer, type TemporalDevServer } from '../scripts/local
 import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
 import { startLocalPrometheus, type LocalPrometheus } from '../scripts/localPrometheus.js';
 import { locateSquawk } from '../scripts/squawk.js';
-import { bundleForRun, compileWorkerProcess } from './helpers/workflowBundles.js';
+import { bundleForRun, compileRunScripts, type RunScripts } from './helpers/workflowBundles.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,19 +21,20 @@ declare module 'vitest' {
     /** Flightdeck's workflows bundled once for the run (test/helpers/workflowBundles.ts). */
     workflowBundleForKit: string;
     workflowBundleForProcesses: string;
-    /** test/fixtures/workerProcess.ts compiled once for the run (plain node starts it). */
+    /** test/fixtures/workerProcess.ts and cli/main.ts compiled once for the run (plain node starts them). */
     workerProcessScript: string;
+    cliScript: string;
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started: Array<TemporalDevServer | LocalPostgres | LocalPrometheus> = [];
   const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-bundles-'));
-  let workerProcess: Awaited<ReturnType<typeof compileWorkerProcess>> | undefined;
+  let scripts: RunScripts | undefined;
   const stopAll = async () => {
     await Promise.allSettled(started.map((s) => s.stop()));
     fs.rmSync(bundleDir, { recursive: true, force: true });
-    workerProcess?.remove();
+    scripts?.remove();
   };
   try {
     // The migration linter, on the PATH of test workers and of the workers they start (SQUAWK_PATH's default).
@@ -47,7 +48,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       startLocalPrometheus().then((server) => { started.push(server); return server; }),
       bundleForRun(bundleDir),
     ]);
-    workerProcess = await compileWorkerProcess();
+    scripts = await compileRunScripts();
     project.provide('temporalAddress', temporal.address);
     project.provide('temporalNamespace', temporal.namespace);
     project.provide('postgresUrl', postgresUrl);
@@ -55,7 +56,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('prometheusTargetsDir', prometheus.targetsDir);
     project.provide('workflowBundleForKit', bundles.withTestInterceptors);
     project.provide('workflowBundleForProcesses', bundles.plain);
-    project.provide('workerProcessScript', workerProcess.script);
+    project.provide('workerProcessScript', scripts.workerProcess);
+    project.provide('cliScript', scripts.cli);
     console.log(`test servers: Temporal ${temporal.address}, PostgreSQL ${new URL(postgresUrl).host}, Prometheus ${new URL(prometheus.url).host}`);
   } catch (err) {
     await stopAll();

@@ -1,14 +1,12 @@
-// Runs the real `flightdeck` command line (tsx cli/main.ts) as a subprocess against the test run's
-// Temporal server, with an apps config file written from the test's apps.
+// Runs the real `flightdeck` command line (cli/main.ts, compiled once for the run by test/globalSetup.ts)
+// as a subprocess against the test run's Temporal server, with an apps config file written from the
+// test's apps.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, inject } from 'vitest';
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
 export interface CliResult {
   exitCode: number;
@@ -30,7 +28,7 @@ export function useFlightdeckCli(config: () => Record<string, unknown>): CliRunn
     async run(args, options) {
       const configFile = path.join(dir, `flightdeck-${++runs}.json`);
       fs.writeFileSync(configFile, JSON.stringify(config()));
-      const result = await execa(TSX, [path.join(REPO_ROOT, 'cli', 'main.ts'), ...args], {
+      const result = await execa(process.execPath, [inject('cliScript'), ...args], {
         cwd: dir,
         reject: false,
         extendEnv: false,
