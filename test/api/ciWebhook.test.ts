@@ -56,7 +56,8 @@ function oidcToken(claims: Record<string, unknown>, options: { issuer?: string; 
     .sign(signingKey);
 }
 
-describe('POST /webhooks/ci with an HMAC signature', () => {
+// Each test its own app (and repository): side by side, up to the config's maxConcurrency.
+describe.concurrent('POST /webhooks/ci with an HMAC signature', () => {
   it('deploys the commit a signed request names', async () => {
     const app = await createCiApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
@@ -133,7 +134,7 @@ describe('POST /webhooks/ci with an HMAC signature', () => {
   });
 });
 
-describe('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
+describe.concurrent('POST /webhooks/ci with a GitHub Actions OIDC token', () => {
   it("deploys when the token's repository and ref are the app's and the environment's", async () => {
     const app = await createCiApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });

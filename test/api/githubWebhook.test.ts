@@ -38,7 +38,8 @@ const push = (app: GitHubApp, after: string, extra: object = {}) => ({
   ref: 'refs/heads/main', after, deleted: false, repository: { full_name: app.repository }, sender: { login: 'octocat' }, ...extra,
 });
 
-describe('POST /webhooks/github', () => {
+// Each test its own app (and repository): side by side, up to the config's maxConcurrency.
+describe.concurrent('POST /webhooks/github', () => {
   it('deploys a pushed commit to the environment that follows the branch', async () => {
     const app = await createGitHubApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
