@@ -7,14 +7,13 @@
 // Prints figures; it passes or fails nothing.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createBackupActivities } from '../activities/backup/index.js';
 import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
-import { ageKeygen, formatBytes, log, runActivity, sampleRss, seconds, withClient } from './backupSupport.js';
+import type { LocalPostgres } from '../scripts/localPostgres.js';
+import { ageKeygen, formatBytes, log, runActivity, sampleRss, seconds, withBenchPostgres, withClient } from './backupSupport.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 70);
 const ROUNDS = 2;
@@ -25,14 +24,7 @@ const SECRET = 'BENCH_DATABASE_URL';
 interface Sample { durationMs: number; sizeBytes: number }
 
 async function main(): Promise<void> {
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-bench-'));
-  const server = await startLocalPostgres();
-  try {
-    await runBenchmark(server, workDir);
-  } finally {
-    await server.stop();
-    fs.rmSync(workDir, { recursive: true, force: true });
-  }
+  await withBenchPostgres('flightdeck-bench-', runBenchmark);
 }
 
 async function runBenchmark(server: LocalPostgres, workDir: string): Promise<void> {

@@ -17,8 +17,8 @@ import { promisify } from 'node:util';
 import { createBackupActivities } from '../activities/backup/index.js';
 import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
-import { formatBytes, log, runActivity, sampleRss, seconds, withClient } from './backupSupport.js';
+import type { LocalPostgres } from '../scripts/localPostgres.js';
+import { formatBytes, log, runActivity, sampleRss, seconds, withBenchPostgres, withClient } from './backupSupport.js';
 
 const TABLES = Number(process.env.BENCH_TABLES ?? 20);
 const TABLE_MB = Number(process.env.BENCH_TABLE_MB ?? 50);
@@ -30,14 +30,7 @@ const SECRET = 'BENCH_DATABASE_URL';
 const ROW_BYTES = 160;
 
 async function main(): Promise<void> {
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-bench-parallel-'));
-  const server = await startLocalPostgres();
-  try {
-    await runBenchmark(server, workDir);
-  } finally {
-    await server.stop();
-    fs.rmSync(workDir, { recursive: true, force: true });
-  }
+  await withBenchPostgres('flightdeck-bench-parallel-', runBenchmark);
 }
 
 interface Timed { durationMs: number; sizeBytes?: number }

@@ -2,9 +2,12 @@
 // activity outside a worker, sampling memory, age keys, a client, and how figures are printed.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
+import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
 
 export async function ageKeygen(): Promise<{ recipient: string; identity: string }> {
   const { stdout } = await promisify(execFile)('age-keygen', []);
@@ -62,4 +65,16 @@ export const log = (line: string) => console.log(`[${new Date().toISOString().sl
 
 export function formatBytes(bytes: number): string {
   return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** Runs a benchmark on a throwaway PostgreSQL with a scratch directory, both removed afterwards. */
+export async function withBenchPostgres(prefix: string, run: (server: LocalPostgres, workDir: string) => Promise<void>): Promise<void> {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const server = await startLocalPostgres();
+  try {
+    await run(server, workDir);
+  } finally {
+    await server.stop();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
 }
