@@ -237,11 +237,23 @@ async function registerNamespace(address: string, namespace: string, retentionHo
  */
 async function registerSearchAttributes(address: string, namespace: string, timeoutMs: number): Promise<void> {
   const cli = locateTemporalCli();
-  for (const [, ...args] of registerSearchAttributeCommands(namespace)) await execFileAsync(cli, [...args, '--address', address]);
+  const deadline = Date.now() + timeoutMs;
+  // A namespace just registered can be unknown to the operator service for a few seconds (its
+  // namespace cache refreshes on a timer): "Namespace default is not found". Retried until the deadline.
+  for (const [, ...args] of registerSearchAttributeCommands(namespace)) {
+    for (;;) {
+      try {
+        await execFileAsync(cli, [...args, '--address', address]);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`${args.join(' ')} failed: ${String((err as { stderr?: unknown }).stderr ?? err)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
   const query = RUN_SEARCH_ATTRIBUTES.map((key) => `${key.name} = "-"`).join(' AND ');
   const connection = await Connection.connect({ address });
   try {
-    const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
         await connection.workflowService.countWorkflowExecutions({ namespace, query });
