@@ -20,7 +20,8 @@ async function flightdeck(args: string[]): Promise<CliResult> {
 }
 
 // Deploys on a loaded 2-core machine, plus a tsx start per command: generous time, no fixed sleeps.
-describe('flightdeck command line', { timeout: 180_000 }, () => {
+// Each test has its own app and task queue: they run side by side (maxConcurrency).
+describe.concurrent('flightdeck command line', { timeout: 180_000 }, () => {
   it('deploys a healthy commit, printing each stage with its timing, and exits 0', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
@@ -130,6 +131,30 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     expect(status.stdout).toMatch(/✓ smoke {2}succeeded/);
   });
 
+  it('locks deploys: a deploy is refused with exit 1 and the lock\'s reason until unlocked', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { locked, refused, status, unlocked } = await kit.withWorker(world.activities(), async (taskQueue) => ({
+      locked: await cli.run(['lock', app.name, 'staging', '--reason', 'release freeze', '--for', '2h', '--actor', 'erin'], { taskQueue }),
+      refused: await cli.run(['deploy', app.name, '--sha', sha], { taskQueue }),
+      status: await cli.run(['status', app.name, '--json'], { taskQueue }),
+      unlocked: await cli.run(['unlock', app.name, 'staging', '--actor', 'erin'], { taskQueue }),
+    }));
+
+    expect(locked.exitCode).toBe(0);
+    expect(locked.stdout).toMatch(new RegExp(`^locked deploys of ${app.name}/staging until \\d{4}-`));
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`Deploys of ${app.name} to staging are locked by erin`);
+    expect(refused.stderr).toContain('release freeze');
+    expect(JSON.parse(status.stdout)).toMatchObject({ environments: [{ app: app.name, environment: 'staging', lock: { owner: 'erin', reason: 'release freeze' } }] });
+    expect(unlocked.exitCode).toBe(0);
+    expect(unlocked.stdout).toContain(`unlocked deploys of ${app.name}/staging (locked by erin: release freeze)`);
+    expect(await world.servedBody(app)).toContain('v1');
+  });
+});
+
+// The injected fault answers every caller's deploy: alone, after the tests above.
+describe('flightdeck command line, while Fly rate-limits deploys', { timeout: 180_000 }, () => {
   it('shows why each attempt of a rate-limited deploy failed and when it is retried, while following and in status, with the token flyctl printed redacted', async () => {
     const app = await world.createApp();
     const image = await pushPrebuiltImage(world, app, { version: 'v2' });
@@ -156,26 +181,5 @@ describe('flightdeck command line', { timeout: 180_000 }, () => {
     expect(looks.at(-1)).toMatch(new RegExp(`^ {4}↻ ${failure}; `, 'm'));
     expect([followed.stdout, followed.stderr, ...looks].join('\n')).not.toContain(FLY_TOKEN);
     expect(await world.servedBody(app)).toContain('v2');
-  });
-
-  it('locks deploys: a deploy is refused with exit 1 and the lock\'s reason until unlocked', async () => {
-    const app = await world.createApp();
-    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
-    const { locked, refused, status, unlocked } = await kit.withWorker(world.activities(), async (taskQueue) => ({
-      locked: await cli.run(['lock', app.name, 'staging', '--reason', 'release freeze', '--for', '2h', '--actor', 'erin'], { taskQueue }),
-      refused: await cli.run(['deploy', app.name, '--sha', sha], { taskQueue }),
-      status: await cli.run(['status', app.name, '--json'], { taskQueue }),
-      unlocked: await cli.run(['unlock', app.name, 'staging', '--actor', 'erin'], { taskQueue }),
-    }));
-
-    expect(locked.exitCode).toBe(0);
-    expect(locked.stdout).toMatch(new RegExp(`^locked deploys of ${app.name}/staging until \\d{4}-`));
-    expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toContain(`Deploys of ${app.name} to staging are locked by erin`);
-    expect(refused.stderr).toContain('release freeze');
-    expect(JSON.parse(status.stdout)).toMatchObject({ environments: [{ app: app.name, environment: 'staging', lock: { owner: 'erin', reason: 'release freeze' } }] });
-    expect(unlocked.exitCode).toBe(0);
-    expect(unlocked.stdout).toContain(`unlocked deploys of ${app.name}/staging (locked by erin: release freeze)`);
-    expect(await world.servedBody(app)).toContain('v1');
   });
 });
