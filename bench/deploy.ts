@@ -12,7 +12,6 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -26,6 +25,7 @@ import { startTemporalDevServer } from '../scripts/localTemporal.js';
 import { createSim } from '../sim/testing.js';
 import { createGitRepo, type GitRepo } from '../test/helpers/gitRepo.js';
 import { workerTuning } from '../worker/tuning.js';
+import { prebuiltWorkflowBundle } from './workflowBundle.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 5);
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const worker = await Worker.create({
     connection: workerConnection,
     namespace: server.namespace, taskQueue: TASK_QUEUE, activities,
-    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+    workflowBundle: prebuiltWorkflowBundle(workDir),
     ...workerTuning(env),
   });
   const rss = sampleRss(() => sim.processIds());
