@@ -85,7 +85,7 @@ export function createGitActivities(deps: GitDeps) {
     return isRemoteBranch ? remoteBranch : ref;
   }
 
-  return {
+  const activities = {
     /** A fresh clone of the repository at the requested commit; returns the workspace and the exact sha. */
     async checkoutCommit(input: CheckoutInput): Promise<{ workspace: string; sha: string }> {
       const ref = input.ref === undefined ? undefined : gitRef.parse(input.ref);
@@ -136,7 +136,28 @@ export function createGitActivities(deps: GitDeps) {
       if (!path.resolve(workspace).startsWith(root + path.sep)) return;
       await fs.promises.rm(workspace, { recursive: true, force: true });
     },
+  };
 
+  return {
+    ...activities,
+
+    /**
+     * The pipeline's test stage in one activity (one task-queue round trip instead of two, issue 19.2):
+     * the checkout, then the tests when the app has a test command. Tests that fail (or cannot run)
+     * leave no checkout behind: the run learns of its workspace only when this returns.
+     */
+    async checkoutAndTest(input: CheckoutInput & { test?: Omit<CommandInput, 'workspace'> }): Promise<{ workspace: string; sha: string }> {
+      const { test, ...checkout } = input;
+      const result = await activities.checkoutCommit(checkout);
+      if (!test) return result;
+      try {
+        await activities.runWorkspaceCommand({ ...test, workspace: result.workspace });
+      } catch (err) {
+        await activities.removeWorkspace(result.workspace);
+        throw err;
+      }
+      return result;
+    },
   };
 }
 

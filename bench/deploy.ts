@@ -2,7 +2,11 @@
 // A real Temporal dev server, the Fly simulator and one in-process worker; apps with no-op stage
 // commands (`true` as the test command, one machine, one probe). It reports:
 //   1. per-stage orchestration overhead: each stage's time in the pipeline minus the time the same
-//      activities take when called directly, one after the other, with no Temporal in between;
+//      activities take when called directly, in the same order, with no Temporal in between. The direct
+//      runs deploy a twin app (same settings), so each pipeline finds its own previous release serving,
+//      as in production, instead of an image deployed behind its back (which preflight would adopt:
+//      a probe, the smoke checks and a ledger write more). BENCH_TIMELINE=1 prints the last pipeline's
+//      history (ms since its start) to show where a stage's time goes;
 //   2. the time from the first failed health probe to the rollback starting;
 //   3. N pipelines at once for different apps: runs per minute and the worker's peak RSS.
 // BENCH_RUNS (default 15), BENCH_ROLLBACKS (5) and BENCH_CONCURRENCY (100) change the counts. The worker uses the
@@ -89,6 +93,7 @@ async function main(): Promise<void> {
     // ---- 1. per-stage overhead: pipeline vs the same activities called directly
     log(`overhead: ${RUNS} pipelines and ${RUNS} direct runs …`);
     const overheadApp = await createApp();
+    const directApp = await createApp();
     await runPipeline(overheadApp, overheadApp.repo.commit({ behaviour: { version: 'warm-up' } }));
     const overhead: Record<Stage, number[]> = { preflight: [], test: [], build: [], deploy: [], health: [], smoke: [] };
     const pipelineTotals: number[] = [];
@@ -96,11 +101,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       const status = await runPipeline(overheadApp, overheadApp.repo.commit({ behaviour: { version: `p${i}` } }));
       if (status.state !== 'succeeded') throw new Error(`pipeline run ${i} ended ${status.state}: ${status.outcome}`);
-      const direct = await runDirect(activities, overheadApp, overheadApp.repo.commit({ behaviour: { version: `d${i}` } }), i);
+      const direct = await runDirect(activities, directApp, directApp.repo.commit({ behaviour: { version: `d${i}` } }), i, overheadApp.name);
       for (const stage of STAGES) overhead[stage].push(stageMs(status, stage) - direct[stage]);
       pipelineTotals.push(Date.parse(status.finishedAt!) - Date.parse(status.startedAt));
       directTotals.push(STAGES.reduce((sum, stage) => sum + direct[stage], 0));
       process.stdout.write('.');
+      if (process.env.BENCH_TIMELINE && i === RUNS - 1) await printTimeline(client, status.workflowId);
     }
     process.stdout.write('\n');
 
@@ -174,8 +180,11 @@ async function main(): Promise<void> {
   }
 }
 
-/** The pipeline's stages, as the same activity calls in the same order, without Temporal. */
-async function runDirect(activities: Activities, app: BenchApp, sha: string, run: number): Promise<Record<Stage, number>> {
+/**
+ * The pipeline's stages, as the same activity calls in the same order, without Temporal. ledgerApp: whose
+ * release ledger preflight reads (the pipeline's app: the twin has no ledger, and a missing one answers faster).
+ */
+async function runDirect(activities: Activities, app: BenchApp, sha: string, run: number, ledgerApp: string): Promise<Record<Stage, number>> {
   const target = await call(activities.resolveDeployTarget, { app: app.name, environment: 'staging' });
   const probe = { consecutiveSuccesses: target.health.consecutiveSuccesses, intervalMs: target.health.intervalMs, deadlineMs: target.health.deadlineMs, requestTimeoutMs: target.health.requestTimeoutMs };
   const timings = {} as Record<Stage, number>;
@@ -191,28 +200,51 @@ async function runDirect(activities: Activities, app: BenchApp, sha: string, run
   const before = await time('preflight', async () => {
     const [status] = await Promise.all([
       call(activities.flyAppStatus, target.flyApp), call(activities.flySecretNames, target.flyApp),
-      call(activities.readReleaseLedger, { app: app.name, environment: 'staging' }),
+      call(activities.readReleaseLedger, { app: ledgerApp, environment: 'staging' }),
     ]);
     return status;
   });
-  const workspace = await time('test', async () => {
-    const checkout = await call(activities.checkoutCommit, { repository: target.repository, sha, runKey: `direct-${app.name}-${run}` });
-    await call(activities.runWorkspaceCommand, { workspace: checkout.workspace, command: target.testCommand!, timeoutMs: 60_000, failureType: 'TestsFailed', label: 'tests' });
-    return checkout.workspace;
-  });
+  // The checkout and the tests in one activity, as the pipeline's (patch one-trip-stages).
+  const { workspace } = await time('test', () => call(activities.checkoutAndTest, {
+    repository: target.repository, sha, runKey: `direct-${app.name}-${run}`,
+    test: { command: target.testCommand!, timeoutMs: 60_000, failureType: 'TestsFailed', label: 'tests', app: app.name, kind: 'test' },
+  }));
   const image = await time('build', () => call(activities.flyBuildImage, { flyApp: target.flyApp, workspace, imageLabel: `direct-${sha.slice(0, 12)}`, timeoutMs: 300_000 }));
   await time('deploy', () => call(activities.flyDeployImage, {
     flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout, baselineReleaseVersion: before.releaseVersion ?? null,
     workDir: `deploys/direct-${run}`, timeoutMs: 300_000, configPath: `${workspace}/fly.toml`,
   }));
+  // The probe and the machine checks at once, as the pipeline's (patch one-trip-stages).
   const appUrl = await time('health', async () => {
-    await call(activities.probeHealth, { ...probe, url: new URL(target.health.path, before.appUrl).toString() });
-    await call(activities.flyMachineChecks, target.flyApp);
+    await Promise.all([call(activities.probeHealth, { ...probe, url: new URL(target.health.path, before.appUrl).toString() }), call(activities.flyMachineChecks, target.flyApp)]);
     return before.appUrl;
   });
   await time('smoke', () => call(activities.runSmokeChecks, { baseUrl: appUrl, checks: target.smokeChecks }));
   await call(activities.removeWorkspace, workspace);
   return timings;
+}
+
+/** The pipeline's history as a timeline (ms since its start): where a stage's time goes. */
+async function printTimeline(client: Client, workflowId: string): Promise<void> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  const run = await client.workflow.getHandle(workflowId).query(statusQuery);
+  console.log(`\n${workflowId}: ${run.stages.map((s) => `${s.name} ${s.startedAt?.slice(17, 23)}..${s.finishedAt?.slice(17, 23)} ${s.durationMs}ms`).join(', ')}`);
+  const t0 = Number(events[0]!.eventTime!.seconds) * 1000 + Math.floor((events[0]!.eventTime!.nanos ?? 0) / 1e6);
+  const names = new Map<string, string>();
+  for (const e of events) {
+    const ms = Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6) - t0;
+    const type = String(e.eventType).replace('EVENT_TYPE_', '');
+    let what = '';
+    if (e.activityTaskScheduledEventAttributes) {
+      what = e.activityTaskScheduledEventAttributes.activityType?.name ?? '';
+      names.set(String(e.eventId), what);
+    }
+    if (e.activityTaskStartedEventAttributes) what = names.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? '';
+    if (e.activityTaskCompletedEventAttributes) what = names.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId)) ?? '';
+    if (e.markerRecordedEventAttributes) what = e.markerRecordedEventAttributes.markerName ?? '';
+    console.log(`${String(ms).padStart(6)} ${type} ${what}`);
+  }
 }
 
 /** Runs an activity function outside a worker (heartbeats and cancellation need a context). */

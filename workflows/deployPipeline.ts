@@ -64,6 +64,9 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   const hasBakeAnalysis = patched('bake-analysis');
   // Patch preflight-one-read: Fly's status, the secret names and the ledger in one activity (one round trip, not three).
   const isPreflightOneRead = patched('preflight-one-read');
+  // Patch one-trip-stages: the checkout and the tests in one activity, and health's probe and machine
+  // checks at once: every no-op stage is one task-queue round trip.
+  const isOneTrip = patched('one-trip-stages');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const cancellation = acceptCancelReasons(run);
@@ -94,7 +97,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
       run.skip('build', why);
       if (request.promotion) run.fact('promoted from', `${request.promotion.fromEnvironment} (${request.promotion.entryId})`);
     } else {
-      const checkout = await run.stage('test', () => checkoutAndTest(request, target!, run, hasRunnerQueue ? target!.runnerTaskQueue : undefined), () => target!.testCommand?.join(' ') ?? 'no test command');
+      const checkout = await run.stage('test', () => checkoutAndTest(request, target!, run, hasRunnerQueue ? target!.runnerTaskQueue : undefined, isOneTrip), () => target!.testCommand?.join(' ') ?? 'no test command');
       workspace = checkout.workspace;
       commit = checkout.sha;
       image = await run.stage('build', () => build(target!, workspace!, commit), (ref) => ref);
@@ -136,7 +139,7 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace, request.promotion?.flyConfig?.content), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
-      const appUrl = await run.stage('health', () => verifyHealth(target!, isQuick ? preflightResult.appUrl : undefined), (r) => r.detail);
+      const appUrl = await run.stage('health', () => verifyHealth(target!, isQuick ? preflightResult.appUrl : undefined, isOneTrip), (r) => r.detail);
       if (github) github.environmentUrl = appUrl.appUrl;
       await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }, hasRunnerQueue ? target!.runnerTaskQueue : undefined), describeChecksPassed);
       if (analysis) {
@@ -295,15 +298,27 @@ async function preflight(target: DeployTarget, run: RunTracker): Promise<Preflig
   return { lastKnownGoodImage: status.servingImage, releaseVersion: status.releaseVersion };
 }
 
-async function checkoutAndTest(request: DeployRequest, target: DeployTarget, run: RunTracker, runnerTaskQueue: string | undefined): Promise<{ workspace: string; sha: string }> {
-  const checkout = await proxyActivities<Activities>({ ...commandOptions(10 * 60_000), taskQueue: runnerTaskQueue }).checkoutCommit({
-    repository: target.repository, credential: target.repositoryCredential, ref: request.ref, sha: request.sha, runKey: workflowInfo().workflowId,
-  });
+/** Checkout budget: a clone of a big repository, retried once. */
+const CHECKOUT_TIMEOUT_MS = 10 * 60_000;
+
+/** isOneTrip (patch one-trip-stages): the checkout and the tests in one activity, under the tests' retry policy. */
+async function checkoutAndTest(
+  request: DeployRequest, target: DeployTarget, run: RunTracker, runnerTaskQueue: string | undefined, isOneTrip: boolean,
+): Promise<{ workspace: string; sha: string }> {
+  const checkoutInput = { repository: target.repository, credential: target.repositoryCredential, ref: request.ref, sha: request.sha, runKey: workflowInfo().workflowId };
+  const test = target.testCommand
+    ? { command: target.testCommand, timeoutMs: target.testTimeoutMs, failureType: PermanentError.TestsFailed, label: 'tests', app: target.app, kind: 'test' as const }
+    : undefined;
+  if (isOneTrip) {
+    const checkout = await proxyActivities<Activities>({ ...appCommandOptions(CHECKOUT_TIMEOUT_MS + (test ? target.testTimeoutMs : 0)), taskQueue: runnerTaskQueue })
+      .checkoutAndTest({ ...checkoutInput, ...(test ? { test } : {}) });
+    run.fact('commit', checkout.sha.slice(0, 12));
+    return checkout;
+  }
+  const checkout = await proxyActivities<Activities>({ ...commandOptions(CHECKOUT_TIMEOUT_MS), taskQueue: runnerTaskQueue }).checkoutCommit(checkoutInput);
   run.fact('commit', checkout.sha.slice(0, 12));
-  if (target.testCommand) {
-    await proxyActivities<Activities>({ ...appCommandOptions(target.testTimeoutMs), taskQueue: runnerTaskQueue }).runWorkspaceCommand({
-      workspace: checkout.workspace, command: target.testCommand, timeoutMs: target.testTimeoutMs, failureType: PermanentError.TestsFailed, label: 'tests', app: target.app, kind: 'test',
-    });
+  if (test) {
+    await proxyActivities<Activities>({ ...appCommandOptions(target.testTimeoutMs), taskQueue: runnerTaskQueue }).runWorkspaceCommand({ ...test, workspace: checkout.workspace });
   }
   return { workspace: checkout.workspace, sha: checkout.sha };
 }

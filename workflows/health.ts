@@ -1,6 +1,6 @@
 // The health verdict, shared by the pipeline and the rollback: Flightdeck's own probe of the app's
 // health URL plus flyctl's per-machine checks.
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import { PermanentError } from '../lib/errors.js';
@@ -11,19 +11,34 @@ const fly = proxyActivities<Activities>(flyReadOptions);
 /**
  * Health is Flightdeck's own verdict: N good answers in a row, and every machine's checks passing.
  * knownAppUrl: the app's URL, when the caller read it already (a deploy does not change it).
+ * isAtOnce: the probe and the machine checks run at the same time, one round trip instead of two
+ * (the checks are read again until they pass or their deadline, so an early read judges nothing).
  */
-export async function verifyHealth(target: DeployTarget, knownAppUrl?: string): Promise<{ appUrl: string; url: string; detail: string }> {
+export async function verifyHealth(target: DeployTarget, knownAppUrl?: string, isAtOnce = false): Promise<{ appUrl: string; url: string; detail: string }> {
   const appUrl = knownAppUrl ?? (await fly.flyAppStatus(target.flyApp)).appUrl;
   const url = healthUrl(target, appUrl);
   const settings = probeSettings(target);
-  const result = await proxyActivities<Activities>(probeOptions(settings.deadlineMs)).probeHealth({ ...settings, url });
-  const checks = await fly.flyMachineChecks(target.flyApp);
+  const probe = () => proxyActivities<Activities>(probeOptions(settings.deadlineMs)).probeHealth({ ...settings, url });
+  const checkMachines = () => fly.flyMachineChecks(target.flyApp);
+  const [result, checks] = isAtOnce ? await bothAtOnce(probe, checkMachines) : [await probe(), await checkMachines()];
   if (!checks.isAllPassing) {
     throw ApplicationFailure.nonRetryable(`machine checks failing: ${checks.failing.join('; ')}`, PermanentError.HealthCheckFailed);
   }
   return { appUrl, url, detail: `${settings.consecutiveSuccesses}/${settings.consecutiveSuccesses} probes ok in ${Math.round(result.elapsedMs / 100) / 10}s, ${checks.total} machine checks passing` };
 }
 
+/** Both at once; the first failure is the verdict and cancels the other, whose answer no longer matters. */
+async function bothAtOnce<A, B>(first: () => Promise<A>, second: () => Promise<B>): Promise<[A, B]> {
+  const scope = new CancellationScope();
+  return scope.run(async () => {
+    try {
+      return await Promise.all([first(), second()]);
+    } catch (err) {
+      scope.cancel();
+      throw err;
+    }
+  });
+}
 
 export function healthUrl(target: DeployTarget, appUrl: string): string {
   return target.health.url ?? new URL(target.health.path, appUrl).toString();

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
@@ -91,10 +93,30 @@ describe.concurrent('deploy pipeline', () => {
     const sha = app.repo.commit({ behaviour: { version: 'v2' }, testExitCode: 3 });
     const deploysOfApp = () => world.sim.callLog().filter((c) => c.command === 'deploy' && c.argv.includes(app.name)).length;
     const deploysBefore = deploysOfApp();
-    const { status } = await deployAndWait(app, sha);
+    const { status, workflowId } = await deployAndWait(app, sha);
     expect(status.state).toBe('failed');
     expect(status.outcome).toMatch(/test failed: tests \(node test.js\) failed with exit code 3.*Nothing was deployed/);
     expect(deploysOfApp()).toBe(deploysBefore);
+    // The failed tests' checkout is removed with them, not left on the worker's disk.
+    expect(fs.existsSync(path.join(world.workDir, workflowId.replace(/[^A-Za-z0-9._-]/g, '_')))).toBe(false);
+  });
+
+  it('puts one task-queue round trip on the test and health stages: the checkout and the tests are one activity, the probe and the machine checks start together', async () => {
+    const app = await world.createApp();
+    const sha = app.repo.commit({ behaviour: { version: 'v2' } });
+    const { status, workflowId } = await deployAndWait(app, sha);
+    expect(status.state).toBe('succeeded');
+    const events = (await kit.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    // Each scheduled activity with the workflow task that scheduled it: the same task means at once.
+    const scheduled = events.flatMap((e) => (e.activityTaskScheduledEventAttributes
+      ? [{ name: e.activityTaskScheduledEventAttributes.activityType?.name, task: String(e.activityTaskScheduledEventAttributes.workflowTaskCompletedEventId) }]
+      : []));
+    const tasksOf = (name: string) => scheduled.filter((a) => a.name === name).map((a) => a.task);
+    expect(tasksOf('checkoutAndTest')).toHaveLength(1);
+    expect(tasksOf('checkoutCommit')).toEqual([]);
+    expect(tasksOf('runWorkspaceCommand')).toEqual([]);
+    // The last probe is health's (an earlier one may adopt the image serving before Flightdeck's first deploy).
+    expect(tasksOf('flyMachineChecks')).toEqual([tasksOf('probeHealth').at(-1)]);
   });
 
   it('rolls nothing out when the release_command fails, and says so', async () => {

@@ -21,6 +21,7 @@ describe('the runner queue', () => {
     const workerActivities: Record<string, unknown> = { ...world.activities({}, { FLIGHTDECK_RUNNER_TASK_QUEUE: runnerQueue }) };
     // The worker itself cannot check out or run repository commands: only the runner can.
     delete workerActivities.checkoutCommit;
+    delete workerActivities.checkoutAndTest;
     delete workerActivities.runWorkspaceCommand;
     const calls: string[] = [];
     // The runner's whole environment: no Fly token, no Slack token, no database URL.
@@ -36,6 +37,7 @@ describe('the runner queue', () => {
     }));
 
     expect(status.state).toBe('succeeded');
-    expect(calls).toEqual(['checkoutCommit', 'runWorkspaceCommand', 'runWorkspaceCommand']);
+    // The checkout and the tests are one activity (patch one-trip-stages); the smoke command another.
+    expect(calls).toEqual(['checkoutAndTest', 'runWorkspaceCommand']);
   });
 });

@@ -72,7 +72,8 @@ const healthyProbe = { consecutiveSuccesses: 100, interval: '100ms', deadline: '
 const scenarios: DeployScenario[] = [
   {
     stage: 'test', what: 'the app\'s tests, passing', behaviour: { version: 'v2' }, app: (gate) => ({ testCommand: gatedCommand(gate) }),
-    lossPoint: { workflow: 'pipeline', activity: 'runWorkspaceCommand', afterMs: 1000 },
+    // The checkout and the tests are one activity (patch one-trip-stages): its retry checks out again and re-runs the tests.
+    lossPoint: { workflow: 'pipeline', activity: 'checkoutAndTest', afterMs: 1000 },
     expected: { state: 'succeeded', serves: 'new', rollouts: 1 },
   },
   {
