@@ -54,8 +54,11 @@ export type SimBehaviour = SimBehaviourName | SimAppManifest;
 
 export const BEHAVIOURS: Readonly<Record<SimBehaviourName, SimAppManifest>>;
 
-/** Absolute path of sim/bin/flyctl (what FLYCTL_PATH should name). */
+/** Absolute path of sim/bin/flyctl: flyctl as a node process per call (what the client falls back to). */
 export const FLYCTL_PATH: string;
+
+/** The built client of the simulator's flyctl server (scripts/flyctl-client.sh), or null when it is not built. */
+export function flyctlClientPath(): string | null;
 
 export interface SimSettings {
   /** Machines and routers exit when this process dies (default: the process that called createSim). */
@@ -171,6 +174,8 @@ export interface CallRecord {
 /** A flyctl call that keeps running (proxy, logs without --no-tail). */
 export interface RunningCommand {
   readonly pid: number;
+  /** Ends its stdin (`proxy --watch-stdin` then stops, as flyctl does). */
+  closeStdin(): void;
   /** Resolves with the first match of the pattern in stdout (or stderr). */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Signals it (default SIGTERM; flyctl then exits 127) and resolves when it has exited. */
@@ -183,7 +188,10 @@ export interface Sim {
   readonly dir: string;
   /** What child processes need: FLY_SIM_DIR, FLYCTL_PATH and an access token. */
   readonly env: { FLY_SIM_DIR: string; FLYCTL_PATH: string; FLY_API_TOKEN: string };
+  /** The flyctl the tests run: the client of the directory's flyctl server, or sim/bin/flyctl when the client is not built. */
   readonly flyctlPath: string;
+  /** Pid of the directory's flyctl server (sim/lib/flyctl-server.js); null when flyctl runs as a node process per call. */
+  readonly serverPid: number | null;
   /** Runs `flyctl ...args` against this simulator. */
   run(args: string[], options?: RunOptions): Promise<RunResult>;
   /** Like run, but rejects unless the exit code is 0. */

@@ -9,12 +9,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCallRecords } from './lib/call-log.js';
+import { findFlyctlClient, serverSocketPath } from './lib/flyctl-service.js';
 import { addFault } from './lib/faults.js';
 import { stopMachine } from './lib/machine-runtime.js';
 import { machinesById } from './lib/machines.js';
 import { MANIFEST_FILE_NAME } from './lib/manifest.js';
 import { releasesNewestFirst, renderRelease } from './lib/releases.js';
 import { resumeSimProcesses } from './lib/resume.js';
+import { dirMarker } from './lib/process-markers.js';
+import { findProcessesWithMarker, processHasMarker, terminateProcess } from './lib/processes.js';
+import { spawnDetachedNode } from './lib/spawn.js';
 import { killAllSimProcesses, listSimProcesses } from './lib/teardown.js';
 import { readState, simPaths, updateState } from './lib/state.js';
 
@@ -22,6 +26,10 @@ export { killAllSimProcesses } from './lib/teardown.js';
 export { isProcessAlive as isProcessRunning } from './lib/processes.js';
 
 export const FLYCTL_PATH = fileURLToPath(new URL('./bin/flyctl', import.meta.url));
+export { findFlyctlClient as flyctlClientPath } from './lib/flyctl-service.js';
+const SERVER_SCRIPT = fileURLToPath(new URL('./lib/flyctl-server.js', import.meta.url));
+const SERVER_MARKER = '--fly-sim-flyctl-server';
+const SERVER_START_LIMIT_MS = 10_000;
 const SIM_TOKEN = 'fo1_flightdeck_simulator_token';
 
 /** Ready-made behaviours for makeSourceDir / createApp. */
@@ -63,7 +71,9 @@ export async function createSim(options = {}) {
   });
   // A directory from an earlier run (sandbox mode) comes back with its apps serving again.
   if (hasState) await resumeSimProcesses(dir);
-  const env = { FLY_SIM_DIR: dir, FLYCTL_PATH, FLY_API_TOKEN: SIM_TOKEN };
+  const server = await startFlyctlServer(dir);
+  const flyctlPath = server ? server.client : FLYCTL_PATH;
+  const env = { FLY_SIM_DIR: dir, FLYCTL_PATH: flyctlPath, FLY_API_TOKEN: SIM_TOKEN };
 
   // Like a script's shell, minus LOG_LEVEL: flyctl would print its log lines on stdout (a test may
   // set LOG_LEVEL for the code under test without breaking its own reads).
@@ -72,7 +82,7 @@ export async function createSim(options = {}) {
     return { ...rest, ...env };
   };
   /** @type {import('./testing.js').Sim['run']} */
-  const run = (args, runOptions = {}) => runFlyctl(args, { cwd: runOptions.cwd ?? dir, env: { ...baseEnv(), ...runOptions.env }, input: runOptions.input, timeoutMs: runOptions.timeoutMs });
+  const run = (args, runOptions = {}) => runFlyctl(flyctlPath, args, { cwd: runOptions.cwd ?? dir, env: { ...baseEnv(), ...runOptions.env }, input: runOptions.input, timeoutMs: runOptions.timeoutMs });
 
   /** @type {import('./testing.js').Sim['runOrThrow']} */
   const runOrThrow = async (args, runOptions) => {
@@ -96,7 +106,8 @@ export async function createSim(options = {}) {
   const sim = {
     dir,
     env,
-    flyctlPath: FLYCTL_PATH,
+    flyctlPath,
+    serverPid: server?.pid ?? null,
     run,
     runOrThrow,
     async runJson(args, runOptions) {
@@ -104,7 +115,7 @@ export async function createSim(options = {}) {
       return JSON.parse(stdout);
     },
     makeSourceDir,
-    start: (args, runOptions = {}) => startFlyctl(args, { cwd: runOptions.cwd ?? dir, env: { ...baseEnv(), ...runOptions.env } }),
+    start: (args, runOptions = {}) => startFlyctl(flyctlPath, args, { cwd: runOptions.cwd ?? dir, env: { ...baseEnv(), ...runOptions.env } }),
     async createApp(name, appOptions = {}) {
       const machines = appOptions.machines ?? 1;
       await runOrThrow(['apps', 'create', name]);
@@ -160,11 +171,13 @@ export async function createSim(options = {}) {
     callLog: () => readCallRecords(dir),
     callCount: (command) => readCallRecords(dir).filter((record) => record.command === command).length,
     deployCount: (imageRef) => readCallRecords(dir).filter((record) => record.command === 'deploy' && record.deployedImage === imageRef).length,
-    processIds: () => listSimProcesses(dir).map(({ pid }) => pid),
+    processIds: () => listSimProcesses(dir).map(({ pid }) => pid).filter((pid) => pid !== server?.pid),
     readState: () => readState(dir),
     async teardown() {
       const { apps, settings } = readState(dir);
+      // The flyctl server carries the directory's marker: it stops with the machines and routers.
       await killAllSimProcesses(dir);
+      if (server) fs.rmSync(server.socket, { force: true });
       // Machines that were running keep their scrape targets (a replacement takes them over): not after teardown.
       if (settings.metricsTargetsDir) {
         for (const [app, record] of Object.entries(apps)) for (const id of Object.keys(record.machines)) fs.rmSync(path.join(settings.metricsTargetsDir, `${app}-${id}.json`), { force: true });
@@ -217,15 +230,49 @@ function flyToml(manifest, options) {
   return `${lines.join('\n')}\n`;
 }
 
+let hasWarnedNoClient = false;
+
+/**
+ * Starts the directory's flyctl server (sim/lib/flyctl-server.js) and waits until it listens.
+ * Null when the client is not built (no Go: scripts/flyctl-client.sh) or the server did not come
+ * up: flyctl then runs as a node process per call (sim/bin/flyctl), slower but the same.
+ * @param {string} dir
+ * @returns {Promise<{ client: string, socket: string, pid: number } | null>}
+ */
+async function startFlyctlServer(dir) {
+  const client = findFlyctlClient();
+  if (!client) {
+    if (!hasWarnedNoClient) console.warn('flyctl simulator: its client is not built (npm run setup builds it with Go), so each flyctl call starts a node process (slower)');
+    hasWarnedNoClient = true;
+    return null;
+  }
+  // One server per directory: one left by an earlier owner of this directory gives way.
+  const marker = dirMarker(dir);
+  await Promise.all(findProcessesWithMarker(marker).filter((pid) => processHasMarker(pid, SERVER_MARKER)).map((pid) => terminateProcess(pid, marker)));
+  const socket = serverSocketPath(dir);
+  fs.rmSync(socket, { force: true });
+  const pid = spawnDetachedNode(dir, SERVER_SCRIPT, [marker, SERVER_MARKER, `--socket=${socket}`], { env: { PATH: process.env.PATH }, outputName: 'flyctl-server' });
+  const deadline = Date.now() + SERVER_START_LIMIT_MS;
+  while (!fs.existsSync(socket)) {
+    if (Date.now() > deadline) {
+      console.warn(`flyctl simulator: its server for ${dir} did not start within ${SERVER_START_LIMIT_MS} ms (see ${path.join(simPaths(dir).runDir, 'flyctl-server.out')}); flyctl runs as a node process per call`);
+      return null;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { client, socket, pid };
+}
+
 /**
  * Runs the simulator with an argument array (never a shell).
+ * @param {string} flyctlPath
  * @param {string[]} args
  * @param {{ cwd: string, env: NodeJS.ProcessEnv, input?: string, timeoutMs?: number }} options
  * @returns {Promise<import('./testing.js').RunResult>}
  */
-function runFlyctl(args, { cwd, env, input, timeoutMs }) {
+function runFlyctl(flyctlPath, args, { cwd, env, input, timeoutMs }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(FLYCTL_PATH, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(flyctlPath, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
@@ -242,12 +289,13 @@ function runFlyctl(args, { cwd, env, input, timeoutMs }) {
 
 /**
  * Starts a long-running flyctl call (proxy, logs) and lets the caller wait for its output.
+ * @param {string} flyctlPath
  * @param {string[]} args
  * @param {{ cwd: string, env: NodeJS.ProcessEnv }} options
  * @returns {import('./testing.js').RunningCommand}
  */
-function startFlyctl(args, { cwd, env }) {
-  const child = spawn(FLYCTL_PATH, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+function startFlyctl(flyctlPath, args, { cwd, env }) {
+  const child = spawn(flyctlPath, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   /** @type {Array<() => void>} */
@@ -266,6 +314,7 @@ function startFlyctl(args, { cwd, env }) {
   void exited.then(() => { hasExited = true; });
   return {
     pid: /** @type {number} */ (child.pid),
+    closeStdin: () => { child.stdin.end(); },
     waitForOutput(pattern, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`flyctl ${args.join(' ')} printed no ${pattern} within ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`)), timeoutMs);

@@ -1,8 +1,10 @@
 // One Temporal dev server, one PostgreSQL and one Prometheus for the whole test run, shared by every
 // test file, and the workflow code bundled once for all of them.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { startTemporalDevServer, type TemporalDevServer } from '../scripts/localTemporal.js';
 import { startLocalPostgres, type LocalPostgres } from '../scripts/localPostgres.js';
@@ -39,6 +41,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     // The migration linter, on the PATH of test workers and of the workers they start (SQUAWK_PATH's default).
     const squawk = locateSquawk();
+    // The simulator's flyctl client (sim/README.md), built once per source change; without Go the
+    // simulator runs flyctl as a node process per call.
+    execFileSync('bash', [fileURLToPath(new URL('../scripts/flyctl-client.sh', import.meta.url)), '--optional'], { stdio: ['ignore', 'ignore', 'inherit'] });
     process.env.PATH = `${path.dirname(squawk)}${path.delimiter}${process.env.PATH ?? ''}`;
     const [temporal, postgresUrl, prometheus, bundles] = await Promise.all([
       startTemporalDevServer().then((server) => { started.push(server); return server; }),

@@ -1,7 +1,7 @@
 // @ts-check
 // Entry point of the simulated flyctl: finds the command, parses its flags, checks the token,
-// acts out injected faults, runs the command, prints errors the way flyctl does and exits with
-// flyctl's exit codes. Every call is appended to the call log.
+// acts out injected faults, runs the command, prints errors the way flyctl does and returns
+// flyctl's exit code. Every call is appended to the call log, except one whose caller died.
 import path from 'node:path';
 import { parseFlags } from './args.js';
 import { requireAuthentication } from './auth.js';
@@ -15,24 +15,30 @@ import { requireSimDir } from './state.js';
 const COMMANDS_WITHOUT_STATE = new Set(['version', 'help']);
 
 /**
+ * Runs one flyctl call for the caller described by io.
  * @param {string[]} argv
- * @param {AbortSignal} interrupted from installInterruptHandlers
+ * @param {AbortSignal} interrupted aborted on the caller's SIGINT/SIGTERM
+ * @param {import('./context.js').CallIo} io
+ * @returns {Promise<number>} the exit code
  */
-export async function runCli(argv, interrupted) {
+export async function runCli(argv, interrupted, io) {
   const startedAt = Date.now();
-  const simDir = process.env.FLY_SIM_DIR ? path.resolve(process.env.FLY_SIM_DIR) : null;
+  const simDir = io.env.FLY_SIM_DIR ? path.resolve(io.cwd, io.env.FLY_SIM_DIR) : null;
   let command = '';
   /** @type {Record<string, unknown>} */
   let callRecord = {};
   let exitCode = EXIT_OK;
+  /** @type {(text: string) => void} */
+  let printError = (text) => { if (!io.gone?.aborted) io.err(text); };
   try {
     const found = findCommand(argv);
     command = found.node.sameAs ?? found.path.join(' ');
     const parsed = parseFlags(found.rest, [...GLOBAL_FLAGS, ...(found.node.flags ?? [])]);
     const isHelp = parsed.flags.help || command.endsWith('help');
-    const dir = COMMANDS_WITHOUT_STATE.has(command) || isHelp ? simDir ?? '' : requireSimDir(process.env);
-    const ctx = createContext({ command, parsed, env: process.env, cwd: process.cwd(), dir, signal: interrupted });
+    const dir = COMMANDS_WITHOUT_STATE.has(command) || isHelp ? simDir ?? '' : requireSimDir(io.env, io.cwd);
+    const ctx = createContext({ command, parsed, dir, signal: interrupted, io });
     callRecord = ctx.callRecord;
+    printError = ctx.err;
     const handler = isHelp ? await import('./commands/help.js') : await /** @type {NonNullable<typeof found.node.load>} */ (found.node.load)();
     if (found.node.needsAuth && !isHelp) requireAuthentication(ctx);
     // flyctl reads LOG_LEVEL too, and writes its log lines to stdout (terminal/logging.go).
@@ -44,39 +50,42 @@ export async function runCli(argv, interrupted) {
     if (isDebug) ctx.out('DEBUG Metrics flush: sent 2 metrics\n');
     if (interrupted.aborted) exitCode = EXIT_INTERRUPTED;
   } catch (err) {
-    exitCode = reportError(err, interrupted);
+    exitCode = reportError(err, interrupted, printError, Boolean(io.env.FLY_SIM_DEBUG));
   }
-  if (simDir && command) {
+  // A killed flyctl leaves no record.
+  if (simDir && command && !io.gone?.aborted) {
     appendCallRecord(simDir, {
       at: new Date(startedAt).toISOString(),
       command,
       argv: redactArgv(argv, command),
       exitCode,
       durationMs: Date.now() - startedAt,
-      pid: process.pid,
+      pid: io.pid,
       ...callRecord,
     });
   }
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(exitCode)));
+  return exitCode;
 }
 
 /**
  * Prints the error like flyctl's printError and returns the exit code.
  * @param {unknown} err
  * @param {AbortSignal} signal
+ * @param {(text: string) => void} printError
+ * @param {boolean} withStack
  */
-function reportError(err, signal) {
+function reportError(err, signal, printError, withStack) {
   if (isInterrupted(err) || signal.aborted) return EXIT_INTERRUPTED;
   // A rolling update's joined errors where context.Canceled wins: exit 127, nothing printed.
   if (err instanceof SilentCancel) return EXIT_INTERRUPTED;
   if (err instanceof FlyError) {
-    process.stderr.write(`Error: ${err.message}\n`);
-    if (err.description && err.description !== err.message) process.stderr.write(`${err.description}\n\n`);
-    if (err.suggestion) process.stderr.write(`${err.suggestion}\n\n`);
+    printError(`Error: ${err.message}\n`);
+    if (err.description && err.description !== err.message) printError(`${err.description}\n\n`);
+    if (err.suggestion) printError(`${err.suggestion}\n\n`);
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`Error: ${message}\n`);
-  if (process.env.FLY_SIM_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  printError(`Error: ${message}\n`);
+  if (withStack && err instanceof Error) printError(`${err.stack}\n`);
   return EXIT_ERROR;
 }

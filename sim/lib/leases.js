@@ -28,7 +28,7 @@ export async function acquireAppLease(ctx, appName) {
     const isTaken = isFree && await ctx.updateState((state) => {
       const app = state.apps[appName];
       if (!app || isHeldByOther(app.lease)) return false;
-      app.lease = { owner, pid: process.pid, nonce, acquiredAt: new Date().toISOString() };
+      app.lease = { owner, pid: ctx.pid, nonce, acquiredAt: new Date().toISOString() };
       return true;
     });
     if (isTaken) return true;

@@ -182,7 +182,7 @@ async function launchMachineProcess(ctx, appName, machineId) {
     manifest,
   };
   const env = {
-    PATH: process.env.PATH,
+    PATH: ctx.env.PATH,
     ...machine.config.env,
     ...secretValues,
     FLY_APP_NAME: appName,

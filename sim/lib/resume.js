@@ -2,7 +2,7 @@
 /* global AbortController */
 // Bringing a state directory back after its processes died with their owner (a sandbox restart):
 // every app gets its router again and every machine that was running is started again.
-import { createContext } from './context.js';
+import { createContext, processIo } from './context.js';
 import { replaceMachine, waitForMachineStart } from './machine-runtime.js';
 import { observedState } from './machines.js';
 import { ensureRouter } from './router-runtime.js';
@@ -14,9 +14,8 @@ export async function resumeSimProcesses(dir) {
   const ctx = createContext({
     command: 'resume',
     parsed: { flags: {}, args: [], given: new Set() },
-    env: process.env,
-    cwd: dir,
     dir,
+    io: { ...processIo(), cwd: dir },
     signal: new AbortController().signal,
   });
   for (const app of Object.values(ctx.readState().apps)) {

@@ -36,7 +36,7 @@ async function startRouter(ctx, appName, port) {
   await ctx.updateState((state) => {
     state.apps[appName].router = { id: routerId, pid: null, port: null };
   });
-  const pid = spawnDetachedNode(ctx.dir, ROUTER_SCRIPT, [dirMarker(ctx.dir), routerMarker(appName), `--router-id=${routerId}`, `--port=${port}`], { env: { PATH: process.env.PATH }, outputName: `router-${appName}` });
+  const pid = spawnDetachedNode(ctx.dir, ROUTER_SCRIPT, [dirMarker(ctx.dir), routerMarker(appName), `--router-id=${routerId}`, `--port=${port}`], { env: { PATH: ctx.env.PATH }, outputName: `router-${appName}` });
   const outcome = await pollUntil(() => {
     const router = ctx.readState().apps[appName]?.router;
     if (router?.id === routerId && router.port) return router.port;

@@ -92,13 +92,14 @@ export function simPaths(dir) {
 }
 
 /**
- * The state directory from FLY_SIM_DIR, made absolute.
+ * The state directory from FLY_SIM_DIR, made absolute (a relative one from the call's working directory).
  * @param {NodeJS.ProcessEnv} env
+ * @param {string} cwd
  */
-export function requireSimDir(env) {
+export function requireSimDir(env, cwd) {
   const dir = env.FLY_SIM_DIR;
   if (!dir) throw new FlyError('FLY_SIM_DIR is not set: the flyctl simulator keeps its state in that directory');
-  return path.resolve(dir);
+  return path.resolve(cwd, dir);
 }
 
 /**

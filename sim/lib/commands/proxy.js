@@ -33,7 +33,7 @@ export async function run(ctx) {
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : Number(localPort);
   await ctx.updateState((state) => {
-    state.proxies[String(process.pid)] = { app: appName, port: actualPort };
+    state.proxies[String(ctx.pid)] = { app: appName, port: actualPort };
   });
   ctx.callRecord.proxyPort = actualPort;
   ctx.out(`Proxying localhost:${actualPort} to remote [${remoteHost}]:${remotePort}\n`);
@@ -42,7 +42,7 @@ export async function run(ctx) {
   } finally {
     server.close();
     await ctx.updateState((state) => {
-      delete state.proxies[String(process.pid)];
+      delete state.proxies[String(ctx.pid)];
     });
   }
 }
@@ -56,9 +56,9 @@ async function untilStopped(ctx) {
   const stdinClosed = new AbortController();
   const stop = AbortSignal.any([ctx.signal, stdinClosed.signal]);
   if (ctx.flags['watch-stdin']) {
-    process.stdin.on('end', () => stdinClosed.abort());
-    process.stdin.on('close', () => stdinClosed.abort());
-    process.stdin.resume();
+    ctx.stdin.on('end', () => stdinClosed.abort());
+    ctx.stdin.on('close', () => stdinClosed.abort());
+    ctx.stdin.resume();
   }
   try {
     await waitUnlessAbandoned({ ...ctx, signal: stop }, Infinity);

@@ -1,0 +1,3 @@
+module flightdeck/sim/flyctl-client
+
+go 1.26
