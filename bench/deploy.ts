@@ -185,8 +185,6 @@ async function main(): Promise<void> {
  * release ledger preflight reads (the pipeline's app: the twin has no ledger, and a missing one answers faster).
  */
 async function runDirect(activities: Activities, app: BenchApp, sha: string, run: number, ledgerApp: string): Promise<Record<Stage, number>> {
-  const target = await call(activities.resolveDeployTarget, { app: app.name, environment: 'staging' });
-  const probe = { consecutiveSuccesses: target.health.consecutiveSuccesses, intervalMs: target.health.intervalMs, deadlineMs: target.health.deadlineMs, requestTimeoutMs: target.health.requestTimeoutMs };
   const timings = {} as Record<Stage, number>;
   const time = async <T>(stage: Stage, fn: () => Promise<T>): Promise<T> => {
     const startedAt = Date.now();
@@ -196,14 +194,17 @@ async function runDirect(activities: Activities, app: BenchApp, sha: string, run
       timings[stage] = Date.now() - startedAt;
     }
   };
-  // The work of the pipeline's one preflight activity (patch preflight-one-read): Fly's status, the secret names and the ledger at once.
-  const before = await time('preflight', async () => {
+  // The pipeline's preflight stage: the deploy target (a local activity), then its one activity (patch
+  // preflight-one-read): Fly's status, the secret names and the ledger at once.
+  const { target, before } = await time('preflight', async () => {
+    const resolved = await call(activities.resolveDeployTarget, { app: app.name, environment: 'staging' });
     const [status] = await Promise.all([
-      call(activities.flyAppStatus, target.flyApp), call(activities.flySecretNames, target.flyApp),
+      call(activities.flyAppStatus, resolved.flyApp), call(activities.flySecretNames, resolved.flyApp),
       call(activities.readReleaseLedger, { app: ledgerApp, environment: 'staging' }),
     ]);
-    return status;
+    return { target: resolved, before: status };
   });
+  const probe = { consecutiveSuccesses: target.health.consecutiveSuccesses, intervalMs: target.health.intervalMs, deadlineMs: target.health.deadlineMs, requestTimeoutMs: target.health.requestTimeoutMs };
   // The checkout and the tests in one activity, as the pipeline's (patch one-trip-stages).
   const { workspace } = await time('test', () => call(activities.checkoutAndTest, {
     repository: target.repository, sha, runKey: `direct-${app.name}-${run}`,

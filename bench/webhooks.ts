@@ -5,7 +5,9 @@
 // has the deploy queue's signal-with-start; no worker in the path) and request → pipeline workflow
 // started (its start time on the server: the queue, on the worker, starts it).
 // Next to it, the same number of bare `client.workflow.start` calls at the same concurrency (the
-// ceiling), and of `requestDeploy` calls without HTTP (what the deploy queue itself costs).
+// ceiling), and of `requestDeploy` calls without HTTP (what the deploy queue itself costs). BENCH_COUNT
+// (500) calls each. Every phase starts once the worker has ended the pipelines of the one before, so
+// none is measured against another's backlog.
 // The worker runs in its own process, as in production, with the workflows and one stub activity: a
 // pipeline starts, and its first step (the deploy target, a local activity) stops it at once; nothing is
 // deployed. (With no activity at all, that local activity failed as unregistered and was retried in the
@@ -51,10 +53,14 @@ async function main(): Promise<void> {
     console.log(`Temporal dev server ${temporal.address}; ${COUNT} requests each, concurrency ${CONCURRENCY}, after ${WARM_UP} warm-up webhooks and starts`);
     await measure(WARM_UP, async (i) => { await sendPush(url, i); });
     await measure(WARM_UP, (i) => bareStart(client, `warm-${i}`));
+    // Each phase starts with the worker done with the one before, so none pays for another's backlog.
+    await drained(client, 2 * WARM_UP);
     const starts = await measure(COUNT, (i) => bareStart(client, `bare-${i}`));
+    await drained(client, 2 * WARM_UP + COUNT);
     const sent: SentWebhook[] = [];
     const webhooks = await measure(COUNT, async (i) => { sent.push(await sendPush(url, WARM_UP + i)); });
     const pipelineStarts = await pipelinesStarted(client, sent);
+    await drained(client, 2 * WARM_UP + 2 * COUNT);
     const direct = await measure(COUNT, (i) => directDeploy(client, WARM_UP + COUNT + i));
     report('bare client.workflow.start (ceiling)', starts);
     report('GitHub webhook → 202', webhooks);
@@ -70,6 +76,20 @@ async function main(): Promise<void> {
     await connection.close();
     await temporal.stop();
   }
+}
+
+/** Waits until every pipeline asked for so far exists and has ended (the worker stops each at its first step). */
+async function drained(client: Client, pipelines: number): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const [all, running] = await Promise.all([
+      client.workflow.count('WorkflowType = "deployPipeline"'),
+      client.workflow.count('WorkflowType = "deployPipeline" AND ExecutionStatus = "Running"'),
+    ]);
+    if (all.count >= pipelines && running.count === 0) return;
+    await sleep(250);
+  }
+  console.error('the worker did not finish the previous phase\'s pipelines within 120 s; measuring anyway');
 }
 
 async function startWorkerProcess(address: string, namespace: string): Promise<ChildProcess> {
