@@ -67,7 +67,8 @@ async function main(): Promise<void> {
     workflowBundle: prebuiltWorkflowBundle(workDir),
     ...workerTuning(env),
   });
-  const rss = sampleRss(() => sim.processIds());
+  // The simulator's processes: machines, routers, proxies and its flyctl server (sim/README.md).
+  const rss = sampleRss(() => (sim.serverPid ? [...sim.processIds(), sim.serverPid] : sim.processIds()));
   const running = worker.run();
   let counter = 0;
 
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
     console.log(`  ${succeeded}/${CONCURRENCY} succeeded in ${fmt(wallMs)} ms → ${(CONCURRENCY / (wallMs / 60_000)).toFixed(1)} runs per minute (1-min load average at the end ${loadAfter.toFixed(1)})`);
     for (const line of notSucceeded.slice(0, 5)) console.log(`  not succeeded: ${line}`);
     console.log(`  worker process peak RSS ${formatMb(concurrentPeak)} (whole benchmark: ${formatMb(rss.overallPeak())}); worker settings ${JSON.stringify(workerTuning(env))}`);
-    console.log(`  simulator (not the worker): peak ${simPeak.processes} machine, router and proxy processes, ${formatMb(simPeak.bytes)} RSS together`);
+    console.log(`  simulator (not the worker): peak ${simPeak.processes} machine, router, proxy and flyctl-server processes, ${formatMb(simPeak.bytes)} RSS together`);
   } finally {
     rss.stop();
     worker.shutdown();
