@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, vi } from 'vitest';
-import { createSim, flyctlClientPath, FLYCTL_PATH, type RunResult, type Sim } from '../../sim/testing.js';
+import { createSim, flyctlClientPath, FLYCTL_PATH, isProcessRunning, type RunResult, type Sim } from '../../sim/testing.js';
 import { useSim } from './useSim.js';
 
 /** The parts of the simulator's state these tests look at. */
@@ -104,6 +104,24 @@ describe.concurrent('flyctl through the simulator server', () => {
       expect(Object.keys(stateOf(sim).proxies)).not.toContain(String(proxy.pid));
     } finally {
       echo.close();
+    }
+  });
+});
+
+describe('the flyctl server of a simulator', () => {
+  it('exits by itself once the simulator\'s owner process dies', async ({ expect }) => {
+    const owner = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const sim = await createSim({ ownerPid: owner.pid as number });
+    try {
+      const serverPid = sim.serverPid as number;
+      expect(isProcessRunning(serverPid)).toBe(true);
+
+      owner.kill('SIGKILL');
+
+      await vi.waitFor(() => expect(isProcessRunning(serverPid)).toBe(false), { timeout: 5000, interval: 50 });
+    } finally {
+      owner.kill('SIGKILL');
+      await sim.teardown();
     }
   });
 });
