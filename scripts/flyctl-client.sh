@@ -34,7 +34,7 @@ if [[ "$build" == 0 ]]; then
   exit 1
 fi
 if ! command -v go >/dev/null 2>&1; then
-  say "Go is not installed: the simulator runs flyctl as a node process per call (slower). Install Go >= 1.26 to build the client."
+  say "Go is not installed: the simulator runs flyctl as a node process per call (slower). Install Go (1.22 or later) to build the client."
   [[ "$optional" == 1 ]] && exit 0
   exit 1
 fi

@@ -1,3 +1,3 @@
 module flightdeck/sim/flyctl-client
 
-go 1.26
+go 1.22
