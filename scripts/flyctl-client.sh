@@ -12,7 +12,7 @@ set -euo pipefail
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLIENT_SRC="$REPO_DIR/sim/client"
 CACHE_DIR="${FLIGHTDECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flightdeck}"
-# Same bytes, same hash as clientBinaryName() in sim/lib/flyctl-client.js.
+# Same bytes, same hash as findFlyctlClient() in sim/lib/flyctl-service.js.
 HASH="$({ cat "$CLIENT_SRC/go.mod" "$CLIENT_SRC/main.go"; printf '%s' "$REPO_DIR"; } | sha256sum | cut -c1-16)"
 CACHED_CLIENT="$CACHE_DIR/bin/flyctl-sim-$HASH"
 build=1

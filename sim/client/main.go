@@ -37,11 +37,11 @@ const (
 	exitInterrupted = 127
 	// As sim/lib/interrupts.js: in-flight work gets this long to record an interruption.
 	interruptGrace = 1500 * time.Millisecond
-	// Unix socket paths are limited to about 104-108 bytes (sim/lib/server-socket.js uses the same rule).
+	// Unix socket paths are limited to about 104-108 bytes (sim/lib/flyctl-service.js uses the same rule).
 	maxSocketPath = 100
 )
 
-// socketPath must agree with serverSocketPath in sim/lib/server-socket.js.
+// socketPath must agree with serverSocketPath in sim/lib/flyctl-service.js.
 func socketPath(dir string) string {
 	inDir := filepath.Join(dir, "flyctl.sock")
 	if len(inDir) <= maxSocketPath {
