@@ -27,8 +27,18 @@ beforeAll(async () => {
   harness.setConfig(rawConfig());
 });
 
+/**
+ * Runs the command line while a worker serves its task queue, and keeps the worker until the run the
+ * command followed has closed, as a deployed worker would: the command returns at the run's final
+ * state, while the run may still be bringing Slack's message up to date (its last flush).
+ */
 async function flightdeck(args: string[]): Promise<CliResult> {
-  return harness.kit.withWorker(harness.activities(), (taskQueue) => cli.run(args, { taskQueue }));
+  return harness.kit.withWorker(harness.activities(), async (taskQueue) => {
+    const result = await cli.run(args, { taskQueue });
+    const workflowId = /: ((?:backup|restore)\/\S+)$/m.exec(result.stdout)?.[1];
+    if (workflowId) await harness.kit.client.workflow.getHandle(workflowId).result();
+    return result;
+  });
 }
 
 describe('flightdeck database commands', { timeout: 180_000 }, () => {
