@@ -1,22 +1,24 @@
 // @ts-check
 // Machine and router processes are detached (they outlive the flyctl call that started them, like
 // real machines), so they check every second whether they are still wanted and exit when not:
-// the state directory is gone, the owner process (a test run, the sandbox) has died, or the state
+// the state directory (its state file) is gone, the owner process (a test run, the sandbox) has died, or the state
 // no longer names this very process.
 import fs from 'node:fs';
 import { Interrupted } from './errors.js';
 import { isProcessAlive } from './processes.js';
-import { readState } from './state.js';
+import { readState, simPaths } from './state.js';
 import { pollUntil } from './time.js';
 
 const CHECK_INTERVAL_MS = 1000;
 
 /**
- * True when nobody can want the directory's processes any more: it is gone, or its owner died.
+ * True when nobody can want the directory's processes any more: its state is gone (the directory
+ * removed; a stopping machine may write its log into it again, which must not bring it back), or its
+ * owner died. The state file exists from the simulator's creation on (written by rename, never absent).
  * @param {string} dir
  */
 export function isSimAbandoned(dir) {
-  if (!fs.existsSync(dir)) return true;
+  if (!fs.existsSync(simPaths(dir).stateFile)) return true;
   try {
     const { ownerPid } = readState(dir).settings;
     return Boolean(ownerPid) && !isProcessAlive(ownerPid);

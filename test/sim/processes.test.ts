@@ -114,11 +114,12 @@ describe.concurrent('flyctl simulator processes', () => {
     expect((await hanging.exited).exitCode).toBe(127);
   });
 
-  it('stops machines and routers by themselves when their state directory disappears', async ({ expect }) => {
+  it('stops machines, routers and the flyctl server by themselves when their state directory disappears', async ({ expect }) => {
     const sim = await createSim();
     await sim.createApp('orphan-app', { machines: 1 });
-    const pids = sim.processIds();
-    expect(pids).toHaveLength(2);
+    const pids = [...sim.processIds(), sim.serverPid ?? 0];
+    expect(pids).toHaveLength(3);
+    expect(pids).not.toContain(0);
 
     rmSync(sim.dir, { recursive: true, force: true });
 
