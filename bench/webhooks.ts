@@ -6,7 +6,8 @@
 // started (its start time on the server: the queue, on the worker, starts it).
 // Next to it, the same number of bare `client.workflow.start` calls at the same concurrency (the
 // ceiling), and of `requestDeploy` calls without HTTP (what the deploy queue itself costs). BENCH_COUNT
-// (500) calls each. Every phase starts once the worker has ended the pipelines of the one before, so
+// (500) calls each, and webhooks whose runs go to a task queue no worker polls (the intake alone, as while
+// the worker is down or redeploying: the 202 is durable, and no pipeline work shares the cores). Every phase starts once the worker has ended the pipelines of the one before, so
 // none is measured against another's backlog.
 // The worker runs in its own process, as in production, with the workflows and one stub activity: a
 // pipeline starts, and its first step (the deploy target, a local activity) stops it at once; nothing is
@@ -35,6 +36,7 @@ const WARM_UP = 50;
 const CONCURRENCY = 50;
 const SECRET = 'bench-webhook-secret';
 const TASK_QUEUE = 'bench-webhooks';
+const UNPOLLED_TASK_QUEUE = 'bench-webhooks-unpolled';
 
 interface Figures { count: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; failures: number }
 
@@ -43,12 +45,17 @@ async function main(): Promise<void> {
   const workerProcess = await startWorkerProcess(temporal.address, temporal.namespace);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: temporal.namespace });
-  const apps = parseAppsConfig({ apps: Object.fromEntries(Array.from({ length: WARM_UP + 2 * COUNT }, (_, i) => [`bench-${i}`, benchApp(i)])) });
-  const server = await buildServer({
-    client, taskQueue: TASK_QUEUE, loadApps: () => apps, logger: createLogger({ level: 'silent' }), metrics: createApiMetrics(), now: Date.now,
-    env: loadEnvConfig({ GITHUB_WEBHOOK_SECRET: SECRET, FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: '1000000', FLIGHTDECK_API_RATE_LIMIT_BURST: '100000' }),
-  });
-  const url = `${await server.listen({ host: '127.0.0.1', port: 0 })}/webhooks/github`;
+  const apps = parseAppsConfig({ apps: Object.fromEntries(Array.from({ length: WARM_UP + 3 * COUNT }, (_, i) => [`bench-${i}`, benchApp(i)])) });
+  const startApi = async (taskQueue: string) => {
+    const api = await buildServer({
+      client, taskQueue, loadApps: () => apps, logger: createLogger({ level: 'silent' }), metrics: createApiMetrics(), now: Date.now,
+      env: loadEnvConfig({ GITHUB_WEBHOOK_SECRET: SECRET, FLIGHTDECK_API_RATE_LIMIT_PER_MINUTE: '1000000', FLIGHTDECK_API_RATE_LIMIT_BURST: '100000' }),
+    });
+    return { api, url: `${await api.listen({ host: '127.0.0.1', port: 0 })}/webhooks/github` };
+  };
+  const { api: server, url } = await startApi(TASK_QUEUE);
+  // Its runs go to a queue no worker polls: accepted durably, and nothing else runs on these cores.
+  const { api: intakeServer, url: intakeUrl } = await startApi(UNPOLLED_TASK_QUEUE);
   try {
     console.log(`Temporal dev server ${temporal.address}; ${COUNT} requests each, concurrency ${CONCURRENCY}, after ${WARM_UP} warm-up webhooks and starts`);
     await measure(WARM_UP, async (i) => { await sendPush(url, i); });
@@ -62,15 +69,22 @@ async function main(): Promise<void> {
     const pipelineStarts = await pipelinesStarted(client, sent);
     await drained(client, 2 * WARM_UP + 2 * COUNT);
     const direct = await measure(COUNT, (i) => directDeploy(client, WARM_UP + COUNT + i));
+    await drained(client, 2 * WARM_UP + 3 * COUNT);
+    const bareIntake = await measure(COUNT, (i) => bareStart(client, `unpolled-${i}`, UNPOLLED_TASK_QUEUE));
+    const intake = await measure(COUNT, async (i) => { await sendPush(intakeUrl, WARM_UP + 2 * COUNT + i); });
     report('bare client.workflow.start (ceiling)', starts);
     report('GitHub webhook → 202', webhooks);
     report('GitHub webhook → pipeline workflow started', pipelineStarts);
     report('requestDeploy without HTTP → answered', direct);
+    console.log('with no worker polling (the intake alone, as while the worker is down; no pipeline work on these cores):');
+    report('  bare client.workflow.start (ceiling)', bareIntake);
+    report('  GitHub webhook → 202', intake);
     console.log(`1-min load average at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
     console.log(`ratio webhooks/ceiling: throughput ${(webhooks.perSecond / starts.perSecond).toFixed(2)} (202s), `
       + `${(pipelineStarts.perSecond / starts.perSecond).toFixed(2)} (pipelines started); p50 latency to 202 ${(webhooks.p50Ms / starts.p50Ms).toFixed(1)}× the ceiling's`);
+    console.log(`ratio with no worker polling: throughput ${(intake.perSecond / bareIntake.perSecond).toFixed(2)}; p50 latency to 202 ${(intake.p50Ms / bareIntake.p50Ms).toFixed(1)}× the ceiling's`);
   } finally {
-    await server.close();
+    await Promise.all([server.close(), intakeServer.close()]);
     workerProcess.send('stop');
     await once(workerProcess, 'exit');
     await connection.close();
@@ -177,9 +191,9 @@ async function directDeploy(client: Client, i: number): Promise<void> {
   if (result.disposition === 'duplicate') throw new Error(`requestDeploy ${i}: duplicate`);
 }
 
-async function bareStart(client: Client, id: string): Promise<void> {
+async function bareStart(client: Client, id: string, taskQueue = TASK_QUEUE): Promise<void> {
   await client.workflow.start('deployPipeline', {
-    workflowId: `bench/${id}`, taskQueue: TASK_QUEUE,
+    workflowId: `bench/${id}`, taskQueue,
     args: [{ app: 'bench-0', environment: 'staging', sha: 'a'.repeat(40), trigger: { source: 'api', actor: 'bench' } }],
   });
 }
