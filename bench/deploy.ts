@@ -13,11 +13,12 @@
 // production settings (worker/tuning.ts, FLIGHTDECK_WORKER_* variables).
 // Prints figures; it passes or fails nothing.
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
@@ -86,8 +87,13 @@ async function main(): Promise<void> {
 
   async function runPipeline(app: BenchApp, sha: string): Promise<RunStatus> {
     const { workflowId } = await requestDeploy(client, TASK_QUEUE, { app: app.name, environment: 'staging', sha, trigger: { source: 'api', actor: 'bench' } });
-    await client.workflow.getHandle(workflowId).result().catch(() => undefined);
-    return client.workflow.getHandle(workflowId).query(statusQuery);
+    const handle = client.workflow.getHandle(workflowId);
+    // The queue starts the pipeline after it answers (seconds later on a loaded worker): wait for it to exist.
+    for (;;) {
+      const ended = await handle.result().then(() => true, (err: unknown) => !(err instanceof WorkflowNotFoundError));
+      if (ended) return handle.query(statusQuery);
+      await sleep(250);
+    }
   }
 
   try {
