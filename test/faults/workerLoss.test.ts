@@ -13,7 +13,7 @@ import type { RunState } from '../../lib/messages.js';
 import type { SimAppManifest, SimBehaviour } from '../../sim/testing.js';
 import { useDeployWorld, type TestApp } from '../helpers/deployWorld.js';
 import { slots } from '../helpers/slots.js';
-import { useWorkerProcesses, type WorkerLoss } from '../helpers/workerProcess.js';
+import { useWorkerProcesses, type WorkerLoss, type WorkerProcess } from '../helpers/workerProcess.js';
 import { deployRequest, machineImages, releasesOf, rolloutsOf, settle, waitUntil } from '../deploy/support.js';
 
 const world = useDeployWorld();
@@ -167,9 +167,9 @@ for (const scenario of scenarios) {
         await reach(scenario.lossPoint, workflowId, app);
         await firstWorker.stop(loss);
         fs.writeFileSync(gate, '');
-        await workers.start(taskQueue, world.workerProcessEnv(), { shutdownGraceMs: SHUTDOWN_GRACE_MS });
+        const secondWorker = await workers.start(taskQueue, world.workerProcessEnv(), { shutdownGraceMs: SHUTDOWN_GRACE_MS });
 
-        const { status } = await settle(client, workflowId);
+        const { status } = await settleOrExplain(workflowIdOf(workflowId, scenario.lossPoint.workflow), workflowId, secondWorker);
         const newImage = status.facts.image as string;
         const expectedImage = scenario.expected.serves === 'new' ? newImage : app.initialImage;
         expect({ state: status.state, outcome: status.outcome }).toMatchObject({ state: scenario.expected.state });
@@ -184,6 +184,30 @@ for (const scenario of scenarios) {
       }), 600_000);
     }
   });
+}
+
+/** A row's whole run takes under a minute; past this, where it is stuck is the failure. */
+const SETTLE_LIMIT_MS = 300_000;
+
+/** The pipeline's outcome; or, past SETTLE_LIMIT_MS, an error saying where the run is and what the new worker logged. */
+async function settleOrExplain(lossWorkflowId: string, pipelineId: string, worker: WorkerProcess): ReturnType<typeof settle> {
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => void explainStuck(lossWorkflowId, pipelineId, worker).then(reject, reject), SETTLE_LIMIT_MS);
+  });
+  try {
+    return await Promise.race([settle(client, pipelineId), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function explainStuck(lossWorkflowId: string, pipelineId: string, worker: WorkerProcess): Promise<Error> {
+  const status = await runStatus(client, pipelineId).catch(() => undefined);
+  const { raw } = await client.workflow.getHandle(lossWorkflowId).describe();
+  const pending = (raw.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt} (state ${a.state}${a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : ''})`);
+  return new Error(`the run did not end within ${SETTLE_LIMIT_MS / 1000} s: ${status ? `${status.state} at ${status.currentStage ?? '-'}` : 'status unreadable'}; `
+    + `pending in ${lossWorkflowId}: ${pending.join('; ') || 'none'}; the new worker's last output: ${worker.outputTail()}`);
 }
 
 /** Each activity the run completed or failed, with the attempt that ended it. */

@@ -13,7 +13,12 @@ export interface WorkerProcess {
   readonly pid: number;
   /** Shuts the worker down gracefully (SIGTERM) or SIGKILLs it, and waits until the process is gone. */
   stop(how: WorkerLoss): Promise<void>;
+  /** The end of what the worker printed (its log), for a failure to show. */
+  outputTail(): string;
 }
+
+/** Beyond its grace time, how long a worker may take to exit before stop() fails with its log. */
+const EXIT_AFTER_GRACE_MS = 60_000;
 
 export interface WorkerProcesses {
   /**
@@ -62,11 +67,19 @@ export function useWorkerProcesses(temporal: () => TemporalTarget = () => ({ add
         child.stdout!.on('data', check);
         void exited.then(() => { clearTimeout(timer); reject(new Error(`the worker process exited with ${child.exitCode}: ${output.slice(-2000)}`)); });
       });
+      const graceMs = options.shutdownGraceMs ?? 30_000;
+      const outputTail = () => output.slice(-3000);
       return {
         pid: child.pid!,
+        outputTail,
         async stop(how) {
           child.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM');
-          await exited;
+          let timer: NodeJS.Timeout | undefined;
+          const isExited = await Promise.race([
+            exited.then(() => true),
+            new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), graceMs + EXIT_AFTER_GRACE_MS); }),
+          ]).finally(() => clearTimeout(timer));
+          if (!isExited) throw new Error(`worker ${child.pid} did not exit within ${(graceMs + EXIT_AFTER_GRACE_MS) / 1000} s of ${how}; its last output: ${outputTail()}`);
           if (isProcessRunning(child.pid!)) throw new Error(`worker ${child.pid} still runs after ${how}`);
         },
       };
