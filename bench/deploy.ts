@@ -91,8 +91,17 @@ async function main(): Promise<void> {
     // The queue starts the pipeline after it answers (seconds later on a loaded worker): wait for it to exist.
     for (;;) {
       const ended = await handle.result().then(() => true, (err: unknown) => !(err instanceof WorkflowNotFoundError));
-      if (ended) return handle.query(statusQuery);
+      if (ended) break;
       await sleep(250);
+    }
+    // A closed run's status is a replay on the worker: a worker busy with 100 pipelines may miss a query's deadline.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await handle.query(statusQuery);
+      } catch (err) {
+        if (attempt === 5) throw err;
+        await sleep(2000 * attempt);
+      }
     }
   }
 
