@@ -17,7 +17,10 @@ async function verifyInStaging(taskQueue: string, staged: StagedApp, version: st
   const { workflowId } = await requestDeploy(kit.client, taskQueue, deployRequest(staged.app, staged.app.repo.commit({ behaviour: { version } })));
   const { status } = await settle(kit.client, workflowId);
   expect(status.state).toBe('succeeded');
-  return { workflowId, image: String(status.facts.image), verifiedAt: status.finishedAt! };
+  // The soak counts from the ledger's verdict, written just before the run's own final status.
+  const entry = (await readLedger(kit.client, { app: staged.app.name, environment: 'staging' })).find((e) => e.id === workflowId);
+  expect(entry?.finishedAt).toBeDefined();
+  return { workflowId, image: String(status.facts.image), verifiedAt: entry!.finishedAt! };
 }
 
 function autoPromotionStatus(staged: StagedApp): Promise<AutoPromotionStatus> {
