@@ -15,6 +15,15 @@ import { RUN_STATE, runSearchAttributes } from '../lib/runSearchAttributes.js';
  */
 export const RUN_STATE_SEARCH_ATTRIBUTE_PATCH = 'run-state-search-attribute';
 
+/**
+ * Patch coalesced-slack-reports: progress within a state (stages starting and finishing) reaches Slack at
+ * most once per REPORT_INTERVAL; a new state (waiting for approval, failed…) and the run's end go out at
+ * once. Slack allows about one message update a second per channel, and every report's completion wakes
+ * the run: a workflow task in the way of the stage it reports on. Taken in the constructor.
+ */
+export const COALESCED_SLACK_REPORTS_PATCH = 'coalesced-slack-reports';
+const REPORT_INTERVAL = '1s';
+
 const slack = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   // One attempt per call: the reporter loop retries with its own backoff and always sends the newest status.
@@ -38,10 +47,14 @@ export class RunTracker {
   private isSending = false;
   private readonly threadQueue: string[] = [];
   private readonly isStateSearchable: boolean;
+  private readonly isCoalesced: boolean;
+  /** A change Slack should see now, not at the next interval: a new state, or the run's final flush. */
+  private isUrgent = false;
   private searchableState?: RunState;
 
   constructor(identity: RunIdentity, stageNames: string[]) {
     this.isStateSearchable = patched(RUN_STATE_SEARCH_ATTRIBUTE_PATCH);
+    this.isCoalesced = patched(COALESCED_SLACK_REPORTS_PATCH);
     this.status = {
       ...identity,
       workflowId: workflowInfo().workflowId,
@@ -90,6 +103,7 @@ export class RunTracker {
       this.status.currentStage = undefined;
     }
     this.publishState();
+    this.isUrgent = true;
     this.changed();
   }
 
@@ -118,6 +132,7 @@ export class RunTracker {
   /** Waits (bounded) until Slack has the newest status, so the final message is right when Slack is up. */
   async flush(timeout: string | number = '2m'): Promise<void> {
     if (!this.channel) return;
+    this.isUrgent = true;
     await condition(() => !this.isDirty && !this.isSending && this.threadQueue.length === 0, timeout);
   }
 
@@ -159,6 +174,8 @@ export class RunTracker {
     let backoffMs = 1000;
     for (;;) {
       await condition(() => this.isDirty || this.threadQueue.length > 0);
+      if (this.isCoalesced && !this.isUrgent) await condition(() => this.isUrgent, REPORT_INTERVAL);
+      this.isUrgent = false;
       this.isDirty = false;
       this.isSending = true;
       try {
