@@ -318,16 +318,21 @@ async function startBrokenHealthProxies() {
   };
 }
 
-/** Samples this process's RSS, and the simulator's processes (machines, routers) apart from it. */
+/**
+ * Samples this process's RSS every 250 ms, and the simulator's processes (machines, routers) apart from
+ * it every second: finding them reads /proc for every process on the machine, on the worker's thread.
+ */
 function sampleRss(simProcessIds: () => number[]) {
   const first = process.memoryUsage().rss;
   let peak = first;
   let overall = first;
   let simPeak = { processes: 0, bytes: 0 };
+  let tick = 0;
   const timer = setInterval(() => {
     const rss = process.memoryUsage().rss;
     peak = Math.max(peak, rss);
     overall = Math.max(overall, rss);
+    if (tick++ % 4 !== 0) return;
     const pids = simProcessIds();
     const bytes = pids.reduce((sum, pid) => sum + residentBytes(pid), 0);
     if (bytes > simPeak.bytes) simPeak = { processes: pids.length, bytes };

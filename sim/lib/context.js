@@ -5,7 +5,9 @@
 // by SIGINT/SIGTERM, and extra fields for the call log. A call runs in its own node process
 // (sim/bin/flyctl) or in the simulator's server for a client process (sim/lib/flyctl-server.js):
 // commands take all of this from ctx, never from `process`.
-import { readState, updateState } from './state.js';
+// ctx.readState() is the process's shared, frozen snapshot of the state (parsed again only when the
+// file changed): read from it, change the state only inside ctx.updateState.
+import { readStateSnapshot, updateState } from './state.js';
 
 /**
  * @typedef {{
@@ -65,7 +67,7 @@ export function createContext({ command, parsed, dir, signal, io }) {
     out: (text) => { if (!gone?.aborted) io.out(text); },
     err: (text) => { if (!gone?.aborted) io.err(text); },
     callRecord: {},
-    readState: () => readState(dir),
+    readState: () => readStateSnapshot(dir),
     updateState: (mutate) => {
       if (!gone) return updateState(dir, mutate);
       if (gone.aborted) return neverSettles();

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { appendAppLog } from './app-log.js';
 import { createRequestMetrics, previousScrapePort, registerScrapeTarget } from './app-metrics.js';
-import { readState, updateState } from './state.js';
+import { readStateSnapshot, updateState, wantedMachineKey } from './state.js';
 import { startWatchdog } from './watchdog.js';
 
 /**
@@ -41,7 +41,7 @@ async function updateOwnRecord(change) {
 
 /** Whether this machine sorts first in its app: the one a rolling deploy updates first. */
 function isFirstMachine() {
-  const ids = Object.keys(readState(spec.dir).apps[spec.app]?.machines ?? {}).sort();
+  const ids = Object.keys(readStateSnapshot(spec.dir).apps[spec.app]?.machines ?? {}).sort();
   return ids[0] === spec.machineId;
 }
 
@@ -107,7 +107,7 @@ async function crash() {
 let server;
 
 function listen() {
-  const { metricsTargetsDir } = readState(spec.dir).settings;
+  const { metricsTargetsDir } = readStateSnapshot(spec.dir).settings;
   const preferredPort = previousScrapePort(metricsTargetsDir, spec.app, spec.machineId);
   server = http.createServer(handleRequest);
   server.keepAliveTimeout = 1000;
@@ -146,7 +146,7 @@ function startImageLogLines() {
 /** A machine being replaced or restarted keeps its scrape target for its next process; a stopped or destroyed one drops it. */
 function isMachineGoing() {
   try {
-    const machine = readState(spec.dir).apps[spec.app]?.machines[spec.machineId];
+    const machine = readStateSnapshot(spec.dir).apps[spec.app]?.machines[spec.machineId];
     return !machine || machine.state === 'stopped' || machine.state === 'destroying' || machine.state === 'destroyed';
   } catch {
     return true;
@@ -163,7 +163,7 @@ function stop() {
 
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-startWatchdog(spec.dir, (state) => state.apps[spec.app]?.machines[spec.machineId]?.instanceId === spec.instanceId, stop);
+startWatchdog(spec.dir, (wanted) => wanted.machines[wantedMachineKey(spec.app, spec.machineId)] === spec.instanceId, stop);
 log(`Starting ${spec.app} ${manifest.version} (${spec.imageRef})`);
 if (manifest.crashOnStart) {
   setTimeout(crash, 20);

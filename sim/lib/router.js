@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { isProcessAlive } from './processes.js';
-import { readState, updateState } from './state.js';
+import { readStateSnapshot, updateState } from './state.js';
 import { startWatchdog } from './watchdog.js';
 
 const options = Object.fromEntries(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=')));
@@ -21,7 +21,7 @@ let cache = { readAtMs: 0, targets: [] };
 
 function startedMachines() {
   if (Date.now() - cache.readAtMs > STATE_CACHE_MS) {
-    const machines = Object.values(readState(dir).apps[appName]?.machines ?? {});
+    const machines = Object.values(readStateSnapshot(dir).apps[appName]?.machines ?? {});
     const targets = machines
       .filter((machine) => machine.state === 'started' && machine.port && isProcessAlive(machine.pid))
       .sort((a, b) => a.id.localeCompare(b.id))
@@ -80,6 +80,6 @@ server.listen(Number(options.port ?? 0), '127.0.0.1', async () => {
     const app = state.apps[appName];
     if (app?.router?.id === routerId) app.router = { ...app.router, pid: process.pid, port };
   });
-  startWatchdog(dir, (state) => state.apps[appName]?.router?.id === routerId, stop);
+  startWatchdog(dir, (wanted) => wanted.routers[appName] === routerId, stop);
 });
 server.on('error', () => process.exit(1));

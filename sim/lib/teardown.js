@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { dirMarker, machineMarker, routerMarker } from './process-markers.js';
 import { findProcessesWithMarker, isProcessAlive, processHasMarker, terminateProcess } from './processes.js';
-import { readState, simPaths } from './state.js';
+import { readStateSnapshot, simPaths } from './state.js';
 
 /**
  * Pids of the directory's live processes, each with the marker that proves it is ours.
@@ -18,7 +18,7 @@ export function listSimProcesses(dir) {
   /** @type {Map<number, string>} */
   const found = new Map();
   if (fs.existsSync(simPaths(absoluteDir).stateFile)) {
-    const state = readState(absoluteDir);
+    const state = readStateSnapshot(absoluteDir);
     for (const app of Object.values(state.apps)) {
       for (const machine of Object.values(app.machines)) if (machine.pid) found.set(machine.pid, machineMarker(machine.id));
       if (app.router?.pid) found.set(app.router.pid, routerMarker(app.name));

@@ -2,29 +2,41 @@
 // Machine and router processes are detached (they outlive the flyctl call that started them, like
 // real machines), so they check every second whether they are still wanted and exit when not:
 // the state directory (its state file) is gone, the owner process (a test run, the sandbox) has died, or the state
-// no longer names this very process.
+// no longer names this very process. They read the small index of wanted processes each write of the
+// state leaves (state.js), not the state: a few hundred of them each parsing the whole state every
+// second kept the machine busy with 100 apps.
 import fs from 'node:fs';
 import { Interrupted } from './errors.js';
 import { isProcessAlive } from './processes.js';
-import { readState, simPaths } from './state.js';
+import { readWantedProcesses, simPaths } from './state.js';
 import { pollUntil } from './time.js';
 
 const CHECK_INTERVAL_MS = 1000;
 
 /**
- * True when nobody can want the directory's processes any more: its state is gone (the directory
- * removed; a stopping machine may write its log into it again, which must not bring it back), or its
- * owner died. The state file exists from the simulator's creation on (written by rename, never absent).
+ * The index of wanted processes, or null when nobody can want the directory's processes any more:
+ * its state is gone (the directory removed; a stopping machine may write its log into it again, which
+ * must not bring it back), or its owner died. The state file exists from the simulator's creation on
+ * (written by rename, never absent).
+ * @param {string} dir
+ * @returns {import('./state.js').WantedProcesses | null | undefined} undefined: unreadable for a moment
+ */
+function wantedUnlessAbandoned(dir) {
+  if (!fs.existsSync(simPaths(dir).stateFile)) return null;
+  try {
+    const wanted = readWantedProcesses(dir);
+    return wanted.ownerPid && !isProcessAlive(wanted.ownerPid) ? null : wanted;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when nobody can want the directory's processes any more (see wantedUnlessAbandoned).
  * @param {string} dir
  */
 export function isSimAbandoned(dir) {
-  if (!fs.existsSync(simPaths(dir).stateFile)) return true;
-  try {
-    const { ownerPid } = readState(dir).settings;
-    return Boolean(ownerPid) && !isProcessAlive(ownerPid);
-  } catch {
-    return false;
-  }
+  return wantedUnlessAbandoned(dir) === null;
 }
 
 /**
@@ -41,25 +53,18 @@ export async function waitUnlessAbandoned(ctx, ms) {
 
 /**
  * @param {string} dir
- * @param {(state: import('./state.js').SimState) => boolean} isStillWanted
+ * @param {(wanted: import('./state.js').WantedProcesses) => boolean} isStillWanted
  * @param {() => void} shutDown
  */
 export function startWatchdog(dir, isStillWanted, shutDown) {
   const timer = setInterval(() => {
-    if (!isWanted()) {
+    const wanted = wantedUnlessAbandoned(dir);
+    // Unreadable for a moment: look again next time.
+    if (wanted === undefined) return;
+    if (wanted === null || !isStillWanted(wanted)) {
       clearInterval(timer);
       shutDown();
     }
   }, CHECK_INTERVAL_MS);
   timer.unref();
-
-  function isWanted() {
-    if (isSimAbandoned(dir)) return false;
-    try {
-      return isStillWanted(readState(dir));
-    } catch {
-      // Unreadable for a moment: look again next time.
-      return true;
-    }
-  }
 }
