@@ -20,7 +20,9 @@ import { lastLine, runCommand, type RunResult } from '../lib/process.js';
 import { redactText } from '../lib/redact.js';
 import { startStreamingCommand, type CommandOutcome } from '../lib/streamingCommand.js';
 import { flyAppName, flyDuration, imageRef } from '../lib/validate.js';
+import { checkHealthAtOnce, type CheckWatch, type HealthVerdict } from './healthVerdict.js';
 import { withHeartbeat } from './heartbeat.js';
+import { pause, type HealthProbeInput } from './http.js';
 
 export interface FlyDeps {
   env: EnvConfig;
@@ -105,6 +107,8 @@ export interface FlyAppStatus {
 export interface FlyRelease { id: string; version: number; status: string; imageRef: string; createdAt: string }
 export interface DeployOutcome { releaseVersion?: number; releaseId?: string; imageRef: string }
 export interface MachineChecks { isAllPassing: boolean; total: number; failing: string[] }
+/** deadlineMs: how long to read the checks again while some fail (default 30 s); machineIds: only these machines. */
+export interface MachineCheckOptions { deadlineMs?: number; intervalMs?: number; machineIds?: string[] }
 /** A machine as the incident runbook assesses it: its state and how many of its checks pass. */
 export interface FlyMachineHealth { id: string; state: string; region: string; image: string; checksPassing: number; checksTotal: number }
 
@@ -263,8 +267,12 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
     return workDir;
   }
 
-  /** `quiet`: no heartbeats of its own (inside flyDeployImage, whose heartbeats carry its checkpoint). */
-  interface CallOptions { timeoutMs?: number; cwd?: string; quiet?: boolean }
+  /**
+   * `quiet`: no heartbeats of its own (inside an activity whose heartbeats carry its own state:
+   * flyDeployImage's checkpoint, the health verdict's probe streak); `signal`: what stops a quiet
+   * call (default: the activity's cancellation).
+   */
+  interface CallOptions { timeoutMs?: number; cwd?: string; quiet?: boolean; signal?: AbortSignal }
 
   async function flyctl(command: string, args: string[], options: CallOptions = {}): Promise<RunResult> {
     requireToken();
@@ -272,7 +280,7 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
     const run = (signal: AbortSignal, onLine?: (line: string) => void) =>
       runCommand(env.FLYCTL_PATH, args, { cwd, env: flyEnv(), timeoutMs: options.timeoutMs ?? 60_000, signal, onLine });
     const result = options.quiet
-      ? await run(Context.current().cancellationSignal)
+      ? await run(options.signal ?? Context.current().cancellationSignal)
       : await withHeartbeat(`flyctl ${command}`, (progress) => run(progress.signal, progress.report));
     if (result.isCancelled) throw new CancelledFailure(`flyctl ${command} was cancelled`);
     if (result.exitCode !== 0) throw classifyFlyFailure(command, result);
@@ -302,6 +310,29 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
 
   async function listMachines(flyApp: string, options: CallOptions = {}) {
     return (await flyctlJson('machine list', ['machine', 'list', ...app(flyApp), '--json'], z.array(machineSchema).nullable(), options)) ?? [];
+  }
+
+  /**
+   * Every started machine's checks passing. `checks list` also lists stopped and standby machines,
+   * and a check that has not reported yet has no status (Corrections 10): only started machines
+   * are judged, and the checks are read again until they pass or the deadline (or `watch.signal`).
+   */
+  async function readMachineChecks(flyApp: string, options: MachineCheckOptions, watch: CheckWatch, call: CallOptions = {}): Promise<MachineChecks> {
+    const deadline = Date.now() + (options.deadlineMs ?? 30_000);
+    for (;;) {
+      const [checks, machines] = [
+        await flyctlJson('checks list', ['checks', 'list', ...app(flyApp), '--json'], checksSchema, call),
+        await listMachines(flyApp, call),
+      ];
+      const started = new Set(machines.filter((m) => m.state === 'started' && (!options.machineIds || options.machineIds.includes(m.id))).map((m) => m.id));
+      const all = Object.entries(checks).filter(([machine]) => started.has(machine))
+        .flatMap(([machine, list]) => (list ?? []).map((c) => ({ machine, ...c })));
+      const failing = all.filter((c) => c.status !== 'passing')
+        .map((c) => `${c.machine} ${c.name ?? '(unnamed check)'}: ${c.status ?? 'no status yet'}${c.output ? ` (${redactText(c.output).slice(0, 80)})` : ''}`);
+      if (failing.length === 0 || Date.now() >= deadline || watch.signal.aborted) return { isAllPassing: failing.length === 0, total: all.length, failing };
+      watch.report(`${failing.length} check(s) not passing yet`);
+      await pause(options.intervalMs ?? 1000, watch.signal);
+    }
   }
 
   async function machineSnapshot(flyApp: string): Promise<MachineSnapshot[]> {
@@ -352,24 +383,18 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
      * and a check that has not reported yet has no status (Corrections 10): only started machines
      * are judged, and the checks are read again until they pass or the deadline.
      */
-    async flyMachineChecks(flyApp: string, options: { deadlineMs?: number; intervalMs?: number; machineIds?: string[] } = {}): Promise<MachineChecks> {
-      const deadline = Date.now() + (options.deadlineMs ?? 30_000);
-      return withHeartbeat('machine checks', async (progress) => {
-        for (;;) {
-          const [checks, machines] = [
-            await flyctlJson('checks list', ['checks', 'list', ...app(flyApp), '--json'], checksSchema),
-            await listMachines(flyApp),
-          ];
-          const started = new Set(machines.filter((m) => m.state === 'started' && (!options.machineIds || options.machineIds.includes(m.id))).map((m) => m.id));
-          const all = Object.entries(checks).filter(([machine]) => started.has(machine))
-            .flatMap(([machine, list]) => (list ?? []).map((c) => ({ machine, ...c })));
-          const failing = all.filter((c) => c.status !== 'passing')
-            .map((c) => `${c.machine} ${c.name ?? '(unnamed check)'}: ${c.status ?? 'no status yet'}${c.output ? ` (${redactText(c.output).slice(0, 80)})` : ''}`);
-          if (failing.length === 0 || Date.now() >= deadline || progress.signal.aborted) return { isAllPassing: failing.length === 0, total: all.length, failing };
-          progress.report(`${failing.length} check(s) not passing yet`);
-          await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1000));
-        }
-      });
+    async flyMachineChecks(flyApp: string, options: MachineCheckOptions = {}): Promise<MachineChecks> {
+      return withHeartbeat('machine checks', (progress) => readMachineChecks(flyApp, options, progress));
+    },
+
+    /**
+     * Health's verdict in one activity (patch health-in-one-activity): Flightdeck's probe and every
+     * machine's checks at once, the first failure is the verdict (activities/healthVerdict.ts).
+     * checks: how long failing checks are read again (default, as flyMachineChecks: 30 s, every second).
+     */
+    async verifyAppHealth(input: HealthProbeInput & { flyApp: string; checks?: Pick<MachineCheckOptions, 'deadlineMs' | 'intervalMs'> }): Promise<HealthVerdict> {
+      const { flyApp, checks, ...probe } = input;
+      return checkHealthAtOnce(probe, (watch) => readMachineChecks(flyApp, checks ?? {}, watch, { quiet: true, signal: watch.signal }));
     },
 
     /** `fly machine list --json`: every machine with its state, region, image and how many of its checks pass. */

@@ -4,7 +4,7 @@ import { readSecret, type SmokeCheck } from '../lib/config.js';
 import { PermanentError, permanentFailure } from '../lib/errors.js';
 import { hasMetricSample, jsonMismatch, type JsonScalar } from '../lib/jsonFields.js';
 import { durationToMs } from '../lib/validate.js';
-import { interruptedAttempt, withHeartbeat } from './heartbeat.js';
+import { interruptedAttempt, withHeartbeat, type Progress } from './heartbeat.js';
 
 export interface HealthProbeInput {
   url: string;
@@ -54,14 +54,40 @@ async function probeOnce(url: string, timeoutMs: number, expectJson?: Record<str
 }
 
 /** Waits ms, or less when aborted; the abort listener goes when the wait ends (a bake pauses hundreds of times). */
-const pause = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+export const pause = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
   const onAbort = () => { clearTimeout(timer); resolve(); };
   const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
   signal.addEventListener('abort', onAbort, { once: true });
 });
 
 /** What a health probe has seen so far; time spent without a worker does not count against the deadline. */
-interface HealthProbeProgress { streak: number; attempts: number; probingMs: number; lastDetail: string }
+export interface HealthProbeProgress { streak: number; attempts: number; probingMs: number; lastDetail: string }
+
+/**
+ * The probe's loop, inside an activity that heartbeats `progress` (probeHealth, the health verdict):
+ * resumes from the streak and probing time a previous attempt saved; an aborted signal ends it as
+ * an interrupted attempt (interruptedAttempt), never as a verdict.
+ */
+export async function probeUntilHealthy(input: HealthProbeInput, progress: Progress<HealthProbeProgress>): Promise<HealthProbeResult> {
+  const seen = progress.resumed ?? { streak: 0, attempts: 0, probingMs: 0, lastDetail: 'no answer yet' };
+  const attemptStartedAt = Date.now();
+  const probingMs = () => seen.probingMs + (Date.now() - attemptStartedAt);
+  let { streak, attempts, lastDetail } = seen;
+  while (probingMs() < input.deadlineMs) {
+    if (progress.signal.aborted) throw interruptedAttempt('the health probe');
+    attempts++;
+    const outcome = await probeOnce(input.url, input.requestTimeoutMs, input.expectJson);
+    streak = outcome.isOk ? streak + 1 : 0;
+    lastDetail = outcome.detail;
+    progress.save({ streak, attempts, probingMs: probingMs(), lastDetail });
+    progress.report(`${input.url}: ${outcome.detail} (${streak}/${input.consecutiveSuccesses})`);
+    if (streak >= input.consecutiveSuccesses) return { attempts, elapsedMs: probingMs() };
+    await pause(input.intervalMs, progress.signal);
+  }
+  if (progress.signal.aborted) throw interruptedAttempt('the health probe');
+  throw permanentFailure(PermanentError.HealthCheckFailed,
+    `${input.url} did not answer 2xx ${input.consecutiveSuccesses} times in a row within ${Math.round(input.deadlineMs / 1000)}s (last: ${lastDetail}, ${attempts} probes)`);
+}
 
 /** Where a bake is in its window: a resumed bake keeps its window, never restarts it. */
 interface BakeProgress { windowStartedAt: number; probes: number }
@@ -75,26 +101,7 @@ export function createHttpActivities() {
 
     /** N consecutive 2xx answers within the deadline, or a HealthCheckFailed naming the last answer. */
     async probeHealth(input: HealthProbeInput): Promise<HealthProbeResult> {
-      return withHeartbeat<HealthProbeResult, HealthProbeProgress>('health probe', async (progress) => {
-        const seen = progress.resumed ?? { streak: 0, attempts: 0, probingMs: 0, lastDetail: 'no answer yet' };
-        const attemptStartedAt = Date.now();
-        const probingMs = () => seen.probingMs + (Date.now() - attemptStartedAt);
-        let { streak, attempts, lastDetail } = seen;
-        while (probingMs() < input.deadlineMs) {
-          if (progress.signal.aborted) throw interruptedAttempt('the health probe');
-          attempts++;
-          const outcome = await probeOnce(input.url, input.requestTimeoutMs, input.expectJson);
-          streak = outcome.isOk ? streak + 1 : 0;
-          lastDetail = outcome.detail;
-          progress.save({ streak, attempts, probingMs: probingMs(), lastDetail });
-          progress.report(`${input.url}: ${outcome.detail} (${streak}/${input.consecutiveSuccesses})`);
-          if (streak >= input.consecutiveSuccesses) return { attempts, elapsedMs: probingMs() };
-          await pause(input.intervalMs, progress.signal);
-        }
-        if (progress.signal.aborted) throw interruptedAttempt('the health probe');
-        throw permanentFailure(PermanentError.HealthCheckFailed,
-          `${input.url} did not answer 2xx ${input.consecutiveSuccesses} times in a row within ${Math.round(input.deadlineMs / 1000)}s (last: ${lastDetail}, ${attempts} probes)`);
-      });
+      return withHeartbeat<HealthProbeResult, HealthProbeProgress>('health probe', (progress) => probeUntilHealthy(input, progress));
     },
 
     /**

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { activityInfo } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { PermanentError, permanentFailure } from '../lib/errors.js';
+import { PermanentError, permanentFailure, rootMessage } from '../lib/errors.js';
 import type { FlyConfigSnapshot, LedgerEntry, LedgerRecord } from '../lib/releaseLedger.js';
 import { readLedger, recordLedgerEntry, type LedgerAddress } from '../lib/releaseLedgerClient.js';
 
@@ -40,20 +40,44 @@ export function createReleaseLedgerActivities(deps: ReleaseLedgerActivityDeps) {
 
     /** The checkout's fly.toml as deployed; absent when the checkout has none. */
     async readFlyConfig(input: { workspace: string }): Promise<FlyConfigSnapshot | undefined> {
-      const file = path.join(input.workspace, 'fly.toml');
-      let content: string;
-      try {
-        content = await fs.readFile(file, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw err;
+      return readFlyConfigFile(input.workspace);
+    },
+
+    /**
+     * The `deploying` entry of a rollout that starts, with the fly.toml it is deployed with (the
+     * checkout's, read here; else the record's own, a promotion's), in one activity (patch
+     * deploying-in-one-activity): one completion wakes the run during the rollout instead of two.
+     * A fly.toml that cannot be kept is left out, the entry recorded anyway, and the reason returned.
+     */
+    async recordDeploying(input: LedgerAddress & { record: LedgerRecord; workspace?: string }): Promise<{ flyConfigProblem?: string }> {
+      let flyConfig = input.workspace ? undefined : input.record.flyConfig;
+      let flyConfigProblem: string | undefined;
+      if (input.workspace) {
+        try {
+          flyConfig = await readFlyConfigFile(input.workspace);
+        } catch (err) {
+          flyConfigProblem = rootMessage(err);
+        }
       }
-      if (Buffer.byteLength(content) > MAX_FLY_CONFIG_BYTES) {
-        throw permanentFailure(PermanentError.ConfigInvalid, `fly.toml is larger than ${MAX_FLY_CONFIG_BYTES / 1024} KiB; Flightdeck keeps each release's fly.toml and refuses one this large`);
-      }
-      return { content, sha256: createHash('sha256').update(content).digest('hex') };
+      await recordLedgerEntry(client(), activityInfo().taskQueue, input, { ...input.record, flyConfig });
+      return flyConfigProblem === undefined ? {} : { flyConfigProblem };
     },
   };
+}
+
+async function readFlyConfigFile(workspace: string): Promise<FlyConfigSnapshot | undefined> {
+  const file = path.join(workspace, 'fly.toml');
+  let content: string;
+  try {
+    content = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (Buffer.byteLength(content) > MAX_FLY_CONFIG_BYTES) {
+    throw permanentFailure(PermanentError.ConfigInvalid, `fly.toml is larger than ${MAX_FLY_CONFIG_BYTES / 1024} KiB; Flightdeck keeps each release's fly.toml and refuses one this large`);
+  }
+  return { content, sha256: createHash('sha256').update(content).digest('hex') };
 }
 
 export type ReleaseLedgerActivities = ReturnType<typeof createReleaseLedgerActivities>;

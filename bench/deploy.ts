@@ -234,9 +234,9 @@ async function runDirect(activities: Activities, app: BenchApp, sha: string, run
     flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout, baselineReleaseVersion: before.releaseVersion ?? null,
     workDir: `deploys/direct-${run}`, timeoutMs: 300_000, configPath: `${workspace}/fly.toml`,
   }));
-  // The probe and the machine checks at once, as the pipeline's (patch one-trip-stages).
+  // The probe and the machine checks at once in one activity, as the pipeline's (patch health-in-one-activity).
   const appUrl = await time('health', async () => {
-    await Promise.all([call(activities.probeHealth, { ...probe, url: new URL(target.health.path, before.appUrl).toString() }), call(activities.flyMachineChecks, target.flyApp)]);
+    await call(activities.verifyAppHealth, { ...probe, url: new URL(target.health.path, before.appUrl).toString(), flyApp: target.flyApp });
     return before.appUrl;
   });
   await time('smoke', () => call(activities.runSmokeChecks, { baseUrl: appUrl, checks: target.smokeChecks }));

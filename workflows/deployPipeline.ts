@@ -30,7 +30,7 @@ import { healthUrl, probeSettings, verifyHealth } from './health.js';
 import {
   appliedMigrationsOf, checkMigrationSafety, describeIncompatiblePause, type AppliedMigrations, type MigrationSafetyGate,
 } from './migrationSafety.js';
-import { nowIso, readLedger, recordInLedger } from './ledger.js';
+import { nowIso, readLedger, recordDeployingInLedger, recordInLedger } from './ledger.js';
 import { rollback } from './rollback.js';
 import { RunTracker } from './runTracker.js';
 import { describeChecksPassed, verifySmoke } from './smoke.js';
@@ -67,6 +67,11 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   // Patch one-trip-stages: the checkout and the tests in one activity, and health's probe and machine
   // checks at once: every no-op stage is one task-queue round trip.
   const isOneTrip = patched('one-trip-stages');
+  // Patch deploying-in-one-activity: the fly.toml is read and the `deploying` entry recorded in one
+  // activity, so the rollout is woken by one completion besides its own instead of two.
+  const isDeployingInOneActivity = patched('deploying-in-one-activity');
+  // Patch health-in-one-activity: the probe and the machine checks at once inside one activity (one completion).
+  const isHealthInOneActivity = patched('health-in-one-activity');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const cancellation = acceptCancelReasons(run);
@@ -132,14 +137,14 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
     try {
       hasDeployStarted = true;
       github?.post('in_progress', `Rolling out ${image}`);
-      if (hasLedger) isRecorded = CancellationScope.nonCancellable(() => recordDeploying(run, target!, request, image!, commit, workspace, applied?.record));
+      if (hasLedger) isRecorded = CancellationScope.nonCancellable(() => recordDeploying(run, target!, request, image!, commit, workspace, applied?.record, isDeployingInOneActivity));
       const analysis = hasBakeAnalysis && target.bakeMs > 0 ? target.analysis : undefined;
       const deployStartedAt = new Date().toISOString();
       const logBaseline = analysis ? readLogBaseline(target, analysis, deployStartedAt) : undefined;
       const release = await run.stage('deploy', () => deploy(target!, image!, preflightResult.releaseVersion, workspace, request.promotion?.flyConfig?.content), (r) => (r.releaseVersion ? `release v${r.releaseVersion}` : undefined));
       releaseVersion = release.releaseVersion;
       run.fact('release', release.releaseVersion === undefined ? undefined : `v${release.releaseVersion}`);
-      const appUrl = await run.stage('health', () => verifyHealth(target!, isQuick ? preflightResult.appUrl : undefined, isOneTrip), (r) => r.detail);
+      const appUrl = await run.stage('health', () => verifyHealth(target!, isQuick ? preflightResult.appUrl : undefined, isHealthInOneActivity ? 'one-activity' : isOneTrip ? 'at-once' : 'sequential'), (r) => r.detail);
       if (github) github.environmentUrl = appUrl.appUrl;
       await run.stage('smoke', () => verifySmoke(target!, appUrl.appUrl, workspace, (results) => { run.status.checks = results; }, hasRunnerQueue ? target!.runnerTaskQueue : undefined), describeChecksPassed);
       if (analysis) {
@@ -471,10 +476,18 @@ async function rollBack(
   return { verdict: 'rolled-back', rolledBackTo: result.image };
 }
 
-/** The deploy is recorded as its rollout starts: a crash mid-rollout leaves a `deploying` entry, never a good one. */
+/**
+ * The deploy is recorded as its rollout starts: a crash mid-rollout leaves a `deploying` entry, never
+ * a good one. isOneActivity (patch deploying-in-one-activity): the fly.toml read and the record in one activity.
+ */
 async function recordDeploying(
-  run: RunTracker, target: DeployTarget, request: DeployRequest, image: string, commit: string | undefined, workspace: string | undefined, migrations?: ReleaseMigrations,
+  run: RunTracker, target: DeployTarget, request: DeployRequest, image: string, commit: string | undefined, workspace: string | undefined, migrations: ReleaseMigrations | undefined,
+  isOneActivity: boolean,
 ): Promise<void> {
+  if (isOneActivity) {
+    const flyConfig = workspace ? undefined : request.promotion?.flyConfig;
+    return recordDeployingInLedger(run, target, { kind: 'deploy', image, commit, flyConfig, trigger: request.trigger, startedAt: nowIso(), verdict: 'deploying', migrations }, workspace);
+  }
   let flyConfig: FlyConfigSnapshot | undefined;
   try {
     flyConfig = workspace ? await local.readFlyConfig({ workspace }) : request.promotion?.flyConfig;

@@ -3,28 +3,42 @@
 import { ApplicationFailure, CancellationScope, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
+import type { MachineChecks } from '../activities/fly.js';
 import { PermanentError } from '../lib/errors.js';
 import { flyReadOptions, probeOptions } from './activityOptions.js';
 
 const fly = proxyActivities<Activities>(flyReadOptions);
 
 /**
+ * How health reads: one activity running the probe and the checks at once (patch
+ * health-in-one-activity), two activities at once (patch one-trip-stages), or one after the other.
+ * At once, the checks are read again until they pass or their deadline, so an early read judges nothing.
+ */
+export type HealthReading = 'one-activity' | 'at-once' | 'sequential';
+
+/**
  * Health is Flightdeck's own verdict: N good answers in a row, and every machine's checks passing.
  * knownAppUrl: the app's URL, when the caller read it already (a deploy does not change it).
- * isAtOnce: the probe and the machine checks run at the same time, one round trip instead of two
- * (the checks are read again until they pass or their deadline, so an early read judges nothing).
  */
-export async function verifyHealth(target: DeployTarget, knownAppUrl?: string, isAtOnce = false): Promise<{ appUrl: string; url: string; detail: string }> {
+export async function verifyHealth(target: DeployTarget, knownAppUrl?: string, reading: HealthReading = 'sequential'): Promise<{ appUrl: string; url: string; detail: string }> {
   const appUrl = knownAppUrl ?? (await fly.flyAppStatus(target.flyApp)).appUrl;
   const url = healthUrl(target, appUrl);
   const settings = probeSettings(target);
-  const probe = () => proxyActivities<Activities>(probeOptions(settings.deadlineMs)).probeHealth({ ...settings, url });
+  const probing = () => proxyActivities<Activities>(probeOptions(settings.deadlineMs));
+  const detail = (result: { elapsedMs: number }, checks: MachineChecks) =>
+    `${settings.consecutiveSuccesses}/${settings.consecutiveSuccesses} probes ok in ${Math.round(result.elapsedMs / 100) / 10}s, ${checks.total} machine checks passing`;
+  if (reading === 'one-activity') {
+    // One completion: the activity fails with the first failure (the probe's, or the checks' below).
+    const verdict = await probing().verifyAppHealth({ ...settings, url, flyApp: target.flyApp });
+    return { appUrl, url, detail: detail(verdict.probe, verdict.checks) };
+  }
+  const probe = () => probing().probeHealth({ ...settings, url });
   const checkMachines = () => fly.flyMachineChecks(target.flyApp);
-  const [result, checks] = isAtOnce ? await bothAtOnce(probe, checkMachines) : [await probe(), await checkMachines()];
+  const [result, checks] = reading === 'at-once' ? await bothAtOnce(probe, checkMachines) : [await probe(), await checkMachines()];
   if (!checks.isAllPassing) {
     throw ApplicationFailure.nonRetryable(`machine checks failing: ${checks.failing.join('; ')}`, PermanentError.HealthCheckFailed);
   }
-  return { appUrl, url, detail: `${settings.consecutiveSuccesses}/${settings.consecutiveSuccesses} probes ok in ${Math.round(result.elapsedMs / 100) / 10}s, ${checks.total} machine checks passing` };
+  return { appUrl, url, detail: detail(result, checks) };
 }
 
 /** Both at once; the first failure is the verdict and cancels the other, whose answer no longer matters. */

@@ -35,6 +35,24 @@ export async function recordInLedger(run: RunTracker, address: LedgerAddress, re
   }
 }
 
+/**
+ * The `deploying` entry of a rollout that starts, and the fly.toml it is deployed with (the
+ * checkout's, read by the activity; else a promotion's), in one activity: recorded as recordInLedger
+ * records, and a fly.toml that could not be kept is said on the run.
+ */
+export async function recordDeployingInLedger(
+  run: RunTracker, address: LedgerAddress, record: Omit<LedgerRecord, 'id'>, workspace: string | undefined,
+): Promise<void> {
+  try {
+    const { flyConfigProblem } = await ledger.recordDeploying({
+      app: address.app, environment: address.environment, record: { ...record, id: workflowInfo().workflowId }, ...(workspace ? { workspace } : {}),
+    });
+    if (flyConfigProblem !== undefined) run.fact('fly.toml', `not kept in the ledger: ${flyConfigProblem}`);
+  } catch (err) {
+    run.fact('ledger', `not recorded: ${rootMessage(err)}`);
+  }
+}
+
 export function nowIso(): string {
   return new Date().toISOString();
 }

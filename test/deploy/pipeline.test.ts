@@ -101,7 +101,7 @@ describe.concurrent('deploy pipeline', () => {
     expect(fs.existsSync(path.join(world.workDir, workflowId.replace(/[^A-Za-z0-9._-]/g, '_')))).toBe(false);
   });
 
-  it('puts one task-queue round trip on the test and health stages: the checkout and the tests are one activity, the probe and the machine checks start together', async () => {
+  it('wakes the run once per activity on the test, deploy and health stages: the checkout and the tests are one activity, the ledger entry is one activity beside the rollout, the probe and the machine checks are one activity', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
     const { status, workflowId } = await deployAndWait(app, sha);
@@ -115,8 +115,12 @@ describe.concurrent('deploy pipeline', () => {
     expect(tasksOf('checkoutAndTest')).toHaveLength(1);
     expect(tasksOf('checkoutCommit')).toEqual([]);
     expect(tasksOf('runWorkspaceCommand')).toEqual([]);
-    // The last probe is health's (an earlier one may adopt the image serving before Flightdeck's first deploy).
-    expect(tasksOf('flyMachineChecks')).toEqual([tasksOf('probeHealth').at(-1)]);
+    // The fly.toml read and the `deploying` entry: one activity, scheduled with the rollout.
+    expect(tasksOf('recordDeploying')).toEqual(tasksOf('flyDeployImage'));
+    expect(tasksOf('readFlyConfig')).toEqual([]);
+    // Health: one activity (a probeHealth may still adopt the image serving before Flightdeck's first deploy).
+    expect(tasksOf('verifyAppHealth')).toHaveLength(1);
+    expect(tasksOf('flyMachineChecks')).toEqual([]);
   });
 
   it('rolls nothing out when the release_command fails, and says so', async () => {

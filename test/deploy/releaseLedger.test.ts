@@ -76,6 +76,21 @@ describe.concurrent('release ledger', () => {
     });
   });
 
+  it('records the deploy without its fly.toml when the fly.toml is too large to keep, and says so on the run', async () => {
+    const app = await world.createApp();
+    const workers = appWorkers(app);
+    const sha = app.repo.commit({ behaviour: { version: 'v2' }, flyToml: { extraToml: `# padding\n${'#'.repeat(70 * 1024)}\n` } });
+    await workers.run(async () => {
+      const status = await deploy(workers.taskQueue, deployRequest(app, sha));
+      expect(status.state).toBe('succeeded');
+      expect(status.facts['fly.toml']).toMatch(/^not kept in the ledger: fly.toml is larger than 64 KiB/);
+      const entries = await readLedger(kit.client, { app: app.name, environment: 'staging' });
+      const entry = entries.find((e) => e.kind === 'deploy' && e.image === status.facts.image);
+      expect(entry).toMatchObject({ verdict: 'verified', commit: sha });
+      expect(entry?.flyConfig).toBeUndefined();
+    });
+  });
+
   it('outlives worker restarts and the deletion of the runs that wrote it', async () => {
     const app = await world.createApp();
     const workers = appWorkers(app);

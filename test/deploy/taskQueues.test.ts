@@ -34,7 +34,7 @@ describe('task queues by kind of work', () => {
 
     expect(status.state).toBe('succeeded');
     expect(ranOn.filter(([, queue]) => queue === deployQueue).map(([name]) => name)).toEqual(['flyBuildImage', 'flyDeployImage']);
-    expect(ranOn.some(([name, queue]) => name === 'probeHealth' && queue !== deployQueue)).toBe(true);
+    expect(ranOn.some(([name, queue]) => name === 'verifyAppHealth' && queue !== deployQueue)).toBe(true);
     expect(rolloutsOf(world.sim, app)).toHaveLength(1);
     expect((await world.servedBody(app)).trim()).toBe(`${app.name} v2`);
   });

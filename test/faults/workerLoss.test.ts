@@ -83,13 +83,13 @@ const scenarios: DeployScenario[] = [
   },
   {
     stage: 'health', what: 'the probe of a healthy release', behaviour: { version: 'v2' }, environment: { health: healthyProbe },
-    lossPoint: { workflow: 'pipeline', activity: 'probeHealth', afterMs: 500, when: (app) => newestRelease(app, 'complete') },
+    lossPoint: { workflow: 'pipeline', activity: 'verifyAppHealth', afterMs: 500, when: (app) => newestRelease(app, 'complete') },
     expected: { state: 'succeeded', serves: 'new', rollouts: 1 },
   },
   {
     stage: 'health', what: 'the probe of an unhealthy release', behaviour: { version: 'v2', routes: { '/': { status: 503 } } },
     environment: { health: { path: '/', consecutiveSuccesses: 2, interval: '100ms', deadline: '10s', requestTimeout: '1s' } },
-    lossPoint: { workflow: 'pipeline', activity: 'probeHealth', afterMs: 1000, when: (app) => newestRelease(app, 'complete') },
+    lossPoint: { workflow: 'pipeline', activity: 'verifyAppHealth', afterMs: 1000, when: (app) => newestRelease(app, 'complete') },
     expected: { state: 'rolled-back', serves: 'previous', rollouts: 2 },
   },
   {
