@@ -27,6 +27,17 @@ async function appWithFailingHealth(): Promise<TestApp> {
   return app;
 }
 
+/** A verdict under way (the probe keeps failing, the checks too), heartbeating. */
+async function probingAFailingApp() {
+  const app = await appWithFailingHealth();
+  const environment = new MockActivityEnvironment();
+  const heartbeats: unknown[] = [];
+  environment.on('heartbeat', (details: unknown) => heartbeats.push(details));
+  const running = verify(app, '/health', 60_000, 60_000, environment).catch((err: unknown) => err);
+  await waitUntil('three heartbeats', () => heartbeats.length > 2, 10_000);
+  return { environment, running };
+}
+
 describe.concurrent('the health verdict in one activity', () => {
   it('passes with the probe streak and every started machine\'s checks', async () => {
     const app = await world.createApp();
@@ -56,12 +67,7 @@ describe.concurrent('the health verdict in one activity', () => {
   });
 
   it('ends a worker shutdown as a retryable interrupted attempt, never as a verdict', async () => {
-    const app = await appWithFailingHealth();
-    const environment = new MockActivityEnvironment();
-    const heartbeats: unknown[] = [];
-    environment.on('heartbeat', (details: unknown) => heartbeats.push(details));
-    const running = verify(app, '/health', 60_000, 60_000, environment).catch((err: unknown) => err);
-    await waitUntil('three heartbeats', () => heartbeats.length > 2, 10_000);
+    const { environment, running } = await probingAFailingApp();
     // As the worker cancels its running activities when it shuts down: no cancel was requested.
     environment.cancel('WORKER_SHUTDOWN', new ActivityCancellationDetails({}));
     const failure = await running;
@@ -71,12 +77,7 @@ describe.concurrent('the health verdict in one activity', () => {
   });
 
   it('ends a cancel the workflow asked for as a cancellation', async () => {
-    const app = await appWithFailingHealth();
-    const environment = new MockActivityEnvironment();
-    const heartbeats: unknown[] = [];
-    environment.on('heartbeat', (details: unknown) => heartbeats.push(details));
-    const running = verify(app, '/health', 60_000, 60_000, environment).catch((err: unknown) => err);
-    await waitUntil('three heartbeats', () => heartbeats.length > 2, 10_000);
+    const { environment, running } = await probingAFailingApp();
     environment.cancel('CANCELLED');
     expect(await running).toBeInstanceOf(CancelledFailure);
   });
