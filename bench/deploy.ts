@@ -23,6 +23,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
+import { startCommandLauncher } from '../lib/launcher/client.js';
 import { createLogger } from '../lib/log.js';
 import { statusQuery, type RunStatus } from '../lib/messages.js';
 import { requestDeploy } from '../lib/operations.js';
@@ -49,6 +50,8 @@ type Activities = ReturnType<typeof createActivities>;
 interface BenchApp { name: string; repo: GitRepo; initialImage: string; appUrl: string }
 
 async function main(): Promise<void> {
+  // As the production worker does (worker/main.ts): commands start from a small process, not this one.
+  startCommandLauncher();
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-bench-deploy-'));
   const server = await startTemporalDevServer();

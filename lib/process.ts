@@ -1,6 +1,8 @@
 // Running an external command the way every activity needs it: an argument array (never a shell),
-// a timeout, cancellation that kills the whole process group, live progress, redacted output.
-import { execa } from 'execa';
+// a timeout, cancellation that kills the whole process group, live progress, redacted output. The
+// command starts in the command launcher's process (lib/launcher/), not in this one.
+import { launchCommand } from './launcher/client.js';
+import type { CommandExit } from './launcher/launch.js';
 import { cutLine, redactText } from './redact.js';
 
 export interface RunOptions extends ProcessGroupOptions {
@@ -32,49 +34,38 @@ export async function runCommand(file: string, args: readonly string[], options:
   let stdout = '';
   let stderr = '';
   const maxStdout = options.maxStdoutBytes ?? 16 * 1024 * 1024;
-  const child = execa(file, args, {
-    cwd: options.cwd,
-    env: options.env,
-    extendEnv: false,
-    // Its own process group, so a kill reaches grandchildren too (npm → node → tests, flyctl → builders).
-    detached: true,
-    buffer: false,
-    reject: false,
-    input: options.stdin,
-    stdin: options.stdin === undefined ? 'ignore' : undefined,
-    stripFinalNewline: false,
-  });
-
-  const supervisor = superviseProcessGroup(child.pid, options);
-  const collect = (stream: 'stdout' | 'stderr') => {
-    const toLines = createLineReader((line) => options.onLine?.(line, stream));
-    return (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      if (stream === 'stdout') {
-        if (stdout.length < maxStdout) stdout += text;
-      } else {
-        stderr = (stderr + text).slice(-STDERR_TAIL_BYTES);
-      }
-      if (options.onLine) toLines(text);
-    };
+  const lineReaders = {
+    stdout: createLineReader((line) => options.onLine?.(line, 'stdout')),
+    stderr: createLineReader((line) => options.onLine?.(line, 'stderr')),
   };
-  child.stdout?.on('data', collect('stdout'));
-  child.stderr?.on('data', collect('stderr'));
+  const collect = (stream: 'stdout' | 'stderr', chunk: Uint8Array) => {
+    const text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
+    if (stream === 'stdout') {
+      if (stdout.length < maxStdout) stdout += text;
+    } else {
+      stderr = (stderr + text).slice(-STDERR_TAIL_BYTES);
+    }
+    if (options.onLine) lineReaders[stream](text);
+  };
 
-  try {
-    const result = await child;
-    return {
-      exitCode: result.exitCode,
-      signal: result.signal ?? undefined,
-      stdout: redactText(stdout),
-      stderr: redactText(stderr),
-      isTimedOut: supervisor.isTimedOut,
-      isCancelled: supervisor.isCancelled,
-      durationMs: Date.now() - startedAt,
-    };
-  } finally {
-    supervisor.release();
-  }
+  let supervisor: ProcessGroupSupervisor | undefined;
+  const exit = await new Promise<CommandExit>((resolve) => {
+    launchCommand({ file, args, cwd: options.cwd, env: options.env, stdin: options.stdin }, {
+      onStart: (pid) => { supervisor = superviseProcessGroup(pid, options); },
+      onOutput: collect,
+      onExit: resolve,
+    });
+  });
+  supervisor?.release();
+  return {
+    exitCode: exit.exitCode,
+    signal: exit.signal,
+    stdout: redactText(stdout),
+    stderr: redactText(exit.startError ? `${stderr}${file} could not be started: ${exit.startError}` : stderr),
+    isTimedOut: supervisor?.isTimedOut ?? false,
+    isCancelled: supervisor?.isCancelled ?? false,
+    durationMs: Date.now() - startedAt,
+  };
 }
 
 export interface ProcessGroupOptions {

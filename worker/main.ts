@@ -7,6 +7,7 @@ import { createActivities, createRunnerActivities } from '../activities/index.js
 import { createSlackClient } from '../activities/slack.js';
 import { appsConfigLoader, loadEnvConfig, type AppsConfig, type EnvConfig } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/log.js';
+import { startCommandLauncher } from '../lib/launcher/client.js';
 import { runProcessMain } from '../lib/processMain.js';
 import { temporalDataConverter } from '../lib/payloadCodec.js';
 import { assertSearchAttributes } from '../lib/searchAttributeCheck.js';
@@ -19,6 +20,8 @@ import { workerTuning } from './tuning.js';
 import { workflowCode } from './workflowBundle.js';
 
 async function main(): Promise<void> {
+  // While this process is small: its commands (flyctl, git, tests) start from there (lib/launcher/).
+  startCommandLauncher();
   const loadedEnv = loadEnvConfig();
   const queues = taskQueuesOf(loadedEnv);
   const env = withTaskQueues(loadedEnv, queues);
