@@ -39,18 +39,19 @@ export function createActivities(deps: ActivityDeps) {
   const promotion = createPromotionActivities({ temporalClient: deps.temporalClient, loadAppsConfig: deps.loadAppsConfig, logger: deps.logger });
   const ledger = createReleaseLedgerActivities({ temporalClient: deps.temporalClient, onVerified: promotion.offerVerifiedRelease });
   const fly = createFlyActivities({ env: deps.env, logger: deps.logger, workDir });
+  const deployTarget = createDeployTargetActivities(deps);
   return {
     ...createSlackActivities({ client: deps.slack, logger: deps.logger }),
     ...createGitHubActivities({ env: deps.env, logger: deps.logger }),
     ...createAuditActivities({ logger: deps.logger }),
-    ...createDeployTargetActivities(deps),
+    ...deployTarget,
     ...createDeployLockActivities({ temporalClient: deps.temporalClient }),
     ...ledger,
     promoteAutomatically: promotion.promoteAutomatically,
     ...createRunWatchActivities({ temporalClient: deps.temporalClient }),
     ...createAppOperationActivities({ temporalClient: deps.temporalClient }),
     ...fly,
-    ...createPreflightActivities({ ...fly, ...ledger }),
+    ...createPreflightActivities({ ...fly, ...ledger, ...deployTarget }),
     ...createRunnerActivities(deps),
     ...createHttpActivities(),
     ...createAnalysisActivities(),

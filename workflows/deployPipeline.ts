@@ -8,6 +8,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { DeployTarget } from '../activities/deployTarget.js';
 import type { FlyAppStatus } from '../activities/fly.js';
+import type { PreflightReads, TargetAndPreflightReads } from '../activities/preflight.js';
 import { describeAnalysis } from '../lib/bakeAnalysis.js';
 import { durationToMs } from '../lib/duration.js';
 import { runSearchAttributes } from '../lib/runSearchAttributes.js';
@@ -72,6 +73,9 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   const isDeployingInOneActivity = patched('deploying-in-one-activity');
   // Patch health-in-one-activity: the probe and the machine checks at once inside one activity (one completion).
   const isHealthInOneActivity = patched('health-in-one-activity');
+  // Patch preflight-resolves-target: the deploy target is resolved by preflight's one activity, so the
+  // run's first workflow task holds no local activity.
+  const isTargetInPreflight = patched('preflight-resolves-target');
   const run = new RunTracker({ kind: 'deploy', app: request.app, environment: request.environment, trigger: request.trigger }, DEPLOY_STAGES);
   setHandler(statusQuery, () => run.status);
   const cancellation = acceptCancelReasons(run);
@@ -85,12 +89,13 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
   let github: GitHubDeploymentReporter | undefined;
   let ledgerEntries: LedgerEntry[] = [];
   try {
-    target = await run.stage('preflight', () => resolveTarget(request, run, isQuick));
+    const firstReads = isTargetInPreflight && hasLedger && isPreflightOneRead ? await run.stage('preflight', () => resolveTargetAndRead(request, run)) : undefined;
+    target = firstReads?.target ?? await run.stage('preflight', () => resolveTarget(request, run, isQuick));
     if (hasGitHubDeployments) github = gitHubDeploymentOf(run, target, request);
     github?.post('queued', 'Flightdeck: preflight, then tests and build');
     // Only when frozen: an extra await would reorder this task's commands for histories from before freezes.
     if (target.freeze) await passFreeze(run, target, target.freeze, request);
-    const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run, isPreflightOneRead ? 'one-read' : isQuick ? 'parallel' : 'sequential') : preflight(target!, run)),
+    const preflightResult = await run.stage('preflight', () => (hasLedger ? preflightWithLedger(target!, run, isPreflightOneRead ? 'one-read' : isQuick ? 'parallel' : 'sequential', firstReads?.reads) : preflight(target!, run)),
       (r) => `last known good ${r.lastKnownGoodImage ?? 'none'}`);
     lastKnownGoodImage = preflightResult.lastKnownGoodImage;
     ledgerEntries = preflightResult.entries ?? [];
@@ -204,6 +209,29 @@ export async function deployPipeline(request: DeployRequest): Promise<DeployResu
 
 async function resolveTarget(request: DeployRequest, run: RunTracker, isQuick: boolean): Promise<DeployTarget> {
   const target = await (isQuick ? quickLocal : local).resolveDeployTarget({ app: request.app, environment: request.environment });
+  return reportTarget(request, run, target);
+}
+
+/**
+ * The target and preflight's reads in one activity (patch preflight-resolves-target); a frozen
+ * environment's target comes without reads. When it fails, the target is resolved again as before:
+ * a target that cannot be resolved fails as it always did; otherwise the reads' failure is the
+ * verdict, reported on the target's channel with its facts, as when the reads came second.
+ */
+async function resolveTargetAndRead(request: DeployRequest, run: RunTracker): Promise<TargetAndPreflightReads> {
+  let first: TargetAndPreflightReads;
+  try {
+    first = await fly.resolveAndReadPreflight({ app: request.app, environment: request.environment });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    await resolveTarget(request, run, true);
+    throw err;
+  }
+  reportTarget(request, run, first.target);
+  return first;
+}
+
+function reportTarget(request: DeployRequest, run: RunTracker, target: DeployTarget): DeployTarget {
   run.reportTo(target.slackChannel, target.temporalUiBase);
   run.fact('fly app', target.flyApp);
   if (request.sha) run.fact('commit', request.sha.slice(0, 12));
@@ -250,9 +278,10 @@ async function assertReady(target: DeployTarget, secretNames: string[]): Promise
 /** How preflight reads: one activity (preflight-one-read), two at once (quick-stages), or one after another. */
 type PreflightReading = 'one-read' | 'parallel' | 'sequential';
 
-async function readPreflight(target: DeployTarget, reading: PreflightReading): Promise<[FlyAppStatus, LedgerEntry[]]> {
+/** known: the reads preflight's first activity made with the target (patch preflight-resolves-target). */
+async function readPreflight(target: DeployTarget, reading: PreflightReading, known?: PreflightReads): Promise<[FlyAppStatus, LedgerEntry[]]> {
   if (reading === 'one-read') {
-    const reads = await fly.readPreflight({ flyApp: target.flyApp, app: target.app, environment: target.environment });
+    const reads = known ?? await fly.readPreflight({ flyApp: target.flyApp, app: target.app, environment: target.environment });
     await assertReady(target, reads.secretNames);
     return [reads.status, reads.entries];
   }
@@ -265,8 +294,8 @@ async function readPreflight(target: DeployTarget, reading: PreflightReading): P
  * Ready, and the last known good release is the newest one the ledger calls good. An image that
  * serves but Flightdeck never deployed is adopted only if it passes health and smoke checks now.
  */
-async function preflightWithLedger(target: DeployTarget, run: RunTracker, reading: PreflightReading): Promise<PreflightResult> {
-  const [status, entries] = await readPreflight(target, reading);
+async function preflightWithLedger(target: DeployTarget, run: RunTracker, reading: PreflightReading, reads?: PreflightReads): Promise<PreflightResult> {
+  const [status, entries] = await readPreflight(target, reading, reads);
   const serving = status.servingImage;
   const isServingAdopted = serving !== undefined && !isKnownImage(entries, serving) && await adoptServingImage(target, run, serving, status.appUrl);
   const known = isServingAdopted ? serving : lastKnownGood(entries)?.image;

@@ -101,7 +101,7 @@ describe.concurrent('deploy pipeline', () => {
     expect(fs.existsSync(path.join(world.workDir, workflowId.replace(/[^A-Za-z0-9._-]/g, '_')))).toBe(false);
   });
 
-  it('wakes the run once per activity on the test, deploy and health stages: the checkout and the tests are one activity, the ledger entry is one activity beside the rollout, the probe and the machine checks are one activity', async () => {
+  it('wakes the run once per activity on the preflight, test, deploy and health stages: the target and the reads are one activity, the checkout and the tests are one activity, the ledger entry is one activity beside the rollout, the probe and the machine checks are one activity', async () => {
     const app = await world.createApp();
     const sha = app.repo.commit({ behaviour: { version: 'v2' } });
     const { status, workflowId } = await deployAndWait(app, sha);
@@ -112,6 +112,10 @@ describe.concurrent('deploy pipeline', () => {
       ? [{ name: e.activityTaskScheduledEventAttributes.activityType?.name, task: String(e.activityTaskScheduledEventAttributes.workflowTaskCompletedEventId) }]
       : []));
     const tasksOf = (name: string) => scheduled.filter((a) => a.name === name).map((a) => a.task);
+    // Preflight: one activity resolves the target and reads; the first workflow task runs no local activity.
+    expect(tasksOf('resolveAndReadPreflight')).toHaveLength(1);
+    expect(tasksOf('readPreflight')).toEqual([]);
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual([]);
     expect(tasksOf('checkoutAndTest')).toHaveLength(1);
     expect(tasksOf('checkoutCommit')).toEqual([]);
     expect(tasksOf('runWorkspaceCommand')).toEqual([]);
