@@ -589,6 +589,12 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
     // Plain file descriptors, not pipes: flyctl keeps writing if this worker process dies.
     const startedAt = Date.now();
     const child = spawn(env.FLYCTL_PATH, args, { cwd, env: flyEnv({ FLY_EMIT_RELEASE_JSON: '1' }), detached: true, stdio: ['ignore', out.fd, err.fd] });
+    // Listen before anything is awaited: on a busy worker the closes below can take longer than a quick
+    // flyctl, and an 'exit' emitted with no listener left the activity waiting until its deadline.
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', resolve);
+    });
     await Promise.all([out.close(), err.close()]);
     const killGroup = (signal: NodeJS.Signals) => { try { if (child.pid) process.kill(-child.pid, signal); } catch { /* gone */ } };
     const context = Context.current();
@@ -628,8 +634,11 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
         resolve(value);
       };
       context.cancellationSignal.addEventListener('abort', onAbort, { once: true });
-      child.once('error', (error) => { finish(undefined); reject(error); });
-      child.once('exit', (code, signal) => finish({ code, signal }));
+      void ended.then((outcome) => {
+        if (!(outcome instanceof Error)) return finish(outcome);
+        finish(undefined);
+        reject(outcome);
+      });
       // Aborted between the spawn and here: the event has fired already, so act on it now.
       if (context.cancellationSignal.aborted) onAbort();
     });
