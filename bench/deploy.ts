@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     console.log(`\n${CONCURRENCY} pipelines at once (different apps, one worker)`);
     console.log(`  ${succeeded}/${CONCURRENCY} succeeded in ${fmt(wallMs)} ms → ${(CONCURRENCY / (wallMs / 60_000)).toFixed(1)} runs per minute (1-min load average at the end ${loadAfter.toFixed(1)})`);
     for (const line of notSucceeded.slice(0, 5)) console.log(`  not succeeded: ${line}`);
-    console.log(`  worker process peak RSS ${formatMb(concurrentPeak)} (whole benchmark: ${formatMb(rss.overallPeak())}); worker settings ${JSON.stringify(workerTuning(env))}`);
+    console.log(`  worker process peak RSS ${formatMb(concurrentPeak.rss)} (main thread's V8 heap ${formatMb(concurrentPeak.heap)}, external ${formatMb(concurrentPeak.external)}; whole benchmark: ${formatMb(rss.overallPeak())}); worker settings ${JSON.stringify(workerTuning(env))}`);
     console.log(`  simulator (not the worker): peak ${simPeak.processes} machine, router, proxy and flyctl-server processes, ${formatMb(simPeak.bytes)} RSS together`);
   } finally {
     rss.stop();
@@ -340,14 +340,16 @@ async function startBrokenHealthProxies() {
  */
 function sampleRss(simProcessIds: () => number[]) {
   const first = process.memoryUsage().rss;
-  let peak = first;
+  // At the peak: how much of it is this thread's V8 heap and buffers; the rest is the workflow thread's
+  // heap, the Rust core (histories, the sticky cache's runs) and code.
+  let peak = { rss: first, heap: 0, external: 0 };
   let overall = first;
   let simPeak = { processes: 0, bytes: 0 };
   let tick = 0;
   const timer = setInterval(() => {
-    const rss = process.memoryUsage().rss;
-    peak = Math.max(peak, rss);
-    overall = Math.max(overall, rss);
+    const usage = process.memoryUsage();
+    if (usage.rss > peak.rss) peak = { rss: usage.rss, heap: usage.heapTotal, external: usage.external };
+    overall = Math.max(overall, usage.rss);
     if (tick++ % 4 !== 0) return;
     const pids = simProcessIds();
     const bytes = pids.reduce((sum, pid) => sum + residentBytes(pid), 0);
@@ -355,7 +357,7 @@ function sampleRss(simProcessIds: () => number[]) {
   }, 250);
   return {
     first: () => first,
-    reset() { peak = process.memoryUsage().rss; simPeak = { processes: 0, bytes: 0 }; },
+    reset() { peak = { rss: process.memoryUsage().rss, heap: 0, external: 0 }; simPeak = { processes: 0, bytes: 0 }; },
     peak: () => peak,
     simPeak: () => simPeak,
     overallPeak: () => overall,
