@@ -51,7 +51,7 @@ const envSchema = z.object({
     .describe('activities one worker runs at once (flyctl, git, probes, Slack): each flyctl or git call is a child process'),
   FLIGHTDECK_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number('a whole number of at least 2, e.g. 100').int().min(2).default(100)
     .describe('workflow tasks one worker holds at once; a task stays open while its local activity runs, and deploy queues and ledgers answer queries and updates in slots of their own'),
-  FLIGHTDECK_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number('a whole number, e.g. 250').int().min(0).default(250)
+  FLIGHTDECK_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number('a whole number, e.g. 300').int().min(0).default(300)
     .refine((n) => n === 0 || n >= 2, '0 (no cache: every task replays its history) or at least 2')
     .describe('runs kept in memory between tasks (sticky cache); below the open runs, tasks replay history'),
   FLIGHTDECK_PAYLOAD_KEYS: optionalText.describe('id:base64key pairs, comma-separated; the first encrypts Temporal payloads, all decrypt'),

@@ -5,7 +5,7 @@
 //
 // Hundreds of processes read it (every machine and router checks once a second whether it is still
 // wanted; deploys poll machines every 20-50 ms), and the file grows with the apps: parsing it on every
-// read made the simulator O(processes x apps) per second (100 apps: its processes kept 2 cores busy).
+// read made the simulator O(processes x apps) per second (100 pipelines did not finish on 2 cores).
 // So a process keeps the last state it parsed and parses again only when the file changed
 // (readStateSnapshot), and each write also leaves a small index of the processes the state names
 // (wanted.json, readWantedProcesses), which is all a machine's or router's watchdog reads.
