@@ -10,7 +10,7 @@
 // the worker is down or redeploying: the 202 is durable, and no pipeline work shares the cores). Every phase starts once the worker has ended the pipelines of the one before, so
 // none is measured against another's backlog.
 // The worker runs in its own process, as in production, with the workflows and one stub activity: a
-// pipeline starts, and its first step (the deploy target, a local activity) stops it at once; nothing is
+// pipeline starts, and its first step (preflight's activity, which resolves the deploy target) stops it at once; nothing is
 // deployed. (With no activity at all, that local activity failed as unregistered and was retried in the
 // worker for seconds, with stack traces and source maps, holding workflow-task slots: load on the cores
 // the API and the server share, and pipeline starts held back, which production does not have.)
@@ -121,7 +121,8 @@ async function runWorker(address: string, namespace: string): Promise<void> {
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection, namespace, taskQueue: TASK_QUEUE, workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-    activities: { resolveDeployTarget: stopThePipeline },
+    // The pipeline's first step on current code (preflight-resolves-target), and on code before it.
+    activities: { resolveAndReadPreflight: stopThePipeline, resolveDeployTarget: stopThePipeline },
   });
   process.on('message', () => worker.shutdown());
   const running = worker.run();
