@@ -1,6 +1,7 @@
 // Deploy pipeline benchmark: `npx tsx bench/deploy.ts` (a few minutes on 2 cores).
-// A real Temporal dev server, the Fly simulator and one in-process worker; apps with no-op stage
-// commands (`true` as the test command, one machine, one probe). It reports:
+// A real Temporal dev server, the Fly simulator and one production worker (worker/main.ts, built from
+// the sources and started as its own process, bench/workerProcess.ts); apps with no-op stage commands
+// (`true` as the test command, one machine, one probe). It reports:
 //   1. per-stage orchestration overhead: each stage's time in the pipeline minus the time the same
 //      activities take when called directly, in the same order, with no Temporal in between. The direct
 //      runs deploy a twin app (same settings), so each pipeline finds its own previous release serving,
@@ -8,7 +9,8 @@
 //      a probe, the smoke checks and a ledger write more). BENCH_TIMELINE=1 prints the last pipeline's
 //      history (ms since its start) to show where a stage's time goes;
 //   2. the time from the first failed health probe to the rollback starting;
-//   3. N pipelines at once for different apps: runs per minute and the worker's peak RSS.
+//   3. N pipelines at once for different apps: runs per minute and the worker process's peak RSS (its
+//      command launcher, the simulator and this harness apart).
 // BENCH_RUNS (default 15), BENCH_ROLLBACKS (5) and BENCH_CONCURRENCY (100) change the counts. The worker uses the
 // production settings (worker/tuning.ts, FLIGHTDECK_WORKER_* variables).
 // Prints figures; it passes or fails nothing.
@@ -20,7 +22,6 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
 import { startCommandLauncher } from '../lib/launcher/client.js';
@@ -31,7 +32,7 @@ import { startTemporalDevServer } from '../scripts/localTemporal.js';
 import { createSim } from '../sim/testing.js';
 import { createGitRepo, type GitRepo } from '../test/helpers/gitRepo.js';
 import { workerTuning } from '../worker/tuning.js';
-import { prebuiltWorkflowBundle } from './workflowBundle.js';
+import { buildWorker, residentBytes, startWorkerProcess } from './workerProcess.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 5);
@@ -50,9 +51,10 @@ type Activities = ReturnType<typeof createActivities>;
 interface BenchApp { name: string; repo: GitRepo; initialImage: string; appUrl: string }
 
 async function main(): Promise<void> {
-  // As the production worker does (worker/main.ts): commands start from a small process, not this one.
+  // The direct runs' commands start from a small process, as the worker's do (worker/main.ts).
   startCommandLauncher();
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  log('building the worker (tsc and the workflow bundle) …');
+  const built = buildWorker();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-bench-deploy-'));
   const server = await startTemporalDevServer();
   const sim = await createSim();
@@ -60,20 +62,25 @@ async function main(): Promise<void> {
   const repos: GitRepo[] = [];
   const brokenHealth = await startBrokenHealthProxies();
   process.env.FLY_SIM_DIR = sim.dir;
-  const env = loadEnvConfig({ ...process.env, FLYCTL_PATH: sim.flyctlPath, FLY_API_TOKEN: 'fo1_bench_token', FLY_SIM_DIR: sim.dir, FLIGHTDECK_WORK_DIR: workDir });
+  // The worker reads its apps from this file again when it changes, as it does in production.
+  const configFile = path.join(workDir, 'flightdeck.yaml');
+  const writeConfig = () => {
+    fs.writeFileSync(`${configFile}.new`, JSON.stringify({ apps }));
+    fs.renameSync(`${configFile}.new`, configFile);
+  };
+  writeConfig();
+  const workerEnv = {
+    TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace, TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+    FLIGHTDECK_CONFIG: configFile, FLYCTL_PATH: sim.flyctlPath, FLY_API_TOKEN: 'fo1_bench_token', FLY_SIM_DIR: sim.dir,
+    FLIGHTDECK_WORK_DIR: path.join(workDir, 'worker'), LOG_LEVEL: 'info',
+  };
+  const env = loadEnvConfig({ ...process.env, ...workerEnv, FLIGHTDECK_WORK_DIR: workDir });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   const activities = createActivities({ env, logger: createLogger({ level: 'silent' }), loadAppsConfig: () => parseAppsConfig({ apps }), temporalClient: client });
-  const workerConnection = await NativeConnection.connect({ address: server.address });
-  const worker = await Worker.create({
-    connection: workerConnection,
-    namespace: server.namespace, taskQueue: TASK_QUEUE, activities,
-    workflowBundle: prebuiltWorkflowBundle(workDir),
-    ...workerTuning(env),
-  });
+  const worker = await startWorkerProcess(built, workerEnv);
   // The simulator's processes: machines, routers, proxies and its flyctl server (sim/README.md).
-  const rss = sampleRss(() => (sim.serverPid ? [...sim.processIds(), sim.serverPid] : sim.processIds()));
-  const running = worker.run();
+  const rss = sampleRss(worker.pid, worker.launcherPid, () => (sim.serverPid ? [...sim.processIds(), sim.serverPid] : sim.processIds()));
   let counter = 0;
 
   async function createApp(options: { health?: Record<string, unknown>; waitTimeout?: string } = {}): Promise<BenchApp> {
@@ -85,6 +92,7 @@ async function main(): Promise<void> {
       repository: repo.dir, testCommand: ['true'], smokeChecks: [{ name: 'home', path: '/', expectStatus: 200 }],
       environments: { staging: { flyApp: name, waitTimeout: options.waitTimeout ?? '30s', health: { ...HEALTH, ...options.health } } },
     };
+    writeConfig();
     return { name, repo, initialImage: created.imageRef, appUrl: created.appUrl };
   }
 
@@ -171,7 +179,7 @@ async function main(): Promise<void> {
     const notSucceeded = outcomes.filter((s) => s.state !== 'succeeded').map((s) => `${s.state}: ${s.outcome}`);
 
     console.log('\n=== deploy pipeline benchmark ===');
-    console.log(`no-op stages on the simulator, 1 machine per app, ${os.cpus().length} cores; worker in-process (RSS at start ${formatMb(rss.first())})\n`);
+    console.log(`no-op stages on the simulator, 1 machine per app, ${os.cpus().length} cores; the worker in its own process (polling ${fmt(worker.readyAfterMs)} ms after its start, RSS then ${formatMb(rss.first())})\n`);
     console.log(`per-stage orchestration overhead over ${RUNS} runs (stage time in the pipeline minus the same activities called directly)`);
     console.log(`${'stage'.padEnd(12)}${'median ms'.padStart(12)}${'p99 ms'.padStart(10)}`);
     for (const stage of STAGES) console.log(`${stage.padEnd(12)}${fmt(percentile(overhead[stage], 50)).padStart(12)}${fmt(percentile(overhead[stage], 99)).padStart(10)}`);
@@ -186,13 +194,12 @@ async function main(): Promise<void> {
     console.log(`\n${CONCURRENCY} pipelines at once (different apps, one worker)`);
     console.log(`  ${succeeded}/${CONCURRENCY} succeeded in ${fmt(wallMs)} ms → ${(CONCURRENCY / (wallMs / 60_000)).toFixed(1)} runs per minute (1-min load average at the end ${loadAfter.toFixed(1)})`);
     for (const line of notSucceeded.slice(0, 5)) console.log(`  not succeeded: ${line}`);
-    console.log(`  worker process peak RSS ${formatMb(concurrentPeak.rss)} (main thread's V8 heap ${formatMb(concurrentPeak.heap)}, external ${formatMb(concurrentPeak.external)}; whole benchmark: ${formatMb(rss.overallPeak())}); worker settings ${JSON.stringify(workerTuning(env))}`);
+    console.log(`  worker process peak RSS ${formatMb(concurrentPeak.worker)} (anonymous ${formatMb(concurrentPeak.anonymous)}); its command launcher ${formatMb(concurrentPeak.launcher)}; worker settings ${JSON.stringify(workerTuning(env))}`);
+    console.log(`  this harness (not the worker): peak RSS ${formatMb(rss.harnessPeak())}`);
     console.log(`  simulator (not the worker): peak ${simPeak.processes} machine, router, proxy and flyctl-server processes, ${formatMb(simPeak.bytes)} RSS together`);
   } finally {
     rss.stop();
-    worker.shutdown();
-    await running.catch(() => undefined);
-    await workerConnection.close();
+    await worker.stop();
     await connection.close();
     await brokenHealth.close();
     // A teardown failure must not hide the error that ended the benchmark.
@@ -335,21 +342,21 @@ async function startBrokenHealthProxies() {
 }
 
 /**
- * Samples this process's RSS every 250 ms, and the simulator's processes (machines, routers) apart from
- * it every second: finding them reads /proc for every process on the machine, on the worker's thread.
+ * Samples the worker's RSS every 250 ms (at its peak, how much is anonymous memory: heaps, the Rust
+ * core, malloc), its launcher's and this harness's apart, and the simulator's processes every second.
  */
-function sampleRss(simProcessIds: () => number[]) {
-  const first = process.memoryUsage().rss;
-  // At the peak: how much of it is this thread's V8 heap and buffers; the rest is the workflow thread's
-  // heap, the Rust core (histories, the sticky cache's runs) and code.
-  let peak = { rss: first, heap: 0, external: 0 };
-  let overall = first;
+function sampleRss(workerPid: number, launcherPid: () => number | undefined, simProcessIds: () => number[]) {
+  const first = residentBytes(workerPid);
+  let peak = { worker: first, anonymous: 0, launcher: 0 };
+  let harness = process.memoryUsage().rss;
   let simPeak = { processes: 0, bytes: 0 };
   let tick = 0;
   const timer = setInterval(() => {
-    const usage = process.memoryUsage();
-    if (usage.rss > peak.rss) peak = { rss: usage.rss, heap: usage.heapTotal, external: usage.external };
-    overall = Math.max(overall, usage.rss);
+    const worker = residentBytes(workerPid);
+    if (worker > peak.worker) peak = { worker, anonymous: residentBytes(workerPid, 'RssAnon'), launcher: peak.launcher };
+    const launcher = launcherPid();
+    if (launcher) peak.launcher = Math.max(peak.launcher, residentBytes(launcher));
+    harness = Math.max(harness, process.memoryUsage().rss);
     if (tick++ % 4 !== 0) return;
     const pids = simProcessIds();
     const bytes = pids.reduce((sum, pid) => sum + residentBytes(pid), 0);
@@ -357,22 +364,12 @@ function sampleRss(simProcessIds: () => number[]) {
   }, 250);
   return {
     first: () => first,
-    reset() { peak = { rss: process.memoryUsage().rss, heap: 0, external: 0 }; simPeak = { processes: 0, bytes: 0 }; },
+    reset() { peak = { worker: residentBytes(workerPid), anonymous: 0, launcher: 0 }; simPeak = { processes: 0, bytes: 0 }; harness = process.memoryUsage().rss; },
     peak: () => peak,
     simPeak: () => simPeak,
-    overallPeak: () => overall,
+    harnessPeak: () => harness,
     stop: () => clearInterval(timer),
   };
-}
-
-/** VmRSS of a process from /proc (0 once it is gone). */
-function residentBytes(pid: number): number {
-  try {
-    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) * 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 function percentile(values: number[], p: number): number {
