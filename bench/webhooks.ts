@@ -6,10 +6,12 @@
 // started (its start time on the server: the queue, on the worker, starts it).
 // Next to it, the same number of bare `client.workflow.start` calls at the same concurrency (the
 // ceiling), and of `requestDeploy` calls without HTTP (what the deploy queue itself costs). BENCH_COUNT
-// (500) calls each, and webhooks whose runs go to a task queue no worker polls (the intake alone, as while
-// the worker is down or redeploying: the 202 is durable, and no pipeline work shares the cores). Every phase starts once the worker has ended the pipelines of the one before, so
-// none is measured against another's backlog.
-// The worker runs in its own process, as in production, with the workflows and one stub activity: a
+// (1000) calls each, and webhooks whose runs go to a task queue no worker polls (the intake alone, as while
+// the worker is down or redeploying: the 202 is durable, and no pipeline work shares the cores). Every
+// phase starts once the worker has ended the pipelines of the one before, so none is measured against
+// another's backlog.
+// GitHub's side (the signed requests and their timing) runs in a process of its own, as it is in
+// production, and so does the worker, with the workflows and one stub activity: a
 // pipeline starts, and its first step (preflight's activity, which resolves the deploy target) stops it at once; nothing is
 // deployed. (With no activity at all, that local activity failed as unregistered and was retried in the
 // worker for seconds, with stack traces and source maps, holding workflow-task slots: load on the cores
@@ -32,7 +34,7 @@ import { createLogger } from '../lib/log.js';
 import { requestDeploy } from '../lib/operations.js';
 import { startTemporalDevServer } from '../scripts/localTemporal.js';
 
-const COUNT = Number(process.env.BENCH_COUNT ?? 500);
+const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
 const WARM_UP = 50;
 const CONCURRENCY = 50;
 const SECRET = 'bench-webhook-secret';
@@ -44,6 +46,7 @@ interface Figures { count: number; seconds: number; perSecond: number; p50Ms: nu
 async function main(): Promise<void> {
   const temporal = await startTemporalDevServer();
   const workerProcess = await startWorkerProcess(temporal.address, temporal.namespace);
+  const sender = await startSender();
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: temporal.namespace });
   const apps = parseAppsConfig({ apps: Object.fromEntries(Array.from({ length: WARM_UP + 3 * COUNT }, (_, i) => [`bench-${i}`, benchApp(i)])) });
@@ -59,20 +62,19 @@ async function main(): Promise<void> {
   const { api: intakeServer, url: intakeUrl } = await startApi(UNPOLLED_TASK_QUEUE);
   try {
     console.log(`Temporal dev server ${temporal.address}; ${COUNT} requests each, concurrency ${CONCURRENCY}, after ${WARM_UP} warm-up webhooks and starts`);
-    await measure(WARM_UP, async (i) => { await sendPush(url, i); });
+    await sender.send({ url, first: 0, count: WARM_UP });
     await measure(WARM_UP, (i) => bareStart(client, `warm-${i}`));
     // Each phase starts with the worker done with the one before, so none pays for another's backlog.
     await drained(client, 2 * WARM_UP);
     const starts = await measure(COUNT, (i) => bareStart(client, `bare-${i}`));
     await drained(client, 2 * WARM_UP + COUNT);
-    const sent: SentWebhook[] = [];
-    const webhooks = await measure(COUNT, async (i) => { sent.push(await sendPush(url, WARM_UP + i)); });
+    const { figures: webhooks, sent } = await sender.send({ url, first: WARM_UP, count: COUNT });
     const pipelineStarts = await pipelinesStarted(client, sent);
     await drained(client, 2 * WARM_UP + 2 * COUNT);
     const direct = await measure(COUNT, (i) => directDeploy(client, WARM_UP + COUNT + i));
     await drained(client, 2 * WARM_UP + 3 * COUNT);
     const bareIntake = await measure(COUNT, (i) => bareStart(client, `unpolled-${i}`, UNPOLLED_TASK_QUEUE));
-    const intake = await measure(COUNT, async (i) => { await sendPush(intakeUrl, WARM_UP + 2 * COUNT + i); });
+    const { figures: intake } = await sender.send({ url: intakeUrl, first: WARM_UP + 2 * COUNT, count: COUNT });
     report('bare client.workflow.start (ceiling)', starts);
     report('GitHub webhook → 202', webhooks);
     report('GitHub webhook → pipeline workflow started', pipelineStarts);
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
       + `${(pipelineStarts.perSecond / starts.perSecond).toFixed(2)} (pipelines started); p50 latency to 202 ${(webhooks.p50Ms / starts.p50Ms).toFixed(1)}× the ceiling's`);
     console.log(`ratio with no worker polling: throughput ${(intake.perSecond / bareIntake.perSecond).toFixed(2)}; p50 latency to 202 ${(intake.p50Ms / bareIntake.p50Ms).toFixed(1)}× the ceiling's`);
   } finally {
-    agent.destroy();
+    sender.stop();
     await Promise.all([server.close(), intakeServer.close()]);
     workerProcess.send('stop');
     await once(workerProcess, 'exit');
@@ -143,7 +145,38 @@ function benchApp(i: number) {
 
 interface SentWebhook { workflowId: string; disposition: string; sentAtMs: number }
 
-// GitHub's side of the exchange, kept light: one keep-alive connection per concurrent sender (WHATWG
+interface SendOrder { url: string; first: number; count: number }
+interface Sent { figures: Figures; sent: SentWebhook[] }
+
+/**
+ * GitHub's side of the exchange in a process of its own, as it is in production: the requests' CPU is
+ * not taken from the API's event loop. Webhooks first..first+count-1, CONCURRENCY at a time.
+ */
+async function startSender(): Promise<{ send(order: SendOrder): Promise<Sent>; stop(): void }> {
+  const child = fork(fileURLToPath(import.meta.url), ['sender']);
+  const exited = once(child, 'exit').then(() => { throw new Error('the webhook sender exited'); });
+  exited.catch(() => undefined); // its exit after stop() is no error
+  return {
+    async send(order) {
+      child.send(order);
+      const [answer] = await Promise.race([once(child, 'message'), exited]) as [Sent];
+      return answer;
+    },
+    stop: () => child.disconnect(),
+  };
+}
+
+/** The sender process: sends what it is told and answers with the figures and the webhooks sent. */
+function runSender(): void {
+  process.on('message', (order: SendOrder) => {
+    const sent: SentWebhook[] = [];
+    void measure(order.count, async (i) => { sent.push(await sendPush(order.url, order.first + i)); })
+      .then((figures) => process.send!({ figures, sent } satisfies Sent));
+  });
+  process.on('disconnect', () => agent.destroy());
+}
+
+// Kept light: one keep-alive connection per concurrent sender (WHATWG
 // fetch costs this process several times the CPU of a plain request, CPU the API and the server share).
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
@@ -249,7 +282,8 @@ function report(label: string, figures: Figures): void {
 }
 
 const [role, address, namespace] = process.argv.slice(2);
-(role === 'worker' ? runWorker(address!, namespace!) : main()).catch((err) => {
+if (role === 'sender') runSender();
+else (role === 'worker' ? runWorker(address!, namespace!) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
