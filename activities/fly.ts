@@ -6,7 +6,6 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { z } from 'zod';
@@ -16,7 +15,8 @@ import { PermanentError, permanentFailure, transientFailure, TransientError, typ
 import { readFlyTomlSettings, type FlyTomlSettings } from '../lib/flyToml.js';
 import type { Logger } from '../lib/log.js';
 import { parseLogEntries, scanLogEntries, type LogScan, type LogScanInput } from '../lib/logScan.js';
-import { lastLine, runCommand, type RunResult } from '../lib/process.js';
+import type { CommandExit } from '../lib/launcher/launch.js';
+import { lastLine, runCommand, startDetachedCommand, type RunResult } from '../lib/process.js';
 import { redactText } from '../lib/redact.js';
 import { startStreamingCommand, type CommandOutcome } from '../lib/streamingCommand.js';
 import { flyAppName, flyDuration, imageRef } from '../lib/validate.js';
@@ -576,34 +576,30 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
     const logDir = deployLogDir(deploy.workDir);
     await fs.promises.mkdir(logDir, { recursive: true });
     const logFile = path.join(logDir, `deploy-${Date.now()}-${Context.current().info.attempt}.log`);
-    const errFile = `${logFile}.err`;
-    const [out, err] = [await fs.promises.open(logFile, 'a'), await fs.promises.open(errFile, 'a')];
     // Not started at all once cancelled or shutting down: a flyctl that nothing watches (its pid was
     // never heartbeated) would race the next attempt's deploy on the same machines.
-    try {
-      throwIfCancelled('flyctl deploy (not started)');
-    } catch (error) {
-      await Promise.all([out.close(), err.close()]);
-      throw error;
-    }
-    // Plain file descriptors, not pipes: flyctl keeps writing if this worker process dies.
+    throwIfCancelled('flyctl deploy (not started)');
     const startedAt = Date.now();
-    const child = spawn(env.FLYCTL_PATH, args, { cwd, env: flyEnv({ FLY_EMIT_RELEASE_JSON: '1' }), detached: true, stdio: ['ignore', out.fd, err.fd] });
-    // Listen before anything is awaited: on a busy worker the closes below can take longer than a quick
-    // flyctl, and an 'exit' emitted with no listener left the activity waiting until its deadline.
-    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-      child.once('error', resolve);
+    // From the command launcher, like every command (a start from this large process blocked its event
+    // loop for tens of ms), into files, not pipes: flyctl keeps writing if this worker process dies,
+    // and nothing ends it but a real cancel, the deadline, or its own exit.
+    const flyctl = await startDetachedCommand(env.FLYCTL_PATH, args, { cwd, env: flyEnv({ FLY_EMIT_RELEASE_JSON: '1' }), stdoutFile: logFile, stderrFile: `${logFile}.err` });
+    const { pid } = flyctl;
+    let isSettled = false;
+    // The launcher reports the exit; one that went away (killed, or a Ctrl-C to its process group) leaves
+    // flyctl running, watched by its pid, its exit code unknown (as when an earlier attempt started it).
+    const ended = flyctl.exit.then(async (exit) => {
+      while (exit.isLost && !isSettled && isFlyctlRunning(pid, deploy.image)) await new Promise((resolve) => setTimeout(resolve, 500));
+      return exit;
     });
-    await Promise.all([out.close(), err.close()]);
-    const killGroup = (signal: NodeJS.Signals) => { try { if (child.pid) process.kill(-child.pid, signal); } catch { /* gone */ } };
+    const killGroup = (signal: NodeJS.Signals) => { try { process.kill(-pid, signal); } catch { /* gone */ } };
     const context = Context.current();
-    const checkpoint: DeployCheckpoint = { phase: 'flyctl deploy', lastLine: '', pid: child.pid, host: os.hostname(), logFile, deadlineAt: deploy.deadlineAt, before: deploy.before };
+    const checkpoint: DeployCheckpoint = { phase: 'flyctl deploy', lastLine: '', pid, host: os.hostname(), logFile, deadlineAt: deploy.deadlineAt, before: deploy.before };
     context.heartbeat(checkpoint);
     let isCancelled = false;
     let isTimedOut = false;
     let stopReason: 'shutdown' | undefined;
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined>((resolve, reject) => {
+    const exit = await new Promise<CommandExit | undefined>((resolve) => {
       const stop = () => { killGroup('SIGTERM'); setTimeout(() => killGroup('SIGKILL'), 10_000).unref(); };
       const onAbort = () => {
         if (isRealCancel(context)) {
@@ -627,24 +623,21 @@ export function createFlyActivities({ env, logger, workDir }: FlyDeps) {
           void findOurRelease(deploy, undefined).then((r) => { if (r) checkpoint.releaseVersion = r.version; }, () => undefined);
         }
       }, 1000);
-      const finish = (value: { code: number | null; signal: NodeJS.Signals | null } | undefined) => {
+      const finish = (value: CommandExit | undefined) => {
+        isSettled = true;
         clearTimeout(deadline);
         clearInterval(tick);
         context.cancellationSignal.removeEventListener('abort', onAbort);
         resolve(value);
       };
       context.cancellationSignal.addEventListener('abort', onAbort, { once: true });
-      void ended.then((outcome) => {
-        if (!(outcome instanceof Error)) return finish(outcome);
-        finish(undefined);
-        reject(outcome);
-      });
-      // Aborted between the spawn and here: the event has fired already, so act on it now.
+      void ended.then(finish);
+      // Aborted while flyctl started: the event has fired already, so act on it now.
       if (context.cancellationSignal.aborted) onAbort();
     });
-    if (stopReason === 'shutdown' || !exit) throw shutdownFailure(`flyctl deploy (pid ${child.pid})`);
+    if (stopReason === 'shutdown' || !exit) throw shutdownFailure(`flyctl deploy (pid ${pid})`);
     const output = await readOutput(logFile);
-    const result: RunResult = { exitCode: exit.code ?? undefined, signal: exit.signal ?? undefined, ...output, isTimedOut, isCancelled, durationMs: Date.now() - startedAt };
+    const result: RunResult = { exitCode: exit.exitCode, signal: exit.signal, ...output, isTimedOut, isCancelled, durationMs: Date.now() - startedAt };
     if (isCancelled) throw new CancelledFailure('flyctl deploy was cancelled');
     return judgeFinishedDeploy(deploy, result);
   }

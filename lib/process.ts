@@ -68,6 +68,35 @@ export async function runCommand(file: string, args: readonly string[], options:
   };
 }
 
+export interface DetachedCommand {
+  pid: number;
+  /** How it ended; isLost when the launcher went away first (then only its pid tells whether it still runs). */
+  exit: Promise<CommandExit>;
+}
+
+/**
+ * Starts a command that outlives this process and the command launcher (a rollout across a worker
+ * restart): in its own process group, its output appended to files, through the launcher like every
+ * command. Resolves once it runs; rejects with the reason it could not start. Killing it (its group)
+ * is the caller's business: nothing here does.
+ */
+export async function startDetachedCommand(file: string, args: readonly string[], options: { cwd?: string; env: Record<string, string>; stdoutFile: string; stderrFile: string }): Promise<DetachedCommand> {
+  let resolveExit!: (exit: CommandExit) => void;
+  const exit = new Promise<CommandExit>((resolve) => { resolveExit = resolve; });
+  const pid = await new Promise<number>((resolve, reject) => {
+    launchCommand({ file, args, cwd: options.cwd, env: options.env, detached: { stdoutFile: options.stdoutFile, stderrFile: options.stderrFile } }, {
+      onStart: resolve,
+      onOutput: () => undefined,
+      onExit: (ended) => {
+        resolveExit(ended);
+        // Before it started: it never ran, or (launcher lost) nobody can say.
+        reject(new Error(`${file} could not be started: ${ended.startError ?? 'the command launcher process exited before it said whether it started'}`));
+      },
+    });
+  });
+  return { pid, exit };
+}
+
 export interface ProcessGroupOptions {
   timeoutMs: number;
   /** Aborting kills the process group (SIGTERM, then SIGKILL after killGraceMs). */

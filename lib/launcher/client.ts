@@ -18,7 +18,8 @@ const repositoryRoot = path.resolve(path.dirname(here), '..', '..');
 let launcher: ChildProcess | undefined;
 let isUnavailable = false;
 let nextId = 1;
-const running = new Map<number, CommandEvents>();
+/** Commands under way in the launcher; a detached one keeps neither the launcher's channel nor this process alive. */
+const running = new Map<number, { events: CommandEvents; isDetached: boolean }>();
 
 /** Starts the launcher now, while this process is still small (the worker calls it first thing). */
 export function startCommandLauncher(): void {
@@ -69,8 +70,9 @@ export function launchCommand(spec: CommandSpec, events: CommandEvents): void {
     return;
   }
   const id = nextId++;
-  running.set(id, events);
-  child.channel?.ref();
+  const isDetached = spec.detached !== undefined;
+  running.set(id, { events, isDetached });
+  if (!isDetached) child.channel?.ref();
   const message: StartCommand = { type: 'start', id, spec: { ...spec, args: [...spec.args] } };
   child.send(message, (err) => {
     if (err && running.delete(id)) events.onExit({ exitCode: undefined, signal: undefined, startError: `the command launcher did not take it: ${err.message}` });
@@ -78,7 +80,7 @@ export function launchCommand(spec: CommandSpec, events: CommandEvents): void {
 }
 
 function deliver(event: LauncherEvent): void {
-  const events = running.get(event.id);
+  const events = running.get(event.id)?.events;
   if (!events) return;
   if (event.type === 'started') events.onStart(event.pid);
   else if (event.type === 'output') events.onOutput(event.stream, event.chunk);
@@ -89,19 +91,25 @@ function deliver(event: LauncherEvent): void {
   }
 }
 
-/** The launcher is gone: its commands' output is lost, so they end here (their supervisors kill what is left); the next command starts a new one. */
+/**
+ * The launcher is gone: its commands' output is lost, so they end here (their supervisors kill what
+ * is left); a detached command runs on, and its exit is not known here (isLost). The next command
+ * starts a new launcher.
+ */
 function lose(child: ChildProcess): void {
   if (launcher !== child) return;
   launcher = undefined;
-  for (const [id, events] of running) {
+  for (const [id, { events, isDetached }] of running) {
     running.delete(id);
-    events.onExit({ exitCode: undefined, signal: undefined, startError: 'the command launcher process exited while the command ran' });
+    events.onExit(isDetached
+      ? { exitCode: undefined, signal: undefined, isLost: true }
+      : { exitCode: undefined, signal: undefined, startError: 'the command launcher process exited while the command ran' });
   }
 }
 
-/** An idle launcher does not keep this process alive. */
+/** A launcher with only detached commands (or none) under way does not keep this process alive. */
 function idle(child: ChildProcess): void {
-  if (running.size === 0) {
+  if ([...running.values()].every((command) => command.isDetached)) {
     child.channel?.unref();
     child.unref();
   }

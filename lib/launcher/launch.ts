@@ -2,6 +2,7 @@
 // The command launcher's process (server.ts) starts commands with it, and so does a process without a
 // launcher (client.ts's fallback): both sides behave the same.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 
 export interface CommandSpec {
   file: string;
@@ -11,6 +12,12 @@ export interface CommandSpec {
   env: Record<string, string>;
   /** Written to the child's stdin, which is then closed; without it, stdin is /dev/null. */
   stdin?: string;
+  /**
+   * A command that must outlive whoever started it (a rollout that goes on while a worker restarts):
+   * its output is appended to these files instead of reported, and it holds no process alive, so
+   * neither the launcher's nor the caller's exit ends it. Its start and its exit are still reported.
+   */
+  detached?: { stdoutFile: string; stderrFile: string };
 }
 
 /** How a command ended: exit code or signal, or why it could not start (then both are undefined). */
@@ -18,6 +25,11 @@ export interface CommandExit {
   exitCode: number | undefined;
   signal: string | undefined;
   startError?: string;
+  /**
+   * The launcher went away while a detached command ran (or before it said whether the command
+   * started): how it ends is not known here, and it may still run (its pid says; both codes are undefined).
+   */
+  isLost?: boolean;
 }
 
 export interface CommandEvents {
@@ -35,17 +47,27 @@ export function launchDirect(spec: CommandSpec, events: CommandEvents): void {
     isEnded = true;
     events.onExit(exit);
   };
+  // A detached command writes into files: plain descriptors, not pipes, so it keeps writing when this process is gone.
+  const files = spec.detached;
+  const descriptors: number[] = [];
   try {
+    if (files) descriptors.push(fs.openSync(files.stdoutFile, 'a'), fs.openSync(files.stderrFile, 'a'));
     const child = spawn(spec.file, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
       // Its own process group, so a kill reaches grandchildren too (npm → node → tests, flyctl → builders).
       detached: true,
-      stdio: [spec.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: files ? ['ignore', descriptors[0]!, descriptors[1]!] : [spec.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     child.once('error', (err) => end({ exitCode: undefined, signal: undefined, startError: err.message }));
     if (child.pid === undefined) return;
     events.onStart(child.pid);
+    if (files) {
+      // Nothing here waits for it: this process may exit while it runs on.
+      child.unref();
+      child.once('exit', (code, signal) => end({ exitCode: code ?? undefined, signal: signal ?? undefined }));
+      return;
+    }
     child.stdout!.on('data', (chunk: Buffer) => events.onOutput('stdout', chunk));
     child.stderr!.on('data', (chunk: Buffer) => events.onOutput('stderr', chunk));
     if (child.stdin) {
@@ -56,5 +78,7 @@ export function launchDirect(spec: CommandSpec, events: CommandEvents): void {
     child.once('close', (code, signal) => end({ exitCode: code ?? undefined, signal: signal ?? undefined }));
   } catch (err) {
     end({ exitCode: undefined, signal: undefined, startError: (err as Error).message });
+  } finally {
+    for (const fd of descriptors) fs.closeSync(fd);
   }
 }

@@ -2,7 +2,8 @@
 // and exit. It stays small, so starting a process here costs about a millisecond, where the worker
 // (hundreds of MiB: workflow contexts, the bundle) blocks its event loop for tens of milliseconds
 // per start while the kernel copies its page tables. It exits with its parent (the channel closes);
-// commands it started keep running until their supervisor in the parent kills their process group.
+// commands it started keep running until their supervisor in the parent kills their process group,
+// and a detached one (a rollout) runs on by design: the parent's next attempt finds it by its pid.
 import { launchDirect } from './launch.js';
 import type { LauncherEvent, StartCommand } from './protocol.js';
 

@@ -1,9 +1,14 @@
 // Commands start in the command launcher's process, not in the (large) worker's: same results, same
 // supervision, and a lost launcher ends its commands and is replaced by the next one.
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { commandLauncherPid, startCommandLauncher } from '../../lib/launcher/client.js';
-import { runCommand } from '../../lib/process.js';
+import { runCommand, startDetachedCommand } from '../../lib/process.js';
+import { isProcessRunning } from '../../sim/testing.js';
+import { sessionOf } from '../helpers/processes.js';
 
 const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
 
@@ -46,6 +51,41 @@ describe('the command launcher', () => {
     expect(newLauncher).toBeDefined();
     expect(newLauncher).not.toBe(launcherPid);
     expect(next.stdout.trim()).toBe(String(newLauncher));
+  });
+});
+
+describe('a detached command (a rollout that outlives its worker)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightdeck-detached-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = (name: string) => ({ stdoutFile: path.join(dir, `${name}.out`), stderrFile: path.join(dir, `${name}.err`) });
+
+  it('starts from the launcher in a session of its own, appends its output to files, and reports its exit', async () => {
+    const launcherPid = await runningLauncherPid();
+    const output = files('exit');
+    fs.writeFileSync(output.stdoutFile, 'earlier attempt\n');
+    const command = await startDetachedCommand('sh', ['-c', 'echo "parent $PPID"; echo oops >&2; exit 4'], { env, ...output });
+    expect(await command.exit).toEqual({ exitCode: 4, signal: undefined });
+    expect(fs.readFileSync(output.stdoutFile, 'utf8')).toBe(`earlier attempt\nparent ${launcherPid}\n`);
+    expect(fs.readFileSync(output.stderrFile, 'utf8')).toBe('oops\n');
+  });
+
+  it('says why it could not start', async () => {
+    await expect(startDetachedCommand('/nonexistent/flyctl', ['deploy'], { env, ...files('missing') })).rejects.toThrow('/nonexistent/flyctl could not be started');
+  });
+
+  it('runs on when the launcher is SIGKILLed: its exit is lost (isLost), its pid still tells, and the next command gets a new launcher', async () => {
+    const launcherPid = await runningLauncherPid();
+    const gate = path.join(dir, 'gate');
+    const output = files('outlives');
+    const command = await startDetachedCommand('sh', ['-c', 'while [ ! -e "$1" ]; do sleep 0.05; done; echo finished', 'sh', gate], { env, ...output });
+    expect(sessionOf(command.pid)).toBe(command.pid);
+    process.kill(launcherPid, 'SIGKILL');
+    expect(await command.exit).toEqual({ exitCode: undefined, signal: undefined, isLost: true });
+    expect(isProcessRunning(command.pid)).toBe(true);
+    fs.writeFileSync(gate, '');
+    await expect.poll(() => isProcessRunning(command.pid), { timeout: 10_000 }).toBe(false);
+    expect(fs.readFileSync(output.stdoutFile, 'utf8')).toBe('finished\n');
+    expect(await runningLauncherPid()).not.toBe(launcherPid);
   });
 });
 
