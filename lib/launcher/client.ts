@@ -18,7 +18,7 @@ const repositoryRoot = path.resolve(path.dirname(here), '..', '..');
 let launcher: ChildProcess | undefined;
 let isUnavailable = false;
 let nextId = 1;
-/** Commands under way in the launcher; a detached one keeps neither the launcher's channel nor this process alive. */
+/** Commands under way in the launcher; a detached one outlives the launcher. */
 const running = new Map<number, { events: CommandEvents; isDetached: boolean }>();
 
 /** Starts the launcher now, while this process is still small (the worker calls it first thing). */
@@ -70,9 +70,8 @@ export function launchCommand(spec: CommandSpec, events: CommandEvents): void {
     return;
   }
   const id = nextId++;
-  const isDetached = spec.detached !== undefined;
-  running.set(id, { events, isDetached });
-  if (!isDetached) child.channel?.ref();
+  running.set(id, { events, isDetached: spec.detached !== undefined });
+  child.channel?.ref();
   const message: StartCommand = { type: 'start', id, spec: { ...spec, args: [...spec.args] } };
   child.send(message, (err) => {
     if (err && running.delete(id)) events.onExit({ exitCode: undefined, signal: undefined, startError: `the command launcher did not take it: ${err.message}` });
@@ -107,9 +106,9 @@ function lose(child: ChildProcess): void {
   }
 }
 
-/** A launcher with only detached commands (or none) under way does not keep this process alive. */
+/** An idle launcher does not keep this process alive. */
 function idle(child: ChildProcess): void {
-  if ([...running.values()].every((command) => command.isDetached)) {
+  if (running.size === 0) {
     child.channel?.unref();
     child.unref();
   }

@@ -14,8 +14,9 @@ export interface CommandSpec {
   stdin?: string;
   /**
    * A command that must outlive whoever started it (a rollout that goes on while a worker restarts):
-   * its output is appended to these files instead of reported, and it holds no process alive, so
-   * neither the launcher's nor the caller's exit ends it. Its start and its exit are still reported.
+   * its output is appended to these files instead of reported, and neither the launcher's exit nor
+   * its caller's ends it. Its start and its exit are reported as any command's, and while it runs it
+   * keeps its caller's process alive as any command does (a worker that shuts down waits for it).
    */
   detached?: { stdoutFile: string; stderrFile: string };
 }
@@ -63,8 +64,6 @@ export function launchDirect(spec: CommandSpec, events: CommandEvents): void {
     if (child.pid === undefined) return;
     events.onStart(child.pid);
     if (files) {
-      // Nothing here waits for it: this process may exit while it runs on.
-      child.unref();
       child.once('exit', (code, signal) => end({ exitCode: code ?? undefined, signal: signal ?? undefined }));
       return;
     }
