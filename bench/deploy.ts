@@ -73,6 +73,8 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace, TEMPORAL_TASK_QUEUE: TASK_QUEUE,
     FLIGHTDECK_CONFIG: configFile, FLYCTL_PATH: sim.flyctlPath, FLY_API_TOKEN: 'fo1_bench_token', FLY_SIM_DIR: sim.dir,
     FLIGHTDECK_WORK_DIR: path.join(workDir, 'worker'), LOG_LEVEL: 'info',
+    // Node options for the worker alone (heap or GC flags to try), not the harness or the simulator.
+    ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
   };
   const env = loadEnvConfig({ ...process.env, ...workerEnv, FLIGHTDECK_WORK_DIR: workDir });
   const connection = await Connection.connect({ address: server.address });
