@@ -32,7 +32,7 @@ import { startTemporalDevServer } from '../scripts/localTemporal.js';
 import { createSim } from '../sim/testing.js';
 import { createGitRepo, type GitRepo } from '../test/helpers/gitRepo.js';
 import { workerTuning } from '../worker/tuning.js';
-import { buildWorker, residentBytes, startWorkerProcess } from './workerProcess.js';
+import { buildWorker, imageProcessEnv, residentBytes, startWorkerProcess } from './workerProcess.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 5);
@@ -197,6 +197,7 @@ async function main(): Promise<void> {
     console.log(`  ${succeeded}/${CONCURRENCY} succeeded in ${fmt(wallMs)} ms → ${(CONCURRENCY / (wallMs / 60_000)).toFixed(1)} runs per minute (1-min load average at the end ${loadAfter.toFixed(1)})`);
     for (const line of notSucceeded.slice(0, 5)) console.log(`  not succeeded: ${line}`);
     console.log(`  worker process peak RSS ${formatMb(concurrentPeak.worker)} (anonymous ${formatMb(concurrentPeak.anonymous)}); its command launcher ${formatMb(concurrentPeak.launcher)}; worker settings ${JSON.stringify(workerTuning(env))}`);
+    console.log(`  worker process environment: MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? imageProcessEnv().MALLOC_ARENA_MAX ?? '(unset)'} (the Dockerfile's unless set here)${process.env.BENCH_WORKER_NODE_OPTIONS ? `, NODE_OPTIONS=${process.env.BENCH_WORKER_NODE_OPTIONS}` : ''}`);
     console.log(`  this harness (not the worker): peak RSS ${formatMb(rss.harnessPeak())}`);
     console.log(`  simulator (not the worker): peak ${simPeak.processes} machine, router, proxy and flyctl-server processes, ${formatMb(simPeak.bytes)} RSS together`);
   } finally {
