@@ -244,10 +244,17 @@ async function runDirect(activities: Activities, app: BenchApp, sha: string, run
     test: { command: target.testCommand!, timeoutMs: 60_000, failureType: 'TestsFailed', label: 'tests', app: app.name, kind: 'test' },
   }));
   const image = await time('build', () => call(activities.flyBuildImage, { flyApp: target.flyApp, workspace, imageLabel: `direct-${sha.slice(0, 12)}`, timeoutMs: 300_000 }));
-  await time('deploy', () => call(activities.flyDeployImage, {
-    flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout, baselineReleaseVersion: before.releaseVersion ?? null,
-    workDir: `deploys/direct-${run}`, timeoutMs: 300_000, configPath: `${workspace}/fly.toml`,
-  }));
+  // The pipeline's deploy stage: the rollout, and beside it the `deploying` entry in the release ledger.
+  await time('deploy', () => Promise.all([
+    call(activities.recordDeploying, {
+      app: app.name, environment: 'staging', workspace,
+      record: { id: `direct-${app.name}-${run}`, kind: 'deploy', image, commit: sha, trigger: { source: 'api', actor: 'bench' }, startedAt: new Date().toISOString(), verdict: 'deploying' },
+    }),
+    call(activities.flyDeployImage, {
+      flyApp: target.flyApp, image, strategy: target.strategy, waitTimeout: target.waitTimeout, baselineReleaseVersion: before.releaseVersion ?? null,
+      workDir: `deploys/direct-${run}`, timeoutMs: 300_000, configPath: `${workspace}/fly.toml`,
+    }),
+  ]));
   // The probe and the machine checks at once in one activity, as the pipeline's (patch health-in-one-activity).
   const appUrl = await time('health', async () => {
     await call(activities.verifyAppHealth, { ...probe, url: new URL(target.health.path, before.appUrl).toString(), flyApp: target.flyApp });
@@ -291,9 +298,12 @@ async function printTimeline(client: Client, workflowId: string): Promise<void> 
   }
 }
 
-/** Runs an activity function outside a worker (heartbeats and cancellation need a context). */
+/**
+ * Runs an activity function outside a worker (heartbeats and cancellation need a context), as if on the
+ * worker's task queue: the release ledger's workflows start on the queue of the activity that writes them.
+ */
 async function call<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
-  return new MockActivityEnvironment().run(fn, ...args);
+  return new MockActivityEnvironment({ taskQueue: TASK_QUEUE }).run(fn, ...args);
 }
 
 function stageMs(status: RunStatus, stage: string): number {
