@@ -1,5 +1,5 @@
-// Webhook benchmark: `npx tsx bench/webhooks.ts` (about a minute on 2 cores).
-// On a fresh Temporal dev server with a real worker, it sends signed GitHub push webhooks over HTTP
+// Webhook benchmark: `npx tsx bench/webhooks.ts` (a few minutes on 2 cores).
+// On a fresh Temporal dev server (BENCH_TEMPORAL=postgres: the production server on PostgreSQL) with a real worker, it sends signed GitHub push webhooks over HTTP
 // at concurrency 50, each for its own app (so every one starts a pipeline instead of queueing behind
 // another), and times request → 202 (what GitHub waits for: the request is durable once the server
 // has the deploy queue's signal-with-start; no worker in the path) and request → pipeline workflow
@@ -7,9 +7,10 @@
 // Next to it, the same number of bare `client.workflow.start` calls at the same concurrency (the
 // ceiling), and of `requestDeploy` calls without HTTP (what the deploy queue itself costs). BENCH_COUNT
 // (1000) calls each, and webhooks whose runs go to a task queue no worker polls (the intake alone, as while
-// the worker is down or redeploying: the 202 is durable, and no pipeline work shares the cores). Every
-// phase starts once the worker has ended the pipelines of the one before, so none is measured against
-// another's backlog.
+// the worker is down or redeploying: the 202 is durable, and no pipeline work shares the cores). Bare
+// starts and webhooks are sent in alternating blocks (ROUNDS), as the dev server slows while its database
+// grows; every block starts once the worker has ended the pipelines of the one before, so none is measured
+// against another's backlog.
 // GitHub's side (the signed requests and their timing) runs in a process of its own, as it is in
 // production, and so does the worker, with the workflows and one stub activity: a
 // pipeline starts, and its first step (preflight's activity, which resolves the deploy target) stops it at once; nothing is
@@ -32,19 +33,26 @@ import { hmacSha256Hex } from '../api/signatures.js';
 import { loadEnvConfig, parseAppsConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { requestDeploy } from '../lib/operations.js';
-import { startTemporalDevServer } from '../scripts/localTemporal.js';
+import { startBenchTemporal } from './temporalServer.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
 const WARM_UP = 50;
 const CONCURRENCY = 50;
+/**
+ * The dev server slows as its database grows: a phase measured after another pays for it. Bare starts
+ * and webhooks run in alternating blocks instead (a b, b a, a b, b a), so the drift falls on both alike.
+ */
+const ROUNDS = 4;
 const SECRET = 'bench-webhook-secret';
 const TASK_QUEUE = 'bench-webhooks';
 const UNPOLLED_TASK_QUEUE = 'bench-webhooks-unpolled';
 
+/** Calls made and how long each took; a phase's figures merge the samples of its blocks. */
+interface Sample { count: number; seconds: number; latenciesMs: number[]; failures: number }
 interface Figures { count: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; failures: number }
 
 async function main(): Promise<void> {
-  const temporal = await startTemporalDevServer();
+  const temporal = await startBenchTemporal();
   const workerProcess = await startWorkerProcess(temporal.address, temporal.namespace);
   const sender = await startSender();
   const connection = await Connection.connect({ address: temporal.address });
@@ -61,20 +69,38 @@ async function main(): Promise<void> {
   // Its runs go to a queue no worker polls: accepted durably, and nothing else runs on these cores.
   const { api: intakeServer, url: intakeUrl } = await startApi(UNPOLLED_TASK_QUEUE);
   try {
-    console.log(`Temporal dev server ${temporal.address}; ${COUNT} requests each, concurrency ${CONCURRENCY}, after ${WARM_UP} warm-up webhooks and starts`);
+    console.log(`${temporal.description}; ${COUNT} requests each, concurrency ${CONCURRENCY}, after ${WARM_UP} warm-up webhooks and starts; `
+      + `bare starts and webhooks alternate in ${ROUNDS} blocks each`);
+    let asked = 0;
+    const ask = (pipelines: number) => { asked += pipelines; };
     await sender.send({ url, first: 0, count: WARM_UP });
     await measure(WARM_UP, (i) => bareStart(client, `warm-${i}`));
-    // Each phase starts with the worker done with the one before, so none pays for another's backlog.
-    await drained(client, 2 * WARM_UP);
-    const starts = await measure(COUNT, (i) => bareStart(client, `bare-${i}`));
-    await drained(client, 2 * WARM_UP + COUNT);
-    const { figures: webhooks, sent } = await sender.send({ url, first: WARM_UP, count: COUNT });
+    ask(2 * WARM_UP);
+    // Each block starts with the worker done with the one before, so none pays for another's backlog.
+    await drained(client, asked);
+    const sent: SentWebhook[] = [];
+    const [startBlocks, webhookBlocks] = await alternate(
+      async (first, count) => { const sample = await measure(count, (i) => bareStart(client, `bare-${first + i}`)); ask(count); await drained(client, asked); return sample; },
+      async (first, count) => {
+        const answer = await sender.send({ url, first: WARM_UP + first, count });
+        sent.push(...answer.sent);
+        ask(count);
+        await drained(client, asked);
+        return answer.sample;
+      },
+    );
+    const starts = summarize(startBlocks);
+    const webhooks = summarize(webhookBlocks);
     const pipelineStarts = await pipelinesStarted(client, sent);
-    await drained(client, 2 * WARM_UP + 2 * COUNT);
-    const direct = await measure(COUNT, (i) => directDeploy(client, WARM_UP + COUNT + i));
-    await drained(client, 2 * WARM_UP + 3 * COUNT);
-    const bareIntake = await measure(COUNT, (i) => bareStart(client, `unpolled-${i}`, UNPOLLED_TASK_QUEUE));
-    const { figures: intake } = await sender.send({ url: intakeUrl, first: WARM_UP + 2 * COUNT, count: COUNT });
+    const direct = summarize([await measure(COUNT, (i) => directDeploy(client, WARM_UP + COUNT + i))]);
+    ask(COUNT);
+    await drained(client, asked);
+    const [bareIntakeBlocks, intakeBlocks] = await alternate(
+      (first, count) => measure(count, (i) => bareStart(client, `unpolled-${first + i}`, UNPOLLED_TASK_QUEUE)),
+      async (first, count) => (await sender.send({ url: intakeUrl, first: WARM_UP + 2 * COUNT + first, count })).sample,
+    );
+    const bareIntake = summarize(bareIntakeBlocks);
+    const intake = summarize(intakeBlocks);
     report('bare client.workflow.start (ceiling)', starts);
     report('GitHub webhook → 202', webhooks);
     report('GitHub webhook → pipeline workflow started', pipelineStarts);
@@ -146,7 +172,7 @@ function benchApp(i: number) {
 interface SentWebhook { workflowId: string; disposition: string; sentAtMs: number }
 
 interface SendOrder { url: string; first: number; count: number }
-interface Sent { figures: Figures; sent: SentWebhook[] }
+interface Sent { sample: Sample; sent: SentWebhook[] }
 
 /**
  * GitHub's side of the exchange in a process of its own, as it is in production: the requests' CPU is
@@ -171,7 +197,7 @@ function runSender(): void {
   process.on('message', (order: SendOrder) => {
     const sent: SentWebhook[] = [];
     void measure(order.count, async (i) => { sent.push(await sendPush(order.url, order.first + i)); })
-      .then((figures) => process.send!({ figures, sent } satisfies Sent));
+      .then((sample) => process.send!({ sample, sent } satisfies Sent));
   });
   process.on('disconnect', () => agent.destroy());
 }
@@ -220,7 +246,7 @@ async function pipelinesStarted(client: Client, sent: SentWebhook[]): Promise<Fi
     lastStartMs = Math.max(lastStartMs, startTime);
   }
   const seconds = (lastStartMs - Math.min(...sent.map((w) => w.sentAtMs))) / 1000;
-  return summarize(sent.length, seconds, latenciesMs, sent.length - latenciesMs.length);
+  return summarize([{ count: sent.length, seconds, latenciesMs, failures: sent.length - latenciesMs.length }]);
 }
 
 async function startTimeOf(client: Client, workflowId: string): Promise<number> {
@@ -248,8 +274,24 @@ async function bareStart(client: Client, id: string, taskQueue = TASK_QUEUE): Pr
   });
 }
 
+/**
+ * Calls a and b for COUNT calls each, in ROUNDS blocks that alternate which goes first; each gets the
+ * index of its block's first call and how many to make.
+ */
+async function alternate(a: (first: number, count: number) => Promise<Sample>, b: (first: number, count: number) => Promise<Sample>): Promise<[Sample[], Sample[]]> {
+  const [aSamples, bSamples]: [Sample[], Sample[]] = [[], []];
+  for (let round = 0; round < ROUNDS; round++) {
+    const first = Math.floor((round * COUNT) / ROUNDS);
+    const count = Math.floor(((round + 1) * COUNT) / ROUNDS) - first;
+    const runA = async () => { aSamples.push(await a(first, count)); };
+    const runB = async () => { bSamples.push(await b(first, count)); };
+    if (round % 2 === 0) { await runA(); await runB(); } else { await runB(); await runA(); }
+  }
+  return [aSamples, bSamples];
+}
+
 /** Runs `count` calls with CONCURRENCY in flight, timing each. */
-async function measure(count: number, call: (i: number) => Promise<void>): Promise<Figures> {
+async function measure(count: number, call: (i: number) => Promise<void>): Promise<Sample> {
   const latenciesMs: number[] = [];
   let next = 0;
   let failures = 0;
@@ -267,11 +309,15 @@ async function measure(count: number, call: (i: number) => Promise<void>): Promi
       }
     }
   }));
-  return summarize(count, (performance.now() - startedAt) / 1000, latenciesMs, failures);
+  return { count, seconds: (performance.now() - startedAt) / 1000, latenciesMs, failures };
 }
 
-function summarize(count: number, seconds: number, latenciesMs: number[], failures: number): Figures {
-  latenciesMs.sort((a, b) => a - b);
+/** One phase's figures from its blocks: throughput over the blocks' time together, percentiles over every call. */
+function summarize(samples: Sample[]): Figures {
+  const count = samples.reduce((sum, s) => sum + s.count, 0);
+  const seconds = samples.reduce((sum, s) => sum + s.seconds, 0);
+  const failures = samples.reduce((sum, s) => sum + s.failures, 0);
+  const latenciesMs = samples.flatMap((s) => s.latenciesMs).sort((a, b) => a - b);
   const percentile = (p: number) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor((p / 100) * latenciesMs.length))] ?? NaN;
   return { count, seconds, perSecond: latenciesMs.length / seconds, p50Ms: percentile(50), p99Ms: percentile(99), failures };
 }
