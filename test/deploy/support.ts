@@ -1,6 +1,6 @@
 // What the deploy suites share on top of deployWorld and the Temporal kit: requests, waiting on
 // conditions (never fixed sleeps), and reading what the simulator did for one app.
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DeployRequest, RunStatus } from '../../lib/messages.js';
 import { requestDeploy, runStatus } from '../../lib/operations.js';
 import type { CallRecord, Sim, SimAppManifest } from '../../sim/testing.js';
@@ -44,6 +44,11 @@ export function isStageRunning(status: RunStatus, stage: string): boolean {
 export async function settle(client: Client, workflowId: string): Promise<{ status: RunStatus; error?: unknown; closedAs: string }> {
   let error: unknown;
   const handle = client.workflow.getHandle(workflowId);
+  // A deploy's id comes from its queue, which answers after 3 s even if the run has not started yet (a busy worker).
+  await waitUntil(`the run ${workflowId} to exist`, () => handle.describe().then(() => true, (err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }), 60_000);
   await handle.result().catch((err: unknown) => { error = err; });
   return { status: await runStatus(client, workflowId), error, closedAs: (await handle.describe()).status.name };
 }

@@ -176,10 +176,10 @@ describe.concurrent('restore: pg_restore in progress', () => {
 });
 
 /**
- * Holds pg_restore part-way into the staging copy: as soon as `items` exists there, the test locks it,
- * so pg_restore waits to load its rows (or, locked behind that COPY, to add its primary key). Resolves once
- * pg_restore waits for the lock; release() lets it go (or finds the connection already ended by the
- * staging copy's drop).
+ * Holds the restore into the staging copy part-way: as soon as `items` exists there, the test locks it,
+ * so pg_restore waits to load its rows (or, locked behind that COPY, to add its primary key; or, done
+ * already, the activity's check of the copy waits to count them). Resolves once the restore waits for the
+ * lock; release() lets it go (or finds the connection already ended by the staging copy's drop).
  */
 async function holdRestoreOfItems(liveName: string): Promise<{ release(): Promise<void> }> {
   const staging = await waitUntil('the staging database', () => withClient(databaseUrl(inject('postgresUrl'), 'postgres'), async (c) =>
@@ -198,8 +198,11 @@ async function holdRestoreOfItems(liveName: string): Promise<{ release(): Promis
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
-  // Locked before its COPY, pg_restore waits to load the rows; during it, to add the primary key.
-  await waitUntil('pg_restore to wait for the lock on items', () => isWaitingForLock(staging, `(query like 'COPY public.items %' or query like 'ALTER TABLE ONLY public.items%')`), 90_000)
+  // Locked before its COPY, pg_restore waits to load the rows; during it, to add the primary key. A small
+  // table can be loaded in the moment between its creation and the lock: then the same activity's check of
+  // the restored copy waits to count its rows, and the worker is lost mid-restore all the same.
+  const heldQueries = [`query like 'COPY public.items %'`, `query like 'ALTER TABLE ONLY public.items%'`, `query like 'select count(*) as n from only "public"."items"%'`];
+  await waitUntil('pg_restore (or the check of its copy) to wait for the lock on items', () => isWaitingForLock(staging, `(${heldQueries.join(' or ')})`), 90_000)
     .catch(async (err: unknown) => {
       const sessions = await withClient(databaseUrl(inject('postgresUrl'), 'postgres'), async (c) => (await c.query(
         `select application_name, state, wait_event_type, left(query, 80) as query from pg_stat_activity where datname = $1`, [staging])).rows);
