@@ -106,8 +106,9 @@ function commandLine(pid: number): string {
  */
 export function residentBytes(pid: number, kind: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
   try {
-    const kb = new RegExp(`^${kind}:\\s+(\\d+) kB$`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) * 1024 : 0;
+    // A line like "VmRSS:     123456 kB".
+    const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${kind}:`));
+    return line ? Number.parseInt(line.slice(kind.length + 1), 10) * 1024 : 0;
   } catch {
     return 0;
   }
