@@ -1,17 +1,13 @@
 import net from 'node:net';
 
-/** Asks the kernel for a free loopback port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A free loopback port for a server that another program binds later (a Temporal or PostgreSQL
+ * server, the sandbox's services). It is below 32768, where Linux's ephemeral ports (32768-60999)
+ * do not go: a kernel-chosen port can be taken by any outgoing connection between this check and
+ * that program's bind, which failed a dev server start in CI ("bind: address already in use").
+ */
+export function freePort(): Promise<number> {
+  return freePortInRange(10_000, 32_767);
 }
 
 /** Resolves once something accepts TCP connections on host:port, or rejects after timeoutMs. */
@@ -29,17 +25,23 @@ export async function waitForPort(host: string, port: number, timeoutMs: number)
   }
 }
 
+/** Ports this process has handed out: two servers started one after the other never get the same one. */
+const handedOut = new Set<number>();
+
 /** A free loopback port in [min, max], tried at random (for programs that cannot take a kernel-chosen port). */
 export async function freePortInRange(min: number, max: number, attempts = 50): Promise<number> {
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = min + Math.floor(Math.random() * (max - min + 1));
+    if (handedOut.has(port)) continue;
     const isFree = await new Promise<boolean>((resolve) => {
       const server = net.createServer();
       server.unref();
       server.once('error', () => resolve(false));
       server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    if (isFree) return port;
+    if (!isFree) continue;
+    handedOut.add(port);
+    return port;
   }
   throw new Error(`no free port between ${min} and ${max} after ${attempts} attempts`);
 }

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { Connection } from '@temporalio/client';
-import { freePortInRange, waitForPort } from '../lib/net.js';
+import { freePort, waitForPort } from '../lib/net.js';
 import { registerSearchAttributeCommands, RUN_SEARCH_ATTRIBUTES } from '../lib/runSearchAttributes.js';
 import { locateTemporalCli, stopProcess, waitUntilServing } from './localTemporal.js';
 
@@ -158,9 +158,8 @@ async function writeServerConfig(dir: string, postgresUrl: string, database: str
       maxConnLifetime: '1h',
     },
   });
-  // The server records its ports in a smallint column (cluster_membership): below 32768, where the
-  // kernel's ephemeral ports (and so freePort) do not go.
-  const port = () => freePortInRange(10_000, 32_767);
+  // The server records its ports in a smallint column (cluster_membership): freePort's are below 32768.
+  const port = freePort;
   const rpc = async (withHttp = false) => ({
     rpc: {
       grpcPort: await port(),
