@@ -48,6 +48,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   const namespace = options.namespace ?? 'default';
   const port = options.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace, '--log-level', 'error'];
+  // Left to the CLI, these two would be kernel-chosen ports, which an outgoing connection can take before its bind.
+  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
   // Flightdeck's search attributes (lib/runSearchAttributes.ts): a dev server knows only what it is started with.
   args.push(...devServerSearchAttributeArgs());
   let uiUrl: string | undefined;
