@@ -12,6 +12,20 @@ import { startLocalPrometheus, type LocalPrometheus } from '../scripts/localProm
 import { locateSquawk } from '../scripts/squawk.js';
 import { bundleForRun, compileRunScripts, type RunScripts } from './helpers/workflowBundles.js';
 
+/**
+ * The run's dev server, set for a suite of thousands of short runs on many task queues, each served
+ * by one worker: one partition per task queue (not 4: no polls forwarded between partitions), the
+ * search attributes read from cache (they are all registered at start; the CLI re-reads them on
+ * every read, for attributes added later), and no per-task-queue metric series.
+ */
+const TEST_SERVER_SETTINGS = {
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+  'system.forceSearchAttributesCacheRefreshOnRead': false,
+  'metrics.breakdownByTaskQueue': false,
+  'metrics.breakdownByPartition': false,
+};
+
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
@@ -46,7 +60,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     execFileSync('bash', [fileURLToPath(new URL('../scripts/flyctl-client.sh', import.meta.url)), '--optional'], { stdio: ['ignore', 'ignore', 'inherit'] });
     process.env.PATH = `${path.dirname(squawk)}${path.delimiter}${process.env.PATH ?? ''}`;
     const [temporal, postgresUrl, prometheus, bundles] = await Promise.all([
-      startTemporalDevServer().then((server) => { started.push(server); return server; }),
+      startTemporalDevServer({ dynamicConfig: TEST_SERVER_SETTINGS }).then((server) => { started.push(server); return server; }),
       process.env.TEST_DATABASE_URL
         ? Promise.resolve(process.env.TEST_DATABASE_URL)
         : startLocalPostgres().then((server) => { started.push(server); return server.url; }),
